@@ -1,0 +1,14 @@
+//! Switchboard's vocabulary, shared by every other crate: validated names,
+//! Win32 error codes, access masks, security descriptors and SDDL, the atom
+//! table, and the kinds of object. Pure: no I/O, no clock, no `unsafe`.
+#![forbid(unsafe_code)]
+
+pub mod atom;
+pub mod error;
+pub mod names;
+pub mod object;
+
+pub use atom::{Atom, AtomEntry, AtomKey, AtomTable};
+pub use error::Win32Error;
+pub use names::{NameError, NamespacePath, ObjectName};
+pub use object::{Handle, ObjectKind};
