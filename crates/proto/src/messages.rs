@@ -1,0 +1,451 @@
+//! The request table and the message types. Each entry reads
+//! `Variant => handler_method(RequestType) -> ReplyType;`.
+
+use serde::{Deserialize, Serialize};
+use switchboard_types::{Atom, AtomEntry, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
+
+protocol_table! {
+    /// Create a named or unnamed event, or open it if the name exists (`CreateEventEx`).
+    CreateEvent => create_event(CreateEvent) -> Created;
+    /// Open an existing named object of a given kind (`OpenEvent` and kin).
+    Open => open(Open) -> Handle;
+    /// Close a handle (`CloseHandle`).
+    Close => close(Close) -> ();
+    /// Duplicate a handle within the calling process (`DuplicateHandle`).
+    Duplicate => duplicate(Duplicate) -> Handle;
+    /// `SetEvent`, `ResetEvent` or `PulseEvent`; answers the previous state.
+    EventOp => event_op(EventOp) -> bool;
+    /// Wait for one or many handles (`WaitForMultipleObjects`); may be answered later.
+    Wait => wait(Wait) -> WaitOutcome;
+    /// `GlobalAddAtom`.
+    AddAtom => add_atom(AddAtom) -> Atom;
+    /// `GlobalFindAtom`.
+    FindAtom => find_atom(FindAtom) -> Atom;
+    /// `GlobalDeleteAtom`.
+    DeleteAtom => delete_atom(DeleteAtom) -> ();
+    /// `GlobalGetAtomName`.
+    AtomName => atom_name(AtomNameOf) -> String;
+    /// Every global string atom.
+    ListAtoms => list_atoms(ListAtoms) -> Vec<AtomEntry>;
+    /// The broker's identity and counters.
+    Status => status(StatusRequest) -> BrokerStatus;
+    /// The entries of a namespace directory.
+    ListDirectory => list_directory(ListDirectory) -> Vec<DirEntry>;
+    /// One object's kind, holders, security and state.
+    Show => show(Show) -> ObjectInfo;
+    /// Open handles, of every client or of one process.
+    ListHandles => list_handles(ListHandles) -> Vec<HandleInfo>;
+    /// What a given user may do with an object, and which ACE decided.
+    CheckAccess => check_access(CheckAccess) -> AccessReport;
+    /// Stop the broker (its owner or root only).
+    Shutdown => shutdown(Shutdown) -> ();
+}
+
+/// What went wrong, as the broker says it: one Win32 code plus the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    /// The Win32 code.
+    pub code: Win32Error,
+    /// The reason, for people.
+    pub message: String,
+}
+
+impl WireError {
+    /// An error with a code and a reason.
+    pub fn new(code: Win32Error, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({:?})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// A handler's answer: now, or later (a wait that must block).
+#[derive(Debug)]
+pub enum Response<T> {
+    /// The answer is ready.
+    Ready(Result<T, WireError>),
+    /// The handler will answer later, by request id.
+    Deferred,
+}
+
+impl<T> Response<T> {
+    /// Maps the successful value.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        match self {
+            Self::Ready(r) => Response::Ready(r.map(f)),
+            Self::Deferred => Response::Deferred,
+        }
+    }
+}
+
+impl<T> From<Result<T, WireError>> for Response<T> {
+    fn from(r: Result<T, WireError>) -> Self {
+        Self::Ready(r)
+    }
+}
+
+/// Ties a request type to its reply type, for the client's typed `call`.
+pub trait Call {
+    /// The successful reply.
+    type Reply;
+    /// Wraps the request.
+    fn into_request(self) -> Request;
+    /// Unwraps the matching reply; `None` if the broker answered another kind.
+    fn from_reply(reply: Reply) -> Option<Self::Reply>;
+}
+
+/// Client → broker: a request and the id its reply will carry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RequestFrame {
+    /// Chosen by the client; echoed in the reply.
+    pub id: u32,
+    /// The request.
+    pub request: Request,
+}
+
+/// Broker → client: the reply to request `id`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReplyFrame {
+    /// The request's id; 0 for a reply to a frame that could not be read.
+    pub id: u32,
+    /// The outcome.
+    pub result: Result<Reply, WireError>,
+}
+
+/// Security attributes given at creation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Security {
+    /// A security descriptor in SDDL; `None` for the default (creator and root only).
+    pub sddl: Option<String>,
+}
+
+/// `CreateEventEx`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateEvent {
+    /// `None` for an unnamed event.
+    pub name: Option<ObjectName>,
+    /// Manual-reset (stays signaled until reset) or auto-reset.
+    pub manual_reset: bool,
+    /// Signaled at creation.
+    pub initial_state: bool,
+    /// Desired access for the returned handle.
+    pub access: u32,
+    /// Security for a new object (ignored when opening an existing one).
+    pub security: Security,
+}
+
+/// The answer to a create request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// The new handle.
+    pub handle: Handle,
+    /// The name existed: the object was opened, not created (`ERROR_ALREADY_EXISTS`).
+    pub already_existed: bool,
+}
+
+/// `OpenEvent` and kin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Open {
+    /// The kind the caller expects; another kind under the name is `ERROR_INVALID_HANDLE`.
+    pub kind: ObjectKind,
+    /// The object's name.
+    pub name: ObjectName,
+    /// Desired access.
+    pub access: u32,
+}
+
+/// `CloseHandle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Close {
+    /// The handle to close.
+    pub handle: Handle,
+}
+
+/// `DuplicateHandle` within the calling process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duplicate {
+    /// The source handle.
+    pub handle: Handle,
+    /// `None` for `DUPLICATE_SAME_ACCESS`, else the (not larger) access wanted.
+    pub access: Option<u32>,
+}
+
+/// The three event operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventAction {
+    /// `SetEvent`.
+    Set,
+    /// `ResetEvent`.
+    Reset,
+    /// `PulseEvent`.
+    Pulse,
+}
+
+/// An operation on an event handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventOp {
+    /// The event.
+    pub handle: Handle,
+    /// What to do.
+    pub action: EventAction,
+}
+
+/// `WaitForMultipleObjects`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wait {
+    /// 1 to 64 handles.
+    pub handles: Vec<Handle>,
+    /// Wait for all at once, or for any.
+    pub wait_all: bool,
+    /// `None` waits forever; `Some(0)` only tests.
+    pub timeout_ms: Option<u64>,
+}
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WaitOutcome {
+    /// `WAIT_OBJECT_0 + index`: the handle at this index (the lowest signaled
+    /// one for wait-any; 0 for wait-all).
+    Signaled(u32),
+    /// `WAIT_ABANDONED_0 + index`.
+    Abandoned(u32),
+    /// `WAIT_TIMEOUT`.
+    TimedOut,
+}
+
+/// `GlobalAddAtom`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddAtom {
+    /// The name or integer atom.
+    pub key: AtomKey,
+}
+
+/// `GlobalFindAtom`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindAtom {
+    /// The name or integer atom.
+    pub key: AtomKey,
+}
+
+/// `GlobalDeleteAtom`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteAtom {
+    /// The atom.
+    pub atom: Atom,
+}
+
+/// `GlobalGetAtomName`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AtomNameOf {
+    /// The atom.
+    pub atom: Atom,
+}
+
+/// List the global atom table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListAtoms;
+
+/// Ask for the broker's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRequest;
+
+/// The broker's identity and counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerStatus {
+    /// Process id.
+    pub pid: u32,
+    /// The crate version of the broker.
+    pub version: String,
+    /// Protocol version.
+    pub protocol: u32,
+    /// Milliseconds since the broker started.
+    pub uptime_ms: u64,
+    /// The realm's socket path.
+    pub socket: String,
+    /// `user` or `system`.
+    pub realm: String,
+    /// Connected clients.
+    pub clients: u32,
+    /// Open handles, all clients together.
+    pub handles: u32,
+    /// Objects by kind (directories and links included).
+    pub objects: Vec<(ObjectKind, u32)>,
+    /// Global string atoms.
+    pub atoms: u32,
+}
+
+/// List one namespace directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListDirectory {
+    /// The directory.
+    pub path: NamespacePath,
+}
+
+/// One entry of a namespace directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirEntry {
+    /// The entry's name.
+    pub name: String,
+    /// What it is.
+    pub kind: ObjectKind,
+    /// For a symbolic link, where it points.
+    pub target: Option<String>,
+    /// Open handles to it.
+    pub handles: u32,
+}
+
+/// Which object: by name (as a program names it) or by absolute path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    /// As `OpenEvent` would resolve it.
+    Name(ObjectName),
+    /// An absolute namespace path.
+    Path(NamespacePath),
+}
+
+/// Describe one object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Show {
+    /// The object.
+    pub target: Target,
+}
+
+/// One handle held on an object, or in a listing of handles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandleInfo {
+    /// The holding process.
+    pub pid: u32,
+    /// Its user.
+    pub uid: u32,
+    /// The handle value in that process.
+    pub handle: Handle,
+    /// The object's kind.
+    pub kind: ObjectKind,
+    /// The object's path, if it has a name.
+    pub path: Option<String>,
+    /// The handle's granted access.
+    pub access: u32,
+}
+
+/// A description of one object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectInfo {
+    /// Its absolute path.
+    pub path: String,
+    /// What it is.
+    pub kind: ObjectKind,
+    /// Its security descriptor, in SDDL.
+    pub sddl: String,
+    /// Who holds handles to it.
+    pub holders: Vec<HandleInfo>,
+    /// Its state in words (for an event: `signaled, manual-reset`).
+    pub state: String,
+}
+
+/// List handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListHandles {
+    /// Only this process's handles.
+    pub pid: Option<u32>,
+}
+
+/// What a given user could do with an object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckAccess {
+    /// The object.
+    pub target: Target,
+    /// The user.
+    pub uid: u32,
+    /// The user's primary group.
+    pub gid: u32,
+    /// The user's supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// One ACE's part in an access decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessStep {
+    /// Its index in the DACL.
+    pub index: u32,
+    /// The ACE, in SDDL.
+    pub ace: String,
+    /// Rights it granted that were not decided before.
+    pub granted: u32,
+    /// Rights it denied that were not decided before.
+    pub denied: u32,
+}
+
+/// The answer to [`CheckAccess`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessReport {
+    /// The object's absolute path.
+    pub path: String,
+    /// Its kind.
+    pub kind: ObjectKind,
+    /// Its security descriptor.
+    pub sddl: String,
+    /// The most the user is granted (`MAXIMUM_ALLOWED`).
+    pub granted: u32,
+    /// The object's full-access mask, to compare against.
+    pub all_access: u32,
+    /// The DACL is NULL: everyone may do everything.
+    pub null_dacl: bool,
+    /// Rights the user has as the owner, whatever the DACL says.
+    pub owner_implicit: u32,
+    /// The ACEs that matched the user, in order.
+    pub steps: Vec<AccessStep>,
+}
+
+/// Stop the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shutdown;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{decode_body, encode_frame, split_frame};
+
+    #[test]
+    fn request_frame_round_trips() {
+        let frame = RequestFrame {
+            id: 42,
+            request: Request::CreateEvent(CreateEvent {
+                name: Some(ObjectName::parse("Local\\E").unwrap()),
+                manual_reset: true,
+                initial_state: false,
+                access: 0x1F_0003,
+                security: Security::default(),
+            }),
+        };
+        let mut bytes = Vec::new();
+        encode_frame(&frame, &mut bytes);
+        let (_, body) = split_frame(&bytes, 1 << 16).unwrap().unwrap();
+        let back: RequestFrame = decode_body(body).unwrap();
+        assert_eq!(back.id, 42);
+        assert_eq!(back.request.name(), "CreateEvent");
+        assert_eq!(back.request.opcode(), 0);
+    }
+
+    #[test]
+    fn invalid_name_inside_a_frame_is_malformed() {
+        let mut bytes = Vec::new();
+        // Same layout as a RequestFrame holding Open, but the name is not valid.
+        encode_frame(&(1u32, 1u32, ObjectKind::Event, "a\\\\b", 0u32), &mut bytes);
+        let (_, body) = split_frame(&bytes, 1 << 16).unwrap().unwrap();
+        assert!(decode_body::<RequestFrame>(body).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_garbage_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = decode_body::<RequestFrame>(&bytes);
+            let _ = decode_body::<ReplyFrame>(&bytes);
+        }
+    }
+}
