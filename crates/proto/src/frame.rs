@@ -23,7 +23,9 @@ pub enum FrameError {
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::TooLarge { len, max } => write!(f, "frame of {len} bytes exceeds the limit of {max}"),
+            Self::TooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds the limit of {max}")
+            }
             Self::Malformed(why) => write!(f, "malformed frame body: {why}"),
         }
     }
@@ -34,7 +36,9 @@ impl std::error::Error for FrameError {}
 /// Takes the first complete frame from `buf`: `Ok(Some((consumed, body)))`,
 /// `Ok(None)` when more bytes are needed, or `TooLarge`.
 pub fn split_frame(buf: &[u8], max: usize) -> Result<Option<(usize, &[u8])>, FrameError> {
-    let Some(prefix) = buf.get(..4) else { return Ok(None) };
+    let Some(prefix) = buf.get(..4) else {
+        return Ok(None);
+    };
     let mut len_bytes = [0u8; 4];
     len_bytes.copy_from_slice(prefix);
     let len = u32::from_le_bytes(len_bytes) as usize;
@@ -64,7 +68,10 @@ pub fn encode_frame<T: Serialize>(msg: &T, out: &mut Vec<u8>) {
 pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     match postcard::take_from_bytes::<T>(body) {
         Ok((msg, [])) => Ok(msg),
-        Ok((_, rest)) => Err(FrameError::Malformed(format!("{} trailing bytes", rest.len()))),
+        Ok((_, rest)) => Err(FrameError::Malformed(format!(
+            "{} trailing bytes",
+            rest.len()
+        ))),
         Err(e) => Err(FrameError::Malformed(e.to_string())),
     }
 }
@@ -82,13 +89,22 @@ mod tests {
         }
         let (used, body) = split_frame(&out, 1024).unwrap().unwrap();
         assert_eq!(used, out.len());
-        assert_eq!(decode_body::<(u32, String)>(body).unwrap(), (7, "hello".to_owned()));
+        assert_eq!(
+            decode_body::<(u32, String)>(body).unwrap(),
+            (7, "hello".to_owned())
+        );
     }
 
     #[test]
     fn oversized_length_is_refused_before_buffering() {
         let buf = 1_000_000u32.to_le_bytes();
-        assert_eq!(split_frame(&buf, 1024), Err(FrameError::TooLarge { len: 1_000_000, max: 1024 }));
+        assert_eq!(
+            split_frame(&buf, 1024),
+            Err(FrameError::TooLarge {
+                len: 1_000_000,
+                max: 1024
+            })
+        );
     }
 
     #[test]
@@ -98,6 +114,9 @@ mod tests {
         out.push(9);
         out[0] += 1;
         let (_, body) = split_frame(&out, 1024).unwrap().unwrap();
-        assert!(matches!(decode_body::<u8>(body), Err(FrameError::Malformed(_))));
+        assert!(matches!(
+            decode_body::<u8>(body),
+            Err(FrameError::Malformed(_))
+        ));
     }
 }

@@ -23,7 +23,9 @@ pub const HELLO_LEN: usize = 8;
 impl Hello {
     /// This build's hello.
     pub const fn current() -> Self {
-        Self { version: PROTOCOL_VERSION }
+        Self {
+            version: PROTOCOL_VERSION,
+        }
     }
 
     /// The wire form.
@@ -37,12 +39,18 @@ impl Hello {
     /// Reads a hello; `Ok(None)` when more bytes are needed.
     pub fn decode(buf: &[u8]) -> Result<Option<Self>, HandshakeError> {
         if buf.len() < HELLO_LEN {
-            return if MAGIC.starts_with(&buf[..buf.len().min(4)]) { Ok(None) } else { Err(HandshakeError::NotSwitchboard) };
+            return if MAGIC.starts_with(&buf[..buf.len().min(4)]) {
+                Ok(None)
+            } else {
+                Err(HandshakeError::NotSwitchboard)
+            };
         }
         if &buf[..4] != MAGIC {
             return Err(HandshakeError::NotSwitchboard);
         }
-        Ok(Some(Self { version: read_u32(&buf[4..8]) }))
+        Ok(Some(Self {
+            version: read_u32(&buf[4..8]),
+        }))
     }
 }
 
@@ -92,7 +100,11 @@ impl HandshakeReply {
     /// bytes are needed.
     pub fn decode(buf: &[u8]) -> Result<Option<(Self, usize)>, HandshakeError> {
         if buf.len() < 15 {
-            return if MAGIC.starts_with(&buf[..buf.len().min(4)]) { Ok(None) } else { Err(HandshakeError::NotSwitchboard) };
+            return if MAGIC.starts_with(&buf[..buf.len().min(4)]) {
+                Ok(None)
+            } else {
+                Err(HandshakeError::NotSwitchboard)
+            };
         }
         if &buf[..4] != MAGIC {
             return Err(HandshakeError::NotSwitchboard);
@@ -104,7 +116,9 @@ impl HandshakeReply {
             other => return Err(HandshakeError::BadStatus(other)),
         };
         let len = usize::from(u16::from_le_bytes([buf[13], buf[14]]));
-        let Some(text) = buf.get(15..15 + len) else { return Ok(None) };
+        let Some(text) = buf.get(15..15 + len) else {
+            return Ok(None);
+        };
         let reply = Self {
             version: read_u32(&buf[4..8]),
             pid: read_u32(&buf[8..12]),
@@ -150,7 +164,10 @@ mod tests {
         let bytes = Hello::current().encode();
         assert_eq!(Hello::decode(&bytes[..5]), Ok(None));
         assert_eq!(Hello::decode(&bytes), Ok(Some(Hello::current())));
-        assert_eq!(Hello::decode(b"GET / HTTP/1.1"), Err(HandshakeError::NotSwitchboard));
+        assert_eq!(
+            Hello::decode(b"GET / HTTP/1.1"),
+            Err(HandshakeError::NotSwitchboard)
+        );
     }
 
     #[test]
@@ -163,6 +180,9 @@ mod tests {
         };
         let bytes = reply.encode();
         assert_eq!(HandshakeReply::decode(&bytes[..bytes.len() - 1]), Ok(None));
-        assert_eq!(HandshakeReply::decode(&bytes), Ok(Some((reply, bytes.len()))));
+        assert_eq!(
+            HandshakeReply::decode(&bytes),
+            Ok(Some((reply, bytes.len())))
+        );
     }
 }

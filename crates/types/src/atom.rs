@@ -64,8 +64,11 @@ impl AtomKey {
     /// by decimal digits is an integer atom, anything else a name.
     pub fn parse(s: &str) -> Result<Self, Win32Error> {
         if let Some(digits) = s.strip_prefix('#') {
-            if !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()) {
-                let value: u32 = digits.parse().map_err(|_| Win32Error::ERROR_INVALID_PARAMETER)?;
+            if !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                let value: u32 = digits
+                    .parse()
+                    .map_err(|_| Win32Error::ERROR_INVALID_PARAMETER)?;
                 return Self::integer(value);
             }
         }
@@ -139,8 +142,16 @@ impl AtomTable {
             }
             return Ok(Atom(atom));
         }
-        let atom = self.free_slot().ok_or(Win32Error::ERROR_NOT_ENOUGH_MEMORY)?;
-        self.by_atom.insert(atom, Entry { name: name.clone(), refs: 1 });
+        let atom = self
+            .free_slot()
+            .ok_or(Win32Error::ERROR_NOT_ENOUGH_MEMORY)?;
+        self.by_atom.insert(
+            atom,
+            Entry {
+                name: name.clone(),
+                refs: 1,
+            },
+        );
         self.by_name.insert(folded, atom);
         Ok(Atom(atom))
     }
@@ -177,7 +188,10 @@ impl AtomTable {
         if atom.is_integer() {
             return Ok(());
         }
-        let entry = self.by_atom.get_mut(&atom.0).ok_or(Win32Error::ERROR_INVALID_HANDLE)?;
+        let entry = self
+            .by_atom
+            .get_mut(&atom.0)
+            .ok_or(Win32Error::ERROR_INVALID_HANDLE)?;
         entry.refs -= 1;
         if entry.refs == 0 {
             let name = fold(&entry.name);
@@ -207,7 +221,11 @@ impl AtomTable {
         let mut rows: Vec<AtomEntry> = self
             .by_atom
             .iter()
-            .map(|(&atom, e)| AtomEntry { atom: Atom(atom), name: e.name.clone(), refs: e.refs })
+            .map(|(&atom, e)| AtomEntry {
+                atom: Atom(atom),
+                name: e.name.clone(),
+                refs: e.refs,
+            })
             .collect();
         rows.sort_by_key(|r| r.atom);
         rows
@@ -243,7 +261,10 @@ mod tests {
         let mut t = AtomTable::new();
         let a = t.add(&name("foobar")).unwrap();
         assert_eq!(t.find(&name("FOOBAR")), Ok(a));
-        assert_eq!(t.find(&name("_foobar")), Err(Win32Error::ERROR_FILE_NOT_FOUND));
+        assert_eq!(
+            t.find(&name("_foobar")),
+            Err(Win32Error::ERROR_FILE_NOT_FOUND)
+        );
     }
 
     #[test]
@@ -251,15 +272,24 @@ mod tests {
         let mut t = AtomTable::new();
         assert_eq!(t.add(&AtomKey::integer(1).unwrap()), Ok(Atom(1)));
         assert_eq!(t.add(&AtomKey::integer(0xBFFF).unwrap()), Ok(Atom(0xBFFF)));
-        assert_eq!(AtomKey::integer(0xC000), Err(Win32Error::ERROR_INVALID_PARAMETER));
-        assert_eq!(AtomKey::integer(0xFFFF), Err(Win32Error::ERROR_INVALID_PARAMETER));
+        assert_eq!(
+            AtomKey::integer(0xC000),
+            Err(Win32Error::ERROR_INVALID_PARAMETER)
+        );
+        assert_eq!(
+            AtomKey::integer(0xFFFF),
+            Err(Win32Error::ERROR_INVALID_PARAMETER)
+        );
         assert!(t.is_empty());
         assert_eq!(t.name(Atom(7)).unwrap(), "#7");
     }
 
     #[test]
     fn name_of_atom_zero_is_invalid_parameter() {
-        assert_eq!(AtomTable::new().name(Atom(0)), Err(Win32Error::ERROR_INVALID_PARAMETER));
+        assert_eq!(
+            AtomTable::new().name(Atom(0)),
+            Err(Win32Error::ERROR_INVALID_PARAMETER)
+        );
     }
 
     #[test]
@@ -270,7 +300,10 @@ mod tests {
         t.delete(a).unwrap();
         assert_eq!(t.find(&name("foobar")), Ok(a));
         t.delete(a).unwrap();
-        assert_eq!(t.find(&name("foobar")), Err(Win32Error::ERROR_FILE_NOT_FOUND));
+        assert_eq!(
+            t.find(&name("foobar")),
+            Err(Win32Error::ERROR_FILE_NOT_FOUND)
+        );
         assert_eq!(t.delete(a), Err(Win32Error::ERROR_INVALID_HANDLE));
     }
 
@@ -297,7 +330,10 @@ mod tests {
         for i in 0..count {
             t.add(&name(&format!("a{i}"))).unwrap();
         }
-        assert_eq!(t.add(&name("one too many")), Err(Win32Error::ERROR_NOT_ENOUGH_MEMORY));
+        assert_eq!(
+            t.add(&name("one too many")),
+            Err(Win32Error::ERROR_NOT_ENOUGH_MEMORY)
+        );
         let first = t.find(&name("a0")).unwrap();
         t.delete(first).unwrap();
         assert_eq!(t.add(&name("one too many")), Ok(first));

@@ -7,6 +7,8 @@ pub mod atom;
 pub mod error;
 pub mod names;
 pub mod object;
+mod sddl;
+pub mod security;
 
 pub use atom::{Atom, AtomEntry, AtomKey, AtomTable};
 pub use error::Win32Error;

@@ -31,7 +31,10 @@ impl fmt::Display for NameError {
 impl std::error::Error for NameError {}
 
 fn invalid(reason: &'static str) -> NameError {
-    NameError { code: Win32Error::ERROR_INVALID_NAME, reason }
+    NameError {
+        code: Win32Error::ERROR_INVALID_NAME,
+        reason,
+    }
 }
 
 /// The name of a named kernel object (event, mutex, semaphore, section), as a
@@ -174,7 +177,7 @@ impl NamespacePath {
     }
 
     /// Components below the root (none for the root itself).
-    pub fn components(&self) -> impl Iterator<Item = &str> {
+    pub fn components(&self) -> impl DoubleEndedIterator<Item = &str> {
         self.0[1..].split('\\').filter(|c| !c.is_empty())
     }
 
@@ -189,7 +192,11 @@ impl NamespacePath {
 
     /// The last component, or `\` for the root.
     pub fn file_name(&self) -> &str {
-        self.0.rsplit('\\').next().filter(|s| !s.is_empty()).unwrap_or("\\")
+        self.0
+            .rsplit('\\')
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("\\")
     }
 }
 
@@ -239,7 +246,10 @@ mod tests {
         assert_eq!(p.as_str(), "\\BaseNamedObjects\\E");
         assert_eq!(p.file_name(), "E");
         assert_eq!(NamespacePath::root().file_name(), "\\");
-        assert_eq!(p.components().collect::<Vec<_>>(), ["BaseNamedObjects", "E"]);
+        assert_eq!(
+            p.components().collect::<Vec<_>>(),
+            ["BaseNamedObjects", "E"]
+        );
     }
 
     proptest::proptest! {

@@ -1,0 +1,394 @@
+//! The broker's object manager, without I/O.
+//!
+//! # Driving contract
+//!
+//! The event loop owns the sockets and the clock; the core owns every object.
+//! The loop calls:
+//! - [`Core::client_connected`] after a handshake, and
+//!   [`Core::client_disconnected`] when a socket closes for any reason;
+//! - [`Core::handle_request`] for each decoded frame, and
+//!   [`Core::handle_malformed`] for each frame that could not be decoded;
+//! - [`Core::handle_timeout`] once [`Core::poll_timeout`] has passed.
+//!
+//! After each call it drains [`Core::poll_output`] (replies to send, clients
+//! to drop) and asks [`Core::poll_timeout`] again; the answer only changes
+//! after one of the calls above. [`Core::shutdown_requested`] turns true when
+//! a client asked the broker to stop.
+
+mod event;
+mod handles;
+mod namespace;
+mod objects;
+mod requests;
+mod wait;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use switchboard_proto::{ReplyFrame, RequestFrame, Response, WireError, dispatch};
+use switchboard_types::security::{AccessMask, SecurityDescriptor, Token};
+use switchboard_types::{Handle, Win32Error};
+
+pub use event::{EVENT_ALL_ACCESS, EVENT_MODIFY_STATE, EVENT_QUERY_STATE};
+use handles::{HandleEntry, HandleTable};
+use namespace::Namespace;
+use objects::{Entry, ObjectId, Store};
+use wait::Waits;
+
+/// A connected client, as the event loop numbers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(pub u64);
+
+/// Who a client is, from `SO_PEERCRED` and the group database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// Process id.
+    pub pid: u32,
+    /// User id.
+    pub uid: u32,
+    /// Primary group.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// Limits and identity the core enforces and reports.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Clients connected at once.
+    pub max_clients: usize,
+    /// Handles one client may hold.
+    pub max_handles: usize,
+    /// Waits one client may have parked.
+    pub max_waits: usize,
+    /// Undecodable frames tolerated before the client is dropped.
+    pub max_malformed: u32,
+    /// The broker's own user (it may always be stopped by it).
+    pub owner_uid: u32,
+    /// Broker pid, for status.
+    pub pid: u32,
+    /// Socket path, for status.
+    pub socket: String,
+    /// Realm kind, for status.
+    pub realm: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_clients: 4096,
+            max_handles: 16_384,
+            max_waits: 1024,
+            max_malformed: 8,
+            owner_uid: 0,
+            pid: std::process::id(),
+            socket: String::new(),
+            realm: "user".into(),
+        }
+    }
+}
+
+/// What the event loop must do.
+#[derive(Debug)]
+pub enum Output {
+    /// Send this frame to this client.
+    Reply {
+        /// The client.
+        client: ClientId,
+        /// The frame.
+        frame: ReplyFrame,
+    },
+    /// Drop this client, logging why.
+    Disconnect {
+        /// The client.
+        client: ClientId,
+        /// Why.
+        reason: String,
+    },
+}
+
+#[derive(Debug)]
+struct Client {
+    cred: Credentials,
+    token: Token,
+    handles: HandleTable,
+    malformed: u32,
+}
+
+/// The object manager.
+#[derive(Debug)]
+pub struct Core {
+    config: Config,
+    started: Instant,
+    clients: HashMap<ClientId, Client>,
+    store: Store,
+    namespace: Namespace,
+    atoms: switchboard_types::AtomTable,
+    waits: Waits,
+    out: VecDeque<Output>,
+    shutdown: bool,
+}
+
+/// Per-request context handed to the [`switchboard_proto::Handler`] methods.
+#[derive(Debug)]
+pub struct Cx {
+    client: ClientId,
+    request: u32,
+    now: Instant,
+}
+
+impl Core {
+    /// An empty object manager.
+    pub fn new(config: Config, now: Instant) -> Self {
+        Self {
+            config,
+            started: now,
+            clients: HashMap::new(),
+            store: Store::default(),
+            namespace: Namespace::new(),
+            atoms: switchboard_types::AtomTable::new(),
+            waits: Waits::default(),
+            out: VecDeque::new(),
+            shutdown: false,
+        }
+    }
+
+    /// A client finished its handshake. Refused when the broker already
+    /// serves `max_clients`; the reason is for the client.
+    pub fn client_connected(&mut self, id: ClientId, cred: Credentials) -> Result<(), String> {
+        if self.clients.len() >= self.config.max_clients {
+            let reason = format!(
+                "the broker already serves its limit of {} clients",
+                self.config.max_clients
+            );
+            tracing::warn!(client = id.0, pid = cred.pid, uid = cred.uid, %reason, "refused client");
+            return Err(reason);
+        }
+        tracing::info!(
+            client = id.0,
+            pid = cred.pid,
+            uid = cred.uid,
+            "client connected"
+        );
+        let token = Token {
+            uid: cred.uid,
+            gid: cred.gid,
+            groups: cred.groups.clone(),
+        };
+        self.clients.insert(
+            id,
+            Client {
+                cred,
+                token,
+                handles: HandleTable::default(),
+                malformed: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// A client is gone (exit, crash, kill, or dropped by the loop): its
+    /// waits end and its handles close, and objects left without handles
+    /// leave the namespace.
+    pub fn client_disconnected(&mut self, id: ClientId, reason: &str) {
+        let Some(mut client) = self.clients.remove(&id) else {
+            return;
+        };
+        tracing::info!(
+            client = id.0,
+            pid = client.cred.pid,
+            reason,
+            handles = client.handles.len(),
+            "client disconnected"
+        );
+        self.cancel_waits(id);
+        for (_, entry) in client.handles.drain() {
+            self.drop_handle_ref(entry.object);
+        }
+    }
+
+    /// Handles one decoded request.
+    pub fn handle_request(&mut self, client: ClientId, frame: RequestFrame, now: Instant) {
+        if !self.clients.contains_key(&client) {
+            return;
+        }
+        let name = frame.request.name();
+        let mut cx = Cx {
+            client,
+            request: frame.id,
+            now,
+        };
+        match dispatch(self, &mut cx, frame.request) {
+            Response::Ready(result) => {
+                if let Err(e) = &result {
+                    let pid = self.clients.get(&client).map_or(0, |c| c.cred.pid);
+                    tracing::info!(client = client.0, pid, request = name, code = ?e.code, reason = %e.message, "refused");
+                }
+                self.out.push_back(Output::Reply {
+                    client,
+                    frame: ReplyFrame {
+                        id: frame.id,
+                        result,
+                    },
+                });
+            }
+            Response::Deferred => {}
+        }
+    }
+
+    /// A frame from this client could not be decoded. It is answered with
+    /// `ERROR_INVALID_DATA`; after `max_malformed` such frames the client is dropped.
+    pub fn handle_malformed(&mut self, client: ClientId, why: &str) {
+        let Some(c) = self.clients.get_mut(&client) else {
+            return;
+        };
+        c.malformed += 1;
+        let count = c.malformed;
+        tracing::warn!(
+            client = client.0,
+            pid = c.cred.pid,
+            count,
+            why,
+            "malformed frame"
+        );
+        if count >= self.config.max_malformed {
+            self.out.push_back(Output::Disconnect {
+                client,
+                reason: format!("{count} malformed frames (last: {why})"),
+            });
+        } else {
+            let error = WireError::new(
+                Win32Error::ERROR_INVALID_DATA,
+                format!("malformed request frame: {why}"),
+            );
+            self.out.push_back(Output::Reply {
+                client,
+                frame: ReplyFrame {
+                    id: 0,
+                    result: Err(error),
+                },
+            });
+        }
+    }
+
+    /// When [`Core::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.waits.next_deadline()
+    }
+
+    /// Times out the waits whose deadline is `now` or earlier.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire(now);
+    }
+
+    /// The next thing for the event loop to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// Takes every pending output at once.
+    pub fn drain_output(&mut self) -> Vec<Output> {
+        self.out.drain(..).collect()
+    }
+
+    /// Whether a client asked the broker to stop.
+    pub fn shutdown_requested(&self) -> bool {
+        self.shutdown
+    }
+
+    /// How many clients are connected.
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    // ---- handle and lifetime helpers shared by the request handlers ----
+
+    fn client(&self, id: ClientId) -> Result<&Client, WireError> {
+        self.clients.get(&id).ok_or_else(|| {
+            WireError::new(Win32Error::ERROR_INVALID_HANDLE, "client is not connected")
+        })
+    }
+
+    /// Looks a handle up for an operation that needs `needed` access.
+    fn lookup(
+        &self,
+        cx: &Cx,
+        handle: Handle,
+        needed: AccessMask,
+        op: &str,
+    ) -> Result<(ObjectId, HandleEntry), WireError> {
+        let entry = self.client(cx.client)?.handles.get(handle).ok_or_else(|| {
+            WireError::new(
+                Win32Error::ERROR_INVALID_HANDLE,
+                format!("{op}: handle {handle} is not open"),
+            )
+        })?;
+        if !entry.access.contains(needed) {
+            return Err(WireError::new(
+                Win32Error::ERROR_ACCESS_DENIED,
+                format!(
+                    "{op}: handle {handle} was opened with access {} and lacks {}",
+                    entry.access,
+                    needed.difference(entry.access)
+                ),
+            ));
+        }
+        Ok((entry.object, entry))
+    }
+
+    /// Gives the client a handle to an object with the access granted.
+    fn add_handle(
+        &mut self,
+        cx: &Cx,
+        object: ObjectId,
+        access: AccessMask,
+    ) -> Result<Handle, WireError> {
+        let limit = self.config.max_handles;
+        let client = self.clients.get_mut(&cx.client).ok_or_else(|| {
+            WireError::new(Win32Error::ERROR_INVALID_HANDLE, "client is not connected")
+        })?;
+        let handle = client
+            .handles
+            .insert(HandleEntry { object, access }, limit)
+            .ok_or_else(|| {
+                WireError::new(
+                    Win32Error::ERROR_NO_SYSTEM_RESOURCES,
+                    format!("the process already holds its limit of {limit} handles"),
+                )
+            })?;
+        if let Some(e) = self.store.get_mut(object) {
+            e.handles += 1;
+        }
+        Ok(handle)
+    }
+
+    /// One handle to `object` closed.
+    fn drop_handle_ref(&mut self, object: ObjectId) {
+        let Some(e) = self.store.get_mut(object) else {
+            return;
+        };
+        e.handles -= 1;
+        if e.handles == 0 {
+            // Temporary objects lose their name with their last handle.
+            if let Some(path) = e.path.take() {
+                self.namespace.remove(&path);
+            }
+        }
+        self.release_if_unreferenced(object);
+    }
+
+    fn release_if_unreferenced(&mut self, object: ObjectId) {
+        if self.store.get(object).is_some_and(Entry::unreferenced) {
+            self.store.remove(object);
+        }
+    }
+
+    fn default_security(&self, cx: &Cx) -> Result<SecurityDescriptor, WireError> {
+        Ok(SecurityDescriptor::default_for(
+            &self.client(cx.client)?.token,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

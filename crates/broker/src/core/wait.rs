@@ -1,0 +1,176 @@
+//! Waits on one or many objects: answered at once when they can be, parked on
+//! their objects otherwise, and answered when an object's state changes or
+//! the timeout passes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use switchboard_proto::{Reply, ReplyFrame, WaitOutcome};
+
+use super::objects::{Acquired, ObjectId, Store};
+use super::{ClientId, Core, Output};
+
+/// A parked wait's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WaitId(pub u64);
+
+/// A wait that could not be satisfied when it arrived.
+#[derive(Debug)]
+pub struct Parked {
+    /// Who waits.
+    pub client: ClientId,
+    /// The request to answer.
+    pub request: u32,
+    /// The objects, in the caller's order.
+    pub objects: Vec<ObjectId>,
+    /// All at once, or any.
+    pub wait_all: bool,
+    /// When to give up.
+    pub deadline: Option<Instant>,
+}
+
+/// Every parked wait and its timer.
+#[derive(Debug, Default)]
+pub struct Waits {
+    next: u64,
+    parked: HashMap<WaitId, Parked>,
+    timers: BTreeSet<(Instant, WaitId)>,
+}
+
+impl Waits {
+    /// How many waits one client has parked.
+    pub fn count_for(&self, client: ClientId) -> usize {
+        self.parked.values().filter(|p| p.client == client).count()
+    }
+
+    /// The earliest deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.first().map(|(t, _)| *t)
+    }
+}
+
+/// Takes the objects if the wait can be satisfied now.
+pub fn try_satisfy(store: &mut Store, objects: &[ObjectId], wait_all: bool) -> Option<WaitOutcome> {
+    let signaled =
+        |store: &Store, id: ObjectId| store.get(id).is_some_and(|e| e.object.is_signaled());
+    if wait_all {
+        if !objects.iter().all(|&id| signaled(store, id)) {
+            return None;
+        }
+        let mut abandoned = None;
+        for (i, &id) in objects.iter().enumerate() {
+            if let Some(e) = store.get_mut(id) {
+                if e.object.satisfy_wait() == Acquired::Abandoned && abandoned.is_none() {
+                    abandoned = Some(i as u32);
+                }
+            }
+        }
+        return Some(abandoned.map_or(WaitOutcome::Signaled(0), WaitOutcome::Abandoned));
+    }
+    let (index, id) = objects
+        .iter()
+        .enumerate()
+        .find(|&(_, &id)| signaled(store, id))?;
+    let acquired = store.get_mut(*id)?.object.satisfy_wait();
+    Some(match acquired {
+        Acquired::Normal => WaitOutcome::Signaled(index as u32),
+        Acquired::Abandoned => WaitOutcome::Abandoned(index as u32),
+    })
+}
+
+impl Core {
+    /// Parks a wait on its objects.
+    pub(super) fn park(&mut self, parked: Parked, timeout: Option<Duration>, now: Instant) {
+        let id = WaitId(self.waits.next);
+        self.waits.next += 1;
+        let mut objects = parked.objects.clone();
+        objects.sort_unstable();
+        objects.dedup();
+        for object in objects {
+            if let Some(e) = self.store.get_mut(object) {
+                e.waiters.push(id);
+            }
+        }
+        let deadline = timeout.and_then(|t| now.checked_add(t));
+        if let Some(deadline) = deadline {
+            self.waits.timers.insert((deadline, id));
+        }
+        self.waits.parked.insert(id, Parked { deadline, ..parked });
+    }
+
+    /// An object's state changed: satisfy the waits parked on it, oldest first,
+    /// while it still can.
+    pub(super) fn wake(&mut self, object: ObjectId) {
+        let waiters = match self.store.get(object) {
+            Some(e) => e.waiters.clone(),
+            None => return,
+        };
+        for id in waiters {
+            if !self
+                .store
+                .get(object)
+                .is_some_and(|e| e.object.is_signaled())
+            {
+                break;
+            }
+            let Some(p) = self.waits.parked.get(&id) else {
+                continue;
+            };
+            if let Some(outcome) = try_satisfy(&mut self.store, &p.objects, p.wait_all) {
+                self.finish(id, outcome);
+            }
+        }
+    }
+
+    /// Answers a parked wait and forgets it.
+    fn finish(&mut self, id: WaitId, outcome: WaitOutcome) {
+        let Some(p) = self.unpark(id) else { return };
+        self.out.push_back(Output::Reply {
+            client: p.client,
+            frame: ReplyFrame {
+                id: p.request,
+                result: Ok(Reply::Wait(outcome)),
+            },
+        });
+    }
+
+    /// Removes a wait from its objects and its timer; frees objects that only
+    /// the wait kept alive.
+    fn unpark(&mut self, id: WaitId) -> Option<Parked> {
+        let p = self.waits.parked.remove(&id)?;
+        if let Some(deadline) = p.deadline {
+            self.waits.timers.remove(&(deadline, id));
+        }
+        for &object in &p.objects {
+            if let Some(e) = self.store.get_mut(object) {
+                e.waiters.retain(|w| *w != id);
+            }
+            self.release_if_unreferenced(object);
+        }
+        Some(p)
+    }
+
+    /// Times out the waits whose deadline has passed.
+    pub(super) fn expire(&mut self, now: Instant) {
+        while let Some(&(deadline, id)) = self.waits.timers.first() {
+            if deadline > now {
+                break;
+            }
+            self.finish(id, WaitOutcome::TimedOut);
+        }
+    }
+
+    /// Drops a departing client's waits without answering them.
+    pub(super) fn cancel_waits(&mut self, client: ClientId) {
+        let ids: Vec<WaitId> = self
+            .waits
+            .parked
+            .iter()
+            .filter(|(_, p)| p.client == client)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.unpark(id);
+        }
+    }
+}
