@@ -1,1 +1,477 @@
-//! placeholder
+//! The broker's event loop: one thread, mio, around the sans-IO [`Core`].
+//!
+//! It owns the realm's lock and socket, accepts clients, performs the
+//! handshake, cuts the byte stream into frames, feeds the core, writes its
+//! replies, and drops clients that misbehave (oversized frames, garbage,
+//! replies they never read) without disturbing the others.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mio::net::{UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use switchboard_proto::{HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, RequestFrame, decode_body, encode_frame, split_frame};
+use switchboard_sys::{PeerCred, Realm, RealmKind};
+
+use crate::core::{ClientId, Config, Core, Credentials, Output};
+
+const LISTENER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const WAKER: Token = Token(2);
+const FIRST_CLIENT: usize = 3;
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where the socket and lock live.
+    pub realm: Realm,
+    /// The core's limits.
+    pub core: Config,
+    /// The largest request frame accepted, in bytes.
+    pub max_frame: usize,
+    /// Unsent reply bytes one client may accumulate before it is dropped.
+    pub max_write_buffer: usize,
+}
+
+impl ServerConfig {
+    /// Defaults for a realm.
+    pub fn new(realm: Realm) -> Self {
+        let core = Config {
+            owner_uid: switchboard_sys::current_uid(),
+            socket: realm.socket.display().to_string(),
+            realm: realm.kind.to_string(),
+            ..Config::default()
+        };
+        Self { realm, core, max_frame: switchboard_proto::frame::DEFAULT_MAX_FRAME, max_write_buffer: 8 << 20 }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// Another broker holds the realm's lock.
+    AlreadyRunning {
+        /// Its pid, as it wrote it in the lock file.
+        pid: Option<u32>,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// A file operation failed.
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AlreadyRunning { pid: Some(pid), lock } => write!(f, "a broker is already running for this realm (pid {pid}, lock {})", lock.display()),
+            Self::AlreadyRunning { pid: None, lock } => write!(f, "a broker is already running for this realm (lock {})", lock.display()),
+            Self::Io { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> StartError {
+    let what = what.into();
+    move |source| StartError::Io { what, source }
+}
+
+/// Stops a running server from another thread.
+#[derive(Clone, Debug)]
+pub struct StopHandle {
+    waker: Arc<Waker>,
+    flag: Arc<AtomicBool>,
+}
+
+impl StopHandle {
+    /// Asks the server to stop; it finishes its current step, then returns from `run`.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+}
+
+/// What a bounded read found.
+enum Read {
+    /// The socket has no more bytes for now.
+    Drained,
+    /// The buffer is full; process it and read again.
+    More,
+    /// The client closed its end.
+    Eof,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    Handshake,
+    Ready,
+    /// Flush what is queued, then close.
+    Closing,
+}
+
+#[derive(Debug)]
+struct Conn {
+    stream: UnixStream,
+    client: ClientId,
+    cred: PeerCred,
+    phase: Phase,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    wants_write: bool,
+}
+
+/// A bound broker, ready to run.
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    poll: Poll,
+    listener: UnixListener,
+    signals: Option<UnixStream>,
+    conns: HashMap<Token, Conn>,
+    by_client: HashMap<ClientId, Token>,
+    next_token: usize,
+    core: Core,
+    stop: StopHandle,
+    _lock: File,
+}
+
+impl Server {
+    /// Takes the realm's lock and binds its socket.
+    pub fn bind(config: ServerConfig) -> Result<Self, StartError> {
+        let realm = &config.realm;
+        let lock = take_lock(&realm.lock)?;
+        if let Ok(meta) = fs::symlink_metadata(&realm.socket) {
+            // We hold the lock, so a socket left here is a dead broker's.
+            if meta.file_type().is_socket() {
+                fs::remove_file(&realm.socket).map_err(io_err(format!("removing stale socket {}", realm.socket.display())))?;
+            } else {
+                return Err(StartError::Io {
+                    what: format!("{} exists and is not a socket; refusing to replace it", realm.socket.display()),
+                    source: io::ErrorKind::AlreadyExists.into(),
+                });
+            }
+        }
+        let std_listener = std::os::unix::net::UnixListener::bind(&realm.socket).map_err(io_err(format!("binding {}", realm.socket.display())))?;
+        let mode = if realm.kind == RealmKind::System { 0o666 } else { 0o600 };
+        fs::set_permissions(&realm.socket, fs::Permissions::from_mode(mode)).map_err(io_err("setting the socket's mode"))?;
+        std_listener.set_nonblocking(true).map_err(io_err("making the socket non-blocking"))?;
+        let mut listener = UnixListener::from_std(std_listener);
+        let poll = Poll::new().map_err(io_err("creating the event loop"))?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE).map_err(io_err("registering the listener"))?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(io_err("creating the waker"))?);
+        let core = Core::new(config.core.clone(), Instant::now());
+        Ok(Self {
+            config,
+            poll,
+            listener,
+            signals: None,
+            conns: HashMap::new(),
+            by_client: HashMap::new(),
+            next_token: FIRST_CLIENT,
+            core,
+            stop: StopHandle { waker, flag: Arc::new(AtomicBool::new(false)) },
+            _lock: lock,
+        })
+    }
+
+    /// A handle that stops the server from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Stops gracefully on SIGTERM and SIGINT.
+    pub fn handle_signals(&mut self) -> io::Result<()> {
+        let (read, write) = std::os::unix::net::UnixStream::pair()?;
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
+        }
+        let mut read = UnixStream::from_std(read);
+        self.poll.registry().register(&mut read, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(read);
+        Ok(())
+    }
+
+    /// Serves until stopped (signal, stop handle, or a client's shutdown request).
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        tracing::info!(socket = %self.config.realm.socket.display(), pid = std::process::id(), "broker ready");
+        loop {
+            let timeout = self.core.poll_timeout().map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_micros(500));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in &events {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    SIGNALS => self.on_signal(),
+                    WAKER => {}
+                    token => self.on_client(token, event.is_readable(), event.is_writable()),
+                }
+            }
+            if self.core.poll_timeout().is_some_and(|t| t <= Instant::now()) {
+                self.core.handle_timeout(Instant::now());
+            }
+            self.deliver();
+            if self.stop.flag.load(Ordering::SeqCst) || self.core.shutdown_requested() {
+                break;
+            }
+        }
+        self.finish();
+        Ok(())
+    }
+
+    fn on_signal(&mut self) {
+        if let Some(sig) = &mut self.signals {
+            let mut buf = [0u8; 64];
+            while matches!(sig.read(&mut buf), Ok(n) if n > 0) {}
+        }
+        tracing::info!("stopping on signal");
+        self.stop.flag.store(true, Ordering::SeqCst);
+    }
+
+    fn finish(&mut self) {
+        let tokens: Vec<Token> = self.conns.keys().copied().collect();
+        for token in tokens {
+            if let Some(conn) = self.conns.get_mut(&token) {
+                let _ = conn.stream.write_all(&conn.wbuf);
+            }
+            self.drop_conn(token, "broker stopping");
+        }
+        if let Err(e) = fs::remove_file(&self.config.realm.socket) {
+            tracing::warn!(error = %e, "could not remove the socket");
+        }
+        tracing::info!("broker stopped");
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, _)) => {
+                    let cred = match switchboard_sys::peer_credentials(&stream) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "refused a connection whose credentials cannot be read");
+                            continue;
+                        }
+                    };
+                    let token = Token(self.next_token);
+                    self.next_token += 1;
+                    if let Err(e) = self.poll.registry().register(&mut stream, token, Interest::READABLE) {
+                        tracing::warn!(error = %e, "cannot register a client");
+                        continue;
+                    }
+                    let client = ClientId(token.0 as u64);
+                    self.conns.insert(token, Conn { stream, client, cred, phase: Phase::Handshake, rbuf: Vec::new(), wbuf: Vec::new(), wants_write: false });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // EMFILE and friends: log and keep serving the clients we have.
+                    tracing::warn!(error = %e, "accept failed");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_client(&mut self, token: Token, readable: bool, writable: bool) {
+        if readable {
+            // Edge-triggered: read until the socket is drained, a bounded chunk at a time.
+            loop {
+                let state = self.read_conn(token);
+                self.process(token);
+                match state {
+                    Ok(Read::Drained) => break,
+                    Ok(Read::More) => {}
+                    Ok(Read::Eof) => return self.drop_conn(token, "closed by the client"),
+                    Err(e) => return self.drop_conn(token, &format!("read error: {e}")),
+                }
+            }
+        }
+        if writable {
+            self.flush(token);
+        }
+    }
+
+    /// Reads what is available, up to a bound.
+    fn read_conn(&mut self, token: Token) -> io::Result<Read> {
+        let Some(conn) = self.conns.get_mut(&token) else { return Ok(Read::Drained) };
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match conn.stream.read(&mut buf) {
+                Ok(0) => return Ok(Read::Eof),
+                Ok(n) => {
+                    conn.rbuf.extend_from_slice(&buf[..n]);
+                    if conn.rbuf.len() > self.config.max_frame + 4 {
+                        // Let the frames be taken before buffering more.
+                        return Ok(Read::More);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Read::Drained),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn process(&mut self, token: Token) {
+        if self.conns.get(&token).is_some_and(|c| c.phase == Phase::Handshake) {
+            self.handshake(token);
+        }
+        let now = Instant::now();
+        loop {
+            let Some(conn) = self.conns.get_mut(&token) else { return };
+            if conn.phase != Phase::Ready {
+                return;
+            }
+            let (used, parsed) = match split_frame(&conn.rbuf, self.config.max_frame) {
+                Ok(None) => return,
+                Ok(Some((used, body))) => (used, decode_body::<RequestFrame>(body)),
+                Err(e) => return self.drop_conn(token, &e.to_string()),
+            };
+            conn.rbuf.drain(..used);
+            let client = conn.client;
+            match parsed {
+                Ok(frame) => self.core.handle_request(client, frame, now),
+                Err(e) => self.core.handle_malformed(client, &e.to_string()),
+            }
+            self.deliver();
+        }
+    }
+
+    fn handshake(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else { return };
+        let hello = match Hello::decode(&conn.rbuf) {
+            Ok(None) => return,
+            Ok(Some(h)) => h,
+            Err(e) => return self.drop_conn(token, &format!("bad handshake: {e}")),
+        };
+        conn.rbuf.drain(..switchboard_proto::handshake::HELLO_LEN);
+        let mut reply = HandshakeReply { version: PROTOCOL_VERSION, pid: std::process::id(), status: HandshakeStatus::Accepted, message: String::new() };
+        if hello.version == PROTOCOL_VERSION {
+            let cred = Credentials { pid: conn.cred.pid, uid: conn.cred.uid, gid: conn.cred.gid, groups: switchboard_sys::process_groups(conn.cred.pid) };
+            match self.core.client_connected(conn.client, cred) {
+                Ok(()) => {
+                    conn.phase = Phase::Ready;
+                    self.by_client.insert(conn.client, token);
+                }
+                Err(reason) => {
+                    reply.status = HandshakeStatus::Refused;
+                    reply.message = reason;
+                    conn.phase = Phase::Closing;
+                }
+            }
+        } else {
+            tracing::warn!(pid = conn.cred.pid, client_version = hello.version, "refused a client of another protocol version");
+            reply.status = HandshakeStatus::VersionMismatch;
+            reply.message = format!(
+                "the running broker (pid {}, switchboardd {}) speaks protocol {PROTOCOL_VERSION}, this client speaks {}; restart it with `switchboard daemon restart` (or kill {} and run the new switchboardd)",
+                std::process::id(),
+                env!("CARGO_PKG_VERSION"),
+                hello.version,
+                std::process::id()
+            );
+            conn.phase = Phase::Closing;
+        }
+        conn.wbuf.extend_from_slice(&reply.encode());
+        self.flush(token);
+    }
+
+    /// Sends the core's replies and carries out its disconnects.
+    fn deliver(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Reply { client, frame } => {
+                    let Some(&token) = self.by_client.get(&client) else { continue };
+                    if let Some(conn) = self.conns.get_mut(&token) {
+                        encode_frame(&frame, &mut conn.wbuf);
+                    }
+                    self.flush(token);
+                }
+                Output::Disconnect { client, reason } => {
+                    if let Some(&token) = self.by_client.get(&client) {
+                        self.drop_conn(token, &reason);
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else { return };
+        while !conn.wbuf.is_empty() {
+            match conn.stream.write(&conn.wbuf) {
+                Ok(0) => return self.drop_conn(token, "write returned 0"),
+                Ok(n) => {
+                    conn.wbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.drop_conn(token, &format!("write error: {e}")),
+            }
+        }
+        if conn.wbuf.len() > self.config.max_write_buffer {
+            let reason = format!("the client left {} bytes of replies unread", conn.wbuf.len());
+            return self.drop_conn(token, &reason);
+        }
+        if conn.wbuf.is_empty() && conn.phase == Phase::Closing {
+            return self.drop_conn(token, "handshake refused");
+        }
+        let want = !conn.wbuf.is_empty();
+        if want != conn.wants_write {
+            let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            if self.poll.registry().reregister(&mut conn.stream, token, interest).is_ok() {
+                conn.wants_write = want;
+            }
+        }
+    }
+
+    fn drop_conn(&mut self, token: Token, reason: &str) {
+        let Some(mut conn) = self.conns.remove(&token) else { return };
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        if self.by_client.remove(&conn.client).is_some() {
+            self.core.client_disconnected(conn.client, reason);
+        } else {
+            tracing::info!(pid = conn.cred.pid, reason, "connection closed before the handshake completed");
+        }
+    }
+}
+
+fn take_lock(path: &std::path::Path) -> Result<File, StartError> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(format!("opening the lock file {}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Err(StartError::AlreadyRunning { pid: text.trim().parse().ok(), lock: path.to_owned() });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io_err(format!("locking {}", path.display()))(e)),
+    }
+    file.set_len(0).map_err(io_err("truncating the lock file"))?;
+    write!(file, "{}", std::process::id()).map_err(io_err("writing the lock file"))?;
+    Ok(file)
+}

@@ -34,6 +34,18 @@ pub fn current_gid() -> u32 {
     rustix::process::getegid().as_raw()
 }
 
+/// The supplementary groups of a live process, from `/proc/<pid>/status`.
+/// Empty when the process is gone or the file cannot be read: the caller then
+/// decides with the primary group alone, which can only grant less.
+pub fn process_groups(pid: u32) -> Vec<u32> {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return Vec::new() };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|g| g.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +57,11 @@ mod tests {
         assert_eq!(cred.pid, std::process::id());
         assert_eq!(cred.uid, current_uid());
         assert_eq!(cred.gid, current_gid());
+    }
+
+    #[test]
+    fn groups_of_a_missing_process_are_empty() {
+        assert!(process_groups(u32::MAX).is_empty());
+        let _ = process_groups(std::process::id());
     }
 }

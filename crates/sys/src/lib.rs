@@ -17,5 +17,5 @@ pub mod notify;
 pub mod realm;
 pub mod users;
 
-pub use cred::{PeerCred, current_gid, current_uid, peer_credentials};
+pub use cred::{PeerCred, current_gid, current_uid, peer_credentials, process_groups};
 pub use realm::{Realm, RealmError, RealmKind};
