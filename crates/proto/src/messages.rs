@@ -351,6 +351,8 @@ pub struct ObjectInfo {
     pub holders: Vec<HandleInfo>,
     /// Its state in words (for an event: `signaled, manual-reset`).
     pub state: String,
+    /// Waits parked on it now.
+    pub waiters: u32,
 }
 
 /// List handles.

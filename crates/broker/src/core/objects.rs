@@ -125,6 +125,7 @@ impl Store {
     }
 
     /// How many objects are live.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.live
     }

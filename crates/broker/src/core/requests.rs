@@ -537,6 +537,7 @@ impl Handler for Core {
                         sddl: e.map(|e| e.security.to_sddl()).unwrap_or_default(),
                         holders: self.holders(id),
                         state: e.map(|e| e.object.describe()).unwrap_or_default(),
+                        waiters: e.map_or(0, |e| e.waiters.len() as u32),
                     }
                 }
                 Node::Directory => {
@@ -549,6 +550,7 @@ impl Handler for Core {
                         sddl: String::new(),
                         holders: Vec::new(),
                         state: format!("{count} entries"),
+                        waiters: 0,
                     }
                 }
                 Node::Link(target) => p::ObjectInfo {
@@ -557,6 +559,7 @@ impl Handler for Core {
                     sddl: String::new(),
                     holders: Vec::new(),
                     state: format!("-> {target}"),
+                    waiters: 0,
                 },
             });
         ready(result)

@@ -1,0 +1,167 @@
+//! Child-process roles: a test re-runs its own binary, filtered to itself,
+//! with `SWITCHBOARD_TEST_ROLE` set; the test function starts by asking
+//! [`current`] and, in a child, plays the role and returns.
+//!
+//! ```ignore
+//! #[test]
+//! fn event_crosses_processes() {
+//!     if let Some(role) = role::current() {
+//!         // child side
+//!         role::report("READY");
+//!         return;
+//!     }
+//!     let broker = TestBroker::start();
+//!     let mut child = role::Role::new("event_crosses_processes", "waiter").env(broker.env()).spawn();
+//!     child.expect_line("READY");
+//! }
+//! ```
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+const ROLE_VAR: &str = "SWITCHBOARD_TEST_ROLE";
+/// How long a child may take to say what a test expects of it.
+pub const LINE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The role this process plays, when it is a child.
+pub fn current() -> Option<String> {
+    std::env::var(ROLE_VAR).ok().filter(|r| !r.is_empty())
+}
+
+/// Reports a line to the parent (stdout, flushed).
+pub fn report(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// A child to start.
+#[derive(Debug)]
+pub struct Role {
+    test: String,
+    role: String,
+    env: Vec<(OsString, OsString)>,
+    uid: Option<(u32, u32)>,
+}
+
+impl Role {
+    /// Plays `role` in the test named `test` (the test function's name).
+    pub fn new(test: &str, role: &str) -> Self {
+        Self { test: test.to_owned(), role: role.to_owned(), env: Vec::new(), uid: None }
+    }
+
+    /// Adds environment variables (such as [`crate::TestBroker::env`]).
+    #[must_use]
+    pub fn env(mut self, vars: Vec<(OsString, OsString)>) -> Self {
+        self.env.extend(vars);
+        self
+    }
+
+    /// Adds one environment variable.
+    #[must_use]
+    pub fn var(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs the child as this user and group (the parent must be root).
+    #[must_use]
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        self.uid = Some((uid, gid));
+        self
+    }
+
+    /// Starts the child.
+    ///
+    /// # Panics
+    ///
+    /// If the test binary cannot be started.
+    pub fn spawn(self) -> RoleChild {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let mut cmd = Command::new(exe);
+        cmd.args([self.test.as_str(), "--exact", "--nocapture", "--test-threads=1", "-q"])
+            .env(ROLE_VAR, &self.role)
+            .envs(self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some((uid, gid)) = self.uid {
+            // std drops root's supplementary groups when it changes the uid.
+            cmd.uid(uid).gid(gid);
+        }
+        let mut child = cmd.spawn().expect("start a child role");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        RoleChild { child, lines, role: self.role }
+    }
+}
+
+/// A running child role.
+#[derive(Debug)]
+pub struct RoleChild {
+    child: Child,
+    lines: Receiver<String>,
+    role: String,
+}
+
+impl RoleChild {
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads the child's reports until one starts with `prefix`; returns the
+    /// rest of that line, trimmed.
+    ///
+    /// # Panics
+    ///
+    /// If the child ends or stays silent for [`LINE_TIMEOUT`] first.
+    pub fn expect_line(&mut self, prefix: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(LINE_TIMEOUT) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.trim().to_owned();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!("role {:?} did not report {prefix:?} within {LINE_TIMEOUT:?}", self.role),
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait();
+                    panic!("role {:?} ended ({status:?}) before reporting {prefix:?}", self.role)
+                }
+            }
+        }
+    }
+
+    /// Kills the child with `SIGKILL` and reaps it.
+    ///
+    /// # Panics
+    ///
+    /// If it cannot be killed or reaped.
+    pub fn kill(mut self) -> ExitStatus {
+        self.child.kill().expect("kill the child");
+        self.child.wait().expect("reap the child")
+    }
+
+    /// Waits for the child to end and asserts that it succeeded.
+    ///
+    /// # Panics
+    ///
+    /// If it failed.
+    pub fn wait_success(mut self) {
+        let status = self.child.wait().expect("reap the child");
+        assert!(status.success(), "role {:?} failed: {status}", self.role);
+    }
+}
