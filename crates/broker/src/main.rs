@@ -106,10 +106,8 @@ fn start_in_background(realm: &Realm) -> ExitCode {
     };
     let exe = std::env::current_exe().unwrap_or_else(|_| "switchboardd".into());
     let mut cmd = std::process::Command::new(exe);
+    // The same arguments (and environment) name the same realm.
     cmd.args(std::env::args_os().skip(1)).arg("--detached");
-    if realm.kind == switchboard_sys::RealmKind::Custom {
-        cmd.arg("--socket").arg(&realm.socket);
-    }
     let stderr = match log.try_clone() {
         Ok(f) => f,
         Err(e) => {
