@@ -22,7 +22,7 @@ struct Args {
     /// Serve the system realm (/run/switchboard) instead of the user realm.
     #[arg(long, conflicts_with = "socket")]
     system: bool,
-    /// Serve a realm at this socket path (also $SWITCHBOARD_SOCKET).
+    /// Serve a realm at this socket path (also $`SWITCHBOARD_SOCKET`).
     #[arg(long, env = "SWITCHBOARD_SOCKET")]
     socket: Option<std::path::PathBuf>,
     /// Clients connected at once.

@@ -86,8 +86,8 @@ pub fn start_broker<T>(realm: &Realm, mut connect: impl FnMut() -> Result<T>) ->
             }
             Err(_) => {}
         }
-        if exited.is_none() {
-            if let Ok(Some(status)) = child.try_wait() {
+        if exited.is_none()
+            && let Ok(Some(status)) = child.try_wait() {
                 if status.code() != Some(EXIT_ALREADY_RUNNING) {
                     return Err(unreachable(format!(
                         "{} exited at start ({status}): {}; run `switchboardd --foreground` to see why",
@@ -97,7 +97,6 @@ pub fn start_broker<T>(realm: &Realm, mut connect: impl FnMut() -> Result<T>) ->
                 }
                 exited = Some(status);
             }
-        }
         // Readiness is the socket answering; poll it briefly rather than block.
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -109,7 +109,7 @@ impl TestBroker {
             match t.join() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => panic!("the test broker's event loop failed: {e}"),
-                Err(_) => panic!("the test broker panicked"),
+                Err(payload) => std::panic::resume_unwind(payload),
             }
         }
     }

@@ -18,7 +18,9 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
@@ -43,7 +45,7 @@ pub fn report(line: &str) {
 #[derive(Debug)]
 pub struct Role {
     test: String,
-    role: String,
+    name: String,
     env: Vec<(OsString, OsString)>,
     uid: Option<(u32, u32)>,
 }
@@ -51,7 +53,7 @@ pub struct Role {
 impl Role {
     /// Plays `role` in the test named `test` (the test function's name).
     pub fn new(test: &str, role: &str) -> Self {
-        Self { test: test.to_owned(), role: role.to_owned(), env: Vec::new(), uid: None }
+        Self { test: test.to_owned(), name: role.to_owned(), env: Vec::new(), uid: None }
     }
 
     /// Adds environment variables (such as [`crate::TestBroker::env`]).
@@ -82,9 +84,15 @@ impl Role {
     /// If the test binary cannot be started.
     pub fn spawn(self) -> RoleChild {
         let exe = std::env::current_exe().expect("the test binary's path");
-        let mut cmd = Command::new(exe);
+        // Another user may not be able to reach the binary where cargo built it
+        // (a clone under /root, say); give it a copy it can execute.
+        let copy = match self.uid {
+            Some(_) if !executable_by_others(&exe) => Some(world_readable_copy(&exe)),
+            _ => None,
+        };
+        let mut cmd = Command::new(copy.as_ref().map_or(exe.clone(), |(_, path)| path.clone()));
         cmd.args([self.test.as_str(), "--exact", "--nocapture", "--test-threads=1", "-q"])
-            .env(ROLE_VAR, &self.role)
+            .env(ROLE_VAR, &self.name)
             .envs(self.env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -104,8 +112,23 @@ impl Role {
                 }
             }
         });
-        RoleChild { child, lines, role: self.role }
+        RoleChild { child, lines, role: self.name, _copy: copy.map(|(dir, _)| dir) }
     }
+}
+
+/// Whether every directory above `path` lets others in and the file lets them run it.
+fn executable_by_others(path: &Path) -> bool {
+    let others_may = |p: &Path, bits: u32| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & bits == bits);
+    others_may(path, 0o005) && path.ancestors().skip(1).all(|dir| others_may(dir, 0o001))
+}
+
+fn world_readable_copy(exe: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new().prefix("switchboard-role-").tempdir().expect("temporary directory");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod copy directory");
+    let path = dir.path().join(exe.file_name().unwrap_or_else(|| "test-binary".as_ref()));
+    std::fs::copy(exe, &path).expect("copy the test binary");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod copy");
+    (dir, path)
 }
 
 /// A running child role.
@@ -114,6 +137,7 @@ pub struct RoleChild {
     child: Child,
     lines: Receiver<String>,
     role: String,
+    _copy: Option<tempfile::TempDir>,
 }
 
 impl RoleChild {

@@ -182,6 +182,7 @@ impl NamespacePath {
     }
 
     /// This path with one more component.
+    #[must_use]
     pub fn join(&self, component: &str) -> Self {
         if self.0 == "\\" {
             Self(format!("\\{component}"))

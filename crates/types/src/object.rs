@@ -16,7 +16,7 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    /// The NT type name, as tools such as WinObj show it.
+    /// The NT type name, as tools such as `WinObj` show it.
     pub const fn type_name(self) -> &'static str {
         match self {
             Self::Directory => "Directory",

@@ -292,7 +292,7 @@ mod tests {
     fn vacant(ns: &Namespace, s: &str) -> (String, String) {
         match ns.resolve_name(&name(s)).unwrap() {
             Resolved::Vacant { dir, name } => (dir.as_str().to_owned(), name),
-            other => panic!("{other:?}"),
+            other @ Resolved::Found { .. } => panic!("{other:?}"),
         }
     }
 

@@ -85,7 +85,7 @@ impl Core {
         if AccessMask(access).contains(AccessMask::MAXIMUM_ALLOWED) {
             granted = granted.union(mapping.all);
         }
-        let path = place.map(|(dir, name)| (dir, name));
+        let path = place;
         let id = self.store.insert(Entry {
             object,
             path: None,
@@ -341,15 +341,14 @@ impl Handler for Core {
         if req.action != p::EventAction::Reset {
             self.wake(id);
         }
-        if req.action == p::EventAction::Pulse {
-            if let Some(event) = self
+        if req.action == p::EventAction::Pulse
+            && let Some(event) = self
                 .store
                 .get_mut(id)
                 .and_then(|e| e.object.as_any_mut().downcast_mut::<Event>())
             {
                 event.signaled = false;
             }
-        }
         ready(Ok(previous))
     }
 
@@ -367,7 +366,7 @@ impl Handler for Core {
         for &handle in &req.handles {
             match self.lookup(cx, handle, AccessMask::SYNCHRONIZE, "wait") {
                 Ok((id, _)) if self.store.get(id).is_some_and(|e| e.object.is_waitable()) => {
-                    objects.push(id)
+                    objects.push(id);
                 }
                 Ok(_) => {
                     return ready(Err(err(

@@ -1,0 +1,185 @@
+//! `switchboard-bench`: every row is two processes, measured beside its
+//! baseline in the same run, reported as `ratio = ours / baseline`.
+//!
+//! ```text
+//! cargo run --release -p switchboard-bench -- all
+//! ```
+//!
+//! The child processes are this same binary in another mode (`echo-server`,
+//! `broker`), so nothing else needs to be built or installed.
+#![forbid(unsafe_code)]
+
+mod stats;
+
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stats::Sample;
+use switchboard::{ConnectOptions, Connection, atom};
+
+/// Bytes each way in the raw round trip: the size of an atom-find request
+/// frame and its reply, so the baseline moves the same bytes as the broker.
+const RAW_MESSAGE: usize = 32;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("echo-server") => echo_server(Path::new(&args[1])),
+        Some("broker") => run_broker(Path::new(&args[1])),
+        Some("all") | None => all(iterations(&args)),
+        Some(other) => {
+            eprintln!("usage: switchboard-bench [all [--iterations N]]   (unknown mode {other:?})");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn iterations(args: &[String]) -> usize {
+    args.iter().position(|a| a == "--iterations").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(20_000)
+}
+
+/// Child mode: a Unix-socket echo server, one thread per connection.
+fn echo_server(path: &Path) {
+    let listener = UnixListener::bind(path).expect("bind echo socket");
+    println!("ready");
+    for stream in listener.incoming() {
+        let Ok(mut s) = stream else { continue };
+        std::thread::spawn(move || {
+            let mut buf = [0u8; RAW_MESSAGE];
+            while s.read_exact(&mut buf).is_ok() {
+                if s.write_all(&buf).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// Child mode: a broker on `path`, the production server.
+fn run_broker(path: &Path) {
+    let config = switchboard_broker::server::ServerConfig::new(switchboard_sys::Realm::custom(path));
+    let server = switchboard_broker::server::Server::bind(config).expect("bind the broker");
+    println!("ready");
+    server.run().expect("broker event loop");
+}
+
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_child(mode: &str, socket: &Path) -> ChildGuard {
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = Command::new(exe).arg(mode).arg(socket).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start child");
+    let mut out = child.stdout.take().expect("child stdout");
+    let mut ready = [0u8; 6];
+    out.read_exact(&mut ready).expect("child readiness");
+    ChildGuard(child)
+}
+
+struct Row {
+    what: String,
+    ours: Sample,
+    baseline_name: String,
+    baseline: Sample,
+}
+
+fn all(n: usize) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let echo_path = dir.path().join("echo.sock");
+    let broker_path = dir.path().join("broker.sock");
+    let _echo = spawn_child("echo-server", &echo_path);
+    let _broker = spawn_child("broker", &broker_path);
+    let conn = ConnectOptions::new().socket(&broker_path).autostart(false).connect().expect("connect to the bench broker");
+
+    let mut rows = Vec::new();
+    let raw_rt = raw_round_trip(&echo_path, n);
+    let atom_rt = atom_round_trip(&conn, n);
+    rows.push(Row { what: "broker round trip (GlobalFindAtom)".into(), ours: atom_rt, baseline_name: "raw Unix socket round trip, 32 B".into(), baseline: raw_rt });
+    let setup_n = (n / 10).max(100);
+    let raw_connect = raw_connect(&echo_path, setup_n);
+    let our_connect = our_connect(&broker_path, setup_n);
+    rows.push(Row { what: "connection set-up (connect + handshake)".into(), ours: our_connect, baseline_name: "raw connect() + 1 round trip".into(), baseline: raw_connect });
+    print_table(&rows, n);
+}
+
+fn raw_round_trip(path: &Path, n: usize) -> Sample {
+    let mut s = UnixStream::connect(path).expect("connect echo");
+    let mut buf = [7u8; RAW_MESSAGE];
+    let mut once = || {
+        let start = Instant::now();
+        s.write_all(&buf).expect("write");
+        s.read_exact(&mut buf).expect("read");
+        start.elapsed()
+    };
+    measure(n, &mut once)
+}
+
+fn atom_round_trip(conn: &Connection, n: usize) -> Sample {
+    atom::global_add(conn, "bench.atom").expect("add the bench atom");
+    let mut once = || {
+        let start = Instant::now();
+        atom::global_find(conn, "bench.atom").expect("find");
+        start.elapsed()
+    };
+    measure(n, &mut once)
+}
+
+/// A raw `connect()` is only useful once it has carried a byte, so the
+/// baseline includes one round trip, as our handshake does.
+fn raw_connect(path: &Path, n: usize) -> Sample {
+    let mut once = || {
+        let start = Instant::now();
+        let mut s = UnixStream::connect(path).expect("connect echo");
+        let mut buf = [1u8; RAW_MESSAGE];
+        s.write_all(&buf).expect("write");
+        s.read_exact(&mut buf).expect("read");
+        start.elapsed()
+    };
+    measure(n, &mut once)
+}
+
+fn our_connect(path: &PathBuf, n: usize) -> Sample {
+    let opts = ConnectOptions::new().socket(path).autostart(false);
+    let mut once = || {
+        let start = Instant::now();
+        let conn = opts.connect().expect("connect");
+        let took = start.elapsed();
+        drop(conn);
+        took
+    };
+    measure(n, &mut once)
+}
+
+fn measure(n: usize, once: &mut dyn FnMut() -> Duration) -> Sample {
+    for _ in 0..(n / 10).max(10) {
+        once();
+    }
+    Sample::new((0..n).map(|_| once()).collect())
+}
+
+fn print_table(rows: &[Row], n: usize) {
+    println!("switchboard-bench: two processes, {n} iterations per round-trip row, {} CPUs", std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    println!();
+    println!("| what | ours median | ours p99 | baseline (same run) | baseline median | baseline p99 | ratio (median) |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {:.2} |",
+            r.what,
+            stats::fmt(r.ours.median()),
+            stats::fmt(r.ours.p99()),
+            r.baseline_name,
+            stats::fmt(r.baseline.median()),
+            stats::fmt(r.baseline.p99()),
+            r.ours.median().as_secs_f64() / r.baseline.median().as_secs_f64().max(1e-12)
+        );
+    }
+}
