@@ -38,7 +38,11 @@ fn main() {
 }
 
 fn iterations(args: &[String]) -> usize {
-    args.iter().position(|a| a == "--iterations").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok()).unwrap_or(20_000)
+    args.iter()
+        .position(|a| a == "--iterations")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000)
 }
 
 /// Child mode: a Unix-socket echo server, one thread per connection.
@@ -60,7 +64,8 @@ fn echo_server(path: &Path) {
 
 /// Child mode: a broker on `path`, the production server.
 fn run_broker(path: &Path) {
-    let config = switchboard_broker::server::ServerConfig::new(switchboard_sys::Realm::custom(path));
+    let config =
+        switchboard_broker::server::ServerConfig::new(switchboard_sys::Realm::custom(path));
     let server = switchboard_broker::server::Server::bind(config).expect("bind the broker");
     println!("ready");
     server.run().expect("broker event loop");
@@ -77,7 +82,13 @@ impl Drop for ChildGuard {
 
 fn spawn_child(mode: &str, socket: &Path) -> ChildGuard {
     let exe = std::env::current_exe().expect("own path");
-    let mut child = Command::new(exe).arg(mode).arg(socket).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start child");
+    let mut child = Command::new(exe)
+        .arg(mode)
+        .arg(socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start child");
     let mut out = child.stdout.take().expect("child stdout");
     let mut ready = [0u8; 6];
     out.read_exact(&mut ready).expect("child readiness");
@@ -97,16 +108,30 @@ fn all(n: usize) {
     let broker_path = dir.path().join("broker.sock");
     let _echo = spawn_child("echo-server", &echo_path);
     let _broker = spawn_child("broker", &broker_path);
-    let conn = ConnectOptions::new().socket(&broker_path).autostart(false).connect().expect("connect to the bench broker");
+    let conn = ConnectOptions::new()
+        .socket(&broker_path)
+        .autostart(false)
+        .connect()
+        .expect("connect to the bench broker");
 
     let mut rows = Vec::new();
     let raw_rt = raw_round_trip(&echo_path, n);
     let atom_rt = atom_round_trip(&conn, n);
-    rows.push(Row { what: "broker round trip (GlobalFindAtom)".into(), ours: atom_rt, baseline_name: "raw Unix socket round trip, 32 B".into(), baseline: raw_rt });
+    rows.push(Row {
+        what: "broker round trip (GlobalFindAtom)".into(),
+        ours: atom_rt,
+        baseline_name: "raw Unix socket round trip, 32 B".into(),
+        baseline: raw_rt,
+    });
     let setup_n = (n / 10).max(100);
     let raw_connect = raw_connect(&echo_path, setup_n);
     let our_connect = our_connect(&broker_path, setup_n);
-    rows.push(Row { what: "connection set-up (connect + handshake)".into(), ours: our_connect, baseline_name: "raw connect() + 1 round trip".into(), baseline: raw_connect });
+    rows.push(Row {
+        what: "connection set-up (connect + handshake)".into(),
+        ours: our_connect,
+        baseline_name: "raw connect() + 1 round trip".into(),
+        baseline: raw_connect,
+    });
     print_table(&rows, n);
 }
 
@@ -166,9 +191,14 @@ fn measure(n: usize, once: &mut dyn FnMut() -> Duration) -> Sample {
 }
 
 fn print_table(rows: &[Row], n: usize) {
-    println!("switchboard-bench: two processes, {n} iterations per round-trip row, {} CPUs", std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    println!(
+        "switchboard-bench: two processes, {n} iterations per round-trip row, {} CPUs",
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
     println!();
-    println!("| what | ours median | ours p99 | baseline (same run) | baseline median | baseline p99 | ratio (median) |");
+    println!(
+        "| what | ours median | ours p99 | baseline (same run) | baseline median | baseline p99 | ratio (median) |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for r in rows {
         println!(

@@ -41,8 +41,14 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(std::io::stderr).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 
     let realm = match (&args.socket, args.system) {
         (Some(path), _) => Ok(Realm::custom(path)),
@@ -97,10 +103,17 @@ fn main() -> ExitCode {
 /// Starts a detached copy of this program with its log in the realm, and
 /// returns once it accepts connections (or says why it could not).
 fn start_in_background(realm: &Realm) -> ExitCode {
-    let log = match std::fs::OpenOptions::new().create(true).append(true).open(&realm.log) {
+    let log = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&realm.log)
+    {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("switchboardd: cannot open the log {}: {e}", realm.log.display());
+            eprintln!(
+                "switchboardd: cannot open the log {}: {e}",
+                realm.log.display()
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -115,7 +128,9 @@ fn start_in_background(realm: &Realm) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    cmd.stdin(std::process::Stdio::null()).stdout(log).stderr(stderr);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(stderr);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -127,18 +142,31 @@ fn start_in_background(realm: &Realm) -> ExitCode {
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
             if status.code() == Some(i32::from(EXIT_ALREADY_RUNNING)) {
-                eprintln!("switchboardd: already running for {}", realm.socket.display());
+                eprintln!(
+                    "switchboardd: already running for {}",
+                    realm.socket.display()
+                );
                 return ExitCode::from(EXIT_ALREADY_RUNNING);
             }
-            eprintln!("switchboardd: the background broker exited ({status}); see {}", realm.log.display());
+            eprintln!(
+                "switchboardd: the background broker exited ({status}); see {}",
+                realm.log.display()
+            );
             return ExitCode::FAILURE;
         }
         if std::os::unix::net::UnixStream::connect(&realm.socket).is_ok() {
-            println!("switchboardd started (pid {}) on {}", child.id(), realm.socket.display());
+            println!(
+                "switchboardd started (pid {}) on {}",
+                child.id(),
+                realm.socket.display()
+            );
             return ExitCode::SUCCESS;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    eprintln!("switchboardd: the background broker did not become ready within 10 s; see {}", realm.log.display());
+    eprintln!(
+        "switchboardd: the background broker did not become ready within 10 s; see {}",
+        realm.log.display()
+    );
     ExitCode::FAILURE
 }

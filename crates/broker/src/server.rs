@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use mio::net::{UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use switchboard_proto::{HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, RequestFrame, decode_body, encode_frame, split_frame};
+use switchboard_proto::{
+    HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, RequestFrame, decode_body,
+    encode_frame, split_frame,
+};
 use switchboard_sys::{PeerCred, Realm, RealmKind};
 
 use crate::core::{ClientId, Config, Core, Credentials, Output};
@@ -48,7 +51,12 @@ impl ServerConfig {
             realm: realm.kind.to_string(),
             ..Config::default()
         };
-        Self { realm, core, max_frame: switchboard_proto::frame::DEFAULT_MAX_FRAME, max_write_buffer: 8 << 20 }
+        Self {
+            realm,
+            core,
+            max_frame: switchboard_proto::frame::DEFAULT_MAX_FRAME,
+            max_write_buffer: 8 << 20,
+        }
     }
 }
 
@@ -74,8 +82,19 @@ pub enum StartError {
 impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::AlreadyRunning { pid: Some(pid), lock } => write!(f, "a broker is already running for this realm (pid {pid}, lock {})", lock.display()),
-            Self::AlreadyRunning { pid: None, lock } => write!(f, "a broker is already running for this realm (lock {})", lock.display()),
+            Self::AlreadyRunning {
+                pid: Some(pid),
+                lock,
+            } => write!(
+                f,
+                "a broker is already running for this realm (pid {pid}, lock {})",
+                lock.display()
+            ),
+            Self::AlreadyRunning { pid: None, lock } => write!(
+                f,
+                "a broker is already running for this realm (lock {})",
+                lock.display()
+            ),
             Self::Io { what, source } => write!(f, "{what}: {source}"),
         }
     }
@@ -155,22 +174,39 @@ impl Server {
         if let Ok(meta) = fs::symlink_metadata(&realm.socket) {
             // We hold the lock, so a socket left here is a dead broker's.
             if meta.file_type().is_socket() {
-                fs::remove_file(&realm.socket).map_err(io_err(format!("removing stale socket {}", realm.socket.display())))?;
+                fs::remove_file(&realm.socket).map_err(io_err(format!(
+                    "removing stale socket {}",
+                    realm.socket.display()
+                )))?;
             } else {
                 return Err(StartError::Io {
-                    what: format!("{} exists and is not a socket; refusing to replace it", realm.socket.display()),
+                    what: format!(
+                        "{} exists and is not a socket; refusing to replace it",
+                        realm.socket.display()
+                    ),
                     source: io::ErrorKind::AlreadyExists.into(),
                 });
             }
         }
-        let std_listener = std::os::unix::net::UnixListener::bind(&realm.socket).map_err(io_err(format!("binding {}", realm.socket.display())))?;
-        let mode = if realm.kind == RealmKind::System { 0o666 } else { 0o600 };
-        fs::set_permissions(&realm.socket, fs::Permissions::from_mode(mode)).map_err(io_err("setting the socket's mode"))?;
-        std_listener.set_nonblocking(true).map_err(io_err("making the socket non-blocking"))?;
+        let std_listener = std::os::unix::net::UnixListener::bind(&realm.socket)
+            .map_err(io_err(format!("binding {}", realm.socket.display())))?;
+        let mode = if realm.kind == RealmKind::System {
+            0o666
+        } else {
+            0o600
+        };
+        fs::set_permissions(&realm.socket, fs::Permissions::from_mode(mode))
+            .map_err(io_err("setting the socket's mode"))?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(io_err("making the socket non-blocking"))?;
         let mut listener = UnixListener::from_std(std_listener);
         let poll = Poll::new().map_err(io_err("creating the event loop"))?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE).map_err(io_err("registering the listener"))?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(io_err("creating the waker"))?);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(io_err("registering the listener"))?;
+        let waker =
+            Arc::new(Waker::new(poll.registry(), WAKER).map_err(io_err("creating the waker"))?);
         let core = Core::new(config.core.clone(), Instant::now());
         Ok(Self {
             config,
@@ -181,7 +217,10 @@ impl Server {
             by_client: HashMap::new(),
             next_token: FIRST_CLIENT,
             core,
-            stop: StopHandle { waker, flag: Arc::new(AtomicBool::new(false)) },
+            stop: StopHandle {
+                waker,
+                flag: Arc::new(AtomicBool::new(false)),
+            },
             _lock: lock,
         })
     }
@@ -200,7 +239,9 @@ impl Server {
             signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
         }
         let mut read = UnixStream::from_std(read);
-        self.poll.registry().register(&mut read, SIGNALS, Interest::READABLE)?;
+        self.poll
+            .registry()
+            .register(&mut read, SIGNALS, Interest::READABLE)?;
         self.signals = Some(read);
         Ok(())
     }
@@ -210,7 +251,10 @@ impl Server {
         let mut events = Events::with_capacity(256);
         tracing::info!(socket = %self.config.realm.socket.display(), pid = std::process::id(), "broker ready");
         loop {
-            let timeout = self.core.poll_timeout().map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_micros(500));
+            let timeout = self
+                .core
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_micros(500));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -225,7 +269,11 @@ impl Server {
                     token => self.on_client(token, event.is_readable(), event.is_writable()),
                 }
             }
-            if self.core.poll_timeout().is_some_and(|t| t <= Instant::now()) {
+            if self
+                .core
+                .poll_timeout()
+                .is_some_and(|t| t <= Instant::now())
+            {
                 self.core.handle_timeout(Instant::now());
             }
             self.deliver();
@@ -273,12 +321,27 @@ impl Server {
                     };
                     let token = Token(self.next_token);
                     self.next_token += 1;
-                    if let Err(e) = self.poll.registry().register(&mut stream, token, Interest::READABLE) {
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, token, Interest::READABLE)
+                    {
                         tracing::warn!(error = %e, "cannot register a client");
                         continue;
                     }
                     let client = ClientId(token.0 as u64);
-                    self.conns.insert(token, Conn { stream, client, cred, phase: Phase::Handshake, rbuf: Vec::new(), wbuf: Vec::new(), wants_write: false });
+                    self.conns.insert(
+                        token,
+                        Conn {
+                            stream,
+                            client,
+                            cred,
+                            phase: Phase::Handshake,
+                            rbuf: Vec::new(),
+                            wbuf: Vec::new(),
+                            wants_write: false,
+                        },
+                    );
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -311,7 +374,9 @@ impl Server {
 
     /// Reads what is available, up to a bound.
     fn read_conn(&mut self, token: Token) -> io::Result<Read> {
-        let Some(conn) = self.conns.get_mut(&token) else { return Ok(Read::Drained) };
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return Ok(Read::Drained);
+        };
         let mut buf = [0u8; 16 * 1024];
         loop {
             match conn.stream.read(&mut buf) {
@@ -331,12 +396,18 @@ impl Server {
     }
 
     fn process(&mut self, token: Token) {
-        if self.conns.get(&token).is_some_and(|c| c.phase == Phase::Handshake) {
+        if self
+            .conns
+            .get(&token)
+            .is_some_and(|c| c.phase == Phase::Handshake)
+        {
             self.handshake(token);
         }
         let now = Instant::now();
         loop {
-            let Some(conn) = self.conns.get_mut(&token) else { return };
+            let Some(conn) = self.conns.get_mut(&token) else {
+                return;
+            };
             if conn.phase != Phase::Ready {
                 return;
             }
@@ -356,16 +427,28 @@ impl Server {
     }
 
     fn handshake(&mut self, token: Token) {
-        let Some(conn) = self.conns.get_mut(&token) else { return };
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
         let hello = match Hello::decode(&conn.rbuf) {
             Ok(None) => return,
             Ok(Some(h)) => h,
             Err(e) => return self.drop_conn(token, &format!("bad handshake: {e}")),
         };
         conn.rbuf.drain(..switchboard_proto::handshake::HELLO_LEN);
-        let mut reply = HandshakeReply { version: PROTOCOL_VERSION, pid: std::process::id(), status: HandshakeStatus::Accepted, message: String::new() };
+        let mut reply = HandshakeReply {
+            version: PROTOCOL_VERSION,
+            pid: std::process::id(),
+            status: HandshakeStatus::Accepted,
+            message: String::new(),
+        };
         if hello.version == PROTOCOL_VERSION {
-            let cred = Credentials { pid: conn.cred.pid, uid: conn.cred.uid, gid: conn.cred.gid, groups: switchboard_sys::process_groups(conn.cred.pid) };
+            let cred = Credentials {
+                pid: conn.cred.pid,
+                uid: conn.cred.uid,
+                gid: conn.cred.gid,
+                groups: switchboard_sys::process_groups(conn.cred.pid),
+            };
             match self.core.client_connected(conn.client, cred) {
                 Ok(()) => {
                     conn.phase = Phase::Ready;
@@ -378,7 +461,11 @@ impl Server {
                 }
             }
         } else {
-            tracing::warn!(pid = conn.cred.pid, client_version = hello.version, "refused a client of another protocol version");
+            tracing::warn!(
+                pid = conn.cred.pid,
+                client_version = hello.version,
+                "refused a client of another protocol version"
+            );
             reply.status = HandshakeStatus::VersionMismatch;
             reply.message = format!(
                 "the running broker (pid {}, switchboardd {}) speaks protocol {PROTOCOL_VERSION}, this client speaks {}; restart it with `switchboard daemon restart` (or kill {} and run the new switchboardd)",
@@ -398,7 +485,9 @@ impl Server {
         while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Reply { client, frame } => {
-                    let Some(&token) = self.by_client.get(&client) else { continue };
+                    let Some(&token) = self.by_client.get(&client) else {
+                        continue;
+                    };
                     if let Some(conn) = self.conns.get_mut(&token) {
                         encode_frame(&frame, &mut conn.wbuf);
                     }
@@ -414,7 +503,9 @@ impl Server {
     }
 
     fn flush(&mut self, token: Token) {
-        let Some(conn) = self.conns.get_mut(&token) else { return };
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
         while !conn.wbuf.is_empty() {
             match conn.stream.write(&conn.wbuf) {
                 Ok(0) => return self.drop_conn(token, "write returned 0"),
@@ -427,7 +518,10 @@ impl Server {
             }
         }
         if conn.wbuf.len() > self.config.max_write_buffer {
-            let reason = format!("the client left {} bytes of replies unread", conn.wbuf.len());
+            let reason = format!(
+                "the client left {} bytes of replies unread",
+                conn.wbuf.len()
+            );
             return self.drop_conn(token, &reason);
         }
         if conn.wbuf.is_empty() && conn.phase == Phase::Closing {
@@ -435,20 +529,35 @@ impl Server {
         }
         let want = !conn.wbuf.is_empty();
         if want != conn.wants_write {
-            let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-            if self.poll.registry().reregister(&mut conn.stream, token, interest).is_ok() {
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, token, interest)
+                .is_ok()
+            {
                 conn.wants_write = want;
             }
         }
     }
 
     fn drop_conn(&mut self, token: Token, reason: &str) {
-        let Some(mut conn) = self.conns.remove(&token) else { return };
+        let Some(mut conn) = self.conns.remove(&token) else {
+            return;
+        };
         let _ = self.poll.registry().deregister(&mut conn.stream);
         if self.by_client.remove(&conn.client).is_some() {
             self.core.client_disconnected(conn.client, reason);
         } else {
-            tracing::info!(pid = conn.cred.pid, reason, "connection closed before the handshake completed");
+            tracing::info!(
+                pid = conn.cred.pid,
+                reason,
+                "connection closed before the handshake completed"
+            );
         }
     }
 }
@@ -467,11 +576,17 @@ fn take_lock(path: &std::path::Path) -> Result<File, StartError> {
         Err(fs::TryLockError::WouldBlock) => {
             let mut text = String::new();
             let _ = file.read_to_string(&mut text);
-            return Err(StartError::AlreadyRunning { pid: text.trim().parse().ok(), lock: path.to_owned() });
+            return Err(StartError::AlreadyRunning {
+                pid: text.trim().parse().ok(),
+                lock: path.to_owned(),
+            });
         }
-        Err(fs::TryLockError::Error(e)) => return Err(io_err(format!("locking {}", path.display()))(e)),
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(io_err(format!("locking {}", path.display()))(e));
+        }
     }
-    file.set_len(0).map_err(io_err("truncating the lock file"))?;
+    file.set_len(0)
+        .map_err(io_err("truncating the lock file"))?;
     write!(file, "{}", std::process::id()).map_err(io_err("writing the lock file"))?;
     Ok(file)
 }

@@ -1,1 +1,247 @@
-fn main() {}
+//! `switchboard`: use and inspect Switchboard objects from the shell.
+//!
+//! Exit codes (DESIGN.md §6): 0 ok, 1 error, 2 usage, 3 broker unreachable,
+//! 4 not found, 5 access denied, 6 timed out, 7 busy or already exists.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod duration;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use serde::Serialize;
+use switchboard::{Error, ErrorKind, Win32Error};
+
+use commands::atom::AtomCommand;
+use commands::daemon::DaemonCommand;
+use commands::event::EventCommand;
+use commands::objects::{self, DEFAULT_DIRECTORY};
+use commands::{Ctx, Done};
+
+const AFTER_HELP: &str = "\
+Exit status: 0 ok, 1 error, 2 usage, 3 broker unreachable, 4 not found,
+5 access denied, 6 timed out, 7 busy or already exists.
+
+Commands that only look at or act on existing objects never start a broker;
+`event create`, `atom add` and `daemon start` do (unless SWITCHBOARD_NO_AUTOSTART=1,
+which `daemon start` ignores).";
+
+/// Use and inspect Switchboard objects (Windows IPC semantics on Linux).
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// Machine-readable output: one JSON value on stdout per command.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The broker's socket (default: `$SWITCHBOARD_SOCKET` if set and not empty,
+    /// else the user realm's).
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the broker's pid, version, uptime and counters; never starts one.
+    Status,
+    /// List a namespace directory.
+    Ls {
+        /// The directory; the default is where program names such as `E` resolve.
+        #[arg(value_name = "PATH", default_value = DEFAULT_DIRECTORY)]
+        path: String,
+    },
+    /// Show a namespace directory and every directory below it (links are not followed).
+    Tree {
+        /// Where to start.
+        #[arg(value_name = "PATH", default_value = "\\")]
+        path: String,
+    },
+    /// Show one object: kind, path, state, security and who holds handles.
+    Show {
+        /// A program name (`E`, `Global\E`) or an absolute path (`\BaseNamedObjects\E`).
+        name: String,
+    },
+    /// List open handles.
+    Handles {
+        /// Only this process's handles.
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+    },
+    /// Explain what a user may do with an object, and which ACE decided.
+    Access {
+        /// A program name or an absolute path.
+        name: String,
+        /// A user name or uid.
+        #[arg(long, value_name = "USER")]
+        user: String,
+    },
+    /// Events: create, set, reset, pulse, wait.
+    #[command(subcommand)]
+    Event(EventCommand),
+    /// Global atoms: add, find, name, delete, ls.
+    #[command(subcommand)]
+    Atom(AtomCommand),
+    /// The broker: start, stop, restart, status.
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Ctx {
+        json: cli.json,
+        socket: cli.socket,
+    };
+    match run(&ctx, cli.command) {
+        Ok(Done::Ok) => ExitCode::SUCCESS,
+        Ok(Done::TimedOut) => ExitCode::from(6),
+        Err(e) => {
+            report(&ctx, &e);
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn run(ctx: &Ctx, command: Command) -> switchboard::Result<Done> {
+    match command {
+        Command::Status => objects::status(ctx),
+        Command::Ls { path } => objects::ls(ctx, &path),
+        Command::Tree { path } => objects::tree(ctx, &path),
+        Command::Show { name } => objects::show(ctx, &name),
+        Command::Handles { pid } => objects::handles(ctx, pid),
+        Command::Access { name, user } => objects::access(ctx, &name, &user),
+        Command::Event(c) => commands::event::run(ctx, c),
+        Command::Atom(c) => commands::atom::run(ctx, c),
+        Command::Daemon(c) => commands::daemon::run(ctx, c),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "switchboard", &mut script);
+            output::print(&String::from_utf8_lossy(&script));
+            Ok(Done::Ok)
+        }
+    }
+}
+
+/// The exit status for a failure (DESIGN.md §6).
+fn exit_code(e: &Error) -> u8 {
+    match e.kind() {
+        ErrorKind::BrokerUnreachable | ErrorKind::VersionMismatch => return 3,
+        ErrorKind::TimedOut => return 6,
+        _ => {}
+    }
+    match e.win32_error() {
+        Win32Error::ERROR_FILE_NOT_FOUND | Win32Error::ERROR_PATH_NOT_FOUND => 4,
+        Win32Error::ERROR_ACCESS_DENIED => 5,
+        Win32Error::ERROR_TIMEOUT | Win32Error::ERROR_SEM_TIMEOUT => 6,
+        Win32Error::ERROR_ALREADY_EXISTS | Win32Error::ERROR_PIPE_BUSY | Win32Error::ERROR_BUSY => {
+            7
+        }
+        _ => 1,
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    operation: &'a str,
+    object: Option<&'a str>,
+    code: u32,
+    code_name: Option<&'static str>,
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorReport<'a> {
+    error: ErrorJson<'a>,
+}
+
+/// Says what failed on stderr, and with `--json` also as JSON on stdout.
+fn report(ctx: &Ctx, e: &Error) {
+    eprintln!("switchboard: {e}");
+    if ctx.json {
+        let code = e.win32_error();
+        let error = ErrorJson {
+            operation: e.operation(),
+            object: e.object(),
+            code: code.0,
+            code_name: code.name(),
+            reason: e.reason(),
+        };
+        // Serializing strings and numbers cannot fail; if it did, stderr already has the story.
+        let _ = output::print_json(&ErrorReport { error });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: Win32Error) -> Error {
+        Error::new(ErrorKind::Refused, code, "OpenEvent", Some("E"), "test")
+    }
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn failures_map_to_the_documented_exit_codes() {
+        let unreachable = Error::new(
+            ErrorKind::BrokerUnreachable,
+            Win32Error::ERROR_SERVICE_NOT_ACTIVE,
+            "Connect",
+            None,
+            "x",
+        );
+        let mismatch = Error::new(
+            ErrorKind::VersionMismatch,
+            Win32Error::ERROR_REVISION_MISMATCH,
+            "Connect",
+            None,
+            "x",
+        );
+        let slow = Error::new(
+            ErrorKind::TimedOut,
+            Win32Error::ERROR_TIMEOUT,
+            "Status",
+            None,
+            "x",
+        );
+        assert_eq!(exit_code(&unreachable), 3);
+        assert_eq!(exit_code(&mismatch), 3);
+        assert_eq!(exit_code(&refused(Win32Error::ERROR_FILE_NOT_FOUND)), 4);
+        assert_eq!(exit_code(&refused(Win32Error::ERROR_PATH_NOT_FOUND)), 4);
+        assert_eq!(exit_code(&refused(Win32Error::ERROR_ACCESS_DENIED)), 5);
+        assert_eq!(exit_code(&slow), 6);
+        assert_eq!(exit_code(&refused(Win32Error::ERROR_ALREADY_EXISTS)), 7);
+        assert_eq!(exit_code(&refused(Win32Error::ERROR_PIPE_BUSY)), 7);
+        assert_eq!(exit_code(&refused(Win32Error::ERROR_BUSY)), 7);
+        assert_eq!(exit_code(&refused(Win32Error::ERROR_INVALID_HANDLE)), 1);
+    }
+
+    #[test]
+    fn bad_durations_are_usage_errors() {
+        let e = Cli::try_parse_from(["switchboard", "event", "wait", "E", "--timeout", "5x"])
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let ok = Cli::try_parse_from(["switchboard", "event", "wait", "E", "--timeout", "5s"]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli =
+            Cli::try_parse_from(["switchboard", "ls", "--json", "--socket", "/tmp/s"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.socket, Some(PathBuf::from("/tmp/s")));
+    }
+}

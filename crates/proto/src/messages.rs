@@ -108,7 +108,9 @@ pub trait Call {
 /// Client → broker: a request and the id its reply will carry.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RequestFrame {
-    /// Chosen by the client; echoed in the reply.
+    /// Chosen by the client; echoed in the reply. 0 asks for no reply at
+    /// all (a request whose outcome nobody waits for, such as a close from a
+    /// destructor); a deferred request (a wait) must not use 0.
     pub id: u32,
     /// The request.
     pub request: Request,

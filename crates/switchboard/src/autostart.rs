@@ -18,7 +18,13 @@ const READY_WITHIN: Duration = Duration::from_secs(10);
 const EXIT_ALREADY_RUNNING: i32 = 10;
 
 fn unreachable(reason: String) -> Error {
-    Error::new(ErrorKind::BrokerUnreachable, Win32Error::ERROR_SERVICE_NOT_ACTIVE, "Connect", None, reason)
+    Error::new(
+        ErrorKind::BrokerUnreachable,
+        Win32Error::ERROR_SERVICE_NOT_ACTIVE,
+        "Connect",
+        None,
+        reason,
+    )
 }
 
 /// Where `switchboardd` is.
@@ -34,7 +40,11 @@ pub fn find_broker() -> Option<PathBuf> {
             }
         }
     }
-    std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join("switchboardd")).find(|p| p.is_file()))
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("switchboardd"))
+            .find(|p| p.is_file())
+    })
 }
 
 /// Starts a broker for `realm` and returns the first successful `connect()`.
@@ -49,7 +59,12 @@ pub fn start_broker<T>(realm: &Realm, mut connect: impl FnMut() -> Result<T>) ->
         .create(true)
         .append(true)
         .open(&realm.log)
-        .map_err(|e| unreachable(format!("cannot open the broker log {}: {e}", realm.log.display())))?;
+        .map_err(|e| {
+            unreachable(format!(
+                "cannot open the broker log {}: {e}",
+                realm.log.display()
+            ))
+        })?;
     let mut cmd = Command::new(&exe);
     cmd.arg("--detached");
     match realm.kind {
@@ -64,7 +79,9 @@ pub fn start_broker<T>(realm: &Realm, mut connect: impl FnMut() -> Result<T>) ->
         }
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
-    let mut child = cmd.spawn().map_err(|e| unreachable(format!("cannot start {}: {e}", exe.display())))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| unreachable(format!("cannot start {}: {e}", exe.display())))?;
     let deadline = Instant::now() + READY_WITHIN;
     let mut exited = None;
     loop {
@@ -87,16 +104,17 @@ pub fn start_broker<T>(realm: &Realm, mut connect: impl FnMut() -> Result<T>) ->
             Err(_) => {}
         }
         if exited.is_none()
-            && let Ok(Some(status)) = child.try_wait() {
-                if status.code() != Some(EXIT_ALREADY_RUNNING) {
-                    return Err(unreachable(format!(
-                        "{} exited at start ({status}): {}; run `switchboardd --foreground` to see why",
-                        exe.display(),
-                        log_tail(&realm.log)
-                    )));
-                }
-                exited = Some(status);
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            if status.code() != Some(EXIT_ALREADY_RUNNING) {
+                return Err(unreachable(format!(
+                    "{} exited at start ({status}): {}; run `switchboardd --foreground` to see why",
+                    exe.display(),
+                    log_tail(&realm.log)
+                )));
             }
+            exited = Some(status);
+        }
         // Readiness is the socket answering; poll it briefly rather than block.
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -104,5 +122,10 @@ pub fn start_broker<T>(realm: &Realm, mut connect: impl FnMut() -> Result<T>) ->
 
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no log output").trim().to_owned()
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no log output")
+        .trim()
+        .to_owned()
 }

@@ -1,22 +1,22 @@
 //! The connection to the realm's broker.
 //!
 //! One Unix socket per [`Connection`], shared by every thread and handle that
-//! uses it: requests are written under a lock, and a reader thread hands each
-//! reply to the caller waiting for it, so a thread blocked in a wait never
-//! holds up another thread's request.
+//! uses it. Requests are written under a lock. Replies are read by whichever
+//! waiting caller gets there first, which files the others' replies and wakes
+//! them: one thread blocked in a long wait never holds up another thread's
+//! request, and the common single-threaded call costs no thread switch.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use switchboard_proto::{
-    Call, HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, Reply, ReplyFrame, RequestFrame, WireError, decode_body,
-    encode_frame, split_frame,
+    Call, HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, Reply, ReplyFrame,
+    RequestFrame, WireError, decode_body, encode_frame, split_frame,
 };
 use switchboard_sys::Realm;
 
@@ -28,18 +28,29 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest reply frame accepted from the broker.
 const MAX_REPLY_FRAME: usize = 16 << 20;
 
-type ReplySlot = SyncSender<std::result::Result<Reply, WireError>>;
+type Outcome = std::result::Result<Reply, WireError>;
 
+/// Replies on their way to the threads that asked. No thread of its own
+/// reads the socket: a caller that needs a reply reads it itself when nobody
+/// else is (the leader), and hands the replies of the others over.
 #[derive(Debug, Default)]
-struct Pending {
-    waiting: HashMap<u32, ReplySlot>,
+struct State {
+    /// Registered requests; `Some` once answered.
+    replies: HashMap<u32, Option<Outcome>>,
+    /// A thread is reading the socket.
+    reader_busy: bool,
+    /// Bytes read but not yet a whole frame.
+    rbuf: Vec<u8>,
+    /// Why the connection is unusable, once it is.
     lost: Option<String>,
 }
 
 #[derive(Debug)]
 struct Inner {
     writer: Mutex<UnixStream>,
-    pending: Arc<Mutex<Pending>>,
+    reader: Mutex<UnixStream>,
+    state: Mutex<State>,
+    answered: Condvar,
     next_id: AtomicU32,
     broker_pid: u32,
     socket: PathBuf,
@@ -48,13 +59,19 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Ends the reader thread, and tells the broker to close our handles.
+        // Tells the broker to close our handles.
         let _ = lock(&self.writer).shutdown(std::net::Shutdown::Both);
     }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why no reply came.
+enum NoReply {
+    TimedOut,
+    Lost(String),
 }
 
 /// A connection to a Switchboard broker. Cheap to clone (clones share one
@@ -81,7 +98,11 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { socket: None, autostart: None, request_timeout: DEFAULT_REQUEST_TIMEOUT }
+        Self {
+            socket: None,
+            autostart: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
     }
 }
 
@@ -119,12 +140,24 @@ impl ConnectOptions {
     pub fn connect(&self) -> Result<Connection> {
         let realm = match &self.socket {
             Some(path) => Realm::custom(path),
-            None => Realm::from_env().map_err(|e| Error::new(ErrorKind::BrokerUnreachable, Win32Error::ERROR_ACCESS_DENIED, "Connect", None, e.to_string()))?,
+            None => Realm::from_env().map_err(|e| {
+                Error::new(
+                    ErrorKind::BrokerUnreachable,
+                    Win32Error::ERROR_ACCESS_DENIED,
+                    "Connect",
+                    None,
+                    e.to_string(),
+                )
+            })?,
         };
-        let autostart = self.autostart.unwrap_or_else(|| std::env::var_os("SWITCHBOARD_NO_AUTOSTART").is_none_or(|v| v != "1"));
+        let autostart = self.autostart.unwrap_or_else(|| {
+            std::env::var_os("SWITCHBOARD_NO_AUTOSTART").is_none_or(|v| v != "1")
+        });
         match Connection::open_socket(&realm, self.request_timeout) {
             Err(e) if autostart && e.kind() == ErrorKind::BrokerUnreachable => {
-                autostart::start_broker(&realm, || Connection::open_socket(&realm, self.request_timeout))
+                autostart::start_broker(&realm, || {
+                    Connection::open_socket(&realm, self.request_timeout)
+                })
             }
             other => other,
         }
@@ -163,7 +196,7 @@ impl Connection {
 
     /// Whether the broker is still there, as far as this connection knows.
     pub fn is_alive(&self) -> bool {
-        lock(&self.inner.pending).lost.is_none()
+        lock(&self.inner.state).lost.is_none()
     }
 
     /// Whether two connections share one socket.
@@ -172,36 +205,68 @@ impl Connection {
     }
 
     pub(crate) fn open_socket(realm: &Realm, request_timeout: Duration) -> Result<Self> {
-        let unreachable = |why: String| Error::new(ErrorKind::BrokerUnreachable, Win32Error::ERROR_SERVICE_NOT_ACTIVE, "Connect", None, why);
-        realm.check_socket_owner().map_err(|e| unreachable(e.to_string()))?;
-        let mut stream = UnixStream::connect(&realm.socket)
-            .map_err(|e| unreachable(format!("no broker answers at {}: {e}", realm.socket.display())))?;
-        let broker = switchboard_sys::peer_credentials(&stream).map_err(|e| unreachable(format!("cannot identify the broker: {e}")))?;
+        let unreachable = |why: String| {
+            Error::new(
+                ErrorKind::BrokerUnreachable,
+                Win32Error::ERROR_SERVICE_NOT_ACTIVE,
+                "Connect",
+                None,
+                why,
+            )
+        };
+        realm
+            .check_socket_owner()
+            .map_err(|e| unreachable(e.to_string()))?;
+        let mut stream = UnixStream::connect(&realm.socket).map_err(|e| {
+            unreachable(format!(
+                "no broker answers at {}: {e}",
+                realm.socket.display()
+            ))
+        })?;
+        let broker = switchboard_sys::peer_credentials(&stream)
+            .map_err(|e| unreachable(format!("cannot identify the broker: {e}")))?;
         let me = switchboard_sys::current_uid();
         if broker.uid != me && broker.uid != 0 {
-            return Err(unreachable(format!("the process at {} runs as uid {}, neither this user nor root", realm.socket.display(), broker.uid)));
+            return Err(unreachable(format!(
+                "the process at {} runs as uid {}, neither this user nor root",
+                realm.socket.display(),
+                broker.uid
+            )));
         }
-        let reply = handshake(&mut stream).map_err(|e| unreachable(format!("handshake with the broker at {} failed: {e}", realm.socket.display())))?;
+        let reply = handshake(&mut stream).map_err(|e| {
+            unreachable(format!(
+                "handshake with the broker at {} failed: {e}",
+                realm.socket.display()
+            ))
+        })?;
         match reply.status {
             HandshakeStatus::Accepted => {}
             HandshakeStatus::VersionMismatch => {
-                return Err(Error::new(ErrorKind::VersionMismatch, Win32Error::ERROR_REVISION_MISMATCH, "Connect", None, reply.message));
+                return Err(Error::new(
+                    ErrorKind::VersionMismatch,
+                    Win32Error::ERROR_REVISION_MISMATCH,
+                    "Connect",
+                    None,
+                    reply.message,
+                ));
             }
             HandshakeStatus::Refused => {
-                return Err(Error::new(ErrorKind::Refused, Win32Error::ERROR_NO_SYSTEM_RESOURCES, "Connect", None, reply.message));
+                return Err(Error::new(
+                    ErrorKind::Refused,
+                    Win32Error::ERROR_NO_SYSTEM_RESOURCES,
+                    "Connect",
+                    None,
+                    reply.message,
+                ));
             }
         }
         let reader = stream.try_clone().map_err(|e| unreachable(e.to_string()))?;
-        let pending = Arc::new(Mutex::new(Pending::default()));
-        let for_reader = Arc::clone(&pending);
-        std::thread::Builder::new()
-            .name("switchboard-reader".into())
-            .spawn(move || read_replies(reader, &for_reader))
-            .map_err(|e| unreachable(format!("cannot start the reader thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(stream),
-                pending,
+                reader: Mutex::new(reader),
+                state: Mutex::new(State::default()),
+                answered: Condvar::new(),
                 next_id: AtomicU32::new(1),
                 broker_pid: reply.pid,
                 socket: realm.socket.clone(),
@@ -212,81 +277,233 @@ impl Connection {
 
     /// Sends a request and waits for its reply, for at most the connection's
     /// request timeout.
-    pub(crate) fn call<C: Call>(&self, request: C, operation: &'static str, object: Option<&str>) -> Result<C::Reply> {
+    pub(crate) fn call<C: Call>(
+        &self,
+        request: C,
+        operation: &'static str,
+        object: Option<&str>,
+    ) -> Result<C::Reply> {
         self.call_for(request, operation, object, Some(self.inner.request_timeout))
     }
 
     /// Sends a request and waits `timeout` for its reply (`None`: as long as
     /// the connection lives).
-    pub(crate) fn call_for<C: Call>(&self, request: C, operation: &'static str, object: Option<&str>, timeout: Option<Duration>) -> Result<C::Reply> {
+    pub(crate) fn call_for<C: Call>(
+        &self,
+        request: C,
+        operation: &'static str,
+        object: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<C::Reply> {
         let fail = |kind, code, reason: String| Error::new(kind, code, operation, object, reason);
-        let (id, rx) = self.send(request.into_request(), true).map_err(|why| fail(ErrorKind::ConnectionLost, Win32Error::ERROR_BROKEN_PIPE, why))?;
-        let rx = rx.ok_or_else(|| fail(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, "no reply slot".into()))?;
-        let received = match timeout {
-            Some(t) => rx.recv_timeout(t),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match received {
-            Ok(Ok(reply)) => C::from_reply(reply)
-                .ok_or_else(|| fail(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, "the broker answered with another kind of reply".into())),
+        let id = self.send(request.into_request(), true).map_err(|why| {
+            fail(
+                ErrorKind::ConnectionLost,
+                Win32Error::ERROR_BROKEN_PIPE,
+                why,
+            )
+        })?;
+        match self.wait_reply(id, timeout.map(|t| Instant::now() + t)) {
+            Ok(Ok(reply)) => C::from_reply(reply).ok_or_else(|| {
+                fail(
+                    ErrorKind::Protocol,
+                    Win32Error::ERROR_INVALID_DATA,
+                    "the broker answered with another kind of reply".into(),
+                )
+            }),
             Ok(Err(wire)) => Err(fail(ErrorKind::Refused, wire.code, wire.message)),
-            Err(RecvTimeoutError::Timeout) => {
-                lock(&self.inner.pending).waiting.remove(&id);
-                Err(fail(ErrorKind::TimedOut, Win32Error::ERROR_TIMEOUT, format!("the broker did not answer within {timeout:?}")))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let why = lock(&self.inner.pending).lost.clone().unwrap_or_else(|| "connection closed".into());
-                Err(fail(ErrorKind::ConnectionLost, Win32Error::ERROR_BROKEN_PIPE, format!("lost the broker: {why}")))
-            }
+            Err(NoReply::TimedOut) => Err(fail(
+                ErrorKind::TimedOut,
+                Win32Error::ERROR_TIMEOUT,
+                format!("the broker did not answer within {timeout:?}"),
+            )),
+            Err(NoReply::Lost(why)) => Err(fail(
+                ErrorKind::ConnectionLost,
+                Win32Error::ERROR_BROKEN_PIPE,
+                format!("lost the broker: {why}"),
+            )),
         }
     }
 
-    /// Sends a request whose reply nobody waits for (closing a handle on drop).
+    /// Sends a request whose reply nobody wants (closing a handle on drop):
+    /// id 0 tells the broker not to answer.
     pub(crate) fn send_and_forget<C: Call>(&self, request: C) {
         let _ = self.send(request.into_request(), false);
     }
 
-    #[allow(clippy::type_complexity)]
     fn send(
         &self,
         request: switchboard_proto::Request,
         want_reply: bool,
-    ) -> std::result::Result<(u32, Option<mpsc::Receiver<std::result::Result<Reply, WireError>>>), String> {
-        let mut id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        if id == 0 {
-            id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        }
-        let rx = {
-            let mut pending = lock(&self.inner.pending);
-            if let Some(why) = &pending.lost {
+    ) -> std::result::Result<u32, String> {
+        let id = if want_reply {
+            let mut id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            if id == 0 {
+                id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            }
+            let mut state = lock(&self.inner.state);
+            if let Some(why) = &state.lost {
                 return Err(format!("lost the broker: {why}"));
             }
-            want_reply.then(|| {
-                let (tx, rx) = mpsc::sync_channel(1);
-                pending.waiting.insert(id, tx);
-                rx
-            })
+            state.replies.insert(id, None);
+            id
+        } else {
+            0
         };
-        let mut bytes = Vec::new();
+        let mut bytes = Vec::with_capacity(64);
         encode_frame(&RequestFrame { id, request }, &mut bytes);
         let written = lock(&self.inner.writer).write_all(&bytes);
         if let Err(e) = written {
-            lock(&self.inner.pending).waiting.remove(&id);
+            lock(&self.inner.state).replies.remove(&id);
             return Err(format!("cannot write to the broker: {e}"));
         }
-        Ok((id, rx))
+        Ok(id)
+    }
+
+    /// Waits for the reply to `id`, reading the socket itself when no other
+    /// thread is.
+    fn wait_reply(
+        &self,
+        id: u32,
+        deadline: Option<Instant>,
+    ) -> std::result::Result<Outcome, NoReply> {
+        let mut state = lock(&self.inner.state);
+        loop {
+            if matches!(state.replies.get(&id), Some(Some(_))) {
+                if let Some(Some(outcome)) = state.replies.remove(&id) {
+                    return Ok(outcome);
+                }
+            }
+            if let Some(why) = &state.lost {
+                let why = why.clone();
+                state.replies.remove(&id);
+                return Err(NoReply::Lost(why));
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                state.replies.remove(&id);
+                return Err(NoReply::TimedOut);
+            }
+            if state.reader_busy {
+                state = match deadline {
+                    Some(d) => {
+                        self.inner
+                            .answered
+                            .wait_timeout(state, d - now)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                    None => self
+                        .inner
+                        .answered
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner),
+                };
+                continue;
+            }
+            state.reader_busy = true;
+            let mut buf = std::mem::take(&mut state.rbuf);
+            drop(state);
+            let outcome = self.read_until_answered(id, &mut buf, deadline);
+            state = lock(&self.inner.state);
+            state.rbuf = buf;
+            state.reader_busy = false;
+            if let Err(why) = outcome {
+                state.lost.get_or_insert(why);
+            }
+            self.inner.answered.notify_all();
+        }
+    }
+
+    /// As the reading thread: reads replies and files them until the one to
+    /// `id` is in, the deadline passes, or the connection breaks.
+    fn read_until_answered(
+        &self,
+        id: u32,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> std::result::Result<(), String> {
+        let mut stream = lock(&self.inner.reader);
+        let mut chunk = [0u8; 8 * 1024];
+        loop {
+            if self.file_replies(buf, id)? {
+                return Ok(());
+            }
+            let timeout = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Ok(()),
+                },
+                None => None,
+            };
+            stream
+                .set_read_timeout(timeout)
+                .map_err(|e| format!("cannot set a read timeout: {e}"))?;
+            match stream.read(&mut chunk) {
+                Ok(0) => return Err("the broker closed the connection".to_owned()),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("read error: {e}")),
+            }
+        }
+    }
+
+    /// Files every whole reply in `buf`; true once the reply to `mine` is filed.
+    fn file_replies(&self, buf: &mut Vec<u8>, mine: u32) -> std::result::Result<bool, String> {
+        let mut used_total = 0;
+        let mut got_mine = false;
+        let mut woke_others = false;
+        let result = loop {
+            match split_frame(&buf[used_total..], MAX_REPLY_FRAME) {
+                Ok(None) => break Ok(got_mine),
+                Ok(Some((used, body))) => {
+                    used_total += used;
+                    let frame = decode_body::<ReplyFrame>(body)
+                        .map_err(|e| format!("unreadable reply from the broker: {e}"))?;
+                    let mut state = lock(&self.inner.state);
+                    // Replies nobody registered (id 0, or a caller that gave up) are dropped.
+                    if let Some(slot @ None) = state.replies.get_mut(&frame.id) {
+                        *slot = Some(frame.result);
+                        got_mine |= frame.id == mine;
+                        woke_others |= frame.id != mine;
+                    }
+                }
+                Err(e) => break Err(format!("unreadable reply from the broker: {e}")),
+            }
+        };
+        buf.drain(..used_total);
+        if woke_others {
+            self.inner.answered.notify_all();
+        }
+        result
     }
 }
 
 fn handshake(stream: &mut UnixStream) -> std::io::Result<HandshakeReply> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(&Hello { version: PROTOCOL_VERSION }.encode())?;
+    stream.write_all(
+        &Hello {
+            version: PROTOCOL_VERSION,
+        }
+        .encode(),
+    )?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 512];
     loop {
         let n = stream.read(&mut chunk)?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the broker closed the connection"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the broker closed the connection",
+            ));
         }
         buf.extend_from_slice(&chunk[..n]);
         match HandshakeReply::decode(&buf) {
@@ -294,50 +511,14 @@ fn handshake(stream: &mut UnixStream) -> std::io::Result<HandshakeReply> {
                 stream.set_read_timeout(None)?;
                 return Ok(reply);
             }
-            Ok(Some(_)) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "unexpected bytes after the handshake")),
+            Ok(Some(_)) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "unexpected bytes after the handshake",
+                ));
+            }
             Ok(None) => {}
             Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
         }
     }
-}
-
-/// The reader thread: hands each reply to its waiter until the socket closes.
-fn read_replies(mut stream: UnixStream, pending: &Mutex<Pending>) {
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut chunk = vec![0u8; 64 * 1024];
-    let why = loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => break "the broker closed the connection".to_owned(),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => break format!("read error: {e}"),
-        }
-        let mut used_total = 0;
-        let failure = loop {
-            match split_frame(&buf[used_total..], MAX_REPLY_FRAME) {
-                Ok(None) => break None,
-                Ok(Some((used, body))) => {
-                    let frame = decode_body::<ReplyFrame>(body);
-                    used_total += used;
-                    match frame {
-                        Ok(frame) => {
-                            if let Some(slot) = lock(pending).waiting.remove(&frame.id) {
-                                let _ = slot.send(frame.result);
-                            }
-                        }
-                        Err(e) => break Some(format!("unreadable reply from the broker: {e}")),
-                    }
-                }
-                Err(e) => break Some(format!("unreadable reply from the broker: {e}")),
-            }
-        };
-        buf.drain(..used_total);
-        if let Some(why) = failure {
-            break why;
-        }
-    };
-    let mut p = lock(pending);
-    p.lost = Some(why);
-    // Dropping the senders wakes every waiter with "disconnected".
-    p.waiting.clear();
 }

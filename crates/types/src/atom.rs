@@ -64,13 +64,15 @@ impl AtomKey {
     /// by decimal digits is an integer atom, anything else a name.
     pub fn parse(s: &str) -> Result<Self, Win32Error> {
         if let Some(digits) = s.strip_prefix('#')
-            && !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit())
-            {
-                let value: u32 = digits
-                    .parse()
-                    .map_err(|_| Win32Error::ERROR_INVALID_PARAMETER)?;
-                return Self::integer(value);
-            }
+            && !digits.is_empty()
+            && digits.len() <= 5
+            && digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            let value: u32 = digits
+                .parse()
+                .map_err(|_| Win32Error::ERROR_INVALID_PARAMETER)?;
+            return Self::integer(value);
+        }
         if s.is_empty() {
             return Err(Win32Error::ERROR_INVALID_NAME);
         }

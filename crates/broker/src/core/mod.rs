@@ -224,13 +224,16 @@ impl Core {
                     let pid = self.clients.get(&client).map_or(0, |c| c.cred.pid);
                     tracing::info!(client = client.0, pid, request = name, code = ?e.code, reason = %e.message, "refused");
                 }
-                self.out.push_back(Output::Reply {
-                    client,
-                    frame: ReplyFrame {
-                        id: frame.id,
-                        result,
-                    },
-                });
+                // Id 0 asks for no reply (a close sent from a destructor).
+                if frame.id != 0 {
+                    self.out.push_back(Output::Reply {
+                        client,
+                        frame: ReplyFrame {
+                            id: frame.id,
+                            result,
+                        },
+                    });
+                }
             }
             Response::Deferred => {}
         }

@@ -346,9 +346,9 @@ impl Handler for Core {
                 .store
                 .get_mut(id)
                 .and_then(|e| e.object.as_any_mut().downcast_mut::<Event>())
-            {
-                event.signaled = false;
-            }
+        {
+            event.signaled = false;
+        }
         ready(Ok(previous))
     }
 

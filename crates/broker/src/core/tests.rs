@@ -741,3 +741,19 @@ fn duplicate_gives_a_second_handle_to_the_same_object() {
     w.event(1, d, p::EventAction::Set).unwrap();
     assert!(w.exists(2, "E"));
 }
+
+#[test]
+fn request_with_id_zero_gets_no_reply_but_takes_effect() {
+    let mut w = World::new();
+    let h = w.create(1, "E", false, false).unwrap().handle;
+    w.core.handle_request(
+        ClientId(1),
+        RequestFrame {
+            id: 0,
+            request: Request::Close(p::Close { handle: h }),
+        },
+        w.now,
+    );
+    assert!(w.core.drain_output().is_empty());
+    assert!(!w.exists(2, "E"));
+}

@@ -60,9 +60,11 @@ pub fn try_satisfy(store: &mut Store, objects: &[ObjectId], wait_all: bool) -> O
         let mut abandoned = None;
         for (i, &id) in objects.iter().enumerate() {
             if let Some(e) = store.get_mut(id)
-                && e.object.satisfy_wait() == Acquired::Abandoned && abandoned.is_none() {
-                    abandoned = Some(i as u32);
-                }
+                && e.object.satisfy_wait() == Acquired::Abandoned
+                && abandoned.is_none()
+            {
+                abandoned = Some(i as u32);
+            }
         }
         return Some(abandoned.map_or(WaitOutcome::Signaled(0), WaitOutcome::Abandoned));
     }

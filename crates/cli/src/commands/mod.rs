@@ -1,0 +1,76 @@
+//! The commands, one module per noun.
+
+pub mod atom;
+pub mod daemon;
+pub mod event;
+pub mod objects;
+
+use std::path::PathBuf;
+
+use switchboard::{ConnectOptions, Connection, Result};
+
+/// What every command gets from the global flags.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// `--json`: one JSON value on stdout instead of text.
+    pub json: bool,
+    /// `--socket` / `$SWITCHBOARD_SOCKET`.
+    pub socket: Option<PathBuf>,
+}
+
+/// How a command that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    /// Exit 0.
+    Ok,
+    /// A wait ran out of time: exit 6.
+    TimedOut,
+}
+
+impl Ctx {
+    fn options(&self) -> ConnectOptions {
+        match &self.socket {
+            Some(path) => ConnectOptions::new().socket(path),
+            None => ConnectOptions::new(),
+        }
+    }
+
+    /// Connects, starting a broker if none answers (unless
+    /// `SWITCHBOARD_NO_AUTOSTART=1`): for commands that make something.
+    pub fn connect(&self) -> Result<Connection> {
+        self.options().connect()
+    }
+
+    /// Connects to a running broker only: for commands that look at or act on
+    /// existing objects, which a fresh broker would not have anyway.
+    pub fn connect_existing(&self) -> Result<Connection> {
+        self.options().autostart(false).connect()
+    }
+
+    /// Connects to a running broker only, allowing each request `timeout`.
+    pub fn connect_existing_within(&self, timeout: std::time::Duration) -> Result<Connection> {
+        self.options()
+            .autostart(false)
+            .request_timeout(timeout)
+            .connect()
+    }
+
+    /// Connects, starting a broker whatever the environment says.
+    pub fn connect_starting(&self) -> Result<Connection> {
+        self.options().autostart(true).connect()
+    }
+
+    /// Prints `text` for people, or `value` as JSON for programs.
+    pub fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if self.json {
+            crate::output::print_json(value)
+        } else {
+            crate::output::print(&text());
+            Ok(())
+        }
+    }
+}
