@@ -64,8 +64,7 @@ fn echo_server(path: &Path) {
 
 /// Child mode: a broker on `path`, the production server.
 fn run_broker(path: &Path) {
-    let config =
-        switchboard_broker::server::ServerConfig::new(switchboard_sys::Realm::custom(path));
+    let config = switchboard_broker::server::ServerConfig::new(switchboard_sys::Realm::custom(path));
     let server = switchboard_broker::server::Server::bind(config).expect("bind the broker");
     println!("ready");
     server.run().expect("broker event loop");
@@ -108,11 +107,8 @@ fn all(n: usize) {
     let broker_path = dir.path().join("broker.sock");
     let _echo = spawn_child("echo-server", &echo_path);
     let _broker = spawn_child("broker", &broker_path);
-    let conn = ConnectOptions::new()
-        .socket(&broker_path)
-        .autostart(false)
-        .connect()
-        .expect("connect to the bench broker");
+    let conn =
+        ConnectOptions::new().socket(&broker_path).autostart(false).connect().expect("connect to the bench broker");
 
     let mut rows = Vec::new();
     let raw_rt = raw_round_trip(&echo_path, n);

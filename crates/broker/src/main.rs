@@ -103,17 +103,10 @@ fn main() -> ExitCode {
 /// Starts a detached copy of this program with its log in the realm, and
 /// returns once it accepts connections (or says why it could not).
 fn start_in_background(realm: &Realm) -> ExitCode {
-    let log = match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&realm.log)
-    {
+    let log = match std::fs::OpenOptions::new().create(true).append(true).open(&realm.log) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!(
-                "switchboardd: cannot open the log {}: {e}",
-                realm.log.display()
-            );
+            eprintln!("switchboardd: cannot open the log {}: {e}", realm.log.display());
             return ExitCode::FAILURE;
         }
     };
@@ -128,9 +121,7 @@ fn start_in_background(realm: &Realm) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(log)
-        .stderr(stderr);
+    cmd.stdin(std::process::Stdio::null()).stdout(log).stderr(stderr);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -142,31 +133,18 @@ fn start_in_background(realm: &Realm) -> ExitCode {
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
             if status.code() == Some(i32::from(EXIT_ALREADY_RUNNING)) {
-                eprintln!(
-                    "switchboardd: already running for {}",
-                    realm.socket.display()
-                );
+                eprintln!("switchboardd: already running for {}", realm.socket.display());
                 return ExitCode::from(EXIT_ALREADY_RUNNING);
             }
-            eprintln!(
-                "switchboardd: the background broker exited ({status}); see {}",
-                realm.log.display()
-            );
+            eprintln!("switchboardd: the background broker exited ({status}); see {}", realm.log.display());
             return ExitCode::FAILURE;
         }
         if std::os::unix::net::UnixStream::connect(&realm.socket).is_ok() {
-            println!(
-                "switchboardd started (pid {}) on {}",
-                child.id(),
-                realm.socket.display()
-            );
+            println!("switchboardd started (pid {}) on {}", child.id(), realm.socket.display());
             return ExitCode::SUCCESS;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    eprintln!(
-        "switchboardd: the background broker did not become ready within 10 s; see {}",
-        realm.log.display()
-    );
+    eprintln!("switchboardd: the background broker did not become ready within 10 s; see {}", realm.log.display());
     ExitCode::FAILURE
 }

@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 use mio::net::{UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use switchboard_proto::{
-    HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, RequestFrame, decode_body,
-    encode_frame, split_frame,
+    HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, RequestFrame, decode_body, encode_frame, split_frame,
 };
 use switchboard_sys::{PeerCred, Realm, RealmKind};
 
@@ -51,12 +50,7 @@ impl ServerConfig {
             realm: realm.kind.to_string(),
             ..Config::default()
         };
-        Self {
-            realm,
-            core,
-            max_frame: switchboard_proto::frame::DEFAULT_MAX_FRAME,
-            max_write_buffer: 8 << 20,
-        }
+        Self { realm, core, max_frame: switchboard_proto::frame::DEFAULT_MAX_FRAME, max_write_buffer: 8 << 20 }
     }
 }
 
@@ -82,19 +76,12 @@ pub enum StartError {
 impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::AlreadyRunning {
-                pid: Some(pid),
-                lock,
-            } => write!(
-                f,
-                "a broker is already running for this realm (pid {pid}, lock {})",
-                lock.display()
-            ),
-            Self::AlreadyRunning { pid: None, lock } => write!(
-                f,
-                "a broker is already running for this realm (lock {})",
-                lock.display()
-            ),
+            Self::AlreadyRunning { pid: Some(pid), lock } => {
+                write!(f, "a broker is already running for this realm (pid {pid}, lock {})", lock.display())
+            }
+            Self::AlreadyRunning { pid: None, lock } => {
+                write!(f, "a broker is already running for this realm (lock {})", lock.display())
+            }
             Self::Io { what, source } => write!(f, "{what}: {source}"),
         }
     }
@@ -174,39 +161,27 @@ impl Server {
         if let Ok(meta) = fs::symlink_metadata(&realm.socket) {
             // We hold the lock, so a socket left here is a dead broker's.
             if meta.file_type().is_socket() {
-                fs::remove_file(&realm.socket).map_err(io_err(format!(
-                    "removing stale socket {}",
-                    realm.socket.display()
-                )))?;
+                fs::remove_file(&realm.socket)
+                    .map_err(io_err(format!("removing stale socket {}", realm.socket.display())))?;
             } else {
                 return Err(StartError::Io {
-                    what: format!(
-                        "{} exists and is not a socket; refusing to replace it",
-                        realm.socket.display()
-                    ),
+                    what: format!("{} exists and is not a socket; refusing to replace it", realm.socket.display()),
                     source: io::ErrorKind::AlreadyExists.into(),
                 });
             }
         }
         let std_listener = std::os::unix::net::UnixListener::bind(&realm.socket)
             .map_err(io_err(format!("binding {}", realm.socket.display())))?;
-        let mode = if realm.kind == RealmKind::System {
-            0o666
-        } else {
-            0o600
-        };
+        let mode = if realm.kind == RealmKind::System { 0o666 } else { 0o600 };
         fs::set_permissions(&realm.socket, fs::Permissions::from_mode(mode))
             .map_err(io_err("setting the socket's mode"))?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(io_err("making the socket non-blocking"))?;
+        std_listener.set_nonblocking(true).map_err(io_err("making the socket non-blocking"))?;
         let mut listener = UnixListener::from_std(std_listener);
         let poll = Poll::new().map_err(io_err("creating the event loop"))?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(io_err("registering the listener"))?;
-        let waker =
-            Arc::new(Waker::new(poll.registry(), WAKER).map_err(io_err("creating the waker"))?);
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(io_err("creating the waker"))?);
         let core = Core::new(config.core.clone(), Instant::now());
         Ok(Self {
             config,
@@ -217,10 +192,7 @@ impl Server {
             by_client: HashMap::new(),
             next_token: FIRST_CLIENT,
             core,
-            stop: StopHandle {
-                waker,
-                flag: Arc::new(AtomicBool::new(false)),
-            },
+            stop: StopHandle { waker, flag: Arc::new(AtomicBool::new(false)) },
             _lock: lock,
         })
     }
@@ -239,9 +211,7 @@ impl Server {
             signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
         }
         let mut read = UnixStream::from_std(read);
-        self.poll
-            .registry()
-            .register(&mut read, SIGNALS, Interest::READABLE)?;
+        self.poll.registry().register(&mut read, SIGNALS, Interest::READABLE)?;
         self.signals = Some(read);
         Ok(())
     }
@@ -269,11 +239,7 @@ impl Server {
                     token => self.on_client(token, event.is_readable(), event.is_writable()),
                 }
             }
-            if self
-                .core
-                .poll_timeout()
-                .is_some_and(|t| t <= Instant::now())
-            {
+            if self.core.poll_timeout().is_some_and(|t| t <= Instant::now()) {
                 self.core.handle_timeout(Instant::now());
             }
             self.deliver();
@@ -321,11 +287,7 @@ impl Server {
                     };
                     let token = Token(self.next_token);
                     self.next_token += 1;
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, token, Interest::READABLE)
-                    {
+                    if let Err(e) = self.poll.registry().register(&mut stream, token, Interest::READABLE) {
                         tracing::warn!(error = %e, "cannot register a client");
                         continue;
                     }
@@ -396,11 +358,7 @@ impl Server {
     }
 
     fn process(&mut self, token: Token) {
-        if self
-            .conns
-            .get(&token)
-            .is_some_and(|c| c.phase == Phase::Handshake)
-        {
+        if self.conns.get(&token).is_some_and(|c| c.phase == Phase::Handshake) {
             self.handshake(token);
         }
         let now = Instant::now();
@@ -518,10 +476,7 @@ impl Server {
             }
         }
         if conn.wbuf.len() > self.config.max_write_buffer {
-            let reason = format!(
-                "the client left {} bytes of replies unread",
-                conn.wbuf.len()
-            );
+            let reason = format!("the client left {} bytes of replies unread", conn.wbuf.len());
             return self.drop_conn(token, &reason);
         }
         if conn.wbuf.is_empty() && conn.phase == Phase::Closing {
@@ -529,17 +484,8 @@ impl Server {
         }
         let want = !conn.wbuf.is_empty();
         if want != conn.wants_write {
-            let interest = if want {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            if self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, token, interest)
-                .is_ok()
-            {
+            let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            if self.poll.registry().reregister(&mut conn.stream, token, interest).is_ok() {
                 conn.wants_write = want;
             }
         }
@@ -553,11 +499,7 @@ impl Server {
         if self.by_client.remove(&conn.client).is_some() {
             self.core.client_disconnected(conn.client, reason);
         } else {
-            tracing::info!(
-                pid = conn.cred.pid,
-                reason,
-                "connection closed before the handshake completed"
-            );
+            tracing::info!(pid = conn.cred.pid, reason, "connection closed before the handshake completed");
         }
     }
 }
@@ -576,17 +518,13 @@ fn take_lock(path: &std::path::Path) -> Result<File, StartError> {
         Err(fs::TryLockError::WouldBlock) => {
             let mut text = String::new();
             let _ = file.read_to_string(&mut text);
-            return Err(StartError::AlreadyRunning {
-                pid: text.trim().parse().ok(),
-                lock: path.to_owned(),
-            });
+            return Err(StartError::AlreadyRunning { pid: text.trim().parse().ok(), lock: path.to_owned() });
         }
         Err(fs::TryLockError::Error(e)) => {
             return Err(io_err(format!("locking {}", path.display()))(e));
         }
     }
-    file.set_len(0)
-        .map_err(io_err("truncating the lock file"))?;
+    file.set_len(0).map_err(io_err("truncating the lock file"))?;
     write!(file, "{}", std::process::id()).map_err(io_err("writing the lock file"))?;
     Ok(file)
 }

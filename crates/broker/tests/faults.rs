@@ -51,11 +51,7 @@ fn read_until_closed(s: &mut UnixStream) {
 fn client_sending_a_thousand_malformed_frames_is_dropped_while_others_are_served() {
     let broker = TestBroker::start();
     let good = broker.connect();
-    let ev = EventOptions::new()
-        .manual_reset(true)
-        .create(&good, "steady")
-        .unwrap()
-        .object;
+    let ev = EventOptions::new().manual_reset(true).create(&good, "steady").unwrap().object;
     let mut bad = raw_client(&broker);
     let mut writer = bad.try_clone().unwrap();
     let flood = std::thread::spawn(move || {
@@ -87,10 +83,7 @@ fn client_sending_a_thousand_malformed_frames_is_dropped_while_others_are_served
     }
     read_until_closed(&mut bad);
     let sent = flood.join().unwrap();
-    assert!(
-        sent >= 8,
-        "the broker dropped the client after {sent} frames"
-    );
+    assert!(sent >= 8, "the broker dropped the client after {sent} frames");
     assert_eq!(good.status().unwrap().clients, 1);
     assert_eq!(atom::global_list(&good).unwrap().len(), 200);
 }
@@ -118,32 +111,12 @@ fn garbage_instead_of_a_handshake_is_dropped() {
 fn version_mismatch_names_the_running_broker_and_how_to_restart_it() {
     let broker = TestBroker::start();
     let mut s = UnixStream::connect(broker.socket()).unwrap();
-    s.write_all(
-        &Hello {
-            version: PROTOCOL_VERSION + 1,
-        }
-        .encode(),
-    )
-    .unwrap();
+    s.write_all(&Hello { version: PROTOCOL_VERSION + 1 }.encode()).unwrap();
     let reply = read_handshake(&mut s);
     assert_eq!(reply.status, HandshakeStatus::VersionMismatch);
-    assert_eq!(
-        reply.pid,
-        std::process::id(),
-        "the test broker runs in this process"
-    );
-    assert!(
-        reply
-            .message
-            .contains(&format!("pid {}", std::process::id())),
-        "{}",
-        reply.message
-    );
-    assert!(
-        reply.message.contains("switchboard daemon restart"),
-        "{}",
-        reply.message
-    );
+    assert_eq!(reply.pid, std::process::id(), "the test broker runs in this process");
+    assert!(reply.message.contains(&format!("pid {}", std::process::id())), "{}", reply.message);
+    assert!(reply.message.contains("switchboard daemon restart"), "{}", reply.message);
     read_until_closed(&mut s);
 }
 
@@ -161,14 +134,9 @@ fn client_beyond_the_limit_is_refused_with_the_reason() {
 fn handle_limit_gives_an_error_and_the_client_carries_on() {
     let broker = TestBroker::start_with(|c| c.core.max_handles = 3);
     let conn = broker.connect();
-    let kept: Vec<_> = (0..3)
-        .map(|i| EventOptions::new().create(&conn, &format!("h{i}")).unwrap())
-        .collect();
+    let kept: Vec<_> = (0..3).map(|i| EventOptions::new().create(&conn, &format!("h{i}")).unwrap()).collect();
     let err = EventOptions::new().create(&conn, "h3").unwrap_err();
-    assert_eq!(
-        err.win32_error(),
-        switchboard::Win32Error::ERROR_NO_SYSTEM_RESOURCES
-    );
+    assert_eq!(err.win32_error(), switchboard::Win32Error::ERROR_NO_SYSTEM_RESOURCES);
     assert!(err.reason().contains("limit of 3 handles"), "{err}");
     drop(kept);
     EventOptions::new().create(&conn, "h3").unwrap();
@@ -189,8 +157,7 @@ fn a_client_that_never_reads_its_replies_is_dropped_not_buffered_forever() {
         atom::global_add(&good, &format!("{i:0>200}")).unwrap();
     }
     switchboard_proto::encode_frame(&request, &mut frame);
-    lazy.set_write_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    lazy.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut dropped = false;
     for _ in 0..10_000 {
         if lazy.write_all(&frame).is_err() {

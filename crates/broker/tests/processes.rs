@@ -25,12 +25,7 @@ fn event_set_in_one_process_wakes_a_waiter_in_another() {
     let broker = TestBroker::start();
     let conn = broker.connect();
     let go = EventOptions::new().create(&conn, "go").unwrap().object;
-    let mut child = Role::new(
-        "event_set_in_one_process_wakes_a_waiter_in_another",
-        "waiter",
-    )
-    .env(broker.env())
-    .spawn();
+    let mut child = Role::new("event_set_in_one_process_wakes_a_waiter_in_another", "waiter").env(broker.env()).spawn();
     child.expect_line("OPENED");
     go.set().unwrap();
     assert_eq!(child.expect_line("RESULT"), "Signaled(0)");
@@ -52,25 +47,13 @@ fn auto_reset_event_releases_one_waiter_per_set_across_processes() {
     let broker = TestBroker::start();
     let conn = broker.connect();
     let e = EventOptions::new().create(&conn, "one").unwrap().object;
-    let mut a = Role::new(
-        "auto_reset_event_releases_one_waiter_per_set_across_processes",
-        "a",
-    )
-    .env(broker.env())
-    .spawn();
-    let mut b = Role::new(
-        "auto_reset_event_releases_one_waiter_per_set_across_processes",
-        "b",
-    )
-    .env(broker.env())
-    .spawn();
+    let mut a =
+        Role::new("auto_reset_event_releases_one_waiter_per_set_across_processes", "a").env(broker.env()).spawn();
+    let mut b =
+        Role::new("auto_reset_event_releases_one_waiter_per_set_across_processes", "b").env(broker.env()).spawn();
     a.expect_line("OPENED");
     b.expect_line("OPENED");
-    assert!(eventually(Duration::from_secs(20), || conn
-        .show("one")
-        .unwrap()
-        .waiters
-        == 2));
+    assert!(eventually(Duration::from_secs(20), || conn.show("one").unwrap().waiters == 2));
     // Each set is consumed by exactly one wait; the set's reply comes after the wake.
     e.set().unwrap();
     assert_eq!(conn.show("one").unwrap().waiters, 1);
@@ -93,32 +76,23 @@ fn global_atom_added_by_one_process_is_found_by_another_after_it_exits() {
         return;
     }
     let broker = TestBroker::start();
-    let mut child = Role::new(
-        "global_atom_added_by_one_process_is_found_by_another_after_it_exits",
-        "adder",
-    )
-    .env(broker.env())
-    .spawn();
+    let mut child = Role::new("global_atom_added_by_one_process_is_found_by_another_after_it_exits", "adder")
+        .env(broker.env())
+        .spawn();
     let added: u16 = child.expect_line("ATOM").parse().unwrap();
     child.wait_success();
     let conn = broker.connect();
     let found = atom::global_find(&conn, "switchboard.test.FORMAT").unwrap();
     assert_eq!(found.0, added);
     assert!(added >= 0xC000);
-    assert_eq!(
-        atom::global_name(&conn, found).unwrap(),
-        "Switchboard.Test.Format"
-    );
+    assert_eq!(atom::global_name(&conn, found).unwrap(), "Switchboard.Test.Format");
 }
 
 #[test]
 fn kill_9_closes_the_victims_handles_and_frees_the_name() {
     if let Some(_role) = role::current() {
         let conn = child_conn();
-        let _e = EventOptions::new()
-            .manual_reset(true)
-            .create(&conn, "victim")
-            .unwrap();
+        let _e = EventOptions::new().manual_reset(true).create(&conn, "victim").unwrap();
         let _other = EventOptions::new().create(&conn, "only-mine").unwrap();
         role::report("READY");
         std::thread::sleep(Duration::from_secs(60));
@@ -126,41 +100,22 @@ fn kill_9_closes_the_victims_handles_and_frees_the_name() {
     }
     let broker = TestBroker::start();
     let conn = broker.connect();
-    let child = Role::new(
-        "kill_9_closes_the_victims_handles_and_frees_the_name",
-        "victim",
-    )
-    .env(broker.env());
+    let child = Role::new("kill_9_closes_the_victims_handles_and_frees_the_name", "victim").env(broker.env());
     let mut child = child.spawn();
     child.expect_line("READY");
     let pid = child.pid();
     let mine = Event::open(&conn, "victim", EVENT_ALL_ACCESS).unwrap();
-    let holders: Vec<u32> = conn
-        .show("victim")
-        .unwrap()
-        .holders
-        .iter()
-        .map(|h| h.pid)
-        .collect();
-    assert!(
-        holders.contains(&pid) && holders.contains(&std::process::id()),
-        "{holders:?}"
-    );
+    let holders: Vec<u32> = conn.show("victim").unwrap().holders.iter().map(|h| h.pid).collect();
+    assert!(holders.contains(&pid) && holders.contains(&std::process::id()), "{holders:?}");
     child.kill();
     // The broker learns of the death from the socket closing; wait for it to act.
-    assert!(eventually(Duration::from_secs(10), || conn
-        .handles(Some(pid))
-        .unwrap()
-        .is_empty()));
+    assert!(eventually(Duration::from_secs(10), || conn.handles(Some(pid)).unwrap().is_empty()));
     let err = Event::open(&conn, "only-mine", SYNCHRONIZE).unwrap_err();
     assert_eq!(err.win32_error(), Win32Error::ERROR_FILE_NOT_FOUND, "{err}");
     // "victim" lives on through our handle, and goes with it.
     assert_eq!(conn.show("victim").unwrap().holders.len(), 1);
     mine.close().unwrap();
-    assert_eq!(
-        conn.show("victim").unwrap_err().win32_error(),
-        Win32Error::ERROR_FILE_NOT_FOUND
-    );
+    assert_eq!(conn.show("victim").unwrap_err().win32_error(), Win32Error::ERROR_FILE_NOT_FOUND);
 }
 
 #[test]
@@ -189,31 +144,22 @@ fn another_user_is_kept_out_unless_the_dacl_lets_it_in() {
     broker.open_to_all_users();
     let conn = broker.connect();
     let _secret = EventOptions::new().create(&conn, "Global\\secret").unwrap();
-    let _shared = EventOptions::new()
-        .security("D:(A;;GA;;;OW)(A;;GA;;;BA)(A;;GX;;;WD)")
-        .create(&conn, "Global\\shared")
-        .unwrap();
+    let _shared =
+        EventOptions::new().security("D:(A;;GA;;;OW)(A;;GA;;;BA)(A;;GX;;;WD)").create(&conn, "Global\\shared").unwrap();
     let nobody = 65_534;
-    let mut child = Role::new(
-        "another_user_is_kept_out_unless_the_dacl_lets_it_in",
-        "outsider",
-    )
-    .env(broker.env())
-    .user(nobody, nobody)
-    .spawn();
+    let mut child = Role::new("another_user_is_kept_out_unless_the_dacl_lets_it_in", "outsider")
+        .env(broker.env())
+        .user(nobody, nobody)
+        .spawn();
     assert_eq!(child.expect_line("SECRET"), "ERROR_ACCESS_DENIED");
     assert_eq!(child.expect_line("SHARED"), "opened");
     assert_eq!(child.expect_line("MODIFY"), "ERROR_ACCESS_DENIED");
     child.wait_success();
     // And the broker can say why.
-    let report = conn
-        .check_access("Global\\secret", nobody, nobody, vec![])
-        .unwrap();
+    let report = conn.check_access("Global\\secret", nobody, nobody, vec![]).unwrap();
     assert_eq!(report.granted, 0);
     assert!(report.steps.is_empty());
-    let report = conn
-        .check_access("\\BaseNamedObjects\\shared", nobody, nobody, vec![])
-        .unwrap();
+    let report = conn.check_access("\\BaseNamedObjects\\shared", nobody, nobody, vec![]).unwrap();
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].ace, "(A;;GX;;;WD)");
 }
@@ -228,10 +174,7 @@ fn dropping_the_last_handle_removes_the_name() {
     // Requests on one connection are handled in order, so the close is done.
     let err = Event::open(&conn, "dropped", SYNCHRONIZE).unwrap_err();
     assert_eq!(err.win32_error(), Win32Error::ERROR_FILE_NOT_FOUND);
-    assert_eq!(
-        err.to_string(),
-        "OpenEvent \"dropped\": dropped: no such object (ERROR_FILE_NOT_FOUND)"
-    );
+    assert_eq!(err.to_string(), "OpenEvent \"dropped\": no such object (ERROR_FILE_NOT_FOUND)");
 }
 
 #[test]
@@ -254,12 +197,7 @@ fn wait_for_multiple_reports_the_index_and_times_out() {
     let broker = TestBroker::start();
     let conn = broker.connect();
     let a = EventOptions::new().create(&conn, "wa").unwrap().object;
-    let b = EventOptions::new()
-        .manual_reset(true)
-        .initial_state(true)
-        .create(&conn, "wb")
-        .unwrap()
-        .object;
+    let b = EventOptions::new().manual_reset(true).initial_state(true).create(&conn, "wb").unwrap().object;
     assert_eq!(
         switchboard::wait_for_multiple(&[&a, &b], false, Some(Duration::ZERO)).unwrap(),
         WaitResult::Signaled(1)
@@ -269,8 +207,5 @@ fn wait_for_multiple_reports_the_index_and_times_out() {
         WaitResult::TimedOut
     );
     a.set().unwrap();
-    assert_eq!(
-        switchboard::wait_for_multiple(&[&a, &b], true, None).unwrap(),
-        WaitResult::Signaled(0)
-    );
+    assert_eq!(switchboard::wait_for_multiple(&[&a, &b], true, None).unwrap(), WaitResult::Signaled(0));
 }

@@ -13,25 +13,15 @@ const BROKER: &str = env!("CARGO_BIN_EXE_switchboardd");
 
 fn broker_cmd(socket: &Path) -> Command {
     let mut cmd = Command::new(BROKER);
-    cmd.arg("--socket")
-        .arg(socket)
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdin(Stdio::null());
+    cmd.arg("--socket").arg(socket).env("SWITCHBOARD_LOG", "warn").stdin(Stdio::null());
     cmd
 }
 
 /// Stops the broker at `socket` and waits until it is gone.
 fn stop(socket: &Path) {
-    let conn = ConnectOptions::new()
-        .socket(socket)
-        .autostart(false)
-        .connect()
-        .unwrap();
+    let conn = ConnectOptions::new().socket(socket).autostart(false).connect().unwrap();
     conn.shutdown_broker().unwrap();
-    assert!(
-        eventually(Duration::from_secs(10), || !socket.exists()),
-        "the socket was not removed"
-    );
+    assert!(eventually(Duration::from_secs(10), || !socket.exists()), "the socket was not removed");
 }
 
 #[test]
@@ -44,11 +34,7 @@ fn first_client_starts_the_broker_and_a_second_client_shares_it() {
     let first = opts.connect().unwrap();
     let second = opts.connect().unwrap();
     assert_eq!(first.broker_pid(), second.broker_pid());
-    assert_ne!(
-        first.broker_pid(),
-        std::process::id(),
-        "a separate broker process"
-    );
+    assert_ne!(first.broker_pid(), std::process::id(), "a separate broker process");
     let _e = EventOptions::new().create(&first, "shared").unwrap();
     assert_eq!(second.show("shared").unwrap().holders.len(), 1);
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
@@ -60,11 +46,7 @@ fn first_client_starts_the_broker_and_a_second_client_shares_it() {
 fn no_autostart_gives_a_clear_unreachable_error() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("none.sock");
-    let err = ConnectOptions::new()
-        .socket(&socket)
-        .autostart(false)
-        .connect()
-        .unwrap_err();
+    let err = ConnectOptions::new().socket(&socket).autostart(false).connect().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BrokerUnreachable);
     assert!(err.reason().contains("no broker answers"), "{err}");
 }
@@ -74,23 +56,12 @@ fn a_second_broker_for_the_same_realm_refuses_to_start_and_names_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("one.sock");
     let started = broker_cmd(&socket).output().unwrap();
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let conn = ConnectOptions::new()
-        .socket(&socket)
-        .autostart(false)
-        .connect()
-        .unwrap();
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let conn = ConnectOptions::new().socket(&socket).autostart(false).connect().unwrap();
     let second = broker_cmd(&socket).arg("--foreground").output().unwrap();
     assert_eq!(second.status.code(), Some(10));
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(
-        stderr.contains(&format!("pid {}", conn.broker_pid())),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("pid {}", conn.broker_pid())), "{stderr}");
     // The first broker is untouched.
     conn.status().unwrap();
     stop(&socket);
@@ -100,27 +71,14 @@ fn a_second_broker_for_the_same_realm_refuses_to_start_and_names_the_first() {
 fn sigterm_stops_the_broker_gracefully_and_removes_its_socket() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("term.sock");
-    let mut child = broker_cmd(&socket)
-        .arg("--foreground")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(eventually(Duration::from_secs(10), || ConnectOptions::new(
-    )
-    .socket(&socket)
-    .autostart(false)
-    .connect()
-    .is_ok()));
-    let conn = ConnectOptions::new()
+    let mut child = broker_cmd(&socket).arg("--foreground").stderr(Stdio::null()).spawn().unwrap();
+    assert!(eventually(Duration::from_secs(10), || ConnectOptions::new()
         .socket(&socket)
         .autostart(false)
         .connect()
-        .unwrap();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+        .is_ok()));
+    let conn = ConnectOptions::new().socket(&socket).autostart(false).connect().unwrap();
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM).unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(!socket.exists());
@@ -157,20 +115,10 @@ fn user_realm_is_created_private_under_xdg_runtime_dir() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let realm = runtime.path().join("switchboard");
-    assert_eq!(
-        std::fs::metadata(&realm).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(std::fs::metadata(&realm).unwrap().permissions().mode() & 0o777, 0o700);
     let socket = realm.join("broker.sock");
-    assert_eq!(
-        std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
     stop(&socket);
 }

@@ -97,10 +97,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ctx = Ctx {
-        json: cli.json,
-        socket: cli.socket,
-    };
+    let ctx = Ctx { json: cli.json, socket: cli.socket };
     match run(&ctx, cli.command) {
         Ok(Done::Ok) => ExitCode::SUCCESS,
         Ok(Done::TimedOut) => ExitCode::from(6),
@@ -142,9 +139,7 @@ fn exit_code(e: &Error) -> u8 {
         Win32Error::ERROR_FILE_NOT_FOUND | Win32Error::ERROR_PATH_NOT_FOUND => 4,
         Win32Error::ERROR_ACCESS_DENIED => 5,
         Win32Error::ERROR_TIMEOUT | Win32Error::ERROR_SEM_TIMEOUT => 6,
-        Win32Error::ERROR_ALREADY_EXISTS | Win32Error::ERROR_PIPE_BUSY | Win32Error::ERROR_BUSY => {
-            7
-        }
+        Win32Error::ERROR_ALREADY_EXISTS | Win32Error::ERROR_PIPE_BUSY | Win32Error::ERROR_BUSY => 7,
         _ => 1,
     }
 }
@@ -195,27 +190,11 @@ mod tests {
 
     #[test]
     fn failures_map_to_the_documented_exit_codes() {
-        let unreachable = Error::new(
-            ErrorKind::BrokerUnreachable,
-            Win32Error::ERROR_SERVICE_NOT_ACTIVE,
-            "Connect",
-            None,
-            "x",
-        );
-        let mismatch = Error::new(
-            ErrorKind::VersionMismatch,
-            Win32Error::ERROR_REVISION_MISMATCH,
-            "Connect",
-            None,
-            "x",
-        );
-        let slow = Error::new(
-            ErrorKind::TimedOut,
-            Win32Error::ERROR_TIMEOUT,
-            "Status",
-            None,
-            "x",
-        );
+        let unreachable =
+            Error::new(ErrorKind::BrokerUnreachable, Win32Error::ERROR_SERVICE_NOT_ACTIVE, "Connect", None, "x");
+        let mismatch =
+            Error::new(ErrorKind::VersionMismatch, Win32Error::ERROR_REVISION_MISMATCH, "Connect", None, "x");
+        let slow = Error::new(ErrorKind::TimedOut, Win32Error::ERROR_TIMEOUT, "Status", None, "x");
         assert_eq!(exit_code(&unreachable), 3);
         assert_eq!(exit_code(&mismatch), 3);
         assert_eq!(exit_code(&refused(Win32Error::ERROR_FILE_NOT_FOUND)), 4);
@@ -230,8 +209,7 @@ mod tests {
 
     #[test]
     fn bad_durations_are_usage_errors() {
-        let e = Cli::try_parse_from(["switchboard", "event", "wait", "E", "--timeout", "5x"])
-            .unwrap_err();
+        let e = Cli::try_parse_from(["switchboard", "event", "wait", "E", "--timeout", "5x"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         let ok = Cli::try_parse_from(["switchboard", "event", "wait", "E", "--timeout", "5s"]);
         assert!(ok.is_ok());
@@ -239,8 +217,7 @@ mod tests {
 
     #[test]
     fn global_flags_go_anywhere() {
-        let cli =
-            Cli::try_parse_from(["switchboard", "ls", "--json", "--socket", "/tmp/s"]).unwrap();
+        let cli = Cli::try_parse_from(["switchboard", "ls", "--json", "--socket", "/tmp/s"]).unwrap();
         assert!(cli.json);
         assert_eq!(cli.socket, Some(PathBuf::from("/tmp/s")));
     }

@@ -14,7 +14,7 @@ pub fn print(text: &str) {
     let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("switchboard: cannot write to stdout: {e}")
+            eprintln!("switchboard: cannot write to stdout: {e}");
         }
         _ => {}
     }
@@ -23,13 +23,7 @@ pub fn print(text: &str) {
 /// Writes one JSON value and a newline to stdout.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Error> {
     let mut text = serde_json::to_string_pretty(value).map_err(|e| {
-        Error::new(
-            ErrorKind::Protocol,
-            Win32Error::ERROR_INVALID_DATA,
-            "WriteJson",
-            None,
-            e.to_string(),
-        )
+        Error::new(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, "WriteJson", None, e.to_string())
     })?;
     text.push('\n');
     print(&text);
@@ -51,9 +45,7 @@ pub struct Table {
 impl Table {
     /// A table with these column headings.
     pub fn new(headings: &[&str]) -> Self {
-        Self {
-            rows: vec![headings.iter().map(|h| (*h).to_owned()).collect()],
-        }
+        Self { rows: vec![headings.iter().map(|h| (*h).to_owned()).collect()] }
     }
 
     /// A table without a heading row.
@@ -70,14 +62,7 @@ impl Table {
     pub fn render(&self) -> String {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
-            .map(|c| {
-                self.rows
-                    .iter()
-                    .filter_map(|r| r.get(c))
-                    .map(|s| s.chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
+            .map(|c| self.rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
             .collect();
         let mut text = String::new();
         for row in &self.rows {
@@ -114,12 +99,7 @@ mod tests {
     #[test]
     fn table_pads_every_column_but_the_last() {
         let mut t = Table::new(&["NAME", "KIND", "HANDLES"]);
-        t.row(vec![
-            "Global".into(),
-            "SymbolicLink".into(),
-            "0".into(),
-            "-> \\BaseNamedObjects".into(),
-        ]);
+        t.row(vec!["Global".into(), "SymbolicLink".into(), "0".into(), "-> \\BaseNamedObjects".into()]);
         t.row(vec!["E".into(), "Event".into(), "12".into()]);
         assert_eq!(
             t.render(),
@@ -137,10 +117,7 @@ mod tests {
 
     #[test]
     fn key_values_align_values() {
-        assert_eq!(
-            key_values(&[("pid", "1".into()), ("version", "0.1.0".into())]),
-            "pid      1\nversion  0.1.0\n"
-        );
+        assert_eq!(key_values(&[("pid", "1".into()), ("version", "0.1.0".into())]), "pid      1\nversion  0.1.0\n");
     }
 
     #[test]

@@ -68,10 +68,7 @@ pub fn encode_frame<T: Serialize>(msg: &T, out: &mut Vec<u8>) {
 pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     match postcard::take_from_bytes::<T>(body) {
         Ok((msg, [])) => Ok(msg),
-        Ok((_, rest)) => Err(FrameError::Malformed(format!(
-            "{} trailing bytes",
-            rest.len()
-        ))),
+        Ok((_, rest)) => Err(FrameError::Malformed(format!("{} trailing bytes", rest.len()))),
         Err(e) => Err(FrameError::Malformed(e.to_string())),
     }
 }
@@ -89,22 +86,13 @@ mod tests {
         }
         let (used, body) = split_frame(&out, 1024).unwrap().unwrap();
         assert_eq!(used, out.len());
-        assert_eq!(
-            decode_body::<(u32, String)>(body).unwrap(),
-            (7, "hello".to_owned())
-        );
+        assert_eq!(decode_body::<(u32, String)>(body).unwrap(), (7, "hello".to_owned()));
     }
 
     #[test]
     fn oversized_length_is_refused_before_buffering() {
         let buf = 1_000_000u32.to_le_bytes();
-        assert_eq!(
-            split_frame(&buf, 1024),
-            Err(FrameError::TooLarge {
-                len: 1_000_000,
-                max: 1024
-            })
-        );
+        assert_eq!(split_frame(&buf, 1024), Err(FrameError::TooLarge { len: 1_000_000, max: 1024 }));
     }
 
     #[test]
@@ -114,9 +102,6 @@ mod tests {
         out.push(9);
         out[0] += 1;
         let (_, body) = split_frame(&out, 1024).unwrap().unwrap();
-        assert!(matches!(
-            decode_body::<u8>(body),
-            Err(FrameError::Malformed(_))
-        ));
+        assert!(matches!(decode_body::<u8>(body), Err(FrameError::Malformed(_))));
     }
 }

@@ -23,9 +23,7 @@ pub const HELLO_LEN: usize = 8;
 impl Hello {
     /// This build's hello.
     pub const fn current() -> Self {
-        Self {
-            version: PROTOCOL_VERSION,
-        }
+        Self { version: PROTOCOL_VERSION }
     }
 
     /// The wire form.
@@ -48,9 +46,7 @@ impl Hello {
         if &buf[..4] != MAGIC {
             return Err(HandshakeError::NotSwitchboard);
         }
-        Ok(Some(Self {
-            version: read_u32(&buf[4..8]),
-        }))
+        Ok(Some(Self { version: read_u32(&buf[4..8]) }))
     }
 }
 
@@ -164,10 +160,7 @@ mod tests {
         let bytes = Hello::current().encode();
         assert_eq!(Hello::decode(&bytes[..5]), Ok(None));
         assert_eq!(Hello::decode(&bytes), Ok(Some(Hello::current())));
-        assert_eq!(
-            Hello::decode(b"GET / HTTP/1.1"),
-            Err(HandshakeError::NotSwitchboard)
-        );
+        assert_eq!(Hello::decode(b"GET / HTTP/1.1"), Err(HandshakeError::NotSwitchboard));
     }
 
     #[test]
@@ -180,9 +173,6 @@ mod tests {
         };
         let bytes = reply.encode();
         assert_eq!(HandshakeReply::decode(&bytes[..bytes.len() - 1]), Ok(None));
-        assert_eq!(
-            HandshakeReply::decode(&bytes),
-            Ok(Some((reply, bytes.len())))
-        );
+        assert_eq!(HandshakeReply::decode(&bytes), Ok(Some((reply, bytes.len()))));
     }
 }

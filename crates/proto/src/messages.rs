@@ -2,9 +2,7 @@
 //! `Variant => handler_method(RequestType) -> ReplyType;`.
 
 use serde::{Deserialize, Serialize};
-use switchboard_types::{
-    Atom, AtomEntry, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error,
-};
+use switchboard_types::{Atom, AtomEntry, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
 
 protocol_table! {
     /// Create a named or unnamed event, or open it if the name exists (`CreateEventEx`).
@@ -55,10 +53,7 @@ pub struct WireError {
 impl WireError {
     /// An error with a code and a reason.
     pub fn new(code: Win32Error, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 

@@ -2,9 +2,7 @@
 //! `switchboard status`, `ls`, `show`, `handles` and `access`.
 
 use switchboard_proto as p;
-pub use switchboard_proto::{
-    AccessReport, AccessStep, BrokerStatus, DirEntry, HandleInfo, ObjectInfo,
-};
+pub use switchboard_proto::{AccessReport, AccessStep, BrokerStatus, DirEntry, HandleInfo, ObjectInfo};
 use switchboard_types::{NamespacePath, ObjectName};
 
 use crate::connection::Connection;
@@ -13,9 +11,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// Which object: as a program names it (`E`, `Global\E`) or by absolute path
 /// (`\BaseNamedObjects\E`).
 fn target(op: &'static str, name: &str) -> Result<p::Target> {
-    let bad = |e: switchboard_types::NameError| {
-        Error::new(ErrorKind::InvalidArgument, e.code, op, Some(name), e.reason)
-    };
+    let bad =
+        |e: switchboard_types::NameError| Error::new(ErrorKind::InvalidArgument, e.code, op, Some(name), e.reason);
     if name.starts_with('\\') {
         NamespacePath::parse(name).map(p::Target::Path).map_err(bad)
     } else {
@@ -32,22 +29,15 @@ impl Connection {
     /// The entries of a namespace directory (`\` for the root).
     pub fn list_directory(&self, path: &str) -> Result<Vec<DirEntry>> {
         let op = "ListDirectory";
-        let parsed = NamespacePath::parse(path).map_err(|e| {
-            Error::new(ErrorKind::InvalidArgument, e.code, op, Some(path), e.reason)
-        })?;
+        let parsed = NamespacePath::parse(path)
+            .map_err(|e| Error::new(ErrorKind::InvalidArgument, e.code, op, Some(path), e.reason))?;
         self.call(p::ListDirectory { path: parsed }, op, Some(path))
     }
 
     /// One object's kind, holders, security and state.
     pub fn show(&self, name: &str) -> Result<ObjectInfo> {
         let op = "Show";
-        self.call(
-            p::Show {
-                target: target(op, name)?,
-            },
-            op,
-            Some(name),
-        )
+        self.call(p::Show { target: target(op, name)? }, op, Some(name))
     }
 
     /// Open handles: every process's, or one process's.
@@ -57,24 +47,9 @@ impl Connection {
 
     /// What user `uid` (with these groups) may do with an object, and which
     /// ACE decided.
-    pub fn check_access(
-        &self,
-        name: &str,
-        uid: u32,
-        gid: u32,
-        groups: Vec<u32>,
-    ) -> Result<AccessReport> {
+    pub fn check_access(&self, name: &str, uid: u32, gid: u32, groups: Vec<u32>) -> Result<AccessReport> {
         let op = "CheckAccess";
-        self.call(
-            p::CheckAccess {
-                target: target(op, name)?,
-                uid,
-                gid,
-                groups,
-            },
-            op,
-            Some(name),
-        )
+        self.call(p::CheckAccess { target: target(op, name)?, uid, gid, groups }, op, Some(name))
     }
 
     /// Asks the broker to stop (its owner or root only).

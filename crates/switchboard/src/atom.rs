@@ -14,15 +14,7 @@ use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result};
 
 fn key(op: &'static str, name: &str) -> Result<AtomKey> {
-    AtomKey::parse(name).map_err(|code| {
-        Error::new(
-            ErrorKind::InvalidArgument,
-            code,
-            op,
-            Some(name),
-            code.message(),
-        )
-    })
+    AtomKey::parse(name).map_err(|code| Error::new(ErrorKind::InvalidArgument, code, op, Some(name), code.message()))
 }
 
 /// Adds a reference to a global atom, creating it if needed.
@@ -33,44 +25,24 @@ fn key(op: &'static str, name: &str) -> Result<AtomKey> {
 /// Windows: they go when deleted as often as added.
 pub fn global_add(conn: &Connection, name: &str) -> Result<Atom> {
     let op = "GlobalAddAtom";
-    conn.call(
-        p::AddAtom {
-            key: key(op, name)?,
-        },
-        op,
-        Some(name),
-    )
+    conn.call(p::AddAtom { key: key(op, name)? }, op, Some(name))
 }
 
 /// Finds a global atom by name (`GlobalFindAtom`); a missing one is
 /// `ERROR_FILE_NOT_FOUND`.
 pub fn global_find(conn: &Connection, name: &str) -> Result<Atom> {
     let op = "GlobalFindAtom";
-    conn.call(
-        p::FindAtom {
-            key: key(op, name)?,
-        },
-        op,
-        Some(name),
-    )
+    conn.call(p::FindAtom { key: key(op, name)? }, op, Some(name))
 }
 
 /// Drops one reference to a global atom (`GlobalDeleteAtom`).
 pub fn global_delete(conn: &Connection, atom: Atom) -> Result<()> {
-    conn.call(
-        p::DeleteAtom { atom },
-        "GlobalDeleteAtom",
-        Some(&atom.to_string()),
-    )
+    conn.call(p::DeleteAtom { atom }, "GlobalDeleteAtom", Some(&atom.to_string()))
 }
 
 /// The name of a global atom (`GlobalGetAtomName`): `#i` for integer atoms.
 pub fn global_name(conn: &Connection, atom: Atom) -> Result<String> {
-    conn.call(
-        p::AtomNameOf { atom },
-        "GlobalGetAtomName",
-        Some(&atom.to_string()),
-    )
+    conn.call(p::AtomNameOf { atom }, "GlobalGetAtomName", Some(&atom.to_string()))
 }
 
 /// Every global string atom with its reference count.
@@ -85,10 +57,7 @@ fn with_local<T>(f: impl FnOnce(&mut AtomTable) -> T) -> T {
     f(guard.get_or_insert_with(AtomTable::new))
 }
 
-fn local_err<'a>(
-    op: &'static str,
-    object: &'a str,
-) -> impl FnOnce(switchboard_types::Win32Error) -> Error + use<'a> {
+fn local_err<'a>(op: &'static str, object: &'a str) -> impl FnOnce(switchboard_types::Win32Error) -> Error + use<'a> {
     move |code| Error::new(ErrorKind::Refused, code, op, Some(object), code.message())
 }
 

@@ -15,8 +15,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use switchboard_proto::{
-    Call, HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, Reply, ReplyFrame,
-    RequestFrame, WireError, decode_body, encode_frame, split_frame,
+    Call, HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, Reply, ReplyFrame, RequestFrame, WireError,
+    decode_body, encode_frame, split_frame,
 };
 use switchboard_sys::Realm;
 
@@ -98,11 +98,7 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self {
-            socket: None,
-            autostart: None,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-        }
+        Self { socket: None, autostart: None, request_timeout: DEFAULT_REQUEST_TIMEOUT }
     }
 }
 
@@ -150,14 +146,11 @@ impl ConnectOptions {
                 )
             })?,
         };
-        let autostart = self.autostart.unwrap_or_else(|| {
-            std::env::var_os("SWITCHBOARD_NO_AUTOSTART").is_none_or(|v| v != "1")
-        });
+        let autostart =
+            self.autostart.unwrap_or_else(|| std::env::var_os("SWITCHBOARD_NO_AUTOSTART").is_none_or(|v| v != "1"));
         match Connection::open_socket(&realm, self.request_timeout) {
             Err(e) if autostart && e.kind() == ErrorKind::BrokerUnreachable => {
-                autostart::start_broker(&realm, || {
-                    Connection::open_socket(&realm, self.request_timeout)
-                })
+                autostart::start_broker(&realm, || Connection::open_socket(&realm, self.request_timeout))
             }
             other => other,
         }
@@ -206,23 +199,11 @@ impl Connection {
 
     pub(crate) fn open_socket(realm: &Realm, request_timeout: Duration) -> Result<Self> {
         let unreachable = |why: String| {
-            Error::new(
-                ErrorKind::BrokerUnreachable,
-                Win32Error::ERROR_SERVICE_NOT_ACTIVE,
-                "Connect",
-                None,
-                why,
-            )
+            Error::new(ErrorKind::BrokerUnreachable, Win32Error::ERROR_SERVICE_NOT_ACTIVE, "Connect", None, why)
         };
-        realm
-            .check_socket_owner()
-            .map_err(|e| unreachable(e.to_string()))?;
-        let mut stream = UnixStream::connect(&realm.socket).map_err(|e| {
-            unreachable(format!(
-                "no broker answers at {}: {e}",
-                realm.socket.display()
-            ))
-        })?;
+        realm.check_socket_owner().map_err(|e| unreachable(e.to_string()))?;
+        let mut stream = UnixStream::connect(&realm.socket)
+            .map_err(|e| unreachable(format!("no broker answers at {}: {e}", realm.socket.display())))?;
         let broker = switchboard_sys::peer_credentials(&stream)
             .map_err(|e| unreachable(format!("cannot identify the broker: {e}")))?;
         let me = switchboard_sys::current_uid();
@@ -233,11 +214,13 @@ impl Connection {
                 broker.uid
             )));
         }
-        let reply = handshake(&mut stream).map_err(|e| {
-            unreachable(format!(
-                "handshake with the broker at {} failed: {e}",
-                realm.socket.display()
-            ))
+        let reply = handshake(&mut stream, request_timeout).map_err(|e| {
+            let why = format!("handshake with the broker at {} failed: {e}", realm.socket.display());
+            if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
+                Error::new(ErrorKind::TimedOut, Win32Error::ERROR_TIMEOUT, "Connect", None, why)
+            } else {
+                unreachable(why)
+            }
         })?;
         match reply.status {
             HandshakeStatus::Accepted => {}
@@ -277,12 +260,7 @@ impl Connection {
 
     /// Sends a request and waits for its reply, for at most the connection's
     /// request timeout.
-    pub(crate) fn call<C: Call>(
-        &self,
-        request: C,
-        operation: &'static str,
-        object: Option<&str>,
-    ) -> Result<C::Reply> {
+    pub(crate) fn call<C: Call>(&self, request: C, operation: &'static str, object: Option<&str>) -> Result<C::Reply> {
         self.call_for(request, operation, object, Some(self.inner.request_timeout))
     }
 
@@ -296,13 +274,9 @@ impl Connection {
         timeout: Option<Duration>,
     ) -> Result<C::Reply> {
         let fail = |kind, code, reason: String| Error::new(kind, code, operation, object, reason);
-        let id = self.send(request.into_request(), true).map_err(|why| {
-            fail(
-                ErrorKind::ConnectionLost,
-                Win32Error::ERROR_BROKEN_PIPE,
-                why,
-            )
-        })?;
+        let id = self
+            .send(request.into_request(), true)
+            .map_err(|why| fail(ErrorKind::ConnectionLost, Win32Error::ERROR_BROKEN_PIPE, why))?;
         match self.wait_reply(id, timeout.map(|t| Instant::now() + t)) {
             Ok(Ok(reply)) => C::from_reply(reply).ok_or_else(|| {
                 fail(
@@ -317,11 +291,9 @@ impl Connection {
                 Win32Error::ERROR_TIMEOUT,
                 format!("the broker did not answer within {timeout:?}"),
             )),
-            Err(NoReply::Lost(why)) => Err(fail(
-                ErrorKind::ConnectionLost,
-                Win32Error::ERROR_BROKEN_PIPE,
-                format!("lost the broker: {why}"),
-            )),
+            Err(NoReply::Lost(why)) => {
+                Err(fail(ErrorKind::ConnectionLost, Win32Error::ERROR_BROKEN_PIPE, format!("lost the broker: {why}")))
+            }
         }
     }
 
@@ -331,11 +303,7 @@ impl Connection {
         let _ = self.send(request.into_request(), false);
     }
 
-    fn send(
-        &self,
-        request: switchboard_proto::Request,
-        want_reply: bool,
-    ) -> std::result::Result<u32, String> {
+    fn send(&self, request: switchboard_proto::Request, want_reply: bool) -> std::result::Result<u32, String> {
         let id = if want_reply {
             let mut id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
             if id == 0 {
@@ -362,17 +330,13 @@ impl Connection {
 
     /// Waits for the reply to `id`, reading the socket itself when no other
     /// thread is.
-    fn wait_reply(
-        &self,
-        id: u32,
-        deadline: Option<Instant>,
-    ) -> std::result::Result<Outcome, NoReply> {
+    fn wait_reply(&self, id: u32, deadline: Option<Instant>) -> std::result::Result<Outcome, NoReply> {
         let mut state = lock(&self.inner.state);
         loop {
-            if matches!(state.replies.get(&id), Some(Some(_))) {
-                if let Some(Some(outcome)) = state.replies.remove(&id) {
-                    return Ok(outcome);
-                }
+            if matches!(state.replies.get(&id), Some(Some(_)))
+                && let Some(Some(outcome)) = state.replies.remove(&id)
+            {
+                return Ok(outcome);
             }
             if let Some(why) = &state.lost {
                 let why = why.clone();
@@ -387,17 +351,9 @@ impl Connection {
             if state.reader_busy {
                 state = match deadline {
                     Some(d) => {
-                        self.inner
-                            .answered
-                            .wait_timeout(state, d - now)
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .0
+                        self.inner.answered.wait_timeout(state, d - now).unwrap_or_else(PoisonError::into_inner).0
                     }
-                    None => self
-                        .inner
-                        .answered
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner),
+                    None => self.inner.answered.wait(state).unwrap_or_else(PoisonError::into_inner),
                 };
                 continue;
             }
@@ -436,18 +392,11 @@ impl Connection {
                 },
                 None => None,
             };
-            stream
-                .set_read_timeout(timeout)
-                .map_err(|e| format!("cannot set a read timeout: {e}"))?;
+            stream.set_read_timeout(timeout).map_err(|e| format!("cannot set a read timeout: {e}"))?;
             match stream.read(&mut chunk) {
                 Ok(0) => return Err("the broker closed the connection".to_owned()),
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                     return Ok(());
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -487,23 +436,15 @@ impl Connection {
     }
 }
 
-fn handshake(stream: &mut UnixStream) -> std::io::Result<HandshakeReply> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(
-        &Hello {
-            version: PROTOCOL_VERSION,
-        }
-        .encode(),
-    )?;
+fn handshake(stream: &mut UnixStream, timeout: Duration) -> std::io::Result<HandshakeReply> {
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(&Hello { version: PROTOCOL_VERSION }.encode())?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 512];
     loop {
         let n = stream.read(&mut chunk)?;
         if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the broker closed the connection",
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the broker closed the connection"));
         }
         buf.extend_from_slice(&chunk[..n]);
         match HandshakeReply::decode(&buf) {

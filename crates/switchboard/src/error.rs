@@ -47,13 +47,7 @@ impl Error {
         object: Option<&str>,
         reason: impl Into<String>,
     ) -> Self {
-        Self {
-            kind,
-            code,
-            operation,
-            object: object.map(str::to_owned),
-            reason: reason.into(),
-        }
+        Self { kind, code, operation, object: object.map(str::to_owned), reason: reason.into() }
     }
 
     /// Names the object after the fact (for errors built below the API layer).
@@ -96,7 +90,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.operation)?;
         if let Some(object) = &self.object {
-            write!(f, " {object:?}")?;
+            write!(f, " \"{object}\"")?;
         }
         write!(f, ": {}", self.reason)?;
         match self.code.name() {
@@ -111,14 +105,10 @@ impl std::error::Error for Error {}
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         let kind = match e.code {
-            Win32Error::ERROR_FILE_NOT_FOUND | Win32Error::ERROR_PATH_NOT_FOUND => {
-                std::io::ErrorKind::NotFound
-            }
+            Win32Error::ERROR_FILE_NOT_FOUND | Win32Error::ERROR_PATH_NOT_FOUND => std::io::ErrorKind::NotFound,
             Win32Error::ERROR_ACCESS_DENIED => std::io::ErrorKind::PermissionDenied,
             Win32Error::ERROR_ALREADY_EXISTS => std::io::ErrorKind::AlreadyExists,
-            Win32Error::ERROR_INVALID_PARAMETER | Win32Error::ERROR_INVALID_NAME => {
-                std::io::ErrorKind::InvalidInput
-            }
+            Win32Error::ERROR_INVALID_PARAMETER | Win32Error::ERROR_INVALID_NAME => std::io::ErrorKind::InvalidInput,
             _ if e.kind == ErrorKind::TimedOut => std::io::ErrorKind::TimedOut,
             _ => std::io::ErrorKind::Other,
         };
@@ -135,16 +125,8 @@ mod tests {
 
     #[test]
     fn display_names_operation_object_reason_and_code() {
-        let e = Error::new(
-            ErrorKind::Refused,
-            Win32Error::ERROR_FILE_NOT_FOUND,
-            "OpenEvent",
-            Some("E"),
-            "no such object",
-        );
-        assert_eq!(
-            e.to_string(),
-            "OpenEvent \"E\": no such object (ERROR_FILE_NOT_FOUND)"
-        );
+        let e =
+            Error::new(ErrorKind::Refused, Win32Error::ERROR_FILE_NOT_FOUND, "OpenEvent", Some("E"), "no such object");
+        assert_eq!(e.to_string(), "OpenEvent \"E\": no such object (ERROR_FILE_NOT_FOUND)");
     }
 }

@@ -64,12 +64,7 @@ pub struct EventOptions {
 
 impl Default for EventOptions {
     fn default() -> Self {
-        Self {
-            manual_reset: false,
-            initial_state: false,
-            access: access::EVENT_ALL_ACCESS,
-            sddl: None,
-        }
+        Self { manual_reset: false, initial_state: false, access: access::EVENT_ALL_ACCESS, sddl: None }
     }
 }
 
@@ -114,9 +109,7 @@ impl EventOptions {
         let parsed = parse_name(op, name)?;
         let created = conn.call(self.request(Some(parsed)), op, Some(name))?;
         Ok(Created {
-            object: Event {
-                handle: OwnedHandle::new(conn.clone(), created.handle, Some(name.to_owned())),
-            },
+            object: Event { handle: OwnedHandle::new(conn.clone(), created.handle, Some(name.to_owned())) },
             already_existed: created.already_existed,
         })
     }
@@ -124,9 +117,7 @@ impl EventOptions {
     /// Creates an unnamed event.
     pub fn create_unnamed(&self, conn: &Connection) -> Result<Event> {
         let created = conn.call(self.request(None), "CreateEvent", None)?;
-        Ok(Event {
-            handle: OwnedHandle::new(conn.clone(), created.handle, None),
-        })
+        Ok(Event { handle: OwnedHandle::new(conn.clone(), created.handle, None) })
     }
 
     fn request(&self, name: Option<ObjectName>) -> p::CreateEvent {
@@ -135,16 +126,13 @@ impl EventOptions {
             manual_reset: self.manual_reset,
             initial_state: self.initial_state,
             access: self.access,
-            security: p::Security {
-                sddl: self.sddl.clone(),
-            },
+            security: p::Security { sddl: self.sddl.clone() },
         }
     }
 }
 
 pub(crate) fn parse_name(op: &'static str, name: &str) -> Result<ObjectName> {
-    ObjectName::parse(name)
-        .map_err(|e| Error::new(ErrorKind::InvalidArgument, e.code, op, Some(name), e.reason))
+    ObjectName::parse(name).map_err(|e| Error::new(ErrorKind::InvalidArgument, e.code, op, Some(name), e.reason))
 }
 
 impl Event {
@@ -158,18 +146,8 @@ impl Event {
     pub fn open(conn: &Connection, name: &str, access: u32) -> Result<Event> {
         let op = "OpenEvent";
         let parsed = parse_name(op, name)?;
-        let handle = conn.call(
-            p::Open {
-                kind: ObjectKind::Event,
-                name: parsed,
-                access,
-            },
-            op,
-            Some(name),
-        )?;
-        Ok(Event {
-            handle: OwnedHandle::new(conn.clone(), handle, Some(name.to_owned())),
-        })
+        let handle = conn.call(p::Open { kind: ObjectKind::Event, name: parsed, access }, op, Some(name))?;
+        Ok(Event { handle: OwnedHandle::new(conn.clone(), handle, Some(name.to_owned())) })
     }
 
     /// Signals the event; returns whether it was already signaled.
@@ -202,14 +180,7 @@ impl Event {
     }
 
     fn op(&self, action: p::EventAction, name: &'static str) -> Result<bool> {
-        self.handle.connection().call(
-            p::EventOp {
-                handle: self.handle.raw(),
-                action,
-            },
-            name,
-            self.handle.name(),
-        )
+        self.handle.connection().call(p::EventOp { handle: self.handle.raw(), action }, name, self.handle.name())
     }
 
     /// Waits until the event is signaled or `timeout` passes (`None`: forever).
@@ -230,9 +201,7 @@ impl Event {
 
     /// A second handle to the same event (`DuplicateHandle`).
     pub fn try_clone(&self) -> Result<Event> {
-        Ok(Event {
-            handle: self.handle.try_clone()?,
-        })
+        Ok(Event { handle: self.handle.try_clone()? })
     }
 
     /// The handle.

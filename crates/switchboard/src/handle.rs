@@ -20,12 +20,7 @@ pub struct OwnedHandle {
 
 impl OwnedHandle {
     pub(crate) fn new(conn: Connection, handle: Handle, name: Option<String>) -> Self {
-        Self {
-            conn,
-            handle,
-            name,
-            closed: false,
-        }
+        Self { conn, handle, name, closed: false }
     }
 
     /// The raw handle value (a multiple of 4).
@@ -50,26 +45,14 @@ impl OwnedHandle {
     /// `CloseHandle`.
     pub fn close(mut self) -> Result<()> {
         self.closed = true;
-        self.conn.call(
-            p::Close {
-                handle: self.handle,
-            },
-            "CloseHandle",
-            self.name.as_deref(),
-        )
+        self.conn.call(p::Close { handle: self.handle }, "CloseHandle", self.name.as_deref())
     }
 
     /// A second handle to the same object with the same access
     /// (`DuplicateHandle` with `DUPLICATE_SAME_ACCESS`).
     pub fn try_clone(&self) -> Result<Self> {
-        let handle = self.conn.call(
-            p::Duplicate {
-                handle: self.handle,
-                access: None,
-            },
-            "DuplicateHandle",
-            self.name(),
-        )?;
+        let handle =
+            self.conn.call(p::Duplicate { handle: self.handle, access: None }, "DuplicateHandle", self.name())?;
         Ok(Self::new(self.conn.clone(), handle, self.name.clone()))
     }
 }
@@ -79,9 +62,7 @@ impl Drop for OwnedHandle {
         if self.closed {
             return;
         }
-        self.conn.send_and_forget(p::Close {
-            handle: self.handle,
-        });
+        self.conn.send_and_forget(p::Close { handle: self.handle });
     }
 }
 
@@ -115,11 +96,7 @@ const WAIT_GRACE: Duration = Duration::from_secs(30);
 /// `WaitForMultipleObjects`. Between 1 and 64 objects; with `wait_all`,
 /// nothing is consumed until everything can be, atomically. All objects must
 /// live on the same [`Connection`].
-pub fn wait_for_multiple(
-    objects: &[&dyn Waitable],
-    wait_all: bool,
-    timeout: Option<Duration>,
-) -> Result<WaitResult> {
+pub fn wait_for_multiple(objects: &[&dyn Waitable], wait_all: bool, timeout: Option<Duration>) -> Result<WaitResult> {
     let op = "WaitForMultipleObjects";
     let Some(first) = objects.first() else {
         return Err(Error::new(
@@ -131,10 +108,7 @@ pub fn wait_for_multiple(
         ));
     };
     let conn = first.owned_handle().connection();
-    if objects
-        .iter()
-        .any(|o| !o.owned_handle().connection().same_as(conn))
-    {
+    if objects.iter().any(|o| !o.owned_handle().connection().same_as(conn)) {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
             Win32Error::ERROR_INVALID_HANDLE,
@@ -150,11 +124,7 @@ pub fn wait_for_multiple(
         wait_all,
         timeout,
         op,
-        if objects.len() == 1 {
-            first.owned_handle().name()
-        } else {
-            None
-        },
+        if objects.len() == 1 { first.owned_handle().name() } else { None },
     )
 }
 
@@ -168,16 +138,7 @@ pub(crate) fn wait_handles(
 ) -> Result<WaitResult> {
     let timeout_ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
     let reply_within = timeout.map(|t| t.saturating_add(WAIT_GRACE));
-    let outcome = conn.call_for(
-        p::Wait {
-            handles,
-            wait_all,
-            timeout_ms,
-        },
-        op,
-        name,
-        reply_within,
-    )?;
+    let outcome = conn.call_for(p::Wait { handles, wait_all, timeout_ms }, op, name, reply_within)?;
     Ok(match outcome {
         p::WaitOutcome::Signaled(i) => WaitResult::Signaled(i as usize),
         p::WaitOutcome::Abandoned(i) => WaitResult::Abandoned(i as usize),

@@ -70,20 +70,12 @@ impl fmt::Display for RealmError {
 impl std::error::Error for RealmError {}
 
 fn err(path: &Path, reason: impl Into<String>) -> RealmError {
-    RealmError {
-        path: path.to_owned(),
-        reason: reason.into(),
-    }
+    RealmError { path: path.to_owned(), reason: reason.into() }
 }
 
 impl Realm {
     fn in_dir(kind: RealmKind, dir: &Path) -> Self {
-        Self {
-            kind,
-            socket: dir.join("broker.sock"),
-            lock: dir.join("broker.lock"),
-            log: dir.join("broker.log"),
-        }
+        Self { kind, socket: dir.join("broker.sock"), lock: dir.join("broker.lock"), log: dir.join("broker.log") }
     }
 
     /// The realm for an explicit socket path; its lock and log sit beside it.
@@ -93,12 +85,7 @@ impl Realm {
             s.push(ext);
             PathBuf::from(s)
         };
-        Self {
-            kind: RealmKind::Custom,
-            socket: socket.to_owned(),
-            lock: with(".lock"),
-            log: with(".log"),
-        }
+        Self { kind: RealmKind::Custom, socket: socket.to_owned(), lock: with(".lock"), log: with(".log") }
     }
 
     /// The calling user's realm, creating its directory if needed and
@@ -115,10 +102,7 @@ impl Realm {
     pub fn system(create: bool) -> Result<Self, RealmError> {
         let dir = Path::new("/run/switchboard");
         if create && !dir.exists() {
-            DirBuilder::new()
-                .mode(0o755)
-                .create(dir)
-                .map_err(|e| err(dir, format!("cannot create it: {e}")))?;
+            DirBuilder::new().mode(0o755).create(dir).map_err(|e| err(dir, format!("cannot create it: {e}")))?;
         }
         check_dir(dir, 0, 0o022)?;
         Ok(Self::in_dir(RealmKind::System, dir))
@@ -143,13 +127,9 @@ impl Realm {
             RealmKind::Custom => return Ok(()),
         };
         match fs::symlink_metadata(&self.socket) {
-            Ok(meta) if meta.uid() != expected => Err(err(
-                &self.socket,
-                format!(
-                    "the socket is owned by uid {}, expected uid {expected}",
-                    meta.uid()
-                ),
-            )),
+            Ok(meta) if meta.uid() != expected => {
+                Err(err(&self.socket, format!("the socket is owned by uid {}, expected uid {expected}", meta.uid())))
+            }
             _ => Ok(()),
         }
     }
@@ -183,22 +163,15 @@ pub fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), RealmError> {
 /// Checks that `dir` is a directory (not a link) owned by `uid` whose mode has
 /// none of the `forbidden` bits.
 pub fn check_dir(dir: &Path, uid: u32, forbidden: u32) -> Result<(), RealmError> {
-    let meta =
-        fs::symlink_metadata(dir).map_err(|e| err(dir, format!("cannot inspect it: {e}")))?;
+    let meta = fs::symlink_metadata(dir).map_err(|e| err(dir, format!("cannot inspect it: {e}")))?;
     if meta.file_type().is_symlink() {
-        return Err(err(
-            dir,
-            "it is a symbolic link; a realm directory must be a real directory",
-        ));
+        return Err(err(dir, "it is a symbolic link; a realm directory must be a real directory"));
     }
     if !meta.is_dir() {
         return Err(err(dir, "it is not a directory"));
     }
     if meta.uid() != uid {
-        return Err(err(
-            dir,
-            format!("it is owned by uid {}, not by uid {uid}", meta.uid()),
-        ));
+        return Err(err(dir, format!("it is owned by uid {}, not by uid {uid}", meta.uid())));
     }
     let mode = meta.mode() & 0o7777;
     if mode & forbidden != 0 {

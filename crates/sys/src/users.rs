@@ -27,11 +27,7 @@ fn lookup_in(who: &str, passwd: &str, group: &str) -> Option<UserInfo> {
     let numeric: Option<u32> = who.parse().ok();
     let entry = passwd.lines().find_map(|line| {
         let f: Vec<&str> = line.split(':').collect();
-        let (name, uid, gid) = (
-            f.first()?,
-            f.get(2)?.parse::<u32>().ok()?,
-            f.get(3)?.parse::<u32>().ok()?,
-        );
+        let (name, uid, gid) = (f.first()?, f.get(2)?.parse::<u32>().ok()?, f.get(3)?.parse::<u32>().ok()?);
         (*name == who || numeric == Some(uid)).then(|| (name.to_string(), uid, gid))
     });
     let (name, uid, gid) = match (entry, numeric) {
@@ -48,20 +44,14 @@ fn lookup_in(who: &str, passwd: &str, group: &str) -> Option<UserInfo> {
             (!name.is_empty() && members.split(',').any(|m| m == name)).then_some(gid)
         })
         .collect();
-    Some(UserInfo {
-        name,
-        uid,
-        gid,
-        groups,
-    })
+    Some(UserInfo { name, uid, gid, groups })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const PASSWD: &str =
-        "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n";
     const GROUP: &str = "root:x:0:\nstaff:x:50:alice,bob\nalice:x:1000:\naudio:x:29:carol\n";
 
     #[test]

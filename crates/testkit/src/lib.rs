@@ -46,25 +46,15 @@ impl TestBroker {
     ///
     /// If the temporary realm cannot be made or the broker cannot bind.
     pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("switchboard-test-")
-            .tempdir()
-            .expect("temporary realm");
+        let dir = tempfile::Builder::new().prefix("switchboard-test-").tempdir().expect("temporary realm");
         let socket = dir.path().join("broker.sock");
         let mut config = ServerConfig::new(Realm::custom(&socket));
         configure(&mut config);
         let server = Server::bind(config).expect("bind the test broker");
         let stop = server.stop_handle();
-        let thread = std::thread::Builder::new()
-            .name("test-broker".into())
-            .spawn(move || server.run())
-            .expect("broker thread");
-        Self {
-            dir,
-            socket,
-            stop,
-            thread: Some(thread),
-        }
+        let thread =
+            std::thread::Builder::new().name("test-broker".into()).spawn(move || server.run()).expect("broker thread");
+        Self { dir, socket, stop, thread: Some(thread) }
     }
 
     /// The broker's socket.
@@ -83,19 +73,13 @@ impl TestBroker {
 
     /// A new connection, or the error.
     pub fn try_connect(&self) -> switchboard::Result<Connection> {
-        ConnectOptions::new()
-            .socket(&self.socket)
-            .autostart(false)
-            .connect()
+        ConnectOptions::new().socket(&self.socket).autostart(false).connect()
     }
 
     /// The environment a child process needs to reach this broker.
     pub fn env(&self) -> Vec<(OsString, OsString)> {
         vec![
-            (
-                "SWITCHBOARD_SOCKET".into(),
-                self.socket.clone().into_os_string(),
-            ),
+            ("SWITCHBOARD_SOCKET".into(), self.socket.clone().into_os_string()),
             ("SWITCHBOARD_NO_AUTOSTART".into(), "1".into()),
         ]
     }
@@ -107,8 +91,7 @@ impl TestBroker {
     ///
     /// If the modes cannot be changed.
     pub fn open_to_all_users(&self) {
-        fs::set_permissions(self.dir.path(), fs::Permissions::from_mode(0o755))
-            .expect("chmod realm");
+        fs::set_permissions(self.dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod realm");
         fs::set_permissions(&self.socket, fs::Permissions::from_mode(0o666)).expect("chmod socket");
     }
 

@@ -53,12 +53,7 @@ pub struct Role {
 impl Role {
     /// Plays `role` in the test named `test` (the test function's name).
     pub fn new(test: &str, role: &str) -> Self {
-        Self {
-            test: test.to_owned(),
-            name: role.to_owned(),
-            env: Vec::new(),
-            uid: None,
-        }
+        Self { test: test.to_owned(), name: role.to_owned(), env: Vec::new(), uid: None }
     }
 
     /// Adds environment variables (such as [`crate::TestBroker::env`]).
@@ -96,18 +91,12 @@ impl Role {
             _ => None,
         };
         let mut cmd = Command::new(copy.as_ref().map_or(exe.clone(), |(_, path)| path.clone()));
-        cmd.args([
-            self.test.as_str(),
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
-        .env(ROLE_VAR, &self.name)
-        .envs(self.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        cmd.args([self.test.as_str(), "--exact", "--nocapture", "--test-threads=1", "-q"])
+            .env(ROLE_VAR, &self.name)
+            .envs(self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         if let Some((uid, gid)) = self.uid {
             // std drops root's supplementary groups when it changes the uid.
             cmd.uid(uid).gid(gid);
@@ -123,33 +112,20 @@ impl Role {
                 }
             }
         });
-        RoleChild {
-            child,
-            lines,
-            role: self.name,
-            _copy: copy.map(|(dir, _)| dir),
-        }
+        RoleChild { child, lines, role: self.name, _copy: copy.map(|(dir, _)| dir) }
     }
 }
 
 /// Whether every directory above `path` lets others in and the file lets them run it.
 fn executable_by_others(path: &Path) -> bool {
-    let others_may = |p: &Path, bits: u32| {
-        std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & bits == bits)
-    };
+    let others_may = |p: &Path, bits: u32| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & bits == bits);
     others_may(path, 0o005) && path.ancestors().skip(1).all(|dir| others_may(dir, 0o001))
 }
 
 fn world_readable_copy(exe: &Path) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::Builder::new()
-        .prefix("switchboard-role-")
-        .tempdir()
-        .expect("temporary directory");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod copy directory");
-    let path = dir
-        .path()
-        .join(exe.file_name().unwrap_or_else(|| "test-binary".as_ref()));
+    let dir = tempfile::Builder::new().prefix("switchboard-role-").tempdir().expect("temporary directory");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod copy directory");
+    let path = dir.path().join(exe.file_name().unwrap_or_else(|| "test-binary".as_ref()));
     std::fs::copy(exe, &path).expect("copy the test binary");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod copy");
     (dir, path)
@@ -184,16 +160,12 @@ impl RoleChild {
                         return rest.trim().to_owned();
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "role {:?} did not report {prefix:?} within {LINE_TIMEOUT:?}",
-                    self.role
-                ),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("role {:?} did not report {prefix:?} within {LINE_TIMEOUT:?}", self.role)
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait();
-                    panic!(
-                        "role {:?} ended ({status:?}) before reporting {prefix:?}",
-                        self.role
-                    )
+                    panic!("role {:?} ended ({status:?}) before reporting {prefix:?}", self.role)
                 }
             }
         }

@@ -68,9 +68,7 @@ impl AtomKey {
             && digits.len() <= 5
             && digits.bytes().all(|b| b.is_ascii_digit())
         {
-            let value: u32 = digits
-                .parse()
-                .map_err(|_| Win32Error::ERROR_INVALID_PARAMETER)?;
+            let value: u32 = digits.parse().map_err(|_| Win32Error::ERROR_INVALID_PARAMETER)?;
             return Self::integer(value);
         }
         if s.is_empty() {
@@ -143,16 +141,8 @@ impl AtomTable {
             }
             return Ok(Atom(atom));
         }
-        let atom = self
-            .free_slot()
-            .ok_or(Win32Error::ERROR_NOT_ENOUGH_MEMORY)?;
-        self.by_atom.insert(
-            atom,
-            Entry {
-                name: name.clone(),
-                refs: 1,
-            },
-        );
+        let atom = self.free_slot().ok_or(Win32Error::ERROR_NOT_ENOUGH_MEMORY)?;
+        self.by_atom.insert(atom, Entry { name: name.clone(), refs: 1 });
         self.by_name.insert(folded, atom);
         Ok(Atom(atom))
     }
@@ -175,11 +165,9 @@ impl AtomTable {
     pub fn find(&self, key: &AtomKey) -> Result<Atom, Win32Error> {
         match key {
             AtomKey::Integer(i) => Ok(Atom(*i)),
-            AtomKey::Name(name) => self
-                .by_name
-                .get(&fold(name))
-                .map(|&a| Atom(a))
-                .ok_or(Win32Error::ERROR_FILE_NOT_FOUND),
+            AtomKey::Name(name) => {
+                self.by_name.get(&fold(name)).map(|&a| Atom(a)).ok_or(Win32Error::ERROR_FILE_NOT_FOUND)
+            }
         }
     }
 
@@ -189,10 +177,7 @@ impl AtomTable {
         if atom.is_integer() {
             return Ok(());
         }
-        let entry = self
-            .by_atom
-            .get_mut(&atom.0)
-            .ok_or(Win32Error::ERROR_INVALID_HANDLE)?;
+        let entry = self.by_atom.get_mut(&atom.0).ok_or(Win32Error::ERROR_INVALID_HANDLE)?;
         entry.refs -= 1;
         if entry.refs == 0 {
             let name = fold(&entry.name);
@@ -211,10 +196,7 @@ impl AtomTable {
         if atom.is_integer() {
             return Ok(format!("#{}", atom.0));
         }
-        self.by_atom
-            .get(&atom.0)
-            .map(|e| e.name.clone())
-            .ok_or(Win32Error::ERROR_INVALID_HANDLE)
+        self.by_atom.get(&atom.0).map(|e| e.name.clone()).ok_or(Win32Error::ERROR_INVALID_HANDLE)
     }
 
     /// Every string atom, in atom order.
@@ -222,11 +204,7 @@ impl AtomTable {
         let mut rows: Vec<AtomEntry> = self
             .by_atom
             .iter()
-            .map(|(&atom, e)| AtomEntry {
-                atom: Atom(atom),
-                name: e.name.clone(),
-                refs: e.refs,
-            })
+            .map(|(&atom, e)| AtomEntry { atom: Atom(atom), name: e.name.clone(), refs: e.refs })
             .collect();
         rows.sort_by_key(|r| r.atom);
         rows
@@ -262,10 +240,7 @@ mod tests {
         let mut t = AtomTable::new();
         let a = t.add(&name("foobar")).unwrap();
         assert_eq!(t.find(&name("FOOBAR")), Ok(a));
-        assert_eq!(
-            t.find(&name("_foobar")),
-            Err(Win32Error::ERROR_FILE_NOT_FOUND)
-        );
+        assert_eq!(t.find(&name("_foobar")), Err(Win32Error::ERROR_FILE_NOT_FOUND));
     }
 
     #[test]
@@ -273,24 +248,15 @@ mod tests {
         let mut t = AtomTable::new();
         assert_eq!(t.add(&AtomKey::integer(1).unwrap()), Ok(Atom(1)));
         assert_eq!(t.add(&AtomKey::integer(0xBFFF).unwrap()), Ok(Atom(0xBFFF)));
-        assert_eq!(
-            AtomKey::integer(0xC000),
-            Err(Win32Error::ERROR_INVALID_PARAMETER)
-        );
-        assert_eq!(
-            AtomKey::integer(0xFFFF),
-            Err(Win32Error::ERROR_INVALID_PARAMETER)
-        );
+        assert_eq!(AtomKey::integer(0xC000), Err(Win32Error::ERROR_INVALID_PARAMETER));
+        assert_eq!(AtomKey::integer(0xFFFF), Err(Win32Error::ERROR_INVALID_PARAMETER));
         assert!(t.is_empty());
         assert_eq!(t.name(Atom(7)).unwrap(), "#7");
     }
 
     #[test]
     fn name_of_atom_zero_is_invalid_parameter() {
-        assert_eq!(
-            AtomTable::new().name(Atom(0)),
-            Err(Win32Error::ERROR_INVALID_PARAMETER)
-        );
+        assert_eq!(AtomTable::new().name(Atom(0)), Err(Win32Error::ERROR_INVALID_PARAMETER));
     }
 
     #[test]
@@ -301,10 +267,7 @@ mod tests {
         t.delete(a).unwrap();
         assert_eq!(t.find(&name("foobar")), Ok(a));
         t.delete(a).unwrap();
-        assert_eq!(
-            t.find(&name("foobar")),
-            Err(Win32Error::ERROR_FILE_NOT_FOUND)
-        );
+        assert_eq!(t.find(&name("foobar")), Err(Win32Error::ERROR_FILE_NOT_FOUND));
         assert_eq!(t.delete(a), Err(Win32Error::ERROR_INVALID_HANDLE));
     }
 
@@ -331,10 +294,7 @@ mod tests {
         for i in 0..count {
             t.add(&name(&format!("a{i}"))).unwrap();
         }
-        assert_eq!(
-            t.add(&name("one too many")),
-            Err(Win32Error::ERROR_NOT_ENOUGH_MEMORY)
-        );
+        assert_eq!(t.add(&name("one too many")), Err(Win32Error::ERROR_NOT_ENOUGH_MEMORY));
         let first = t.find(&name("a0")).unwrap();
         t.delete(first).unwrap();
         assert_eq!(t.add(&name("one too many")), Ok(first));

@@ -113,10 +113,7 @@ mod tests {
     #[test]
     fn known_code_displays_name_number_and_text() {
         let text = Win32Error::ERROR_FILE_NOT_FOUND.to_string();
-        assert_eq!(
-            text,
-            "ERROR_FILE_NOT_FOUND (2): the system cannot find the file specified"
-        );
+        assert_eq!(text, "ERROR_FILE_NOT_FOUND (2): the system cannot find the file specified");
     }
 
     #[test]

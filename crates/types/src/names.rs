@@ -31,10 +31,7 @@ impl fmt::Display for NameError {
 impl std::error::Error for NameError {}
 
 fn invalid(reason: &'static str) -> NameError {
-    NameError {
-        code: Win32Error::ERROR_INVALID_NAME,
-        reason,
-    }
+    NameError { code: Win32Error::ERROR_INVALID_NAME, reason }
 }
 
 /// The name of a named kernel object (event, mutex, semaphore, section), as a
@@ -157,10 +154,7 @@ impl NamespacePath {
             });
         };
         if path.len() > 4 * MAX_PATH {
-            return Err(NameError {
-                code: Win32Error::ERROR_FILENAME_EXCED_RANGE,
-                reason: "path is too long",
-            });
+            return Err(NameError { code: Win32Error::ERROR_FILENAME_EXCED_RANGE, reason: "path is too long" });
         }
         if path.contains('\0') {
             return Err(invalid("path contains a NUL character"));
@@ -184,20 +178,12 @@ impl NamespacePath {
     /// This path with one more component.
     #[must_use]
     pub fn join(&self, component: &str) -> Self {
-        if self.0 == "\\" {
-            Self(format!("\\{component}"))
-        } else {
-            Self(format!("{}\\{component}", self.0))
-        }
+        if self.0 == "\\" { Self(format!("\\{component}")) } else { Self(format!("{}\\{component}", self.0)) }
     }
 
     /// The last component, or `\` for the root.
     pub fn file_name(&self) -> &str {
-        self.0
-            .rsplit('\\')
-            .next()
-            .filter(|s| !s.is_empty())
-            .unwrap_or("\\")
+        self.0.rsplit('\\').next().filter(|s| !s.is_empty()).unwrap_or("\\")
     }
 }
 
@@ -247,10 +233,7 @@ mod tests {
         assert_eq!(p.as_str(), "\\BaseNamedObjects\\E");
         assert_eq!(p.file_name(), "E");
         assert_eq!(NamespacePath::root().file_name(), "\\");
-        assert_eq!(
-            p.components().collect::<Vec<_>>(),
-            ["BaseNamedObjects", "E"]
-        );
+        assert_eq!(p.components().collect::<Vec<_>>(), ["BaseNamedObjects", "E"]);
     }
 
     proptest::proptest! {

@@ -47,29 +47,17 @@ const FLAG_CODES: [(&str, AceFlags); 5] = [
 ];
 
 /// The SIDs that have an alias; [`Sid::alias`] is the single source of the spellings.
-const ALIASED_SIDS: [Sid; 5] = [
-    Sid::World,
-    Sid::CreatorOwner,
-    Sid::OwnerRights,
-    Sid::LocalSystem,
-    Sid::Administrators,
-];
+const ALIASED_SIDS: [Sid; 5] = [Sid::World, Sid::CreatorOwner, Sid::OwnerRights, Sid::LocalSystem, Sid::Administrators];
 
 const NO_ACCESS_CONTROL: &str = "NO_ACCESS_CONTROL";
 
 fn error(position: usize, message: impl Into<String>) -> SddlError {
-    SddlError {
-        position,
-        message: message.into(),
-    }
+    SddlError { position, message: message.into() }
 }
 
 /// Moves an error found in a substring to its place in the whole input.
 fn shifted(by: usize) -> impl Fn(SddlError) -> SddlError {
-    move |e| SddlError {
-        position: e.position + by,
-        ..e
-    }
+    move |e| SddlError { position: e.position + by, ..e }
 }
 
 /// Parses a SID alias or `S-1-…` string; positions are relative to `text`.
@@ -81,10 +69,7 @@ pub(crate) fn parse_sid(text: &str) -> Result<Sid, SddlError> {
     let rest = match (text.get(..prefix.len()), text.get(prefix.len()..)) {
         (Some(head), Some(rest)) if head.eq_ignore_ascii_case(prefix) => rest,
         _ => {
-            return Err(error(
-                0,
-                format!("unknown SID {text:?}: expected WD, CO, OW, SY, BA or an S-1-… string"),
-            ));
+            return Err(error(0, format!("unknown SID {text:?}: expected WD, CO, OW, SY, BA or an S-1-… string")));
         }
     };
     // Longest supported form is S-1-5-32-544 / S-1-22-1-<id>: three numbers after "S-1-".
@@ -93,10 +78,7 @@ pub(crate) fn parse_sid(text: &str) -> Result<Sid, SddlError> {
     let mut offset = prefix.len();
     for part in rest.split('-') {
         let Some(slot) = numbers.get_mut(count) else {
-            return Err(error(
-                offset,
-                format!("SID {text:?} has more parts than any supported SID"),
-            ));
+            return Err(error(offset, format!("SID {text:?} has more parts than any supported SID")));
         };
         *slot = parse_number(part, 10).map_err(|m| error(offset, format!("SID part {m}")))?;
         count += 1;
@@ -110,10 +92,7 @@ pub(crate) fn parse_sid(text: &str) -> Result<Sid, SddlError> {
         [5, 32, 544] => Ok(Sid::Administrators),
         [22, 1, uid] => Ok(Sid::UnixUser(*uid)),
         [22, 2, gid] => Ok(Sid::UnixGroup(*gid)),
-        _ => Err(error(
-            0,
-            format!("SID {text} is not one Switchboard can meet on Linux"),
-        )),
+        _ => Err(error(0, format!("SID {text} is not one Switchboard can meet on Linux"))),
     }
 }
 
@@ -121,11 +100,7 @@ pub(crate) fn parse_sid(text: &str) -> Result<Sid, SddlError> {
 fn parse_number(digits: &str, radix: u32) -> Result<u32, String> {
     // Checked by hand because `from_str_radix` would also accept a leading '+'.
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        let kind = if radix == 16 {
-            "hexadecimal"
-        } else {
-            "decimal"
-        };
+        let kind = if radix == 16 { "hexadecimal" } else { "decimal" };
         return Err(format!("{digits:?} is not a {kind} number"));
     }
     u32::from_str_radix(digits, radix).map_err(|_| format!("{digits:?} does not fit in 32 bits"))
@@ -134,19 +109,14 @@ fn parse_number(digits: &str, radix: u32) -> Result<u32, String> {
 /// Splits `text` into two-character codes with their offsets; an odd tail
 /// comes out as a one-character code so it gets reported.
 fn two_letter_codes(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    (0..text.len())
-        .step_by(2)
-        .map(move |i| (i, text.get(i..(i + 2).min(text.len())).unwrap_or_default()))
+    (0..text.len()).step_by(2).map(move |i| (i, text.get(i..(i + 2).min(text.len())).unwrap_or_default()))
 }
 
 fn parse_flags(text: &str) -> Result<AceFlags, SddlError> {
     let mut flags = AceFlags::default();
     for (position, code) in two_letter_codes(text) {
         let Some((_, flag)) = FLAG_CODES.iter().find(|(c, _)| *c == code) else {
-            return Err(error(
-                position,
-                format!("unknown ACE flag {code:?}: expected OI, CI, NP, IO or ID"),
-            ));
+            return Err(error(position, format!("unknown ACE flag {code:?}: expected OI, CI, NP, IO or ID")));
         };
         flags |= *flag;
     }
@@ -159,23 +129,17 @@ fn parse_rights(text: &str) -> Result<AccessMask, SddlError> {
         return Ok(AccessMask::default());
     }
     if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        return parse_number(hex, 16)
-            .map(AccessMask)
-            .map_err(|m| error(2, format!("access mask {m}")));
+        return parse_number(hex, 16).map(AccessMask).map_err(|m| error(2, format!("access mask {m}")));
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
-        return parse_number(text, 10)
-            .map(AccessMask)
-            .map_err(|m| error(0, format!("access mask {m}")));
+        return parse_number(text, 10).map(AccessMask).map_err(|m| error(0, format!("access mask {m}")));
     }
     let mut mask = AccessMask::default();
     for (position, code) in two_letter_codes(text) {
         let Some((_, bits)) = RIGHT_CODES.iter().find(|(c, _)| *c == code) else {
             return Err(error(
                 position,
-                format!(
-                    "unknown access right {code:?}: expected 0x… or codes such as GA, GR, RC, FA"
-                ),
+                format!("unknown access right {code:?}: expected 0x… or codes such as GA, GR, RC, FA"),
             ));
         };
         mask |= AccessMask(*bits);
@@ -196,46 +160,25 @@ fn parse_ace_body(body: &str) -> Result<Ace, SddlError> {
         offset += part.len() + 1;
     }
     if count != 6 {
-        return Err(error(
-            0,
-            format!("an ACE has 6 fields separated by ';', found {count}"),
-        ));
+        return Err(error(0, format!("an ACE has 6 fields separated by ';', found {count}")));
     }
-    let [
-        (_, kind),
-        (flags_at, flags),
-        (rights_at, rights),
-        guid,
-        inherit_guid,
-        (sid_at, sid),
-    ] = fields;
+    let [(_, kind), (flags_at, flags), (rights_at, rights), guid, inherit_guid, (sid_at, sid)] = fields;
     let kind = match kind {
         "A" => AceKind::Allow,
         "D" => AceKind::Deny,
         other => {
-            return Err(error(
-                0,
-                format!("ACE type {other:?} is not supported: use A (allow) or D (deny)"),
-            ));
+            return Err(error(0, format!("ACE type {other:?} is not supported: use A (allow) or D (deny)")));
         }
     };
     let flags = parse_flags(flags).map_err(shifted(flags_at))?;
     let mask = parse_rights(rights).map_err(shifted(rights_at))?;
     for (at, text) in [guid, inherit_guid] {
         if !text.is_empty() {
-            return Err(error(
-                at,
-                "object ACEs are not supported: the GUID fields must be empty",
-            ));
+            return Err(error(at, "object ACEs are not supported: the GUID fields must be empty"));
         }
     }
     let sid = parse_sid(sid).map_err(shifted(sid_at))?;
-    Ok(Ace {
-        kind,
-        flags,
-        mask,
-        sid,
-    })
+    Ok(Ace { kind, flags, mask, sid })
 }
 
 /// The parsed `D:` component.
@@ -279,10 +222,7 @@ impl<'a> Parser<'a> {
             return Ok(None);
         };
         if self.peek(1) != Some(b':') {
-            return Err(error(
-                self.pos,
-                "expected a component such as \"O:\", \"G:\" or \"D:\"",
-            ));
+            return Err(error(self.pos, "expected a component such as \"O:\", \"G:\" or \"D:\""));
         }
         self.pos += 2;
         Ok(Some(tag))
@@ -326,17 +266,11 @@ impl<'a> Parser<'a> {
                 break;
             }
             if null {
-                return Err(error(
-                    self.pos,
-                    "a NO_ACCESS_CONTROL DACL cannot also have ACEs",
-                ));
+                return Err(error(self.pos, "a NO_ACCESS_CONTROL DACL cannot also have ACEs"));
             }
             aces.push(self.ace()?);
         }
-        Ok(Dacl {
-            aces: (!null).then_some(aces),
-            protected,
-        })
+        Ok(Dacl { aces: (!null).then_some(aces), protected })
     }
 
     fn ace(&mut self) -> Result<Ace, SddlError> {
@@ -354,19 +288,13 @@ impl<'a> Parser<'a> {
 
 fn ensure_unset<T>(slot: Option<&T>, position: usize, tag: char) -> Result<(), SddlError> {
     match slot {
-        Some(_) => Err(error(
-            position,
-            format!("component \"{tag}:\" appears twice"),
-        )),
+        Some(_) => Err(error(position, format!("component \"{tag}:\" appears twice"))),
         None => Ok(()),
     }
 }
 
 /// Parses a whole security descriptor; see [`SecurityDescriptor::parse_sddl`].
-pub(crate) fn parse_descriptor(
-    text: &str,
-    owner_if_missing: &Sid,
-) -> Result<SecurityDescriptor, SddlError> {
+pub(crate) fn parse_descriptor(text: &str, owner_if_missing: &Sid) -> Result<SecurityDescriptor, SddlError> {
     if let Some(position) = text.bytes().position(|b| !b.is_ascii()) {
         return Err(error(position, "non-ASCII character: SDDL is plain ASCII"));
     }
@@ -397,20 +325,12 @@ pub(crate) fn parse_descriptor(
             }
             other => {
                 let shown = char::from(other).escape_default();
-                return Err(error(
-                    at,
-                    format!("unknown component \"{shown}:\": expected O:, G: or D:"),
-                ));
+                return Err(error(at, format!("unknown component \"{shown}:\": expected O:, G: or D:")));
             }
         }
     }
     let (dacl, dacl_protected) = dacl.map_or((None, false), |d| (d.aces, d.protected));
-    Ok(SecurityDescriptor {
-        owner: owner.unwrap_or_else(|| owner_if_missing.clone()),
-        group,
-        dacl,
-        dacl_protected,
-    })
+    Ok(SecurityDescriptor { owner: owner.unwrap_or_else(|| owner_if_missing.clone()), group, dacl, dacl_protected })
 }
 
 fn sid_to_sddl(sid: &Sid) -> String {
@@ -418,25 +338,15 @@ fn sid_to_sddl(sid: &Sid) -> String {
 }
 
 pub(crate) fn format_flags(flags: AceFlags) -> String {
-    FLAG_CODES
-        .iter()
-        .filter(|(_, flag)| flags.contains(*flag))
-        .map(|(code, _)| *code)
-        .collect()
+    FLAG_CODES.iter().filter(|(_, flag)| flags.contains(*flag)).map(|(code, _)| *code).collect()
 }
 
 fn format_rights(mask: AccessMask) -> String {
-    let generic_only = GENERIC_CODES
-        .iter()
-        .fold(mask, |rest, (_, bit)| rest.difference(*bit));
+    let generic_only = GENERIC_CODES.iter().fold(mask, |rest, (_, bit)| rest.difference(*bit));
     if mask.is_empty() || !generic_only.is_empty() {
         return format!("{:#x}", mask.bits());
     }
-    GENERIC_CODES
-        .iter()
-        .filter(|(_, bit)| mask.contains(*bit))
-        .map(|(code, _)| *code)
-        .collect()
+    GENERIC_CODES.iter().filter(|(_, bit)| mask.contains(*bit)).map(|(code, _)| *code).collect()
 }
 
 pub(crate) fn format_ace(ace: &Ace) -> String {
@@ -444,12 +354,7 @@ pub(crate) fn format_ace(ace: &Ace) -> String {
         AceKind::Allow => "A",
         AceKind::Deny => "D",
     };
-    format!(
-        "({kind};{};{};;;{})",
-        format_flags(ace.flags),
-        format_rights(ace.mask),
-        sid_to_sddl(&ace.sid)
-    )
+    format!("({kind};{};{};;;{})", format_flags(ace.flags), format_rights(ace.mask), sid_to_sddl(&ace.sid))
 }
 
 /// Formats a descriptor; see [`SecurityDescriptor::to_sddl`].

@@ -472,11 +472,7 @@ pub struct SddlError {
 
 impl fmt::Display for SddlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid SDDL at byte {}: {}",
-            self.position, self.message
-        )
+        write!(f, "invalid SDDL at byte {}: {}", self.position, self.message)
     }
 }
 
@@ -497,19 +493,12 @@ impl SecurityDescriptor {
     /// Windows builds the default from the creator's token default DACL,
     /// which likewise names the creator and `SYSTEM`/Administrators.
     pub fn default_for(token: &Token) -> Self {
-        let allow_all = |sid| Ace {
-            kind: AceKind::Allow,
-            flags: AceFlags::default(),
-            mask: AccessMask::GENERIC_ALL,
-            sid,
-        };
+        let allow_all =
+            |sid| Ace { kind: AceKind::Allow, flags: AceFlags::default(), mask: AccessMask::GENERIC_ALL, sid };
         Self {
             owner: token.user_sid(),
             group: Some(Sid::UnixGroup(token.gid)),
-            dacl: Some(vec![
-                allow_all(token.user_sid()),
-                allow_all(Sid::Administrators),
-            ]),
+            dacl: Some(vec![allow_all(token.user_sid()), allow_all(Sid::Administrators)]),
             dacl_protected: false,
         }
     }
@@ -569,17 +558,10 @@ impl SecurityDescriptor {
         // Checked before the DACL because Windows refuses an empty request
         // even when the DACL is NULL.
         if wanted.is_empty() && !maximum {
-            return Err(Denied {
-                missing: AccessMask::default(),
-                decided_by: Decider::NothingRequested,
-            });
+            return Err(Denied { missing: AccessMask::default(), decided_by: Decider::NothingRequested });
         }
         let Some(dacl) = &self.dacl else {
-            return Ok(if maximum {
-                wanted | mapping.all
-            } else {
-                wanted
-            });
+            return Ok(if maximum { wanted | mapping.all } else { wanted });
         };
         if maximum {
             self.check_maximum(dacl, token, wanted, mapping)
@@ -596,20 +578,10 @@ impl SecurityDescriptor {
     pub fn explain(&self, token: &Token, mapping: &GenericMapping) -> Explanation {
         let owner_implicit = self.owner_implicit(token);
         match &self.dacl {
-            None => Explanation {
-                granted: mapping.all,
-                null_dacl: true,
-                owner_implicit,
-                steps: Vec::new(),
-            },
+            None => Explanation { granted: mapping.all, null_dacl: true, owner_implicit, steps: Vec::new() },
             Some(dacl) => {
                 let walk = self.walk_maximum(dacl, token, AccessMask::default(), mapping);
-                Explanation {
-                    granted: walk.allowed,
-                    null_dacl: false,
-                    owner_implicit,
-                    steps: walk.steps,
-                }
+                Explanation { granted: walk.allowed, null_dacl: false, owner_implicit, steps: walk.steps }
             }
         }
     }
@@ -621,15 +593,12 @@ impl SecurityDescriptor {
         }
         // An Owner Rights ACE lets an administrator restrict what owners may
         // do to their own objects; that is its whole purpose on Windows.
-        let overridden =
-            self.dacl.iter().flatten().any(|ace| {
-                ace.sid == Sid::OwnerRights && !ace.flags.contains(AceFlags::INHERIT_ONLY)
-            });
-        if overridden {
-            AccessMask::default()
-        } else {
-            AccessMask::READ_CONTROL | AccessMask::WRITE_DAC
-        }
+        let overridden = self
+            .dacl
+            .iter()
+            .flatten()
+            .any(|ace| ace.sid == Sid::OwnerRights && !ace.flags.contains(AceFlags::INHERIT_ONLY));
+        if overridden { AccessMask::default() } else { AccessMask::READ_CONTROL | AccessMask::WRITE_DAC }
     }
 
     /// The ACEs that take part in a check, with their masks mapped.
@@ -641,15 +610,11 @@ impl SecurityDescriptor {
     ) -> impl Iterator<Item = (usize, &'a Ace, AccessMask)> {
         dacl.iter()
             .enumerate()
-            .filter(|(_, ace)| {
-                !ace.flags.contains(AceFlags::INHERIT_ONLY) && token.matches(&ace.sid, &self.owner)
-            })
+            .filter(|(_, ace)| !ace.flags.contains(AceFlags::INHERIT_ONLY) && token.matches(&ace.sid, &self.owner))
             .map(|(index, ace)| {
                 // MAXIMUM_ALLOWED is a request, not a right; an ACE naming it
                 // must not make it show up in a granted mask.
-                let mask = mapping
-                    .map(ace.mask)
-                    .difference(AccessMask::MAXIMUM_ALLOWED);
+                let mask = mapping.map(ace.mask).difference(AccessMask::MAXIMUM_ALLOWED);
                 (index, ace, mask)
             })
     }
@@ -669,10 +634,7 @@ impl SecurityDescriptor {
             let named = mask & wanted.difference(granted);
             match ace.kind {
                 AceKind::Deny if !named.is_empty() => {
-                    return Err(Denied {
-                        missing: named,
-                        decided_by: Decider::Ace(index),
-                    });
+                    return Err(Denied { missing: named, decided_by: Decider::Ace(index) });
                 }
                 AceKind::Deny => {}
                 AceKind::Allow => granted |= named,
@@ -683,11 +645,7 @@ impl SecurityDescriptor {
         }
         Err(Denied {
             missing: wanted.difference(granted),
-            decided_by: if dacl.is_empty() {
-                Decider::EmptyDacl
-            } else {
-                Decider::NoGrantingAce
-            },
+            decided_by: if dacl.is_empty() { Decider::EmptyDacl } else { Decider::NoGrantingAce },
         })
     }
 
@@ -703,43 +661,21 @@ impl SecurityDescriptor {
         if missing.is_empty() && !walk.allowed.is_empty() {
             return Ok(walk.allowed);
         }
-        let fallback = if dacl.is_empty() {
-            Decider::EmptyDacl
-        } else {
-            Decider::NoGrantingAce
-        };
+        let fallback = if dacl.is_empty() { Decider::EmptyDacl } else { Decider::NoGrantingAce };
         Err(Denied {
             // Asking only for MAXIMUM_ALLOWED and getting nothing means every
             // right of the type was missing.
-            missing: if missing.is_empty() {
-                mapping.all
-            } else {
-                missing
-            },
+            missing: if missing.is_empty() { mapping.all } else { missing },
             decided_by: walk.first_relevant_deny.map_or(fallback, Decider::Ace),
         })
     }
 
     /// Walks the whole DACL, letting each right be decided by the first ACE
     /// that names it. `wanted` only selects which deny ACE gets the blame.
-    fn walk_maximum(
-        &self,
-        dacl: &[Ace],
-        token: &Token,
-        wanted: AccessMask,
-        mapping: &GenericMapping,
-    ) -> MaximumWalk {
+    fn walk_maximum(&self, dacl: &[Ace], token: &Token, wanted: AccessMask, mapping: &GenericMapping) -> MaximumWalk {
         let implicit = self.owner_implicit(token);
-        let blame_for = if wanted.is_empty() {
-            !AccessMask::default()
-        } else {
-            wanted
-        };
-        let mut walk = MaximumWalk {
-            allowed: implicit,
-            steps: Vec::new(),
-            first_relevant_deny: None,
-        };
+        let blame_for = if wanted.is_empty() { !AccessMask::default() } else { wanted };
+        let mut walk = MaximumWalk { allowed: implicit, steps: Vec::new(), first_relevant_deny: None };
         let mut denied = AccessMask::default();
         for (index, ace, mask) in self.applicable(dacl, token, mapping) {
             let fresh = mask.difference(walk.allowed | denied);

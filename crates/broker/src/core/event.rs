@@ -58,16 +58,8 @@ impl Object for Event {
     fn describe(&self) -> String {
         format!(
             "{}, {}",
-            if self.signaled {
-                "signaled"
-            } else {
-                "not signaled"
-            },
-            if self.manual_reset {
-                "manual-reset"
-            } else {
-                "auto-reset"
-            }
+            if self.signaled { "signaled" } else { "not signaled" },
+            if self.manual_reset { "manual-reset" } else { "auto-reset" }
         )
     }
 

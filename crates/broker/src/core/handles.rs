@@ -31,13 +31,7 @@ impl HandleTable {
         }
         self.count += 1;
         // Reuse the lowest free slot, as Windows hands out low handle values first.
-        if let Some(pos) = self
-            .free
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, i)| **i)
-            .map(|(pos, _)| pos)
-        {
+        if let Some(pos) = self.free.iter().enumerate().min_by_key(|(_, i)| **i).map(|(pos, _)| pos) {
             let index = self.free.swap_remove(pos);
             self.slots[index as usize] = Some(entry);
             return Some(Handle::from_index(index));
@@ -71,10 +65,7 @@ impl HandleTable {
 
     /// Every handle, in handle order.
     pub fn iter(&self) -> impl Iterator<Item = (Handle, HandleEntry)> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.map(|e| (Handle::from_index(i as u32), e)))
+        self.slots.iter().enumerate().filter_map(|(i, e)| e.map(|e| (Handle::from_index(i as u32), e)))
     }
 
     /// How many handles are open.
@@ -88,10 +79,7 @@ mod tests {
     use super::*;
 
     fn entry(i: u32) -> HandleEntry {
-        HandleEntry {
-            object: ObjectId(i),
-            access: AccessMask(0),
-        }
+        HandleEntry { object: ObjectId(i), access: AccessMask(0) }
     }
 
     #[test]

@@ -157,33 +157,13 @@ impl Core {
     /// serves `max_clients`; the reason is for the client.
     pub fn client_connected(&mut self, id: ClientId, cred: Credentials) -> Result<(), String> {
         if self.clients.len() >= self.config.max_clients {
-            let reason = format!(
-                "the broker already serves its limit of {} clients",
-                self.config.max_clients
-            );
+            let reason = format!("the broker already serves its limit of {} clients", self.config.max_clients);
             tracing::warn!(client = id.0, pid = cred.pid, uid = cred.uid, %reason, "refused client");
             return Err(reason);
         }
-        tracing::info!(
-            client = id.0,
-            pid = cred.pid,
-            uid = cred.uid,
-            "client connected"
-        );
-        let token = Token {
-            uid: cred.uid,
-            gid: cred.gid,
-            groups: cred.groups.clone(),
-        };
-        self.clients.insert(
-            id,
-            Client {
-                cred,
-                token,
-                handles: HandleTable::default(),
-                malformed: 0,
-            },
-        );
+        tracing::info!(client = id.0, pid = cred.pid, uid = cred.uid, "client connected");
+        let token = Token { uid: cred.uid, gid: cred.gid, groups: cred.groups.clone() };
+        self.clients.insert(id, Client { cred, token, handles: HandleTable::default(), malformed: 0 });
         Ok(())
     }
 
@@ -213,11 +193,7 @@ impl Core {
             return;
         }
         let name = frame.request.name();
-        let mut cx = Cx {
-            client,
-            request: frame.id,
-            now,
-        };
+        let mut cx = Cx { client, request: frame.id, now };
         match dispatch(self, &mut cx, frame.request) {
             Response::Ready(result) => {
                 if let Err(e) = &result {
@@ -226,13 +202,7 @@ impl Core {
                 }
                 // Id 0 asks for no reply (a close sent from a destructor).
                 if frame.id != 0 {
-                    self.out.push_back(Output::Reply {
-                        client,
-                        frame: ReplyFrame {
-                            id: frame.id,
-                            result,
-                        },
-                    });
+                    self.out.push_back(Output::Reply { client, frame: ReplyFrame { id: frame.id, result } });
                 }
             }
             Response::Deferred => {}
@@ -247,30 +217,13 @@ impl Core {
         };
         c.malformed += 1;
         let count = c.malformed;
-        tracing::warn!(
-            client = client.0,
-            pid = c.cred.pid,
-            count,
-            why,
-            "malformed frame"
-        );
+        tracing::warn!(client = client.0, pid = c.cred.pid, count, why, "malformed frame");
         if count >= self.config.max_malformed {
-            self.out.push_back(Output::Disconnect {
-                client,
-                reason: format!("{count} malformed frames (last: {why})"),
-            });
+            self.out
+                .push_back(Output::Disconnect { client, reason: format!("{count} malformed frames (last: {why})") });
         } else {
-            let error = WireError::new(
-                Win32Error::ERROR_INVALID_DATA,
-                format!("malformed request frame: {why}"),
-            );
-            self.out.push_back(Output::Reply {
-                client,
-                frame: ReplyFrame {
-                    id: 0,
-                    result: Err(error),
-                },
-            });
+            let error = WireError::new(Win32Error::ERROR_INVALID_DATA, format!("malformed request frame: {why}"));
+            self.out.push_back(Output::Reply { client, frame: ReplyFrame { id: 0, result: Err(error) } });
         }
     }
 
@@ -307,30 +260,20 @@ impl Core {
     // ---- handle and lifetime helpers shared by the request handlers ----
 
     fn client(&self, id: ClientId) -> Result<&Client, WireError> {
-        self.clients.get(&id).ok_or_else(|| {
-            WireError::new(Win32Error::ERROR_INVALID_HANDLE, "client is not connected")
-        })
+        self.clients.get(&id).ok_or_else(|| WireError::new(Win32Error::ERROR_INVALID_HANDLE, "client is not connected"))
     }
 
     /// Looks a handle up for an operation that needs `needed` access.
-    fn lookup(
-        &self,
-        cx: &Cx,
-        handle: Handle,
-        needed: AccessMask,
-        op: &str,
-    ) -> Result<(ObjectId, HandleEntry), WireError> {
-        let entry = self.client(cx.client)?.handles.get(handle).ok_or_else(|| {
-            WireError::new(
-                Win32Error::ERROR_INVALID_HANDLE,
-                format!("{op}: handle {handle} is not open"),
-            )
-        })?;
+    fn lookup(&self, cx: &Cx, handle: Handle, needed: AccessMask) -> Result<(ObjectId, HandleEntry), WireError> {
+        let entry =
+            self.client(cx.client)?.handles.get(handle).ok_or_else(|| {
+                WireError::new(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not open"))
+            })?;
         if !entry.access.contains(needed) {
             return Err(WireError::new(
                 Win32Error::ERROR_ACCESS_DENIED,
                 format!(
-                    "{op}: handle {handle} was opened with access {} and lacks {}",
+                    "handle {handle} was opened with access {} and lacks {}",
                     entry.access,
                     needed.difference(entry.access)
                 ),
@@ -340,25 +283,18 @@ impl Core {
     }
 
     /// Gives the client a handle to an object with the access granted.
-    fn add_handle(
-        &mut self,
-        cx: &Cx,
-        object: ObjectId,
-        access: AccessMask,
-    ) -> Result<Handle, WireError> {
+    fn add_handle(&mut self, cx: &Cx, object: ObjectId, access: AccessMask) -> Result<Handle, WireError> {
         let limit = self.config.max_handles;
-        let client = self.clients.get_mut(&cx.client).ok_or_else(|| {
-            WireError::new(Win32Error::ERROR_INVALID_HANDLE, "client is not connected")
+        let client = self
+            .clients
+            .get_mut(&cx.client)
+            .ok_or_else(|| WireError::new(Win32Error::ERROR_INVALID_HANDLE, "client is not connected"))?;
+        let handle = client.handles.insert(HandleEntry { object, access }, limit).ok_or_else(|| {
+            WireError::new(
+                Win32Error::ERROR_NO_SYSTEM_RESOURCES,
+                format!("the process already holds its limit of {limit} handles"),
+            )
         })?;
-        let handle = client
-            .handles
-            .insert(HandleEntry { object, access }, limit)
-            .ok_or_else(|| {
-                WireError::new(
-                    Win32Error::ERROR_NO_SYSTEM_RESOURCES,
-                    format!("the process already holds its limit of {limit} handles"),
-                )
-            })?;
         if let Some(e) = self.store.get_mut(object) {
             e.handles += 1;
         }
@@ -387,9 +323,7 @@ impl Core {
     }
 
     fn default_security(&self, cx: &Cx) -> Result<SecurityDescriptor, WireError> {
-        Ok(SecurityDescriptor::default_for(
-            &self.client(cx.client)?.token,
-        ))
+        Ok(SecurityDescriptor::default_for(&self.client(cx.client)?.token))
     }
 }
 

@@ -50,11 +50,7 @@ struct Dir {
 
 impl Dir {
     fn key(&self, name: &str) -> String {
-        if self.case_insensitive {
-            name.to_uppercase()
-        } else {
-            name.to_owned()
-        }
+        if self.case_insensitive { name.to_uppercase() } else { name.to_owned() }
     }
 }
 
@@ -89,18 +85,9 @@ impl Default for Namespace {
 impl Namespace {
     /// The built-in tree.
     pub fn new() -> Self {
-        let mut ns = Self {
-            dirs: HashMap::new(),
-        };
+        let mut ns = Self { dirs: HashMap::new() };
         ns.dirs.insert("\\".into(), Dir::default());
-        for dir in [
-            GLOBAL_DIR,
-            "\\Sessions",
-            "\\Sessions\\1",
-            SESSION_DIR,
-            "\\Sessions\\BNOLINKS",
-            "\\Device",
-        ] {
+        for dir in [GLOBAL_DIR, "\\Sessions", "\\Sessions\\1", SESSION_DIR, "\\Sessions\\BNOLINKS", "\\Device"] {
             ns.add_dir(dir, false);
         }
         ns.add_dir("\\Device\\NamedPipe", true);
@@ -119,13 +106,7 @@ impl Namespace {
         let p = path(full);
         let (parent, name) = split_parent(&p);
         self.insert(&parent, name, Node::Directory);
-        self.dirs.insert(
-            full.to_owned(),
-            Dir {
-                case_insensitive,
-                entries: BTreeMap::new(),
-            },
-        );
+        self.dirs.insert(full.to_owned(), Dir { case_insensitive, entries: BTreeMap::new() });
     }
 
     fn add_link(&mut self, dir: &str, name: &str, target: &str) {
@@ -135,57 +116,41 @@ impl Namespace {
     fn insert(&mut self, dir: &NamespacePath, name: &str, node: Node) {
         if let Some(d) = self.dirs.get_mut(dir.as_str()) {
             let key = d.key(name);
-            d.entries.insert(
-                key,
-                Entry {
-                    display: name.to_owned(),
-                    node,
-                },
-            );
+            d.entries.insert(key, Entry { display: name.to_owned(), node });
         }
     }
 
     /// Resolves a program's object name from the session directory.
     pub fn resolve_name(&self, name: &ObjectName) -> Result<Resolved, WireError> {
-        self.resolve(&path(SESSION_DIR), name.components(), name.as_str())
+        self.resolve(&path(SESSION_DIR), name.components())
     }
 
     /// Resolves an absolute path.
     pub fn resolve_path(&self, p: &NamespacePath) -> Result<Resolved, WireError> {
         if p.components().next().is_none() {
-            return Ok(Resolved::Found {
-                path: NamespacePath::root(),
-                node: Node::Directory,
-            });
+            return Ok(Resolved::Found { path: NamespacePath::root(), node: Node::Directory });
         }
-        self.resolve(&NamespacePath::root(), p.components(), p.as_str())
+        self.resolve(&NamespacePath::root(), p.components())
     }
 
     fn resolve<'a>(
         &self,
         start: &NamespacePath,
         components: impl Iterator<Item = &'a str>,
-        shown: &str,
     ) -> Result<Resolved, WireError> {
         let mut pending: Vec<String> = components.map(str::to_owned).collect();
         pending.reverse();
         let mut dir = start.clone();
         let mut hops = 0;
         while let Some(component) = pending.pop() {
-            let d = self
-                .dirs
-                .get(dir.as_str())
-                .ok_or_else(|| not_a_dir(shown, &dir))?;
+            let d = self.dirs.get(dir.as_str()).ok_or_else(|| not_a_dir(&dir))?;
             let Some(entry) = d.entries.get(&d.key(&component)) else {
                 if pending.is_empty() {
-                    return Ok(Resolved::Vacant {
-                        dir,
-                        name: component,
-                    });
+                    return Ok(Resolved::Vacant { dir, name: component });
                 }
                 return Err(WireError::new(
                     Win32Error::ERROR_PATH_NOT_FOUND,
-                    format!("{shown:?}: there is no directory {component:?} in {dir}"),
+                    format!("there is no directory {component:?} in {dir}"),
                 ));
             };
             let here = dir.join(&entry.display);
@@ -196,34 +161,23 @@ impl Namespace {
                     if hops > MAX_LINK_HOPS {
                         return Err(WireError::new(
                             Win32Error::ERROR_PATH_NOT_FOUND,
-                            format!("{shown:?}: too many symbolic links"),
+                            "too many symbolic links".to_owned(),
                         ));
                     }
                     dir = NamespacePath::root();
                     pending.extend(target.components().rev().map(str::to_owned));
                 }
-                (Node::Object(_), false) => return Err(not_a_dir(shown, &here)),
+                (Node::Object(_), false) => return Err(not_a_dir(&here)),
                 (node, true) => {
-                    return Ok(Resolved::Found {
-                        path: here,
-                        node: node.clone(),
-                    });
+                    return Ok(Resolved::Found { path: here, node: node.clone() });
                 }
             }
         }
-        Ok(Resolved::Found {
-            path: dir,
-            node: Node::Directory,
-        })
+        Ok(Resolved::Found { path: dir, node: Node::Directory })
     }
 
     /// Enters a new named object at a vacant place.
-    pub fn insert_object(
-        &mut self,
-        dir: &NamespacePath,
-        name: &str,
-        id: ObjectId,
-    ) -> NamespacePath {
+    pub fn insert_object(&mut self, dir: &NamespacePath, name: &str, id: ObjectId) -> NamespacePath {
         self.insert(dir, name, Node::Object(id));
         dir.join(name)
     }
@@ -240,45 +194,26 @@ impl Namespace {
     /// The entries of a directory, in name order.
     pub fn list(&self, dir: &NamespacePath) -> Option<Vec<(String, Node)>> {
         let d = self.dirs.get(dir.as_str())?;
-        Some(
-            d.entries
-                .values()
-                .map(|e| (e.display.clone(), e.node.clone()))
-                .collect(),
-        )
+        Some(d.entries.values().map(|e| (e.display.clone(), e.node.clone())).collect())
     }
 
     /// Counts of directories and links, for status.
     pub fn counts(&self) -> Vec<(ObjectKind, u32)> {
-        let links = self
-            .dirs
-            .values()
-            .flat_map(|d| d.entries.values())
-            .filter(|e| matches!(e.node, Node::Link(_)))
-            .count();
-        vec![
-            (ObjectKind::Directory, self.dirs.len() as u32),
-            (ObjectKind::SymbolicLink, links as u32),
-        ]
+        let links =
+            self.dirs.values().flat_map(|d| d.entries.values()).filter(|e| matches!(e.node, Node::Link(_))).count();
+        vec![(ObjectKind::Directory, self.dirs.len() as u32), (ObjectKind::SymbolicLink, links as u32)]
     }
 }
 
 fn split_parent(p: &NamespacePath) -> (NamespacePath, &str) {
     let s = p.as_str();
     let cut = s.rfind('\\').unwrap_or(0);
-    let parent = if cut == 0 {
-        NamespacePath::root()
-    } else {
-        path(&s[..cut])
-    };
+    let parent = if cut == 0 { NamespacePath::root() } else { path(&s[..cut]) };
     (parent, &s[cut + 1..])
 }
 
-fn not_a_dir(shown: &str, at: &NamespacePath) -> WireError {
-    WireError::new(
-        Win32Error::ERROR_PATH_NOT_FOUND,
-        format!("{shown:?}: {at} is not a directory"),
-    )
+fn not_a_dir(at: &NamespacePath) -> WireError {
+    WireError::new(Win32Error::ERROR_PATH_NOT_FOUND, format!("{at} is not a directory"))
 }
 
 #[cfg(test)]
@@ -300,23 +235,14 @@ mod tests {
     fn local_prefix_is_the_session_directory() {
         let ns = Namespace::new();
         assert_eq!(vacant(&ns, "x"), (SESSION_DIR.to_owned(), "x".to_owned()));
-        assert_eq!(
-            vacant(&ns, "Local\\x"),
-            (SESSION_DIR.to_owned(), "x".to_owned())
-        );
+        assert_eq!(vacant(&ns, "Local\\x"), (SESSION_DIR.to_owned(), "x".to_owned()));
     }
 
     #[test]
     fn global_prefix_is_the_global_directory() {
         let ns = Namespace::new();
-        assert_eq!(
-            vacant(&ns, "Global\\x"),
-            (GLOBAL_DIR.to_owned(), "x".to_owned())
-        );
-        assert_eq!(
-            vacant(&ns, "Global\\Local\\x"),
-            (GLOBAL_DIR.to_owned(), "x".to_owned())
-        );
+        assert_eq!(vacant(&ns, "Global\\x"), (GLOBAL_DIR.to_owned(), "x".to_owned()));
+        assert_eq!(vacant(&ns, "Global\\Local\\x"), (GLOBAL_DIR.to_owned(), "x".to_owned()));
     }
 
     #[test]
@@ -329,20 +255,14 @@ mod tests {
     #[test]
     fn prefixes_are_case_sensitive() {
         let ns = Namespace::new();
-        assert_eq!(
-            ns.resolve_name(&name("local\\x")).unwrap_err().code,
-            Win32Error::ERROR_PATH_NOT_FOUND
-        );
+        assert_eq!(ns.resolve_name(&name("local\\x")).unwrap_err().code, Win32Error::ERROR_PATH_NOT_FOUND);
     }
 
     #[test]
     fn object_in_the_middle_of_a_path_is_path_not_found() {
         let mut ns = Namespace::new();
         ns.insert_object(&path(SESSION_DIR), "E", ObjectId(1));
-        assert_eq!(
-            ns.resolve_name(&name("E\\x")).unwrap_err().code,
-            Win32Error::ERROR_PATH_NOT_FOUND
-        );
+        assert_eq!(ns.resolve_name(&name("E\\x")).unwrap_err().code, Win32Error::ERROR_PATH_NOT_FOUND);
     }
 
     #[test]
@@ -352,20 +272,11 @@ mod tests {
         assert_eq!(full.as_str(), "\\Sessions\\1\\BaseNamedObjects\\E");
         assert_eq!(
             ns.resolve_name(&name("Local\\E")).unwrap(),
-            Resolved::Found {
-                path: full.clone(),
-                node: Node::Object(ObjectId(1))
-            }
+            Resolved::Found { path: full.clone(), node: Node::Object(ObjectId(1)) }
         );
-        assert!(matches!(
-            ns.resolve_name(&name("e")).unwrap(),
-            Resolved::Vacant { .. }
-        ));
+        assert!(matches!(ns.resolve_name(&name("e")).unwrap(), Resolved::Vacant { .. }));
         ns.remove(&full);
-        assert!(matches!(
-            ns.resolve_name(&name("E")).unwrap(),
-            Resolved::Vacant { .. }
-        ));
+        assert!(matches!(ns.resolve_name(&name("E")).unwrap(), Resolved::Vacant { .. }));
     }
 
     #[test]
@@ -373,24 +284,13 @@ mod tests {
         let mut ns = Namespace::new();
         ns.insert_object(&path("\\Device\\NamedPipe"), "Test", ObjectId(3));
         let found = ns.resolve_path(&path("\\Device\\NamedPipe\\TEST")).unwrap();
-        assert_eq!(
-            found,
-            Resolved::Found {
-                path: path("\\Device\\NamedPipe\\Test"),
-                node: Node::Object(ObjectId(3))
-            }
-        );
+        assert_eq!(found, Resolved::Found { path: path("\\Device\\NamedPipe\\Test"), node: Node::Object(ObjectId(3)) });
     }
 
     #[test]
     fn root_lists_the_built_in_tree() {
         let ns = Namespace::new();
-        let names: Vec<String> = ns
-            .list(&NamespacePath::root())
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
+        let names: Vec<String> = ns.list(&NamespacePath::root()).unwrap().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["BaseNamedObjects", "Device", "Sessions"]);
     }
 }

@@ -118,10 +118,7 @@ impl Store {
 
     /// Live objects.
     pub fn iter(&self) -> impl Iterator<Item = (ObjectId, &Entry)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.as_ref().map(|e| (ObjectId(i as u32), e)))
+        self.slots.iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (ObjectId(i as u32), e)))
     }
 
     /// How many objects are live.

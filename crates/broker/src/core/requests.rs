@@ -40,21 +40,12 @@ impl Core {
         if client.handles.len() >= self.config.max_handles {
             return Err(err(
                 Win32Error::ERROR_NO_SYSTEM_RESOURCES,
-                format!(
-                    "the process already holds its limit of {} handles",
-                    self.config.max_handles
-                ),
+                format!("the process already holds its limit of {} handles", self.config.max_handles),
             ));
         }
         let sd = match &security.sddl {
-            Some(text) => {
-                SecurityDescriptor::parse_sddl(text, &client.token.user_sid()).map_err(|e| {
-                    err(
-                        Win32Error::ERROR_INVALID_PARAMETER,
-                        format!("security descriptor: {e}"),
-                    )
-                })?
-            }
+            Some(text) => SecurityDescriptor::parse_sddl(text, &client.token.user_sid())
+                .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?,
             None => self.default_security(cx)?,
         };
         let object = make();
@@ -62,37 +53,23 @@ impl Core {
         let place = match name {
             None => None,
             Some(name) => match self.namespace.resolve_name(name)? {
-                Resolved::Found {
-                    path,
-                    node: Node::Object(id),
-                } => {
-                    let handle = self.open_existing(cx, id, kind, access, &path.to_string())?;
-                    return Ok(p::Created {
-                        handle,
-                        already_existed: true,
-                    });
+                Resolved::Found { node: Node::Object(id), .. } => {
+                    let handle = self.open_existing(cx, id, kind, access)?;
+                    return Ok(p::Created { handle, already_existed: true });
                 }
-                Resolved::Found { path, node } => {
-                    return Err(type_mismatch(&path.to_string(), node_kind(&node), kind));
+                Resolved::Found { node, .. } => {
+                    return Err(type_mismatch(node_kind(&node), kind));
                 }
                 Resolved::Vacant { dir, name } => Some((dir, name)),
             },
         };
         // The creator gets what it asked for; the DACL governs later opens.
-        let mut granted = mapping
-            .map(AccessMask(access))
-            .difference(AccessMask::MAXIMUM_ALLOWED);
+        let mut granted = mapping.map(AccessMask(access)).difference(AccessMask::MAXIMUM_ALLOWED);
         if AccessMask(access).contains(AccessMask::MAXIMUM_ALLOWED) {
             granted = granted.union(mapping.all);
         }
         let path = place;
-        let id = self.store.insert(Entry {
-            object,
-            path: None,
-            security: sd,
-            handles: 0,
-            waiters: Vec::new(),
-        });
+        let id = self.store.insert(Entry { object, path: None, security: sd, handles: 0, waiters: Vec::new() });
         if let Some((dir, name)) = path {
             let full = self.namespace.insert_object(&dir, &name, id);
             if let Some(e) = self.store.get_mut(id) {
@@ -100,93 +77,53 @@ impl Core {
             }
         }
         let handle = self.add_handle(cx, id, granted)?;
-        Ok(p::Created {
-            handle,
-            already_existed: false,
-        })
+        Ok(p::Created { handle, already_existed: false })
     }
 
     /// Checks access to an existing object and opens a handle to it.
-    fn open_existing(
-        &mut self,
-        cx: &Cx,
-        id: ObjectId,
-        kind: ObjectKind,
-        access: u32,
-        shown: &str,
-    ) -> Result<Handle, WireError> {
+    fn open_existing(&mut self, cx: &Cx, id: ObjectId, kind: ObjectKind, access: u32) -> Result<Handle, WireError> {
         let token = self.client(cx.client)?.token.clone();
-        let entry = self.store.get(id).ok_or_else(|| {
-            err(
-                Win32Error::ERROR_FILE_NOT_FOUND,
-                format!("{shown}: no such object"),
-            )
-        })?;
+        let entry =
+            self.store.get(id).ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, "no such object".to_owned()))?;
         let actual = entry.object.kind();
         if actual != kind {
-            return Err(type_mismatch(shown, actual, kind));
+            return Err(type_mismatch(actual, kind));
         }
         let granted = entry
             .security
             .access_check(&token, AccessMask(access), &entry.object.mapping())
-            .map_err(|denied| {
-                err(
-                    Win32Error::ERROR_ACCESS_DENIED,
-                    format!("{shown}: {denied}"),
-                )
-            })?;
+            .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, denied.to_string()))?;
         self.add_handle(cx, id, granted)
     }
 
     /// Looks up an event handle that needs `needed` access.
-    fn event_mut(
-        &mut self,
-        cx: &Cx,
-        handle: Handle,
-        needed: u32,
-        op: &str,
-    ) -> Result<(ObjectId, &mut Event), WireError> {
-        let entry = self.client(cx.client)?.handles.get(handle).ok_or_else(|| {
-            err(
-                Win32Error::ERROR_INVALID_HANDLE,
-                format!("{op}: handle {handle} is not open"),
-            )
-        })?;
-        let is_event = self
-            .store
-            .get(entry.object)
-            .is_some_and(|e| e.object.kind() == ObjectKind::Event);
+    fn event_mut(&mut self, cx: &Cx, handle: Handle, needed: u32) -> Result<(ObjectId, &mut Event), WireError> {
+        let entry = self
+            .client(cx.client)?
+            .handles
+            .get(handle)
+            .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not open")))?;
+        let is_event = self.store.get(entry.object).is_some_and(|e| e.object.kind() == ObjectKind::Event);
         if !is_event {
-            return Err(err(
-                Win32Error::ERROR_INVALID_HANDLE,
-                format!("{op}: handle {handle} is not an event"),
-            ));
+            return Err(err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not an event")));
         }
-        let (id, _) = self.lookup(cx, handle, AccessMask(needed), op)?;
+        let (id, _) = self.lookup(cx, handle, AccessMask(needed))?;
         let event = self
             .store
             .get_mut(id)
             .and_then(|e| e.object.as_any_mut().downcast_mut::<Event>())
-            .ok_or_else(|| {
-                err(
-                    Win32Error::ERROR_INVALID_HANDLE,
-                    format!("{op}: handle {handle} is not an event"),
-                )
-            })?;
+            .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not an event")))?;
         Ok((id, event))
     }
 
     fn resolve_target(&self, target: &p::Target) -> Result<(String, Node), WireError> {
-        let (resolved, shown) = match target {
-            p::Target::Name(n) => (self.namespace.resolve_name(n)?, n.to_string()),
-            p::Target::Path(path) => (self.namespace.resolve_path(path)?, path.to_string()),
+        let resolved = match target {
+            p::Target::Name(n) => self.namespace.resolve_name(n)?,
+            p::Target::Path(path) => self.namespace.resolve_path(path)?,
         };
         match resolved {
             Resolved::Found { path, node } => Ok((path.to_string(), node)),
-            Resolved::Vacant { .. } => Err(err(
-                Win32Error::ERROR_FILE_NOT_FOUND,
-                format!("{shown}: no such object"),
-            )),
+            Resolved::Vacant { .. } => Err(err(Win32Error::ERROR_FILE_NOT_FOUND, "no such object".to_owned())),
         }
     }
 
@@ -205,13 +142,7 @@ impl Core {
         rows
     }
 
-    fn handle_info(
-        &self,
-        c: &super::Client,
-        handle: Handle,
-        object: ObjectId,
-        access: AccessMask,
-    ) -> p::HandleInfo {
+    fn handle_info(&self, c: &super::Client, handle: Handle, object: ObjectId, access: AccessMask) -> p::HandleInfo {
         let entry = self.store.get(object);
         p::HandleInfo {
             pid: c.cred.pid,
@@ -232,78 +163,52 @@ fn node_kind(node: &Node) -> ObjectKind {
     }
 }
 
-fn type_mismatch(shown: &str, actual: ObjectKind, wanted: ObjectKind) -> WireError {
-    err(
-        Win32Error::ERROR_INVALID_HANDLE,
-        format!("{shown}: the name belongs to a {actual}, not a {wanted}"),
-    )
+fn type_mismatch(actual: ObjectKind, wanted: ObjectKind) -> WireError {
+    err(Win32Error::ERROR_INVALID_HANDLE, format!("the name belongs to a {actual}, not a {wanted}"))
 }
 
 impl Handler for Core {
     type Context = Cx;
 
     fn create_event(&mut self, cx: &mut Cx, req: p::CreateEvent) -> Response<p::Created> {
-        let event = Event {
-            manual_reset: req.manual_reset,
-            signaled: req.initial_state,
-        };
-        ready(self.create_or_open(
-            cx,
-            req.name.as_ref(),
-            ObjectKind::Event,
-            req.access,
-            &req.security,
-            || Box::new(event),
-        ))
+        let event = Event { manual_reset: req.manual_reset, signaled: req.initial_state };
+        ready(
+            self.create_or_open(cx, req.name.as_ref(), ObjectKind::Event, req.access, &req.security, || {
+                Box::new(event)
+            }),
+        )
     }
 
     fn open(&mut self, cx: &mut Cx, req: p::Open) -> Response<Handle> {
-        let shown = req.name.to_string();
         ready(match self.namespace.resolve_name(&req.name) {
-            Ok(Resolved::Found {
-                node: Node::Object(id),
-                ..
-            }) => self.open_existing(cx, id, req.kind, req.access, &shown),
-            Ok(Resolved::Found { node, .. }) => {
-                Err(type_mismatch(&shown, node_kind(&node), req.kind))
-            }
-            Ok(Resolved::Vacant { .. }) => Err(err(
-                Win32Error::ERROR_FILE_NOT_FOUND,
-                format!("{shown}: no such object"),
-            )),
+            Ok(Resolved::Found { node: Node::Object(id), .. }) => self.open_existing(cx, id, req.kind, req.access),
+            Ok(Resolved::Found { node, .. }) => Err(type_mismatch(node_kind(&node), req.kind)),
+            Ok(Resolved::Vacant { .. }) => Err(err(Win32Error::ERROR_FILE_NOT_FOUND, "no such object".to_owned())),
             Err(e) => Err(e),
         })
     }
 
     fn close(&mut self, cx: &mut Cx, req: p::Close) -> Response<()> {
-        let removed = self
-            .clients
-            .get_mut(&cx.client)
-            .and_then(|c| c.handles.remove(req.handle));
+        let removed = self.clients.get_mut(&cx.client).and_then(|c| c.handles.remove(req.handle));
         ready(match removed {
             Some(entry) => {
                 self.drop_handle_ref(entry.object);
                 Ok(())
             }
-            None => Err(err(
-                Win32Error::ERROR_INVALID_HANDLE,
-                format!("close: handle {} is not open", req.handle),
-            )),
+            None => Err(err(Win32Error::ERROR_INVALID_HANDLE, format!("close: handle {} is not open", req.handle))),
         })
     }
 
     fn duplicate(&mut self, cx: &mut Cx, req: p::Duplicate) -> Response<Handle> {
         let result = (|| {
-            let (id, source) = self.lookup(cx, req.handle, AccessMask(0), "duplicate")?;
+            let (id, source) = self.lookup(cx, req.handle, AccessMask(0))?;
             let access = match req.access {
                 None => source.access,
                 Some(wanted) => {
-                    let entry = self.store.get(id).ok_or_else(|| {
-                        err(
-                            Win32Error::ERROR_INVALID_HANDLE,
-                            "duplicate: object is gone",
-                        )
-                    })?;
+                    let entry = self
+                        .store
+                        .get(id)
+                        .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, "duplicate: object is gone"))?;
                     let mapped = entry.object.mapping().map(AccessMask(wanted));
                     if source.access.contains(mapped) {
                         mapped
@@ -312,9 +217,7 @@ impl Handler for Core {
                         entry
                             .security
                             .access_check(&token, AccessMask(wanted), &entry.object.mapping())
-                            .map_err(|d| {
-                                err(Win32Error::ERROR_ACCESS_DENIED, format!("duplicate: {d}"))
-                            })?
+                            .map_err(|d| err(Win32Error::ERROR_ACCESS_DENIED, format!("duplicate: {d}")))?
                     }
                 }
             };
@@ -324,12 +227,7 @@ impl Handler for Core {
     }
 
     fn event_op(&mut self, cx: &mut Cx, req: p::EventOp) -> Response<bool> {
-        let op = match req.action {
-            p::EventAction::Set => "SetEvent",
-            p::EventAction::Reset => "ResetEvent",
-            p::EventAction::Pulse => "PulseEvent",
-        };
-        let (id, event) = match self.event_mut(cx, req.handle, EVENT_MODIFY_STATE, op) {
+        let (id, event) = match self.event_mut(cx, req.handle, EVENT_MODIFY_STATE) {
             Ok(found) => found,
             Err(e) => return ready(Err(e)),
         };
@@ -342,10 +240,7 @@ impl Handler for Core {
             self.wake(id);
         }
         if req.action == p::EventAction::Pulse
-            && let Some(event) = self
-                .store
-                .get_mut(id)
-                .and_then(|e| e.object.as_any_mut().downcast_mut::<Event>())
+            && let Some(event) = self.store.get_mut(id).and_then(|e| e.object.as_any_mut().downcast_mut::<Event>())
         {
             event.signaled = false;
         }
@@ -356,15 +251,12 @@ impl Handler for Core {
         if req.handles.is_empty() || req.handles.len() > MAXIMUM_WAIT_OBJECTS {
             return ready(Err(err(
                 Win32Error::ERROR_INVALID_PARAMETER,
-                format!(
-                    "wait: {} handles given; between 1 and {MAXIMUM_WAIT_OBJECTS} are allowed",
-                    req.handles.len()
-                ),
+                format!("wait: {} handles given; between 1 and {MAXIMUM_WAIT_OBJECTS} are allowed", req.handles.len()),
             )));
         }
         let mut objects = Vec::with_capacity(req.handles.len());
         for &handle in &req.handles {
-            match self.lookup(cx, handle, AccessMask::SYNCHRONIZE, "wait") {
+            match self.lookup(cx, handle, AccessMask::SYNCHRONIZE) {
                 Ok((id, _)) if self.store.get(id).is_some_and(|e| e.object.is_waitable()) => {
                     objects.push(id);
                 }
@@ -396,55 +288,28 @@ impl Handler for Core {
         if self.waits.count_for(cx.client) >= self.config.max_waits {
             return ready(Err(err(
                 Win32Error::ERROR_NO_SYSTEM_RESOURCES,
-                format!(
-                    "wait: the process already has {} waits pending",
-                    self.config.max_waits
-                ),
+                format!("wait: the process already has {} waits pending", self.config.max_waits),
             )));
         }
-        let parked = Parked {
-            client: cx.client,
-            request: cx.request,
-            objects,
-            wait_all: req.wait_all,
-            deadline: None,
-        };
+        let parked = Parked { client: cx.client, request: cx.request, objects, wait_all: req.wait_all, deadline: None };
         self.park(parked, req.timeout_ms.map(Duration::from_millis), cx.now);
         Response::Deferred
     }
 
     fn add_atom(&mut self, _cx: &mut Cx, req: p::AddAtom) -> Response<Atom> {
-        ready(self.atoms.add(&req.key).map_err(|code| {
-            err(
-                code,
-                format!("GlobalAddAtom {:?}: {}", req.key, code.message()),
-            )
-        }))
+        ready(self.atoms.add(&req.key).map_err(|code| err(code, code.message())))
     }
 
     fn find_atom(&mut self, _cx: &mut Cx, req: p::FindAtom) -> Response<Atom> {
-        ready(
-            self.atoms
-                .find(&req.key)
-                .map_err(|code| err(code, format!("GlobalFindAtom {:?}: no such atom", req.key))),
-        )
+        ready(self.atoms.find(&req.key).map_err(|code| err(code, "no such atom")))
     }
 
     fn delete_atom(&mut self, _cx: &mut Cx, req: p::DeleteAtom) -> Response<()> {
-        ready(
-            self.atoms
-                .delete(req.atom)
-                .map_err(|code| err(code, format!("GlobalDeleteAtom {}: no such atom", req.atom))),
-        )
+        ready(self.atoms.delete(req.atom).map_err(|code| err(code, "no such atom")))
     }
 
     fn atom_name(&mut self, _cx: &mut Cx, req: p::AtomNameOf) -> Response<String> {
-        ready(self.atoms.name(req.atom).map_err(|code| {
-            err(
-                code,
-                format!("GlobalGetAtomName {}: {}", req.atom, code.message()),
-            )
-        }))
+        ready(self.atoms.name(req.atom).map_err(|code| err(code, code.message())))
     }
 
     fn list_atoms(&mut self, _cx: &mut Cx, _req: p::ListAtoms) -> Response<Vec<AtomEntry>> {
@@ -453,11 +318,7 @@ impl Handler for Core {
 
     fn status(&mut self, cx: &mut Cx, _req: p::StatusRequest) -> Response<p::BrokerStatus> {
         let mut objects = self.namespace.counts();
-        let events = self
-            .store
-            .iter()
-            .filter(|(_, e)| e.object.kind() == ObjectKind::Event)
-            .count();
+        let events = self.store.iter().filter(|(_, e)| e.object.kind() == ObjectKind::Event).count();
         objects.push((ObjectKind::Event, events as u32));
         ready(Ok(p::BrokerStatus {
             pid: self.config.pid,
@@ -473,33 +334,18 @@ impl Handler for Core {
         }))
     }
 
-    fn list_directory(
-        &mut self,
-        _cx: &mut Cx,
-        req: p::ListDirectory,
-    ) -> Response<Vec<p::DirEntry>> {
+    fn list_directory(&mut self, _cx: &mut Cx, req: p::ListDirectory) -> Response<Vec<p::DirEntry>> {
         let result = match self.namespace.resolve_path(&req.path) {
-            Ok(Resolved::Found {
-                path,
-                node: Node::Directory,
-            }) => Ok(self
+            Ok(Resolved::Found { path, node: Node::Directory }) => Ok(self
                 .namespace
                 .list(&path)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(name, node)| match node {
-                    Node::Directory => p::DirEntry {
-                        name,
-                        kind: ObjectKind::Directory,
-                        target: None,
-                        handles: 0,
-                    },
-                    Node::Link(t) => p::DirEntry {
-                        name,
-                        kind: ObjectKind::SymbolicLink,
-                        target: Some(t.to_string()),
-                        handles: 0,
-                    },
+                    Node::Directory => p::DirEntry { name, kind: ObjectKind::Directory, target: None, handles: 0 },
+                    Node::Link(t) => {
+                        p::DirEntry { name, kind: ObjectKind::SymbolicLink, target: Some(t.to_string()), handles: 0 }
+                    }
                     Node::Object(id) => {
                         let e = self.store.get(id);
                         p::DirEntry {
@@ -511,56 +357,50 @@ impl Handler for Core {
                     }
                 })
                 .collect()),
-            Ok(Resolved::Found { path, .. }) => Err(err(
-                Win32Error::ERROR_PATH_NOT_FOUND,
-                format!("{path} is not a directory"),
-            )),
-            Ok(Resolved::Vacant { .. }) => Err(err(
-                Win32Error::ERROR_PATH_NOT_FOUND,
-                format!("{}: no such directory", req.path),
-            )),
+            Ok(Resolved::Found { path, .. }) => {
+                Err(err(Win32Error::ERROR_PATH_NOT_FOUND, format!("{path} is not a directory")))
+            }
+            Ok(Resolved::Vacant { .. }) => {
+                Err(err(Win32Error::ERROR_PATH_NOT_FOUND, format!("{}: no such directory", req.path)))
+            }
             Err(e) => Err(e),
         };
         ready(result)
     }
 
     fn show(&mut self, _cx: &mut Cx, req: p::Show) -> Response<p::ObjectInfo> {
-        let result = self
-            .resolve_target(&req.target)
-            .map(|(path, node)| match node {
-                Node::Object(id) => {
-                    let e = self.store.get(id);
-                    p::ObjectInfo {
-                        path,
-                        kind: e.map_or(ObjectKind::Event, |e| e.object.kind()),
-                        sddl: e.map(|e| e.security.to_sddl()).unwrap_or_default(),
-                        holders: self.holders(id),
-                        state: e.map(|e| e.object.describe()).unwrap_or_default(),
-                        waiters: e.map_or(0, |e| e.waiters.len() as u32),
-                    }
-                }
-                Node::Directory => {
-                    let count = NamespacePathExt::parse(&path)
-                        .and_then(|p| self.namespace.list(&p))
-                        .map_or(0, |l| l.len());
-                    p::ObjectInfo {
-                        path,
-                        kind: ObjectKind::Directory,
-                        sddl: String::new(),
-                        holders: Vec::new(),
-                        state: format!("{count} entries"),
-                        waiters: 0,
-                    }
-                }
-                Node::Link(target) => p::ObjectInfo {
+        let result = self.resolve_target(&req.target).map(|(path, node)| match node {
+            Node::Object(id) => {
+                let e = self.store.get(id);
+                p::ObjectInfo {
                     path,
-                    kind: ObjectKind::SymbolicLink,
+                    kind: e.map_or(ObjectKind::Event, |e| e.object.kind()),
+                    sddl: e.map(|e| e.security.to_sddl()).unwrap_or_default(),
+                    holders: self.holders(id),
+                    state: e.map(|e| e.object.describe()).unwrap_or_default(),
+                    waiters: e.map_or(0, |e| e.waiters.len() as u32),
+                }
+            }
+            Node::Directory => {
+                let count = NamespacePathExt::parse(&path).and_then(|p| self.namespace.list(&p)).map_or(0, |l| l.len());
+                p::ObjectInfo {
+                    path,
+                    kind: ObjectKind::Directory,
                     sddl: String::new(),
                     holders: Vec::new(),
-                    state: format!("-> {target}"),
+                    state: format!("{count} entries"),
                     waiters: 0,
-                },
-            });
+                }
+            }
+            Node::Link(target) => p::ObjectInfo {
+                path,
+                kind: ObjectKind::SymbolicLink,
+                sddl: String::new(),
+                holders: Vec::new(),
+                state: format!("-> {target}"),
+                waiters: 0,
+            },
+        });
         ready(result)
     }
 
@@ -581,23 +421,14 @@ impl Handler for Core {
             let Node::Object(id) = node else {
                 return Err(err(
                     Win32Error::ERROR_INVALID_HANDLE,
-                    format!(
-                        "{path} is a {}, which has no security descriptor here",
-                        node_kind(&node)
-                    ),
+                    format!("{path} is a {}, which has no security descriptor here", node_kind(&node)),
                 ));
             };
-            let e = self.store.get(id).ok_or_else(|| {
-                err(
-                    Win32Error::ERROR_FILE_NOT_FOUND,
-                    format!("{path}: no such object"),
-                )
-            })?;
-            let token = switchboard_types::security::Token {
-                uid: req.uid,
-                gid: req.gid,
-                groups: req.groups.clone(),
-            };
+            let e = self
+                .store
+                .get(id)
+                .ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, format!("{path}: no such object")))?;
+            let token = switchboard_types::security::Token { uid: req.uid, gid: req.gid, groups: req.groups.clone() };
             let mapping = e.object.mapping();
             let ex = e.security.explain(&token, &mapping);
             Ok(p::AccessReport {
@@ -631,10 +462,7 @@ impl Handler for Core {
         if uid != 0 && uid != self.config.owner_uid {
             return ready(Err(err(
                 Win32Error::ERROR_ACCESS_DENIED,
-                format!(
-                    "shutdown: only uid {} or root may stop this broker",
-                    self.config.owner_uid
-                ),
+                format!("shutdown: only uid {} or root may stop this broker", self.config.owner_uid),
             )));
         }
         tracing::info!(uid, "shutdown requested");

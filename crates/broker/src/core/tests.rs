@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_proto::{
-    self as p, Reply, ReplyFrame, Request, RequestFrame, WaitOutcome, WireError,
-};
+use switchboard_proto::{self as p, Reply, ReplyFrame, Request, RequestFrame, WaitOutcome, WireError};
 use switchboard_types::{AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
 
 use super::*;
@@ -25,11 +23,7 @@ impl World {
 
     fn with(config: Config) -> Self {
         let now = Instant::now();
-        let mut w = Self {
-            core: Core::new(config, now),
-            now,
-            next_id: 1,
-        };
+        let mut w = Self { core: Core::new(config, now), now, next_id: 1 };
         for (c, uid) in [(1, 1000), (2, 1000), (3, 2000)] {
             w.connect(c, uid).unwrap();
         }
@@ -37,12 +31,7 @@ impl World {
     }
 
     fn connect(&mut self, client: u64, uid: u32) -> Result<(), String> {
-        let cred = Credentials {
-            pid: 100 + client as u32,
-            uid,
-            gid: uid,
-            groups: vec![],
-        };
+        let cred = Credentials { pid: 100 + client as u32, uid, gid: uid, groups: vec![] };
         self.core.client_connected(ClientId(client), cred)
     }
 
@@ -50,8 +39,7 @@ impl World {
     fn send(&mut self, client: u64, request: Request) -> (u32, Option<Result<Reply, WireError>>) {
         let id = self.next_id;
         self.next_id += 1;
-        self.core
-            .handle_request(ClientId(client), RequestFrame { id, request }, self.now);
+        self.core.handle_request(ClientId(client), RequestFrame { id, request }, self.now);
         (id, self.reply_to(client, id))
     }
 
@@ -60,10 +48,11 @@ impl World {
         let mut keep = Vec::new();
         for out in self.core.drain_output() {
             match out {
-                Output::Reply {
-                    client: c,
-                    frame: ReplyFrame { id: i, result },
-                } if c == ClientId(client) && i == id => found = Some(result),
+                Output::Reply { client: c, frame: ReplyFrame { id: i, result } }
+                    if c == ClientId(client) && i == id =>
+                {
+                    found = Some(result);
+                }
                 other => keep.push(other),
             }
         }
@@ -75,13 +64,7 @@ impl World {
         self.send(client, request).1.expect("an immediate reply")
     }
 
-    fn create(
-        &mut self,
-        client: u64,
-        name: &str,
-        manual: bool,
-        initial: bool,
-    ) -> Result<p::Created, WireError> {
+    fn create(&mut self, client: u64, name: &str, manual: bool, initial: bool) -> Result<p::Created, WireError> {
         self.create_with(client, name, manual, initial, None)
     }
 
@@ -98,9 +81,7 @@ impl World {
             manual_reset: manual,
             initial_state: initial,
             access: ALL,
-            security: p::Security {
-                sddl: sddl.map(str::to_owned),
-            },
+            security: p::Security { sddl: sddl.map(str::to_owned) },
         };
         match self.call(client, Request::CreateEvent(req))? {
             Reply::CreateEvent(c) => Ok(c),
@@ -109,23 +90,14 @@ impl World {
     }
 
     fn open(&mut self, client: u64, name: &str, access: u32) -> Result<Handle, WireError> {
-        let req = p::Open {
-            kind: ObjectKind::Event,
-            name: ObjectName::parse(name).unwrap(),
-            access,
-        };
+        let req = p::Open { kind: ObjectKind::Event, name: ObjectName::parse(name).unwrap(), access };
         match self.call(client, Request::Open(req))? {
             Reply::Open(h) => Ok(h),
             other => panic!("{other:?}"),
         }
     }
 
-    fn event(
-        &mut self,
-        client: u64,
-        handle: Handle,
-        action: p::EventAction,
-    ) -> Result<bool, WireError> {
+    fn event(&mut self, client: u64, handle: Handle, action: p::EventAction) -> Result<bool, WireError> {
         match self.call(client, Request::EventOp(p::EventOp { handle, action }))? {
             Reply::EventOp(prev) => Ok(prev),
             other => panic!("{other:?}"),
@@ -139,14 +111,7 @@ impl World {
         all: bool,
         timeout_ms: Option<u64>,
     ) -> (u32, Option<Result<Reply, WireError>>) {
-        self.send(
-            client,
-            Request::Wait(p::Wait {
-                handles: handles.to_vec(),
-                wait_all: all,
-                timeout_ms,
-            }),
-        )
+        self.send(client, Request::Wait(p::Wait { handles: handles.to_vec(), wait_all: all, timeout_ms }))
     }
 
     fn close(&mut self, client: u64, handle: Handle) -> Result<Reply, WireError> {
@@ -180,73 +145,43 @@ fn create_twice_opens_the_existing_object_and_says_so() {
     let second = w.create(2, "E", true, true).unwrap();
     assert!(second.already_existed);
     // The second creator's parameters are ignored: still auto-reset, not signaled.
-    assert_eq!(
-        signaled(w.wait(2, &[second.handle], false, Some(0)).1),
-        WaitOutcome::TimedOut
-    );
+    assert_eq!(signaled(w.wait(2, &[second.handle], false, Some(0)).1), WaitOutcome::TimedOut);
 }
 
 #[test]
 fn names_are_case_sensitive() {
     let mut w = World::new();
     w.create(1, "Test Event", false, false).unwrap();
-    assert!(
-        !w.create(1, "TEST EVENT", false, false)
-            .unwrap()
-            .already_existed
-    );
-    assert_eq!(
-        w.open(1, "test event", ALL).unwrap_err().code,
-        Win32Error::ERROR_FILE_NOT_FOUND
-    );
+    assert!(!w.create(1, "TEST EVENT", false, false).unwrap().already_existed);
+    assert_eq!(w.open(1, "test event", ALL).unwrap_err().code, Win32Error::ERROR_FILE_NOT_FOUND);
 }
 
 #[test]
 fn local_prefix_is_the_same_object_and_global_is_another() {
     let mut w = World::new();
     w.create(1, "n", false, false).unwrap();
-    assert!(
-        w.create(1, "Local\\n", false, false)
-            .unwrap()
-            .already_existed
-    );
-    assert!(
-        !w.create(1, "Global\\n", false, false)
-            .unwrap()
-            .already_existed
-    );
+    assert!(w.create(1, "Local\\n", false, false).unwrap().already_existed);
+    assert!(!w.create(1, "Global\\n", false, false).unwrap().already_existed);
 }
 
 #[test]
 fn unknown_prefix_is_path_not_found() {
     let mut w = World::new();
-    assert_eq!(
-        w.create(1, "Bogus\\n", false, false).unwrap_err().code,
-        Win32Error::ERROR_PATH_NOT_FOUND
-    );
+    assert_eq!(w.create(1, "Bogus\\n", false, false).unwrap_err().code, Win32Error::ERROR_PATH_NOT_FOUND);
 }
 
 #[test]
 fn name_held_by_another_type_is_invalid_handle() {
     let mut w = World::new();
     // "Global" in the session directory is a symbolic link.
-    assert_eq!(
-        w.create(1, "Global", false, false).unwrap_err().code,
-        Win32Error::ERROR_INVALID_HANDLE
-    );
-    assert_eq!(
-        w.open(1, "Local", ALL).unwrap_err().code,
-        Win32Error::ERROR_INVALID_HANDLE
-    );
+    assert_eq!(w.create(1, "Global", false, false).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
+    assert_eq!(w.open(1, "Local", ALL).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
 }
 
 #[test]
 fn open_of_a_missing_name_is_file_not_found() {
     let mut w = World::new();
-    assert_eq!(
-        w.open(1, "nothing", ALL).unwrap_err().code,
-        Win32Error::ERROR_FILE_NOT_FOUND
-    );
+    assert_eq!(w.open(1, "nothing", ALL).unwrap_err().code, Win32Error::ERROR_FILE_NOT_FOUND);
 }
 
 #[test]
@@ -265,20 +200,14 @@ fn closing_a_handle_twice_is_invalid_handle() {
     let mut w = World::new();
     let h = w.create(1, "E", false, false).unwrap().handle;
     w.close(1, h).unwrap();
-    assert_eq!(
-        w.close(1, h).unwrap_err().code,
-        Win32Error::ERROR_INVALID_HANDLE
-    );
+    assert_eq!(w.close(1, h).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
 }
 
 #[test]
 fn handles_are_per_process() {
     let mut w = World::new();
     let h = w.create(1, "E", false, false).unwrap().handle;
-    assert_eq!(
-        w.event(2, h, p::EventAction::Set).unwrap_err().code,
-        Win32Error::ERROR_INVALID_HANDLE
-    );
+    assert_eq!(w.event(2, h, p::EventAction::Set).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
 }
 
 #[test]
@@ -300,17 +229,10 @@ fn auto_reset_set_releases_exactly_one_waiter() {
     w.event(1, h1, p::EventAction::Set).unwrap();
     let first = w.reply_to(1, id1);
     let second = w.reply_to(2, id2);
-    assert_eq!(
-        signaled(first),
-        WaitOutcome::Signaled(0),
-        "the oldest waiter wins"
-    );
+    assert_eq!(signaled(first), WaitOutcome::Signaled(0), "the oldest waiter wins");
     assert!(second.is_none());
     // The signal was consumed.
-    assert_eq!(
-        signaled(w.wait(1, &[h1], false, Some(0)).1),
-        WaitOutcome::TimedOut
-    );
+    assert_eq!(signaled(w.wait(1, &[h1], false, Some(0)).1), WaitOutcome::TimedOut);
 }
 
 #[test]
@@ -318,19 +240,10 @@ fn manual_reset_stays_set_until_reset() {
     let mut w = World::new();
     let h = w.create(1, "E", true, true).unwrap().handle;
     for _ in 0..3 {
-        assert_eq!(
-            signaled(w.wait(1, &[h], false, Some(0)).1),
-            WaitOutcome::Signaled(0)
-        );
+        assert_eq!(signaled(w.wait(1, &[h], false, Some(0)).1), WaitOutcome::Signaled(0));
     }
-    assert!(
-        w.event(1, h, p::EventAction::Reset).unwrap(),
-        "previous state was signaled"
-    );
-    assert_eq!(
-        signaled(w.wait(1, &[h], false, Some(0)).1),
-        WaitOutcome::TimedOut
-    );
+    assert!(w.event(1, h, p::EventAction::Reset).unwrap(), "previous state was signaled");
+    assert_eq!(signaled(w.wait(1, &[h], false, Some(0)).1), WaitOutcome::TimedOut);
 }
 
 #[test]
@@ -343,10 +256,7 @@ fn pulse_on_manual_releases_all_current_waiters_and_leaves_it_reset() {
     w.event(1, h1, p::EventAction::Pulse).unwrap();
     assert_eq!(signaled(w.reply_to(1, id1)), WaitOutcome::Signaled(0));
     assert_eq!(signaled(w.reply_to(2, id2)), WaitOutcome::Signaled(0));
-    assert_eq!(
-        signaled(w.wait(1, &[h1], false, Some(0)).1),
-        WaitOutcome::TimedOut
-    );
+    assert_eq!(signaled(w.wait(1, &[h1], false, Some(0)).1), WaitOutcome::TimedOut);
 }
 
 #[test]
@@ -354,10 +264,7 @@ fn pulse_on_auto_with_no_waiter_leaves_it_reset() {
     let mut w = World::new();
     let h = w.create(1, "E", false, false).unwrap().handle;
     w.event(1, h, p::EventAction::Pulse).unwrap();
-    assert_eq!(
-        signaled(w.wait(1, &[h], false, Some(0)).1),
-        WaitOutcome::TimedOut
-    );
+    assert_eq!(signaled(w.wait(1, &[h], false, Some(0)).1), WaitOutcome::TimedOut);
 }
 
 #[test]
@@ -381,10 +288,7 @@ fn wait_any_reports_the_lowest_signaled_index() {
     let a = w.create(1, "A", true, false).unwrap().handle;
     let b = w.create(1, "B", true, true).unwrap().handle;
     let c = w.create(1, "C", true, true).unwrap().handle;
-    assert_eq!(
-        signaled(w.wait(1, &[a, b, c], false, Some(0)).1),
-        WaitOutcome::Signaled(1)
-    );
+    assert_eq!(signaled(w.wait(1, &[a, b, c], false, Some(0)).1), WaitOutcome::Signaled(1));
 }
 
 #[test]
@@ -396,45 +300,23 @@ fn wait_all_consumes_nothing_until_everything_is_signaled() {
     assert!(r.is_none());
     // A stays signaled while the wait-all is parked: another waiter can take it.
     let a2 = w.open(2, "A", ALL).unwrap();
-    assert_eq!(
-        signaled(w.wait(2, &[a2], false, Some(0)).1),
-        WaitOutcome::Signaled(0)
-    );
+    assert_eq!(signaled(w.wait(2, &[a2], false, Some(0)).1), WaitOutcome::Signaled(0));
     w.event(1, a, p::EventAction::Set).unwrap();
     assert!(w.reply_to(1, id).is_none());
     w.event(1, b, p::EventAction::Set).unwrap();
     assert_eq!(signaled(w.reply_to(1, id)), WaitOutcome::Signaled(0));
     // Both auto-reset events were consumed together.
-    assert_eq!(
-        signaled(w.wait(1, &[a], false, Some(0)).1),
-        WaitOutcome::TimedOut
-    );
-    assert_eq!(
-        signaled(w.wait(1, &[b], false, Some(0)).1),
-        WaitOutcome::TimedOut
-    );
+    assert_eq!(signaled(w.wait(1, &[a], false, Some(0)).1), WaitOutcome::TimedOut);
+    assert_eq!(signaled(w.wait(1, &[b], false, Some(0)).1), WaitOutcome::TimedOut);
 }
 
 #[test]
 fn wait_with_zero_or_more_than_64_handles_is_invalid_parameter() {
     let mut w = World::new();
     let h = w.create(1, "E", true, true).unwrap().handle;
-    assert_eq!(
-        w.wait(1, &[], false, Some(0)).1.unwrap().unwrap_err().code,
-        Win32Error::ERROR_INVALID_PARAMETER
-    );
-    assert_eq!(
-        w.wait(1, &[h; 65], false, Some(0))
-            .1
-            .unwrap()
-            .unwrap_err()
-            .code,
-        Win32Error::ERROR_INVALID_PARAMETER
-    );
-    assert_eq!(
-        signaled(w.wait(1, &[h; 64], false, Some(0)).1),
-        WaitOutcome::Signaled(0)
-    );
+    assert_eq!(w.wait(1, &[], false, Some(0)).1.unwrap().unwrap_err().code, Win32Error::ERROR_INVALID_PARAMETER);
+    assert_eq!(w.wait(1, &[h; 65], false, Some(0)).1.unwrap().unwrap_err().code, Win32Error::ERROR_INVALID_PARAMETER);
+    assert_eq!(signaled(w.wait(1, &[h; 64], false, Some(0)).1), WaitOutcome::Signaled(0));
 }
 
 #[test]
@@ -442,25 +324,11 @@ fn invalid_handle_in_a_wait_is_invalid_handle_and_tag_bits_are_ignored() {
     let mut w = World::new();
     let h = w.create(1, "E", true, true).unwrap().handle;
     assert_eq!(
-        w.wait(1, &[Handle(0x400)], false, Some(0))
-            .1
-            .unwrap()
-            .unwrap_err()
-            .code,
+        w.wait(1, &[Handle(0x400)], false, Some(0)).1.unwrap().unwrap_err().code,
         Win32Error::ERROR_INVALID_HANDLE
     );
-    assert_eq!(
-        w.wait(1, &[Handle(1)], false, Some(0))
-            .1
-            .unwrap()
-            .unwrap_err()
-            .code,
-        Win32Error::ERROR_INVALID_HANDLE
-    );
-    assert_eq!(
-        signaled(w.wait(1, &[Handle(h.0 | 3)], false, Some(0)).1),
-        WaitOutcome::Signaled(0)
-    );
+    assert_eq!(w.wait(1, &[Handle(1)], false, Some(0)).1.unwrap().unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
+    assert_eq!(signaled(w.wait(1, &[Handle(h.0 | 3)], false, Some(0)).1), WaitOutcome::Signaled(0));
 }
 
 #[test]
@@ -468,25 +336,16 @@ fn handle_without_synchronize_cannot_wait() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
     let h = w.open(1, "E", EVENT_MODIFY_STATE).unwrap();
-    assert_eq!(
-        w.wait(1, &[h], false, Some(0)).1.unwrap().unwrap_err().code,
-        Win32Error::ERROR_ACCESS_DENIED
-    );
+    assert_eq!(w.wait(1, &[h], false, Some(0)).1.unwrap().unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
     let s = w.open(1, "E", SYNCHRONIZE).unwrap();
-    assert_eq!(
-        w.event(1, s, p::EventAction::Set).unwrap_err().code,
-        Win32Error::ERROR_ACCESS_DENIED
-    );
+    assert_eq!(w.event(1, s, p::EventAction::Set).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
 }
 
 #[test]
 fn open_asking_for_no_access_is_denied() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
-    assert_eq!(
-        w.open(1, "E", 0).unwrap_err().code,
-        Win32Error::ERROR_ACCESS_DENIED
-    );
+    assert_eq!(w.open(1, "E", 0).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
 }
 
 #[test]
@@ -494,45 +353,30 @@ fn generic_execute_can_wait() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
     let h = w.open(1, "E", 0x2000_0000).unwrap();
-    assert_eq!(
-        signaled(w.wait(1, &[h], false, Some(0)).1),
-        WaitOutcome::Signaled(0)
-    );
+    assert_eq!(signaled(w.wait(1, &[h], false, Some(0)).1), WaitOutcome::Signaled(0));
 }
 
 #[test]
 fn default_dacl_keeps_other_users_out() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
-    assert_eq!(
-        w.open(3, "E", SYNCHRONIZE).unwrap_err().code,
-        Win32Error::ERROR_ACCESS_DENIED
-    );
-    assert_eq!(
-        w.create(3, "E", true, true).unwrap_err().code,
-        Win32Error::ERROR_ACCESS_DENIED
-    );
+    assert_eq!(w.open(3, "E", SYNCHRONIZE).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
+    assert_eq!(w.create(3, "E", true, true).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
     assert!(w.open(2, "E", ALL).is_ok(), "the same user may open it");
 }
 
 #[test]
 fn explicit_dacl_can_let_another_user_in() {
     let mut w = World::new();
-    w.create_with(1, "E", true, true, Some("D:(A;;GX;;;S-1-22-1-2000)"))
-        .unwrap();
+    w.create_with(1, "E", true, true, Some("D:(A;;GX;;;S-1-22-1-2000)")).unwrap();
     assert!(w.open(3, "E", SYNCHRONIZE).is_ok());
-    assert_eq!(
-        w.open(3, "E", EVENT_MODIFY_STATE).unwrap_err().code,
-        Win32Error::ERROR_ACCESS_DENIED
-    );
+    assert_eq!(w.open(3, "E", EVENT_MODIFY_STATE).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
 }
 
 #[test]
 fn bad_sddl_is_invalid_parameter_with_the_reason() {
     let mut w = World::new();
-    let e = w
-        .create_with(1, "E", true, true, Some("D:(X;;GA;;;WD)"))
-        .unwrap_err();
+    let e = w.create_with(1, "E", true, true, Some("D:(X;;GA;;;WD)")).unwrap_err();
     assert_eq!(e.code, Win32Error::ERROR_INVALID_PARAMETER);
     assert!(e.message.contains("SDDL"), "{}", e.message);
 }
@@ -542,25 +386,12 @@ fn check_access_explains_the_decision() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
     let target = p::Target::Name(ObjectName::parse("E").unwrap());
-    let req = p::CheckAccess {
-        target,
-        uid: 2000,
-        gid: 2000,
-        groups: vec![],
-    };
-    let Reply::CheckAccess(report) = w.call(1, Request::CheckAccess(req.clone())).unwrap() else {
-        panic!()
-    };
+    let req = p::CheckAccess { target, uid: 2000, gid: 2000, groups: vec![] };
+    let Reply::CheckAccess(report) = w.call(1, Request::CheckAccess(req.clone())).unwrap() else { panic!() };
     assert_eq!(report.granted, 0);
     assert!(report.steps.is_empty(), "no ACE names uid 2000");
-    let owner = p::CheckAccess {
-        uid: 1000,
-        gid: 1000,
-        ..req
-    };
-    let Reply::CheckAccess(report) = w.call(1, Request::CheckAccess(owner)).unwrap() else {
-        panic!()
-    };
+    let owner = p::CheckAccess { uid: 1000, gid: 1000, ..req };
+    let Reply::CheckAccess(report) = w.call(1, Request::CheckAccess(owner)).unwrap() else { panic!() };
     assert_eq!(report.granted, ALL);
     assert_eq!(report.steps.first().map(|s| s.index), Some(0));
 }
@@ -570,22 +401,13 @@ fn show_lists_holders_and_state() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
     w.open(2, "E", ALL).unwrap();
-    let Reply::Show(info) = w
-        .call(
-            1,
-            Request::Show(p::Show {
-                target: p::Target::Name(ObjectName::parse("E").unwrap()),
-            }),
-        )
-        .unwrap()
+    let Reply::Show(info) =
+        w.call(1, Request::Show(p::Show { target: p::Target::Name(ObjectName::parse("E").unwrap()) })).unwrap()
     else {
         panic!()
     };
     assert_eq!(info.path, "\\Sessions\\1\\BaseNamedObjects\\E");
-    assert_eq!(
-        info.holders.iter().map(|h| h.pid).collect::<Vec<_>>(),
-        [101, 102]
-    );
+    assert_eq!(info.holders.iter().map(|h| h.pid).collect::<Vec<_>>(), [101, 102]);
     assert_eq!(info.state, "signaled, manual-reset");
     assert!(info.sddl.starts_with("O:S-1-22-1-1000"), "{}", info.sddl);
 }
@@ -595,18 +417,12 @@ fn directory_listing_shows_objects_with_handle_counts() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
     let path = NamespacePath::parse("\\Sessions\\1\\BaseNamedObjects").unwrap();
-    let Reply::ListDirectory(rows) = w
-        .call(1, Request::ListDirectory(p::ListDirectory { path }))
-        .unwrap()
-    else {
+    let Reply::ListDirectory(rows) = w.call(1, Request::ListDirectory(p::ListDirectory { path })).unwrap() else {
         panic!()
     };
     let e = rows.iter().find(|r| r.name == "E").unwrap();
     assert_eq!((e.kind, e.handles), (ObjectKind::Event, 1));
-    assert!(
-        rows.iter()
-            .any(|r| r.name == "Global" && r.kind == ObjectKind::SymbolicLink)
-    );
+    assert!(rows.iter().any(|r| r.name == "Global" && r.kind == ObjectKind::SymbolicLink));
 }
 
 #[test]
@@ -617,29 +433,14 @@ fn malformed_frames_are_answered_then_the_client_is_dropped() {
     }
     let outs = w.core.drain_output();
     assert_eq!(outs.len(), 7);
-    assert!(outs.iter().all(|o| matches!(
-        o,
-        Output::Reply {
-            frame: ReplyFrame {
-                id: 0,
-                result: Err(_)
-            },
-            ..
-        }
-    )));
+    assert!(outs.iter().all(|o| matches!(o, Output::Reply { frame: ReplyFrame { id: 0, result: Err(_) }, .. })));
     w.core.handle_malformed(ClientId(1), "garbage");
-    assert!(matches!(
-        w.core.drain_output().as_slice(),
-        [Output::Disconnect { .. }]
-    ));
+    assert!(matches!(w.core.drain_output().as_slice(), [Output::Disconnect { .. }]));
 }
 
 #[test]
 fn handle_limit_refuses_with_a_reason_and_the_client_carries_on() {
-    let mut w = World::with(Config {
-        max_handles: 2,
-        ..Config::default()
-    });
+    let mut w = World::with(Config { max_handles: 2, ..Config::default() });
     w.create(1, "A", true, true).unwrap();
     w.create(1, "B", true, true).unwrap();
     let e = w.create(1, "C", true, true).unwrap_err();
@@ -649,62 +450,32 @@ fn handle_limit_refuses_with_a_reason_and_the_client_carries_on() {
 
 #[test]
 fn client_limit_refuses_the_next_client() {
-    let mut w = World::with(Config {
-        max_clients: 3,
-        ..Config::default()
-    });
+    let mut w = World::with(Config { max_clients: 3, ..Config::default() });
     assert!(w.connect(9, 1000).is_err());
 }
 
 #[test]
 fn global_atoms_are_shared_between_clients() {
     let mut w = World::new();
-    let Reply::AddAtom(a) = w
-        .call(
-            1,
-            Request::AddAtom(p::AddAtom {
-                key: AtomKey::parse("foobar").unwrap(),
-            }),
-        )
-        .unwrap()
+    let Reply::AddAtom(a) = w.call(1, Request::AddAtom(p::AddAtom { key: AtomKey::parse("foobar").unwrap() })).unwrap()
     else {
         panic!()
     };
-    let Reply::FindAtom(b) = w
-        .call(
-            3,
-            Request::FindAtom(p::FindAtom {
-                key: AtomKey::parse("FOOBAR").unwrap(),
-            }),
-        )
-        .unwrap()
+    let Reply::FindAtom(b) =
+        w.call(3, Request::FindAtom(p::FindAtom { key: AtomKey::parse("FOOBAR").unwrap() })).unwrap()
     else {
         panic!()
     };
     assert_eq!(a, b);
-    w.call(2, Request::DeleteAtom(p::DeleteAtom { atom: a }))
-        .unwrap();
-    let e = w
-        .call(
-            1,
-            Request::FindAtom(p::FindAtom {
-                key: AtomKey::parse("foobar").unwrap(),
-            }),
-        )
-        .unwrap_err();
+    w.call(2, Request::DeleteAtom(p::DeleteAtom { atom: a })).unwrap();
+    let e = w.call(1, Request::FindAtom(p::FindAtom { key: AtomKey::parse("foobar").unwrap() })).unwrap_err();
     assert_eq!(e.code, Win32Error::ERROR_FILE_NOT_FOUND);
 }
 
 #[test]
 fn only_the_owner_or_root_may_stop_the_broker() {
-    let mut w = World::with(Config {
-        owner_uid: 1000,
-        ..Config::default()
-    });
-    assert_eq!(
-        w.call(3, Request::Shutdown(p::Shutdown)).unwrap_err().code,
-        Win32Error::ERROR_ACCESS_DENIED
-    );
+    let mut w = World::with(Config { owner_uid: 1000, ..Config::default() });
+    assert_eq!(w.call(3, Request::Shutdown(p::Shutdown)).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
     assert!(!w.core.shutdown_requested());
     w.call(1, Request::Shutdown(p::Shutdown)).unwrap();
     assert!(w.core.shutdown_requested());
@@ -724,16 +495,7 @@ fn waits_of_a_departed_client_are_dropped_and_keep_nothing_alive() {
 fn duplicate_gives_a_second_handle_to_the_same_object() {
     let mut w = World::new();
     let h = w.create(1, "E", true, false).unwrap().handle;
-    let Reply::Duplicate(d) = w
-        .call(
-            1,
-            Request::Duplicate(p::Duplicate {
-                handle: h,
-                access: None,
-            }),
-        )
-        .unwrap()
-    else {
+    let Reply::Duplicate(d) = w.call(1, Request::Duplicate(p::Duplicate { handle: h, access: None })).unwrap() else {
         panic!()
     };
     assert_ne!(d, h);
@@ -746,14 +508,7 @@ fn duplicate_gives_a_second_handle_to_the_same_object() {
 fn request_with_id_zero_gets_no_reply_but_takes_effect() {
     let mut w = World::new();
     let h = w.create(1, "E", false, false).unwrap().handle;
-    w.core.handle_request(
-        ClientId(1),
-        RequestFrame {
-            id: 0,
-            request: Request::Close(p::Close { handle: h }),
-        },
-        w.now,
-    );
+    w.core.handle_request(ClientId(1), RequestFrame { id: 0, request: Request::Close(p::Close { handle: h }) }, w.now);
     assert!(w.core.drain_output().is_empty());
     assert!(!w.exists(2, "E"));
 }

@@ -51,8 +51,7 @@ impl Waits {
 
 /// Takes the objects if the wait can be satisfied now.
 pub fn try_satisfy(store: &mut Store, objects: &[ObjectId], wait_all: bool) -> Option<WaitOutcome> {
-    let signaled =
-        |store: &Store, id: ObjectId| store.get(id).is_some_and(|e| e.object.is_signaled());
+    let signaled = |store: &Store, id: ObjectId| store.get(id).is_some_and(|e| e.object.is_signaled());
     if wait_all {
         if !objects.iter().all(|&id| signaled(store, id)) {
             return None;
@@ -68,10 +67,7 @@ pub fn try_satisfy(store: &mut Store, objects: &[ObjectId], wait_all: bool) -> O
         }
         return Some(abandoned.map_or(WaitOutcome::Signaled(0), WaitOutcome::Abandoned));
     }
-    let (index, id) = objects
-        .iter()
-        .enumerate()
-        .find(|&(_, &id)| signaled(store, id))?;
+    let (index, id) = objects.iter().enumerate().find(|&(_, &id)| signaled(store, id))?;
     let acquired = store.get_mut(*id)?.object.satisfy_wait();
     Some(match acquired {
         Acquired::Normal => WaitOutcome::Signaled(index as u32),
@@ -107,11 +103,7 @@ impl Core {
             None => return,
         };
         for id in waiters {
-            if !self
-                .store
-                .get(object)
-                .is_some_and(|e| e.object.is_signaled())
-            {
+            if !self.store.get(object).is_some_and(|e| e.object.is_signaled()) {
                 break;
             }
             let Some(p) = self.waits.parked.get(&id) else {
@@ -128,10 +120,7 @@ impl Core {
         let Some(p) = self.unpark(id) else { return };
         self.out.push_back(Output::Reply {
             client: p.client,
-            frame: ReplyFrame {
-                id: p.request,
-                result: Ok(Reply::Wait(outcome)),
-            },
+            frame: ReplyFrame { id: p.request, result: Ok(Reply::Wait(outcome)) },
         });
     }
 
@@ -163,13 +152,8 @@ impl Core {
 
     /// Drops a departing client's waits without answering them.
     pub(super) fn cancel_waits(&mut self, client: ClientId) {
-        let ids: Vec<WaitId> = self
-            .waits
-            .parked
-            .iter()
-            .filter(|(_, p)| p.client == client)
-            .map(|(id, _)| *id)
-            .collect();
+        let ids: Vec<WaitId> =
+            self.waits.parked.iter().filter(|(_, p)| p.client == client).map(|(id, _)| *id).collect();
         for id in ids {
             self.unpark(id);
         }

@@ -46,9 +46,7 @@ pub fn parse_atom(text: &str) -> std::result::Result<Atom, String> {
         Some(hex) => u16::from_str_radix(hex, 16),
         None => text.parse::<u16>(),
     };
-    parsed.map(Atom).map_err(|e| {
-        format!("{text:?} is not an atom (0x0001 to 0xFFFF, hex with 0x or decimal): {e}")
-    })
+    parsed.map(Atom).map_err(|e| format!("{text:?} is not an atom (0x0001 to 0xFFFF, hex with 0x or decimal): {e}"))
 }
 
 #[derive(Serialize)]
@@ -59,14 +57,7 @@ struct AtomJson<'a> {
 }
 
 fn print_atom(ctx: &Ctx, atom: Atom, name: &str, text: String) -> Result<Done> {
-    ctx.emit(
-        &AtomJson {
-            atom,
-            hex: atom.to_string(),
-            name,
-        },
-        || text,
-    )?;
+    ctx.emit(&AtomJson { atom, hex: atom.to_string(), name }, || text)?;
     Ok(Done::Ok)
 }
 
@@ -91,10 +82,9 @@ pub fn run(ctx: &Ctx, command: AtomCommand) -> Result<Done> {
         AtomCommand::Delete { atom } => {
             let conn = ctx.connect_existing()?;
             atom::global_delete(&conn, atom)?;
-            ctx.emit(
-                &serde_json::json!({ "atom": atom, "hex": atom.to_string(), "deleted": true }),
-                || format!("deleted one reference to {atom}\n"),
-            )?;
+            ctx.emit(&serde_json::json!({ "atom": atom, "hex": atom.to_string(), "deleted": true }), || {
+                format!("deleted one reference to {atom}\n")
+            })?;
             Ok(Done::Ok)
         }
         AtomCommand::Ls => {

@@ -68,10 +68,7 @@ pub fn run(ctx: &Ctx, command: DaemonCommand) -> Result<Done> {
             (Some(stopped), Some(start(ctx)?))
         }
     };
-    let stopped = stopped_pid.map(|pid| Stopped {
-        was_running: pid.is_some(),
-        pid,
-    });
+    let stopped = stopped_pid.map(|pid| Stopped { was_running: pid.is_some(), pid });
     let json = DaemonJson { stopped, started };
     ctx.emit(&json, || {
         let mut text = String::new();
@@ -83,11 +80,7 @@ pub fn run(ctx: &Ctx, command: DaemonCommand) -> Result<Done> {
             None => {}
         }
         if let Some(s) = &json.started {
-            let how = if s.already_running {
-                "already running"
-            } else {
-                "started"
-            };
+            let how = if s.already_running { "already running" } else { "started" };
             let _ = writeln!(text, "broker {how} (pid {}) at {}", s.pid, s.socket);
         }
         text
@@ -101,11 +94,7 @@ fn start(ctx: &Ctx) -> Result<Started> {
         Err(e) if e.kind() == ErrorKind::BrokerUnreachable => (ctx.connect_starting()?, false),
         Err(e) => return Err(e),
     };
-    Ok(Started {
-        pid: conn.broker_pid(),
-        socket: conn.socket().display().to_string(),
-        already_running,
-    })
+    Ok(Started { pid: conn.broker_pid(), socket: conn.socket().display().to_string(), already_running })
 }
 
 /// Stops the running broker and returns its pid, or `None` if none answered.
@@ -114,10 +103,7 @@ fn stop(ctx: &Ctx, timeout: Duration) -> Result<Option<u32>> {
     let conn = match connect_within(ctx, timeout) {
         Ok(conn) => conn,
         // Something that accepts but fails the handshake (a hung broker) is not "nothing running".
-        Err(e)
-            if e.kind() == ErrorKind::BrokerUnreachable
-                && !socket.as_deref().is_some_and(socket_answers) =>
-        {
+        Err(e) if e.kind() == ErrorKind::BrokerUnreachable && !socket.as_deref().is_some_and(socket_answers) => {
             return Ok(None);
         }
         Err(e) => return Err(e),
@@ -137,20 +123,13 @@ fn stop(ctx: &Ctx, timeout: Duration) -> Result<Option<u32>> {
             return Ok(Some(pid));
         }
         if Instant::now() >= deadline {
-            let why = if answers {
-                "still answers"
-            } else {
-                "closed its socket but is still running"
-            };
+            let why = if answers { "still answers" } else { "closed its socket but is still running" };
             return Err(Error::new(
                 ErrorKind::TimedOut,
                 Win32Error::ERROR_TIMEOUT,
                 "StopBroker",
                 None,
-                format!(
-                    "the broker (pid {pid}) {why} after {}",
-                    duration::format(timeout)
-                ),
+                format!("the broker (pid {pid}) {why} after {}", duration::format(timeout)),
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -162,37 +141,23 @@ fn stop(ctx: &Ctx, timeout: Duration) -> Result<Option<u32>> {
 fn connect_within(ctx: &Ctx, timeout: Duration) -> Result<Connection> {
     let (tx, rx) = mpsc::channel();
     let for_thread = ctx.clone();
-    let spawned = std::thread::Builder::new()
-        .name("connect".into())
-        .spawn(move || {
-            let _ = tx.send(for_thread.connect_existing_within(timeout));
-        });
+    let spawned = std::thread::Builder::new().name("connect".into()).spawn(move || {
+        let _ = tx.send(for_thread.connect_existing_within(timeout));
+    });
     let timed_out = || {
-        let why = format!(
-            "the broker did not complete the handshake within {}",
-            duration::format(timeout)
-        );
-        Error::new(
-            ErrorKind::TimedOut,
-            Win32Error::ERROR_TIMEOUT,
-            "Connect",
-            None,
-            why,
-        )
+        let why = format!("the broker did not complete the handshake within {}", duration::format(timeout));
+        Error::new(ErrorKind::TimedOut, Win32Error::ERROR_TIMEOUT, "Connect", None, why)
     };
     if spawned.is_err() {
         return ctx.connect_existing_within(timeout);
     }
     // An abandoned attempt's thread ends with the process.
-    rx.recv_timeout(timeout)
-        .unwrap_or_else(|_| Err(timed_out()))
+    rx.recv_timeout(timeout).unwrap_or_else(|_| Err(timed_out()))
 }
 
 /// The socket the library would connect to, worked out the same way.
 fn realm_socket(ctx: &Ctx) -> Option<PathBuf> {
-    ctx.socket
-        .clone()
-        .or_else(|| Realm::from_env().ok().map(|realm| realm.socket))
+    ctx.socket.clone().or_else(|| Realm::from_env().ok().map(|realm| realm.socket))
 }
 
 /// Whether anything accepts connections at `socket`. Unlike a `Connection`

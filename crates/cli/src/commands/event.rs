@@ -6,9 +6,7 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde::Serialize;
 use switchboard::event::access::{EVENT_MODIFY_STATE, SYNCHRONIZE};
-use switchboard::{
-    Connection, Error, ErrorKind, Event, EventOptions, Result, WaitResult, Win32Error,
-};
+use switchboard::{Connection, Error, ErrorKind, Event, EventOptions, Result, WaitResult, Win32Error};
 
 use super::{Ctx, Done};
 use crate::duration;
@@ -70,16 +68,8 @@ pub enum EventCommand {
 /// Runs an event command.
 pub fn run(ctx: &Ctx, command: EventCommand) -> Result<Done> {
     match command {
-        EventCommand::Create {
-            name,
-            manual,
-            initial,
-            sddl,
-            hold,
-        } => {
-            let mut options = EventOptions::new()
-                .manual_reset(manual)
-                .initial_state(initial);
+        EventCommand::Create { name, manual, initial, sddl, hold } => {
+            let mut options = EventOptions::new().manual_reset(manual).initial_state(initial);
             if let Some(sddl) = sddl {
                 options = options.security(sddl);
             }
@@ -105,17 +95,10 @@ fn create(ctx: &Ctx, name: &str, options: &EventOptions, hold: bool) -> Result<D
     let created = options.create(&conn, name)?;
     let handle = created.object.handle().raw();
     let already_existed = created.already_existed;
-    let json = CreatedJson {
-        name,
-        handle,
-        already_existed,
-        held: hold,
-    };
+    let json = CreatedJson { name, handle, already_existed, held: hold };
     let what = if already_existed { "existing" } else { "new" };
     if hold {
-        let holding = format!(
-            "holding {what} event {name:?} (handle {handle}); Ctrl-C or end of stdin releases it\n"
-        );
+        let holding = format!("holding {what} event {name:?} (handle {handle}); Ctrl-C or end of stdin releases it\n");
         if ctx.json {
             crate::output::print_json(&json)?;
             eprint!("{holding}");
@@ -125,14 +108,8 @@ fn create(ctx: &Ctx, name: &str, options: &EventOptions, hold: bool) -> Result<D
         hold_until_stdin_ends(&conn, name)?;
         return created.object.close().map(|()| Done::Ok);
     }
-    let verb = if already_existed {
-        "opened existing"
-    } else {
-        "created"
-    };
-    ctx.emit(&json, || {
-        format!("{verb} event {name:?} (handle {handle})\n")
-    })?;
+    let verb = if already_existed { "opened existing" } else { "created" };
+    ctx.emit(&json, || format!("{verb} event {name:?} (handle {handle})\n"))?;
     if !already_existed {
         eprintln!(
             "switchboard: warning: event {name:?} is destroyed as this command exits (an object lives while a handle to it does); use --hold to keep it"
@@ -200,16 +177,8 @@ fn act(ctx: &Ctx, name: &str, action: Action) -> Result<Done> {
         Action::Reset => (event.reset()?, "reset", "reset"),
         Action::Pulse => (event.pulse()?, "pulse", "pulsed"),
     };
-    let json = ActedJson {
-        name,
-        action: verb,
-        was_signaled,
-    };
-    let before = if was_signaled {
-        "signaled"
-    } else {
-        "not signaled"
-    };
+    let json = ActedJson { name, action: verb, was_signaled };
+    let before = if was_signaled { "signaled" } else { "not signaled" };
     ctx.emit(&json, || format!("event {name:?} {done} (was {before})\n"))?;
     Ok(Done::Ok)
 }
@@ -229,20 +198,12 @@ fn wait(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<Done> {
         WaitResult::Signaled(_) | WaitResult::Abandoned(_) => true,
         WaitResult::TimedOut => false,
     };
-    let json = WaitJson {
-        name,
-        signaled,
-        timed_out: !signaled,
-        timeout_ms: timeout.map(|t| t.as_millis()),
-    };
+    let json = WaitJson { name, signaled, timed_out: !signaled, timeout_ms: timeout.map(|t| t.as_millis()) };
     ctx.emit(&json, || {
         if signaled {
             format!("event {name:?} signaled\n")
         } else {
-            format!(
-                "timed out after {}\n",
-                duration::format(timeout.unwrap_or_default())
-            )
+            format!("timed out after {}\n", duration::format(timeout.unwrap_or_default()))
         }
     })?;
     Ok(if signaled { Done::Ok } else { Done::TimedOut })

@@ -49,10 +49,7 @@ impl Ctx {
 
     /// Connects to a running broker only, allowing each request `timeout`.
     pub fn connect_existing_within(&self, timeout: std::time::Duration) -> Result<Connection> {
-        self.options()
-            .autostart(false)
-            .request_timeout(timeout)
-            .connect()
+        self.options().autostart(false).request_timeout(timeout).connect()
     }
 
     /// Connects, starting a broker whatever the environment says.
@@ -61,11 +58,7 @@ impl Ctx {
     }
 
     /// Prints `text` for people, or `value` as JSON for programs.
-    pub fn emit<T: serde::Serialize + ?Sized>(
-        &self,
-        value: &T,
-        text: impl FnOnce() -> String,
-    ) -> Result<()> {
+    pub fn emit<T: serde::Serialize + ?Sized>(&self, value: &T, text: impl FnOnce() -> String) -> Result<()> {
         if self.json {
             crate::output::print_json(value)
         } else {

@@ -28,11 +28,7 @@ fn status_text(s: &BrokerStatus) -> String {
     let objects = if s.objects.is_empty() {
         "none".to_owned()
     } else {
-        s.objects
-            .iter()
-            .map(|(kind, n)| format!("{kind} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        s.objects.iter().map(|(kind, n)| format!("{kind} {n}")).collect::<Vec<_>>().join(", ")
     };
     key_values(&[
         ("broker", "running".to_owned()),
@@ -59,23 +55,17 @@ struct Listing<'a> {
 pub fn ls(ctx: &Ctx, path: &str) -> Result<Done> {
     let conn = ctx.connect_existing()?;
     let entries = conn.list_directory(path)?;
-    ctx.emit(
-        &Listing {
-            path,
-            entries: &entries,
-        },
-        || {
-            let mut table = Table::new(&["NAME", "KIND", "HANDLES"]);
-            for e in &entries {
-                let mut row = vec![e.name.clone(), e.kind.to_string(), e.handles.to_string()];
-                if let Some(target) = &e.target {
-                    row.push(format!("-> {target}"));
-                }
-                table.row(row);
+    ctx.emit(&Listing { path, entries: &entries }, || {
+        let mut table = Table::new(&["NAME", "KIND", "HANDLES"]);
+        for e in &entries {
+            let mut row = vec![e.name.clone(), e.kind.to_string(), e.handles.to_string()];
+            if let Some(target) = &e.target {
+                row.push(format!("-> {target}"));
             }
-            table.render()
-        },
-    )?;
+            table.row(row);
+        }
+        table.render()
+    })?;
     Ok(Done::Ok)
 }
 
@@ -93,11 +83,7 @@ fn is_directory(entry: &DirEntry) -> bool {
 }
 
 fn child_path(parent: &str, name: &str) -> String {
-    if parent.ends_with('\\') {
-        format!("{parent}{name}")
-    } else {
-        format!("{parent}\\{name}")
-    }
+    if parent.ends_with('\\') { format!("{parent}{name}") } else { format!("{parent}\\{name}") }
 }
 
 /// Lists `path` and every real directory below it; symbolic links are shown,
@@ -105,11 +91,7 @@ fn child_path(parent: &str, name: &str) -> String {
 fn walk(conn: &Connection, path: &str) -> Result<Vec<TreeNode>> {
     let mut nodes = Vec::new();
     for entry in conn.list_directory(path)? {
-        let children = if is_directory(&entry) {
-            walk(conn, &child_path(path, &entry.name))?
-        } else {
-            Vec::new()
-        };
+        let children = if is_directory(&entry) { walk(conn, &child_path(path, &entry.name))? } else { Vec::new() };
         nodes.push(TreeNode { entry, children });
     }
     Ok(nodes)
@@ -122,11 +104,7 @@ fn tree_text(nodes: &[TreeNode], depth: usize, text: &mut String) {
         let _ = match &e.target {
             Some(target) => writeln!(text, "{indent}{}  ({}) -> {target}", e.name, e.kind),
             None if e.handles == 1 => writeln!(text, "{indent}{}  ({}, 1 handle)", e.name, e.kind),
-            None if e.handles > 1 => writeln!(
-                text,
-                "{indent}{}  ({}, {} handles)",
-                e.name, e.kind, e.handles
-            ),
+            None if e.handles > 1 => writeln!(text, "{indent}{}  ({}, {} handles)", e.name, e.kind, e.handles),
             None => writeln!(text, "{indent}{}  ({})", e.name, e.kind),
         };
         tree_text(&node.children, depth + 1, text);
@@ -142,10 +120,7 @@ struct Tree<'a> {
 /// `tree [PATH]`.
 pub fn tree(ctx: &Ctx, path: &str) -> Result<Done> {
     let conn = ctx.connect_existing()?;
-    let tree = Tree {
-        path,
-        children: walk(&conn, path)?,
-    };
+    let tree = Tree { path, children: walk(&conn, path)? };
     ctx.emit(&tree, || {
         let mut text = format!("{path}\n");
         tree_text(&tree.children, 1, &mut text);
@@ -163,11 +138,7 @@ fn holders_table(handles: &[HandleInfo], with_object: bool) -> String {
     for h in handles {
         let mut row = vec![h.pid.to_string(), h.uid.to_string(), h.handle.to_string()];
         if with_object {
-            row.extend([
-                h.kind.to_string(),
-                mask(h.access),
-                h.path.clone().unwrap_or_else(|| "(unnamed)".to_owned()),
-            ]);
+            row.extend([h.kind.to_string(), mask(h.access), h.path.clone().unwrap_or_else(|| "(unnamed)".to_owned())]);
         } else {
             row.push(mask(h.access));
         }
@@ -225,11 +196,7 @@ struct AccessJson<'a> {
 
 /// The ACE that decided: the last step that granted or denied something.
 fn deciding_step(report: &AccessReport) -> Option<&switchboard::admin::AccessStep> {
-    report
-        .steps
-        .iter()
-        .rev()
-        .find(|s| s.granted != 0 || s.denied != 0)
+    report.steps.iter().rev().find(|s| s.granted != 0 || s.denied != 0)
 }
 
 /// `access NAME --user U`.
@@ -246,12 +213,7 @@ pub fn access(ctx: &Ctx, name: &str, who: &str) -> Result<Done> {
     let conn = ctx.connect_existing()?;
     let report = conn.check_access(name, user.uid, user.gid, user.groups.clone())?;
     let json = AccessJson {
-        user: UserJson {
-            name: &user.name,
-            uid: user.uid,
-            gid: user.gid,
-            groups: &user.groups,
-        },
+        user: UserJson { name: &user.name, uid: user.uid, gid: user.gid, groups: &user.groups },
         report: &report,
         decided_by: deciding_step(&report).map(|s| s.index),
     };
@@ -264,11 +226,8 @@ fn yes_no(b: bool) -> String {
 }
 
 fn access_text(user: &UserInfo, r: &AccessReport) -> String {
-    let who = if user.name.is_empty() {
-        format!("uid {}", user.uid)
-    } else {
-        format!("{} (uid {})", user.name, user.uid)
-    };
+    let who =
+        if user.name.is_empty() { format!("uid {}", user.uid) } else { format!("{} (uid {})", user.name, user.uid) };
     let verdict = match r.granted {
         0 => " (no access)",
         g if g == r.all_access => " (full access)",
@@ -284,14 +243,8 @@ fn access_text(user: &UserInfo, r: &AccessReport) -> String {
         ("owner implicit", mask(r.owner_implicit)),
     ]);
     for step in &r.steps {
-        let _ = writeln!(
-            text,
-            "#{} {} granted {} denied {}",
-            step.index,
-            step.ace,
-            mask(step.granted),
-            mask(step.denied)
-        );
+        let _ =
+            writeln!(text, "#{} {} granted {} denied {}", step.index, step.ace, mask(step.granted), mask(step.denied));
     }
     let decision = match deciding_step(r) {
         Some(step) => format!("decided by ACE #{} {}", step.index, step.ace),

@@ -15,19 +15,11 @@ fn ok(text: &str) -> SecurityDescriptor {
 fn fails_at(text: &str, position: usize, needle: &str) {
     let e = parse(text).expect_err(text);
     assert_eq!(e.position, position, "{text:?}: {e}");
-    assert!(
-        e.message.contains(needle),
-        "{text:?}: {e} should mention {needle:?}"
-    );
+    assert!(e.message.contains(needle), "{text:?}: {e} should mention {needle:?}");
 }
 
 fn ace(kind: AceKind, flags: AceFlags, mask: u32, sid: Sid) -> Ace {
-    Ace {
-        kind,
-        flags,
-        mask: AccessMask(mask),
-        sid,
-    }
+    Ace { kind, flags, mask: AccessMask(mask), sid }
 }
 
 #[test]
@@ -37,12 +29,7 @@ fn parses_a_full_descriptor() {
     assert_eq!(sd.group, Some(Sid::LocalSystem));
     assert!(sd.dacl_protected);
     let expected = vec![
-        ace(
-            AceKind::Allow,
-            AceFlags::OI | AceFlags::CI,
-            0x1000_0000,
-            Sid::UnixUser(1000),
-        ),
+        ace(AceKind::Allow, AceFlags::OI | AceFlags::CI, 0x1000_0000, Sid::UnixUser(1000)),
         ace(AceKind::Deny, AceFlags::default(), 0x2, Sid::World),
     ];
     assert_eq!(sd.dacl, Some(expected));
@@ -75,11 +62,7 @@ fn no_access_control_is_a_null_dacl() {
     assert_eq!(sd.dacl, None);
     assert!(!sd.dacl_protected);
     assert!(ok("D:PNO_ACCESS_CONTROL").dacl_protected);
-    fails_at(
-        "D:NO_ACCESS_CONTROL(A;;GA;;;WD)",
-        19,
-        "cannot also have ACEs",
-    );
+    fails_at("D:NO_ACCESS_CONTROL(A;;GA;;;WD)", 19, "cannot also have ACEs");
 }
 
 #[test]
@@ -93,10 +76,7 @@ fn protected_flag_is_kept_and_auto_inherit_flags_are_ignored() {
 #[test]
 fn whitespace_between_components_and_aces_is_ignored() {
     let tight = ok("O:BAG:SYD:P(A;;GA;;;WD)(D;;GW;;;BA)");
-    assert_eq!(
-        ok("  O:BA \n G:SY\tD:P (A;;GA;;;WD)  (D;;GW;;;BA)  "),
-        tight
-    );
+    assert_eq!(ok("  O:BA \n G:SY\tD:P (A;;GA;;;WD)  (D;;GW;;;BA)  "), tight);
 }
 
 #[test]
@@ -118,9 +98,7 @@ fn parse_rejects_sacl_with_reason() {
 fn rights_accept_hex_decimal_and_codes() {
     let mask = |rights: &str| -> AccessMask {
         let sd = ok(&format!("D:(A;;{rights};;;WD)"));
-        sd.dacl
-            .and_then(|d| d.first().map(|a| a.mask))
-            .expect("one ACE")
+        sd.dacl.and_then(|d| d.first().map(|a| a.mask)).expect("one ACE")
     };
     assert_eq!(mask("0x1F0003"), AccessMask(0x001F_0003));
     assert_eq!(mask("0X1f0003"), AccessMask(0x001F_0003));
@@ -129,10 +107,7 @@ fn rights_accept_hex_decimal_and_codes() {
     assert_eq!(mask("GAGR"), AccessMask(0x9000_0000));
     assert_eq!(mask("RCSDWDWO"), AccessMask::STANDARD_RIGHTS_REQUIRED);
     assert_eq!(mask("FA"), AccessMask(0x001F_01FF));
-    assert_eq!(
-        mask("FRFWFX"),
-        AccessMask(0x0012_0089 | 0x0012_0116 | 0x0012_00A0)
-    );
+    assert_eq!(mask("FRFWFX"), AccessMask(0x0012_0089 | 0x0012_0116 | 0x0012_00A0));
     assert_eq!(mask("KA"), AccessMask(0x000F_003F));
     assert_eq!(mask("KRKWKX"), AccessMask(0x0002_0019 | 0x0002_0006));
 }
@@ -152,10 +127,7 @@ fn bad_rights_are_rejected_where_they_occur() {
 #[test]
 fn ace_flags_are_parsed_in_any_order() {
     let sd = ok("D:(A;IDIONPCIOI;GA;;;WD)");
-    let flags = sd
-        .dacl
-        .and_then(|d| d.first().map(|a| a.flags))
-        .expect("one ACE");
+    let flags = sd.dacl.and_then(|d| d.first().map(|a| a.flags)).expect("one ACE");
     assert_eq!(flags, AceFlags(0x1F));
     assert_eq!(flags.to_string(), "OICINPIOID");
     fails_at("D:(A;OIXX;GA;;;WD)", 7, "unknown ACE flag");
@@ -207,17 +179,7 @@ fn sid_parse_accepts_aliases_and_numeric_forms() {
         assert_eq!(Sid::parse(text), Ok(sid.clone()), "{text}");
         assert_eq!(Sid::parse(&sid.to_string()), Ok(sid.clone()), "{sid}");
     }
-    for bad in [
-        "",
-        "S-1",
-        "S-1-",
-        "S-2-1-0",
-        "S-1-1-0-",
-        "S-1--1-0",
-        "S-1-22-3-5",
-        "é",
-        "S-1-é",
-    ] {
+    for bad in ["", "S-1", "S-1-", "S-2-1-0", "S-1-1-0-", "S-1--1-0", "S-1-22-3-5", "é", "S-1-é"] {
         assert!(Sid::parse(bad).is_err(), "{bad:?}");
     }
 }
@@ -237,24 +199,9 @@ fn to_sddl_uses_aliases_and_generic_codes() {
         owner: Sid::Administrators,
         group: Some(Sid::UnixGroup(5)),
         dacl: Some(vec![
-            ace(
-                AceKind::Allow,
-                AceFlags::OI | AceFlags::IO,
-                0xB000_0000,
-                Sid::World,
-            ),
-            ace(
-                AceKind::Deny,
-                AceFlags::default(),
-                0x001F_0003,
-                Sid::UnixUser(9),
-            ),
-            ace(
-                AceKind::Allow,
-                AceFlags::default(),
-                0x1000_0001,
-                Sid::OwnerRights,
-            ),
+            ace(AceKind::Allow, AceFlags::OI | AceFlags::IO, 0xB000_0000, Sid::World),
+            ace(AceKind::Deny, AceFlags::default(), 0x001F_0003, Sid::UnixUser(9)),
+            ace(AceKind::Allow, AceFlags::default(), 0x1000_0001, Sid::OwnerRights),
             ace(AceKind::Allow, AceFlags::default(), 0, Sid::CreatorOwner),
         ]),
         dacl_protected: true,
@@ -264,12 +211,7 @@ fn to_sddl_uses_aliases_and_generic_codes() {
         "O:BAG:S-1-22-2-5D:P(A;OIIO;GAGRGX;;;WD)(D;;0x1f0003;;;S-1-22-1-9)\
          (A;;0x10000001;;;OW)(A;;0x0;;;CO)"
     );
-    let null = SecurityDescriptor {
-        dacl: None,
-        group: None,
-        dacl_protected: false,
-        ..sd
-    };
+    let null = SecurityDescriptor { dacl: None, group: None, dacl_protected: false, ..sd };
     assert_eq!(null.to_sddl(), "O:BAD:NO_ACCESS_CONTROL");
 }
 
@@ -289,22 +231,14 @@ fn sddl_round_trips() {
         assert_eq!(ok(&formatted), sd, "{text} -> {formatted}");
         assert_eq!(ok(&formatted).to_sddl(), formatted);
     }
-    let default = SecurityDescriptor::default_for(&crate::security::Token {
-        uid: 7,
-        gid: 8,
-        groups: vec![9],
-    });
+    let default = SecurityDescriptor::default_for(&crate::security::Token { uid: 7, gid: 8, groups: vec![9] });
     assert_eq!(ok(&default.to_sddl()), default);
 }
 
 #[test]
 fn sddl_error_displays_position_and_message() {
     let e = parse("O:XX").expect_err("bad owner");
-    assert!(
-        e.to_string()
-            .starts_with("invalid SDDL at byte 2: unknown SID"),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("invalid SDDL at byte 2: unknown SID"), "{e}");
     let boxed: Box<dyn std::error::Error> = Box::new(e);
     assert!(boxed.to_string().contains("byte 2"));
 }
@@ -394,11 +328,7 @@ const FRAGMENTS: &[&str] = &[
 fn assert_round_trips_if_accepted(text: &str) {
     if let Ok(sd) = parse(text) {
         let formatted = sd.to_sddl();
-        assert_eq!(
-            parse(&formatted).as_ref(),
-            Ok(&sd),
-            "{text:?} -> {formatted:?}"
-        );
+        assert_eq!(parse(&formatted).as_ref(), Ok(&sd), "{text:?} -> {formatted:?}");
     }
     let _ = Sid::parse(text);
 }
@@ -414,9 +344,7 @@ fn parser_never_panics_on_garbage() {
         assert_round_trips_if_accepted(&text);
     }
     for _ in 0..5_000 {
-        let bytes: Vec<u8> = (0..rng.below(40))
-            .map(|_| rng.next().to_le_bytes()[0])
-            .collect();
+        let bytes: Vec<u8> = (0..rng.below(40)).map(|_| rng.next().to_le_bytes()[0]).collect();
         assert_round_trips_if_accepted(&String::from_utf8_lossy(&bytes));
     }
 }
