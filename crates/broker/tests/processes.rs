@@ -209,3 +209,16 @@ fn wait_for_multiple_reports_the_index_and_times_out() {
     a.set().unwrap();
     assert_eq!(switchboard::wait_for_multiple(&[&a, &b], true, None).unwrap(), WaitResult::Signaled(0));
 }
+
+#[test]
+fn local_and_global_atom_tables_are_separate() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let local = atom::local_add("Only.Here").unwrap();
+    assert_eq!(atom::local_find("ONLY.HERE").unwrap(), local);
+    let err = atom::global_find(&conn, "Only.Here").unwrap_err();
+    assert_eq!(err.win32_error(), Win32Error::ERROR_FILE_NOT_FOUND);
+    assert_eq!(atom::local_name(local).unwrap(), "Only.Here");
+    atom::local_delete(local).unwrap();
+    assert_eq!(atom::local_find("Only.Here").unwrap_err().win32_error(), Win32Error::ERROR_FILE_NOT_FOUND);
+}

@@ -1,0 +1,105 @@
+//! The `switchboard` command as a user runs it: separate processes, a real
+//! broker, exit codes and output.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use switchboard_testkit::{TestBroker, eventually};
+
+const CLI: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn cli(broker: &TestBroker, args: &[&str]) -> Command {
+    let mut cmd = Command::new(CLI);
+    cmd.args(args).envs(broker.env()).stdin(Stdio::null());
+    cmd
+}
+
+fn run(broker: &TestBroker, args: &[&str]) -> Output {
+    cli(broker, args).output().expect("run switchboard")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `event create NAME --hold`, returned once it says it holds the event.
+fn hold(broker: &TestBroker, name: &str) -> Child {
+    let mut child = cli(broker, &["event", "create", name, "--hold"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("holding"), "{line}");
+    child
+}
+
+#[test]
+fn waiter_returns_when_another_shell_sets_the_event_and_the_name_goes_with_its_holders() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let mut holder = hold(&broker, "E");
+    let waiter = cli(&broker, &["event", "wait", "E", "--timeout", "20s"]).stdout(Stdio::piped()).spawn().unwrap();
+    assert!(eventually(Duration::from_secs(20), || conn.show("E").is_ok_and(|i| i.waiters == 1)));
+
+    let handles = stdout(&run(&broker, &["handles"]));
+    for pid in [holder.id(), waiter.id()] {
+        assert!(handles.lines().any(|l| l.split_whitespace().next() == Some(&pid.to_string())), "pid {pid} missing from:\n{handles}");
+    }
+    let set = run(&broker, &["event", "set", "E"]);
+    assert!(set.status.success(), "{set:?}");
+    let waited = waiter.wait_with_output().unwrap();
+    assert_eq!(waited.status.code(), Some(0), "{waited:?}");
+
+    drop(holder.stdin.take()); // end of stdin releases the hold
+    assert!(holder.wait().unwrap().success());
+    assert!(eventually(Duration::from_secs(10), || !stdout(&run(&broker, &["ls"])).lines().any(|l| l.starts_with("E "))));
+    assert_eq!(run(&broker, &["show", "E"]).status.code(), Some(4));
+}
+
+#[test]
+fn exit_codes_follow_the_design() {
+    let broker = TestBroker::start();
+    let mut holder = hold(&broker, "X");
+    assert_eq!(run(&broker, &["show", "Nothing"]).status.code(), Some(4), "not found");
+    assert_eq!(run(&broker, &["event", "wait", "X", "--timeout", "50ms"]).status.code(), Some(6), "timed out");
+    assert_eq!(run(&broker, &["event", "wait", "X", "--timeout", "5 parsecs"]).status.code(), Some(2), "usage");
+    assert_eq!(run(&broker, &["show", "Bogus\\X"]).status.code(), Some(4), "path not found");
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = dir.path().join("none.sock");
+    let status = Command::new(CLI).args(["status", "--socket"]).arg(&nowhere).env("SWITCHBOARD_NO_AUTOSTART", "1").output().unwrap();
+    assert_eq!(status.status.code(), Some(3), "unreachable");
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+}
+
+#[test]
+fn access_is_denied_with_exit_5_and_explained() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let _locked = switchboard::EventOptions::new().security("D:(A;;GX;;;OW)").create(&conn, "locked").unwrap();
+    assert_eq!(run(&broker, &["event", "set", "locked"]).status.code(), Some(5));
+    let explained = stdout(&run(&broker, &["access", "locked", "--user", "0"]));
+    assert!(explained.contains("(A;;GX;;;OW)"), "{explained}");
+}
+
+#[test]
+fn json_output_is_one_json_value() {
+    let broker = TestBroker::start();
+    let added = run(&broker, &["--json", "atom", "add", "json.atom"]);
+    assert!(added.status.success());
+    let status = run(&broker, &["--json", "status"]);
+    let text = stdout(&status);
+    assert!(text.trim_start().starts_with('{') && text.trim_end().ends_with('}'), "{text}");
+    assert!(text.contains("\"atoms\": 1") || text.contains("\"atoms\":1"), "{text}");
+    let missing = run(&broker, &["--json", "show", "nothing"]);
+    assert_eq!(missing.status.code(), Some(4));
+    assert!(stdout(&missing).contains("ERROR_FILE_NOT_FOUND"), "{}", stdout(&missing));
+}
+
+#[test]
+fn atoms_added_by_one_command_are_found_by_the_next() {
+    let broker = TestBroker::start();
+    let added = stdout(&run(&broker, &["atom", "add", "Shared.Name"]));
+    let found = stdout(&run(&broker, &["atom", "find", "SHARED.NAME"]));
+    assert!(added.contains("0xC0"), "{added}");
+    assert_eq!(added.split_whitespace().find(|w| w.starts_with("0x")), found.split_whitespace().find(|w| w.starts_with("0x")));
+}
