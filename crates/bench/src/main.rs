@@ -29,6 +29,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("echo-server") => echo_server(Path::new(&args[1])),
         Some("broker") => run_broker(Path::new(&args[1])),
+        Some("event-echo") => event_echo(Path::new(&args[1])),
         Some("all") | None => all(iterations(&args)),
         Some(other) => {
             eprintln!("usage: switchboard-bench [all [--iterations N]]   (unknown mode {other:?})");
@@ -68,6 +69,21 @@ fn run_broker(path: &Path) {
     let server = switchboard_broker::server::Server::bind(config).expect("bind the broker");
     println!("ready");
     server.run().expect("broker event loop");
+}
+
+/// Child mode: answers every set of `Local\\bench.ping` by setting `Local\\bench.pong`.
+fn event_echo(path: &Path) {
+    let conn = ConnectOptions::new().socket(path).autostart(false).connect().expect("connect");
+    let ping =
+        switchboard::Event::open(&conn, "bench.ping", switchboard::event::access::SYNCHRONIZE).expect("open ping");
+    let pong = switchboard::Event::open(&conn, "bench.pong", switchboard::event::access::EVENT_MODIFY_STATE)
+        .expect("open pong");
+    println!("ready");
+    while ping.wait(None).is_ok() {
+        if pong.set().is_err() {
+            break;
+        }
+    }
 }
 
 struct ChildGuard(Child);
@@ -119,6 +135,17 @@ fn all(n: usize) {
         baseline_name: "raw Unix socket round trip, 32 B".into(),
         baseline: raw_rt,
     });
+    let ping = switchboard::EventOptions::new().create(&conn, "bench.ping").expect("create ping").object;
+    let pong = switchboard::EventOptions::new().create(&conn, "bench.pong").expect("create pong").object;
+    let echo = spawn_child("event-echo", &broker_path);
+    let events = event_ping_pong(&ping, &pong, n / 4);
+    drop(echo);
+    rows.push(Row {
+        what: "event set → other process wakes → sets back (broker-served)".into(),
+        ours: events,
+        baseline_name: "raw Unix socket round trip, 32 B".into(),
+        baseline: raw_round_trip(&echo_path, n / 4),
+    });
     let setup_n = (n / 10).max(100);
     let raw_connect = raw_connect(&echo_path, setup_n);
     let our_connect = our_connect(&broker_path, setup_n);
@@ -129,6 +156,16 @@ fn all(n: usize) {
         baseline: raw_connect,
     });
     print_table(&rows, n);
+}
+
+fn event_ping_pong(ping: &switchboard::Event, pong: &switchboard::Event, n: usize) -> Sample {
+    let mut once = || {
+        let start = Instant::now();
+        ping.set().expect("set ping");
+        pong.wait(None).expect("wait pong");
+        start.elapsed()
+    };
+    measure(n, &mut once)
 }
 
 fn raw_round_trip(path: &Path, n: usize) -> Sample {

@@ -345,6 +345,10 @@ impl Server {
                 Ok(0) => return Ok(Read::Eof),
                 Ok(n) => {
                     conn.rbuf.extend_from_slice(&buf[..n]);
+                    if n < buf.len() {
+                        // A short read emptied the socket; new bytes raise a new edge.
+                        return Ok(Read::Drained);
+                    }
                     if conn.rbuf.len() > self.config.max_frame + 4 {
                         // Let the frames be taken before buffering more.
                         return Ok(Read::More);

@@ -222,3 +222,20 @@ fn local_and_global_atom_tables_are_separate() {
     atom::local_delete(local).unwrap();
     assert_eq!(atom::local_find("Only.Here").unwrap_err().win32_error(), Win32Error::ERROR_FILE_NOT_FOUND);
 }
+
+#[test]
+fn the_shared_connection_is_made_once_per_process() {
+    if let Some(_role) = role::current() {
+        let a = Connection::shared().unwrap();
+        let b = Connection::shared().unwrap();
+        role::report(&format!("SAME {}", a.same_as(&b)));
+        let e = EventOptions::new().create(&a, "via-shared").unwrap();
+        role::report(&format!("CREATED {}", e.already_existed));
+        return;
+    }
+    let broker = TestBroker::start();
+    let mut child = Role::new("the_shared_connection_is_made_once_per_process", "user").env(broker.env()).spawn();
+    assert_eq!(child.expect_line("SAME"), "true");
+    assert_eq!(child.expect_line("CREATED"), "false");
+    child.wait_success();
+}

@@ -25,7 +25,8 @@ fn stdout(o: &Output) -> String {
 
 /// `event create NAME --hold`, returned once it says it holds the event.
 fn hold(broker: &TestBroker, name: &str) -> Child {
-    let mut child = cli(broker, &["event", "create", name, "--hold"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        cli(broker, &["event", "create", name, "--hold"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     assert!(line.starts_with("holding"), "{line}");
@@ -42,7 +43,10 @@ fn waiter_returns_when_another_shell_sets_the_event_and_the_name_goes_with_its_h
 
     let handles = stdout(&run(&broker, &["handles"]));
     for pid in [holder.id(), waiter.id()] {
-        assert!(handles.lines().any(|l| l.split_whitespace().next() == Some(&pid.to_string())), "pid {pid} missing from:\n{handles}");
+        assert!(
+            handles.lines().any(|l| l.split_whitespace().next() == Some(&pid.to_string())),
+            "pid {pid} missing from:\n{handles}"
+        );
     }
     let set = run(&broker, &["event", "set", "E"]);
     assert!(set.status.success(), "{set:?}");
@@ -51,7 +55,9 @@ fn waiter_returns_when_another_shell_sets_the_event_and_the_name_goes_with_its_h
 
     drop(holder.stdin.take()); // end of stdin releases the hold
     assert!(holder.wait().unwrap().success());
-    assert!(eventually(Duration::from_secs(10), || !stdout(&run(&broker, &["ls"])).lines().any(|l| l.starts_with("E "))));
+    assert!(eventually(Duration::from_secs(10), || !stdout(&run(&broker, &["ls"]))
+        .lines()
+        .any(|l| l.starts_with("E "))));
     assert_eq!(run(&broker, &["show", "E"]).status.code(), Some(4));
 }
 
@@ -65,7 +71,12 @@ fn exit_codes_follow_the_design() {
     assert_eq!(run(&broker, &["show", "Bogus\\X"]).status.code(), Some(4), "path not found");
     let dir = tempfile::tempdir().unwrap();
     let nowhere = dir.path().join("none.sock");
-    let status = Command::new(CLI).args(["status", "--socket"]).arg(&nowhere).env("SWITCHBOARD_NO_AUTOSTART", "1").output().unwrap();
+    let status = Command::new(CLI)
+        .args(["status", "--socket"])
+        .arg(&nowhere)
+        .env("SWITCHBOARD_NO_AUTOSTART", "1")
+        .output()
+        .unwrap();
     assert_eq!(status.status.code(), Some(3), "unreachable");
     drop(holder.stdin.take());
     holder.wait().unwrap();
@@ -101,5 +112,8 @@ fn atoms_added_by_one_command_are_found_by_the_next() {
     let added = stdout(&run(&broker, &["atom", "add", "Shared.Name"]));
     let found = stdout(&run(&broker, &["atom", "find", "SHARED.NAME"]));
     assert!(added.contains("0xC0"), "{added}");
-    assert_eq!(added.split_whitespace().find(|w| w.starts_with("0x")), found.split_whitespace().find(|w| w.starts_with("0x")));
+    assert_eq!(
+        added.split_whitespace().find(|w| w.starts_with("0x")),
+        found.split_whitespace().find(|w| w.starts_with("0x"))
+    );
 }

@@ -36,15 +36,8 @@ impl Hello {
 
     /// Reads a hello; `Ok(None)` when more bytes are needed.
     pub fn decode(buf: &[u8]) -> Result<Option<Self>, HandshakeError> {
-        if buf.len() < HELLO_LEN {
-            return if MAGIC.starts_with(&buf[..buf.len().min(4)]) {
-                Ok(None)
-            } else {
-                Err(HandshakeError::NotSwitchboard)
-            };
-        }
-        if &buf[..4] != MAGIC {
-            return Err(HandshakeError::NotSwitchboard);
+        if !has_magic(buf, HELLO_LEN)? {
+            return Ok(None);
         }
         Ok(Some(Self { version: read_u32(&buf[4..8]) }))
     }
@@ -95,15 +88,8 @@ impl HandshakeReply {
     /// Reads a reply: `Ok(Some((reply, bytes used)))`, or `Ok(None)` when more
     /// bytes are needed.
     pub fn decode(buf: &[u8]) -> Result<Option<(Self, usize)>, HandshakeError> {
-        if buf.len() < 15 {
-            return if MAGIC.starts_with(&buf[..buf.len().min(4)]) {
-                Ok(None)
-            } else {
-                Err(HandshakeError::NotSwitchboard)
-            };
-        }
-        if &buf[..4] != MAGIC {
-            return Err(HandshakeError::NotSwitchboard);
+        if !has_magic(buf, 15)? {
+            return Ok(None);
         }
         let status = match buf[12] {
             0 => HandshakeStatus::Accepted,
@@ -123,6 +109,16 @@ impl HandshakeReply {
         };
         Ok(Some((reply, 15 + len)))
     }
+}
+
+/// Whether `buf` holds at least `len` bytes starting with the magic; an error
+/// as soon as the bytes so far cannot be the magic.
+fn has_magic(buf: &[u8], len: usize) -> Result<bool, HandshakeError> {
+    let seen = &buf[..buf.len().min(4)];
+    if !MAGIC.starts_with(seen) {
+        return Err(HandshakeError::NotSwitchboard);
+    }
+    Ok(buf.len() >= len)
 }
 
 fn read_u32(b: &[u8]) -> u32 {

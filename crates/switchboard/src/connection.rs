@@ -39,6 +39,8 @@ struct State {
     replies: HashMap<u32, Option<Outcome>>,
     /// A thread is reading the socket.
     reader_busy: bool,
+    /// Threads asleep on `answered` (notifying nobody is a wasted syscall).
+    sleepers: usize,
     /// Bytes read but not yet a whole frame.
     rbuf: Vec<u8>,
     /// Why the connection is unusable, once it is.
@@ -48,7 +50,7 @@ struct State {
 #[derive(Debug)]
 struct Inner {
     writer: Mutex<UnixStream>,
-    reader: Mutex<UnixStream>,
+    reader: Mutex<Reader>,
     state: Mutex<State>,
     answered: Condvar,
     next_id: AtomicU32,
@@ -66,6 +68,27 @@ impl Drop for Inner {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The socket's read side, and the read timeout last set on it.
+#[derive(Debug)]
+struct Reader {
+    stream: UnixStream,
+    timeout: Option<Duration>,
+}
+
+impl Reader {
+    /// Sets the read timeout, rounded up to 10 ms so that successive calls
+    /// with the usual deadline need no `setsockopt` each.
+    fn set_timeout(&mut self, left: Option<Duration>) -> std::io::Result<()> {
+        let rounded =
+            left.map(|l| Duration::from_millis(u64::try_from(l.as_millis().div_ceil(10) * 10).unwrap_or(u64::MAX)));
+        if rounded != self.timeout {
+            self.stream.set_read_timeout(rounded)?;
+            self.timeout = rounded;
+        }
+        Ok(())
+    }
 }
 
 /// Why no reply came.
@@ -247,7 +270,7 @@ impl Connection {
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(stream),
-                reader: Mutex::new(reader),
+                reader: Mutex::new(Reader { stream: reader, timeout: None }),
                 state: Mutex::new(State::default()),
                 answered: Condvar::new(),
                 next_id: AtomicU32::new(1),
@@ -349,12 +372,14 @@ impl Connection {
                 return Err(NoReply::TimedOut);
             }
             if state.reader_busy {
+                state.sleepers += 1;
                 state = match deadline {
                     Some(d) => {
                         self.inner.answered.wait_timeout(state, d - now).unwrap_or_else(PoisonError::into_inner).0
                     }
                     None => self.inner.answered.wait(state).unwrap_or_else(PoisonError::into_inner),
                 };
+                state.sleepers -= 1;
                 continue;
             }
             state.reader_busy = true;
@@ -367,7 +392,10 @@ impl Connection {
             if let Err(why) = outcome {
                 state.lost.get_or_insert(why);
             }
-            self.inner.answered.notify_all();
+            if state.sleepers > 0 {
+                // One of them must take over the reading.
+                self.inner.answered.notify_all();
+            }
         }
     }
 
@@ -379,7 +407,7 @@ impl Connection {
         buf: &mut Vec<u8>,
         deadline: Option<Instant>,
     ) -> std::result::Result<(), String> {
-        let mut stream = lock(&self.inner.reader);
+        let mut reader = lock(&self.inner.reader);
         let mut chunk = [0u8; 8 * 1024];
         loop {
             if self.file_replies(buf, id)? {
@@ -392,8 +420,8 @@ impl Connection {
                 },
                 None => None,
             };
-            stream.set_read_timeout(timeout).map_err(|e| format!("cannot set a read timeout: {e}"))?;
-            match stream.read(&mut chunk) {
+            reader.set_timeout(timeout).map_err(|e| format!("cannot set a read timeout: {e}"))?;
+            match reader.stream.read(&mut chunk) {
                 Ok(0) => return Err("the broker closed the connection".to_owned()),
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
@@ -422,7 +450,7 @@ impl Connection {
                     if let Some(slot @ None) = state.replies.get_mut(&frame.id) {
                         *slot = Some(frame.result);
                         got_mine |= frame.id == mine;
-                        woke_others |= frame.id != mine;
+                        woke_others |= frame.id != mine && state.sleepers > 0;
                     }
                 }
                 Err(e) => break Err(format!("unreadable reply from the broker: {e}")),
