@@ -50,8 +50,8 @@ fn waiter_returns_when_another_shell_sets_the_event_and_the_name_goes_with_its_h
     }
     let set = run(&broker, &["event", "set", "E"]);
     assert!(set.status.success(), "{set:?}");
-    let waited = waiter.wait_with_output().unwrap();
-    assert_eq!(waited.status.code(), Some(0), "{waited:?}");
+    let wait_output = waiter.wait_with_output().unwrap();
+    assert_eq!(wait_output.status.code(), Some(0), "{wait_output:?}");
 
     drop(holder.stdin.take()); // end of stdin releases the hold
     assert!(holder.wait().unwrap().success());

@@ -4,7 +4,7 @@
 //! cargo run -p switchboard --example ping_pong
 //! ```
 //!
-//! The parent creates `Local\ping` and `Local\pong` and starts a copy of this
+//! The parent creates `Local\serve` and `Local\answer` and starts a copy of this
 //! program as the child; each side waits for its event and sets the other's.
 
 use std::process::Command;
@@ -21,33 +21,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::args().nth(1).as_deref() == Some("child") {
         return child(&conn);
     }
-    let ping = EventOptions::new().create(&conn, "Local\\ping")?.object;
-    let pong = EventOptions::new().create(&conn, "Local\\pong")?.object;
+    let serve = EventOptions::new().create(&conn, "Local\\serve")?.object;
+    let answer = EventOptions::new().create(&conn, "Local\\answer")?.object;
     let mut child = Command::new(std::env::current_exe()?).arg("child").spawn()?;
     for round in 1..=ROUNDS {
-        ping.set()?;
+        serve.set()?;
         println!("parent (pid {}): ping {round}", std::process::id());
-        if pong.wait(TIMEOUT)? == WaitResult::TimedOut {
+        if answer.wait(TIMEOUT)? == WaitResult::TimedOut {
             return Err("the child did not answer".into());
         }
     }
     let status = child.wait()?;
-    let shared = atom::global_find(&conn, "ping-pong.done")?;
+    let shared = atom::global_find(&conn, "serve-answer.done")?;
     println!("parent: the child left atom {shared} = {:?} and exited {status}", atom::global_name(&conn, shared)?);
     atom::global_delete(&conn, shared)?;
     Ok(())
 }
 
 fn child(conn: &Connection) -> Result<(), Box<dyn std::error::Error>> {
-    let ping = Event::open(conn, "Local\\ping", SYNCHRONIZE)?;
-    let pong = Event::open(conn, "Local\\pong", EVENT_MODIFY_STATE)?;
+    let serve = Event::open(conn, "Local\\serve", SYNCHRONIZE)?;
+    let answer = Event::open(conn, "Local\\answer", EVENT_MODIFY_STATE)?;
     for round in 1..=ROUNDS {
-        if ping.wait(TIMEOUT)? == WaitResult::TimedOut {
-            return Err("the parent did not ping".into());
+        if serve.wait(TIMEOUT)? == WaitResult::TimedOut {
+            return Err("the parent did not serve".into());
         }
         println!("child  (pid {}): pong {round}", std::process::id());
-        pong.set()?;
+        answer.set()?;
     }
-    atom::global_add(conn, "ping-pong.done")?;
+    atom::global_add(conn, "serve-answer.done")?;
     Ok(())
 }
