@@ -5,9 +5,10 @@
 //! replies, and drops clients that misbehave (oversized frames, garbage,
 //! replies they never read) without disturbing the others.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -135,6 +136,8 @@ struct Conn {
     phase: Phase,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
+    /// Descriptors to send with the byte at this offset of `wbuf`.
+    attachments: VecDeque<(usize, Vec<OwnedFd>)>,
     wants_write: bool,
 }
 
@@ -301,6 +304,7 @@ impl Server {
                             phase: Phase::Handshake,
                             rbuf: Vec::new(),
                             wbuf: Vec::new(),
+                            attachments: VecDeque::new(),
                             wants_write: false,
                         },
                     );
@@ -446,11 +450,14 @@ impl Server {
     fn deliver(&mut self) {
         while let Some(out) = self.core.poll_output() {
             match out {
-                Output::Reply { client, frame } => {
+                Output::Reply { client, frame, fds } => {
                     let Some(&token) = self.by_client.get(&client) else {
                         continue;
                     };
                     if let Some(conn) = self.conns.get_mut(&token) {
+                        if !fds.is_empty() {
+                            conn.attachments.push_back((conn.wbuf.len(), fds));
+                        }
                         encode_frame(&frame, &mut conn.wbuf);
                     }
                     self.flush(token);
@@ -469,10 +476,13 @@ impl Server {
             return;
         };
         while !conn.wbuf.is_empty() {
-            match conn.stream.write(&conn.wbuf) {
+            match write_some(conn) {
                 Ok(0) => return self.drop_conn(token, "write returned 0"),
                 Ok(n) => {
                     conn.wbuf.drain(..n);
+                    for (offset, _) in &mut conn.attachments {
+                        *offset -= n;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -506,6 +516,24 @@ impl Server {
             tracing::info!(pid = conn.cred.pid, reason, "connection closed before the handshake completed");
         }
     }
+}
+
+/// Writes the start of `conn.wbuf`. Descriptors go with the first byte of
+/// their frame, so a write never runs past the next frame that carries some.
+fn write_some(conn: &mut Conn) -> io::Result<usize> {
+    let next = conn.attachments.front().map(|(offset, _)| *offset);
+    if next == Some(0) {
+        let end = conn.attachments.get(1).map_or(conn.wbuf.len(), |(offset, _)| *offset);
+        let fds: Vec<BorrowedFd<'_>> = conn.attachments[0].1.iter().map(AsFd::as_fd).collect();
+        let n = switchboard_sys::fdpass::send_with_fds(&conn.stream, &conn.wbuf[..end], &fds)?;
+        if n > 0 {
+            // Sent with the first byte; closing our copies is fine now.
+            conn.attachments.pop_front();
+        }
+        return Ok(n);
+    }
+    let end = next.unwrap_or(conn.wbuf.len());
+    conn.stream.write(&conn.wbuf[..end])
 }
 
 fn take_lock(path: &std::path::Path) -> Result<File, StartError> {

@@ -2,7 +2,9 @@
 //! `Variant => handler_method(RequestType) -> ReplyType;`.
 
 use serde::{Deserialize, Serialize};
-use switchboard_types::{Atom, AtomEntry, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
+use switchboard_types::{
+    Atom, AtomEntry, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, PipeName, Win32Error,
+};
 
 protocol_table! {
     /// Create a named or unnamed event, or open it if the name exists (`CreateEventEx`).
@@ -39,6 +41,20 @@ protocol_table! {
     CheckAccess => check_access(CheckAccess) -> AccessReport;
     /// Stop the broker (its owner or root only).
     Shutdown => shutdown(Shutdown) -> ();
+    /// `CreateNamedPipe`: a new instance (server end) of a named pipe.
+    CreatePipe => create_pipe(CreatePipe) -> Handle;
+    /// `ConnectNamedPipe`; may be answered later. Carries the server's channel when it has not taken it yet.
+    ConnectPipe => connect_pipe(ConnectPipe) -> PipeConnected;
+    /// `CreateFile` on `\\.\pipe\NAME`: the client end. Carries the client's channel.
+    OpenPipe => open_pipe(OpenPipe) -> PipeOpened;
+    /// `WaitNamedPipe`; may be answered later.
+    WaitPipe => wait_pipe(WaitPipe) -> ();
+    /// `DisconnectNamedPipe`.
+    DisconnectPipe => disconnect_pipe(DisconnectPipe) -> ();
+    /// State, configuration and peer of one pipe end (`GetNamedPipeInfo`, `GetNamedPipeHandleState`, client process id).
+    QueryPipe => query_pipe(QueryPipe) -> PipeStatus;
+    /// Every named pipe with its instance counts (like `PipeList`).
+    ListPipes => list_pipes(ListPipes) -> Vec<PipeListing>;
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -116,6 +132,10 @@ pub struct RequestFrame {
 pub struct ReplyFrame {
     /// The request's id; 0 for a reply to a frame that could not be read.
     pub id: u32,
+    /// How many file descriptors travel with this frame (`SCM_RIGHTS` on its
+    /// first byte); the receiver takes that many from the descriptors it has
+    /// received, in order.
+    pub fds: u8,
     /// The outcome.
     pub result: Result<Reply, WireError>,
 }
@@ -409,6 +429,178 @@ pub struct AccessReport {
 /// Stop the broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shutdown;
+
+/// How data is written (pipe type) or read (read mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PipeMode {
+    /// A stream of bytes (`PIPE_TYPE_BYTE`, `PIPE_READMODE_BYTE`).
+    Byte,
+    /// Messages whose boundaries are kept (`PIPE_TYPE_MESSAGE`, `PIPE_READMODE_MESSAGE`).
+    Message,
+}
+
+/// `PIPE_UNLIMITED_INSTANCES`.
+pub const PIPE_UNLIMITED_INSTANCES: u32 = 255;
+
+/// `CreateNamedPipe`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools)] // one per CreateNamedPipe flag, as Win32 has them
+pub struct CreatePipe {
+    /// The pipe's name (this machine only).
+    pub name: PipeName,
+    /// The server reads (`PIPE_ACCESS_INBOUND`; with `outbound`, duplex).
+    pub inbound: bool,
+    /// The server writes (`PIPE_ACCESS_OUTBOUND`).
+    pub outbound: bool,
+    /// Fail if the pipe exists (`FILE_FLAG_FIRST_PIPE_INSTANCE`).
+    pub first_instance: bool,
+    /// How data is written.
+    pub pipe_type: PipeMode,
+    /// How the server end reads.
+    pub read_mode: PipeMode,
+    /// `PIPE_NOWAIT`.
+    pub nowait: bool,
+    /// `PIPE_REJECT_REMOTE_CLIENTS`.
+    pub reject_remote: bool,
+    /// 1 to 254, or [`PIPE_UNLIMITED_INSTANCES`].
+    pub max_instances: u32,
+    /// Requested output buffer size.
+    pub out_buffer: u32,
+    /// Requested input buffer size.
+    pub in_buffer: u32,
+    /// `WaitNamedPipe`'s default timeout, in ms (0 means 50 ms).
+    pub default_timeout_ms: u32,
+    /// Security for the pipe, when this creates it.
+    pub security: Security,
+}
+
+/// `ConnectNamedPipe`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectPipe {
+    /// The server end.
+    pub handle: Handle,
+    /// How long to wait for a client; `None` forever.
+    pub timeout_ms: Option<u64>,
+    /// Only hand over the server's channel if a client is (or was) there:
+    /// what a read or write on a server end that never called
+    /// `ConnectNamedPipe` needs. Never waits.
+    pub take_only: bool,
+}
+
+/// The answer to [`ConnectPipe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipeConnected {
+    /// A client had connected before the call (`ERROR_PIPE_CONNECTED`).
+    pub already_connected: bool,
+}
+
+/// `CreateFile` on a pipe name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenPipe {
+    /// The pipe.
+    pub name: PipeName,
+    /// Desired access (`GENERIC_READ`, `GENERIC_WRITE`, …; 0 is allowed).
+    pub access: u32,
+}
+
+/// The answer to [`OpenPipe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipeOpened {
+    /// The client end.
+    pub handle: Handle,
+    /// The access granted.
+    pub access: u32,
+    /// How data is written on this pipe.
+    pub pipe_type: PipeMode,
+}
+
+/// `WaitNamedPipe`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitPipe {
+    /// The pipe.
+    pub name: PipeName,
+    /// `Some(ms)`; `None` for `NMPWAIT_WAIT_FOREVER`.
+    pub timeout_ms: Option<u64>,
+    /// `NMPWAIT_USE_DEFAULT_WAIT`: the pipe's default timeout instead.
+    pub use_default: bool,
+}
+
+/// `DisconnectNamedPipe`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisconnectPipe {
+    /// The server end.
+    pub handle: Handle,
+}
+
+/// Ask about one pipe end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryPipe {
+    /// The end.
+    pub handle: Handle,
+}
+
+/// Where an instance is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PipeState {
+    /// Waiting for a client (`FILE_PIPE_LISTENING_STATE`).
+    Listening,
+    /// A client is connected.
+    Connected,
+    /// The other end closed its handle (`FILE_PIPE_CLOSING_STATE`).
+    Closing,
+    /// The server disconnected (`FILE_PIPE_DISCONNECTED_STATE`).
+    Disconnected,
+}
+
+/// The answer to [`QueryPipe`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipeStatus {
+    /// This is the server end.
+    pub server_end: bool,
+    /// The pipe's name.
+    pub name: String,
+    /// How data is written.
+    pub pipe_type: PipeMode,
+    /// The instance's state as this end sees it.
+    pub state: PipeState,
+    /// Maximum instances ([`PIPE_UNLIMITED_INSTANCES`] for no limit).
+    pub max_instances: u32,
+    /// Instances that exist now.
+    pub instances: u32,
+    /// Output buffer size as requested.
+    pub out_buffer: u32,
+    /// Input buffer size as requested.
+    pub in_buffer: u32,
+    /// The default `WaitNamedPipe` timeout, in ms.
+    pub default_timeout_ms: u32,
+    /// The process at the other end, when connected.
+    pub peer_pid: Option<u32>,
+    /// Its user.
+    pub peer_uid: Option<u32>,
+    /// Its primary group.
+    pub peer_gid: Option<u32>,
+    /// Its supplementary groups.
+    pub peer_groups: Vec<u32>,
+}
+
+/// List the named pipes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPipes;
+
+/// One named pipe in a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipeListing {
+    /// Its name (after `\\.\pipe\`).
+    pub name: String,
+    /// Instances that exist now.
+    pub instances: u32,
+    /// Maximum instances ([`PIPE_UNLIMITED_INSTANCES`] for no limit).
+    pub max_instances: u32,
+    /// Instances with a client connected.
+    pub connected: u32,
+    /// `WaitNamedPipe` calls waiting for a free instance.
+    pub waiters: u32,
+}
 
 #[cfg(test)]
 mod tests {

@@ -6,8 +6,9 @@
 //! them: one thread blocked in a long wait never holds up another thread's
 //! request, and the common single-threaded call costs no thread switch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,7 +29,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest reply frame accepted from the broker.
 const MAX_REPLY_FRAME: usize = 16 << 20;
 
-type Outcome = std::result::Result<Reply, WireError>;
+/// A reply and the descriptors that came with it.
+type Outcome = (std::result::Result<Reply, WireError>, Vec<OwnedFd>);
 
 /// Replies on their way to the threads that asked. No thread of its own
 /// reads the socket: a caller that needs a reply reads it itself when nobody
@@ -43,6 +45,8 @@ struct State {
     sleepers: usize,
     /// Bytes read but not yet a whole frame.
     rbuf: Vec<u8>,
+    /// Descriptors received and not yet given to a reply, in arrival order.
+    fds: VecDeque<OwnedFd>,
     /// Why the connection is unusable, once it is.
     lost: Option<String>,
 }
@@ -296,19 +300,31 @@ impl Connection {
         object: Option<&str>,
         timeout: Option<Duration>,
     ) -> Result<C::Reply> {
+        self.call_with_fds(request, operation, object, timeout).map(|(reply, _)| reply)
+    }
+
+    /// Like [`Connection::call_for`], also returning the descriptors that
+    /// came with the reply.
+    pub(crate) fn call_with_fds<C: Call>(
+        &self,
+        request: C,
+        operation: &'static str,
+        object: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<(C::Reply, Vec<OwnedFd>)> {
         let fail = |kind, code, reason: String| Error::new(kind, code, operation, object, reason);
         let id = self
             .send(request.into_request(), true)
             .map_err(|why| fail(ErrorKind::ConnectionLost, Win32Error::ERROR_BROKEN_PIPE, why))?;
         match self.wait_reply(id, timeout.map(|t| Instant::now() + t)) {
-            Ok(Ok(reply)) => C::from_reply(reply).ok_or_else(|| {
+            Ok((Ok(reply), fds)) => C::from_reply(reply).map(|r| (r, fds)).ok_or_else(|| {
                 fail(
                     ErrorKind::Protocol,
                     Win32Error::ERROR_INVALID_DATA,
                     "the broker answered with another kind of reply".into(),
                 )
             }),
-            Ok(Err(wire)) => Err(fail(ErrorKind::Refused, wire.code, wire.message)),
+            Ok((Err(wire), _)) => Err(fail(ErrorKind::Refused, wire.code, wire.message)),
             Err(NoReply::TimedOut) => Err(fail(
                 ErrorKind::TimedOut,
                 Win32Error::ERROR_TIMEOUT,
@@ -421,7 +437,12 @@ impl Connection {
                 None => None,
             };
             reader.set_timeout(timeout).map_err(|e| format!("cannot set a read timeout: {e}"))?;
-            match reader.stream.read(&mut chunk) {
+            let mut received = Vec::new();
+            let got = switchboard_sys::fdpass::recv_with_fds(&reader.stream, &mut chunk, &mut received);
+            if !received.is_empty() {
+                lock(&self.inner.state).fds.extend(received);
+            }
+            match got {
                 Ok(0) => return Err("the broker closed the connection".to_owned()),
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
@@ -446,9 +467,14 @@ impl Connection {
                     let frame = decode_body::<ReplyFrame>(body)
                         .map_err(|e| format!("unreadable reply from the broker: {e}"))?;
                     let mut state = lock(&self.inner.state);
+                    let wanted = usize::from(frame.fds);
+                    if state.fds.len() < wanted {
+                        break Err(format!("the broker announced {wanted} descriptors that did not arrive"));
+                    }
+                    let fds: Vec<OwnedFd> = state.fds.drain(..wanted).collect();
                     // Replies nobody registered (id 0, or a caller that gave up) are dropped.
                     if let Some(slot @ None) = state.replies.get_mut(&frame.id) {
-                        *slot = Some(frame.result);
+                        *slot = Some((frame.result, fds));
                         got_mine |= frame.id == mine;
                         woke_others |= frame.id != mine && state.sleepers > 0;
                     }

@@ -35,6 +35,7 @@ mod connection;
 pub mod error;
 pub mod event;
 mod handle;
+pub mod pipe;
 
 pub use autostart::find_broker;
 pub use connection::{ConnectOptions, Connection, DEFAULT_REQUEST_TIMEOUT};

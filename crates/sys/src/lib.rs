@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cred;
+pub mod fdpass;
 pub mod notify;
 pub mod realm;
 pub mod users;

@@ -7,6 +7,7 @@ pub mod atom;
 pub mod error;
 pub mod names;
 pub mod object;
+pub mod pipe_name;
 mod sddl;
 pub mod security;
 
@@ -14,3 +15,4 @@ pub use atom::{Atom, AtomEntry, AtomKey, AtomTable};
 pub use error::Win32Error;
 pub use names::{NameError, NamespacePath, ObjectName};
 pub use object::{Handle, ObjectKind};
+pub use pipe_name::PipeName;

@@ -13,6 +13,8 @@ pub enum ObjectKind {
     SymbolicLink,
     /// A named or unnamed event.
     Event,
+    /// A named pipe (its instances, server and client ends).
+    NamedPipe,
 }
 
 impl ObjectKind {
@@ -22,6 +24,7 @@ impl ObjectKind {
             Self::Directory => "Directory",
             Self::SymbolicLink => "SymbolicLink",
             Self::Event => "Event",
+            Self::NamedPipe => "NamedPipe",
         }
     }
 }

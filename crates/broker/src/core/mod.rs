@@ -19,10 +19,12 @@ mod event;
 mod handles;
 mod namespace;
 mod objects;
+mod pipe;
 mod requests;
 mod wait;
 
 use std::collections::{HashMap, VecDeque};
+use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 use switchboard_proto::{ReplyFrame, RequestFrame, Response, WireError, dispatch};
@@ -95,8 +97,10 @@ pub enum Output {
     Reply {
         /// The client.
         client: ClientId,
-        /// The frame.
+        /// The frame; `frame.fds` says how many descriptors follow it.
         frame: ReplyFrame,
+        /// Descriptors to send with the frame's first byte.
+        fds: Vec<OwnedFd>,
     },
     /// Drop this client, logging why.
     Disconnect {
@@ -125,7 +129,10 @@ pub struct Core {
     namespace: Namespace,
     atoms: switchboard_types::AtomTable,
     waits: Waits,
+    pipes: pipe::Pipes,
     out: VecDeque<Output>,
+    /// Descriptors a handler attaches to the reply it is producing.
+    attach: Vec<OwnedFd>,
     shutdown: bool,
 }
 
@@ -148,7 +155,9 @@ impl Core {
             namespace: Namespace::new(),
             atoms: switchboard_types::AtomTable::new(),
             waits: Waits::default(),
+            pipes: pipe::Pipes::default(),
             out: VecDeque::new(),
+            attach: Vec::new(),
             shutdown: false,
         }
     }
@@ -182,6 +191,7 @@ impl Core {
             "client disconnected"
         );
         self.cancel_waits(id);
+        self.cancel_pipe_waits(id);
         for (_, entry) in client.handles.drain() {
             self.drop_handle_ref(entry.object);
         }
@@ -200,9 +210,10 @@ impl Core {
                     let pid = self.clients.get(&client).map_or(0, |c| c.cred.pid);
                     tracing::info!(client = client.0, pid, request = name, code = ?e.code, reason = %e.message, "refused");
                 }
+                let fds = std::mem::take(&mut self.attach);
                 // Id 0 asks for no reply (a close sent from a destructor).
                 if frame.id != 0 {
-                    self.out.push_back(Output::Reply { client, frame: ReplyFrame { id: frame.id, result } });
+                    self.reply(client, frame.id, result, fds);
                 }
             }
             Response::Deferred => {}
@@ -223,18 +234,34 @@ impl Core {
                 .push_back(Output::Disconnect { client, reason: format!("{count} malformed frames (last: {why})") });
         } else {
             let error = WireError::new(Win32Error::ERROR_INVALID_DATA, format!("malformed request frame: {why}"));
-            self.out.push_back(Output::Reply { client, frame: ReplyFrame { id: 0, result: Err(error) } });
+            self.reply(client, 0, Err(error), Vec::new());
         }
+    }
+
+    /// Queues a reply with its descriptors.
+    fn reply(
+        &mut self,
+        client: ClientId,
+        id: u32,
+        result: Result<switchboard_proto::Reply, WireError>,
+        fds: Vec<OwnedFd>,
+    ) {
+        let frame = ReplyFrame { id, fds: fds.len() as u8, result };
+        self.out.push_back(Output::Reply { client, frame, fds });
     }
 
     /// When [`Core::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.waits.next_deadline()
+        match (self.waits.next_deadline(), self.pipes.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Times out the waits whose deadline is `now` or earlier.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.expire(now);
+        self.pipe_expire(now);
     }
 
     /// The next thing for the event loop to do.
@@ -307,6 +334,10 @@ impl Core {
             return;
         };
         e.handles -= 1;
+        if e.handles == 0 {
+            self.pipe_handle_closed(object);
+        }
+        let Some(e) = self.store.get_mut(object) else { return };
         if e.handles == 0 {
             // Temporary objects lose their name with their last handle.
             if let Some(path) = e.path.take() {

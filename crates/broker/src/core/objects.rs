@@ -24,7 +24,7 @@ pub enum Acquired {
 
 /// One object type. Each type implements only what it is; the defaults say
 /// "not waitable" and "no state".
-pub trait Object: fmt::Debug + Send {
+pub trait Object: Any + fmt::Debug + Send {
     /// The type.
     fn kind(&self) -> ObjectKind;
 
@@ -53,6 +53,11 @@ pub trait Object: fmt::Debug + Send {
 
     /// For type-specific requests.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// The object as its concrete type, if it is one.
+pub fn downcast<T: Object>(object: &dyn Object) -> Option<&T> {
+    (object as &dyn Any).downcast_ref::<T>()
 }
 
 /// A live object and its bookkeeping.

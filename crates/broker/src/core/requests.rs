@@ -335,6 +335,16 @@ impl Handler for Core {
     }
 
     fn list_directory(&mut self, _cx: &mut Cx, req: p::ListDirectory) -> Response<Vec<p::DirEntry>> {
+        if req.path.as_str().eq_ignore_ascii_case("\\Device\\NamedPipe") {
+            // NPFS is flat and its names may hold backslashes: list the pipes themselves.
+            let rows = self.pipe_list().into_iter().map(|l| p::DirEntry {
+                name: l.name,
+                kind: ObjectKind::NamedPipe,
+                target: None,
+                handles: l.instances,
+            });
+            return ready(Ok(rows.collect()));
+        }
         let result = match self.namespace.resolve_path(&req.path) {
             Ok(Resolved::Found { path, node: Node::Directory }) => Ok(self
                 .namespace
@@ -452,6 +462,42 @@ impl Handler for Core {
             })
         });
         ready(result)
+    }
+
+    fn create_pipe(&mut self, cx: &mut Cx, req: p::CreatePipe) -> Response<Handle> {
+        ready(self.pipe_create(cx, &req))
+    }
+
+    fn connect_pipe(&mut self, cx: &mut Cx, req: p::ConnectPipe) -> Response<p::PipeConnected> {
+        match self.pipe_connect(cx, req) {
+            Ok(Some(done)) => ready(Ok(done)),
+            Ok(None) => Response::Deferred,
+            Err(e) => ready(Err(e)),
+        }
+    }
+
+    fn open_pipe(&mut self, cx: &mut Cx, req: p::OpenPipe) -> Response<p::PipeOpened> {
+        ready(self.pipe_open(cx, &req))
+    }
+
+    fn wait_pipe(&mut self, cx: &mut Cx, req: p::WaitPipe) -> Response<()> {
+        match self.pipe_wait(cx, &req) {
+            Ok(true) => ready(Ok(())),
+            Ok(false) => Response::Deferred,
+            Err(e) => ready(Err(e)),
+        }
+    }
+
+    fn disconnect_pipe(&mut self, cx: &mut Cx, req: p::DisconnectPipe) -> Response<()> {
+        ready(self.pipe_disconnect(cx, req.handle))
+    }
+
+    fn query_pipe(&mut self, cx: &mut Cx, req: p::QueryPipe) -> Response<p::PipeStatus> {
+        ready(self.pipe_query(cx, req.handle))
+    }
+
+    fn list_pipes(&mut self, _cx: &mut Cx, _req: p::ListPipes) -> Response<Vec<p::PipeListing>> {
+        ready(Ok(self.pipe_list()))
     }
 
     fn shutdown(&mut self, cx: &mut Cx, _req: p::Shutdown) -> Response<()> {

@@ -48,7 +48,7 @@ impl World {
         let mut keep = Vec::new();
         for out in self.core.drain_output() {
             match out {
-                Output::Reply { client: c, frame: ReplyFrame { id: i, result } }
+                Output::Reply { client: c, frame: ReplyFrame { id: i, result, .. }, .. }
                     if c == ClientId(client) && i == id =>
                 {
                     found = Some(result);
@@ -433,7 +433,7 @@ fn malformed_frames_are_answered_then_the_client_is_dropped() {
     }
     let outs = w.core.drain_output();
     assert_eq!(outs.len(), 7);
-    assert!(outs.iter().all(|o| matches!(o, Output::Reply { frame: ReplyFrame { id: 0, result: Err(_) }, .. })));
+    assert!(outs.iter().all(|o| matches!(o, Output::Reply { frame: ReplyFrame { id: 0, result: Err(_), .. }, .. })));
     w.core.handle_malformed(ClientId(1), "garbage");
     assert!(matches!(w.core.drain_output().as_slice(), [Output::Disconnect { .. }]));
 }

@@ -5,10 +5,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use switchboard_proto::{Reply, ReplyFrame, WaitOutcome};
+use switchboard_proto::{Reply, WaitOutcome};
 
 use super::objects::{Acquired, ObjectId, Store};
-use super::{ClientId, Core, Output};
+use super::{ClientId, Core};
 
 /// A parked wait's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,10 +118,7 @@ impl Core {
     /// Answers a parked wait and forgets it.
     fn finish(&mut self, id: WaitId, outcome: WaitOutcome) {
         let Some(p) = self.unpark(id) else { return };
-        self.out.push_back(Output::Reply {
-            client: p.client,
-            frame: ReplyFrame { id: p.request, result: Ok(Reply::Wait(outcome)) },
-        });
+        self.reply(p.client, p.request, Ok(Reply::Wait(outcome)), Vec::new());
     }
 
     /// Removes a wait from its objects and its timer; frees objects that only

@@ -1,0 +1,486 @@
+//! The data plane of one pipe connection: the pipe semantics (byte and
+//! message reads, partial messages, zero-length messages, peek) over a
+//! [`Transport`], which today is the socket pair the broker handed out.
+//!
+//! On a message-type pipe every write is one message, sent as a 4-byte
+//! little-endian length and the payload in a single send; byte-type pipes
+//! carry the bytes as they are. The reader keeps what it has taken from the
+//! transport but not yet returned, and how much of the current message is
+//! left, so a message read with a small buffer returns "more data" and the
+//! rest comes with the next read, from any thread.
+
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+const HEADER: usize = 4;
+
+/// Where the bytes travel. One implementation per kind of channel; every
+/// implementation must pass the same conformance tests.
+pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
+    /// Writes all of `parts`, in order, as one unit with respect to other writers.
+    fn send(&self, parts: &[&[u8]]) -> io::Result<()>;
+    /// Reads at least one byte (blocking, or waiting at most `timeout`);
+    /// 0 at end of stream.
+    fn recv(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize>;
+    /// Reads what is there without blocking: `Ok(None)` when nothing is,
+    /// `Ok(Some(0))` at end of stream.
+    fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+    /// Copies what is queued without taking it: `None` at end of stream.
+    fn peek_all(&self) -> io::Result<Option<Vec<u8>>>;
+}
+
+/// A connected Unix stream socket.
+#[derive(Debug)]
+pub(crate) struct SocketTransport {
+    socket: UnixStream,
+    write_lock: Mutex<()>,
+}
+
+impl SocketTransport {
+    pub(crate) fn new(fd: OwnedFd) -> Self {
+        Self { socket: UnixStream::from(fd), write_lock: Mutex::new(()) }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Transport for SocketTransport {
+    fn send(&self, parts: &[&[u8]]) -> io::Result<()> {
+        let _one_writer = lock(&self.write_lock);
+        let mut socket = &self.socket;
+        if let [single] = parts {
+            return socket.write_all(single);
+        }
+        let joined: Vec<u8> = parts.concat();
+        socket.write_all(&joined)
+    }
+
+    fn recv(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
+        self.socket.set_read_timeout(timeout.filter(|t| !t.is_zero()))?;
+        let mut socket = &self.socket;
+        loop {
+            match socket.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match rustix::net::recv(&self.socket, buf, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((n, _)) => Ok(Some(n)),
+            Err(rustix::io::Errno::AGAIN) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn peek_all(&self) -> io::Result<Option<Vec<u8>>> {
+        let queued = switchboard_sys::fdpass::bytes_readable(&self.socket)?;
+        let mut buf = vec![0u8; queued.max(1)];
+        let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
+        match rustix::net::recv(&self.socket, &mut buf, flags) {
+            Ok((0, _)) => Ok(None),
+            Ok((n, _)) => {
+                buf.truncate(n);
+                Ok(Some(buf))
+            }
+            Err(rustix::io::Errno::AGAIN) => Ok(Some(Vec::new())),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// What a read returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes copied into the buffer.
+    pub len: usize,
+    /// In message read mode: the message is not finished; the rest comes
+    /// with the next read (`ERROR_MORE_DATA`).
+    pub more: bool,
+}
+
+/// What a peek saw (`PeekNamedPipe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peek {
+    /// Bytes copied into the buffer.
+    pub len: usize,
+    /// Data bytes waiting in the pipe, all messages together.
+    pub available: usize,
+    /// On a message-type pipe, bytes of the current message beyond those
+    /// copied; `None` on a byte-type pipe.
+    pub left_in_message: Option<usize>,
+}
+
+/// Why a channel operation failed.
+#[derive(Debug)]
+pub(crate) enum ChannelError {
+    /// The other end is gone (or the connection was cut).
+    Closed,
+    /// Nothing to read in no-wait mode.
+    Empty,
+    /// The wait for data ran out.
+    TimedOut,
+    /// Something else.
+    Io(io::Error),
+}
+
+impl From<io::Error> for ChannelError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::NotConnected => Self::Closed,
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Self::TimedOut,
+            _ => Self::Io(e),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct ReadState {
+    /// Bytes taken from the transport and not yet returned.
+    buf: Vec<u8>,
+    /// Payload bytes left in the current message, once its header is read.
+    left: Option<usize>,
+    /// The transport reached its end.
+    eof: bool,
+}
+
+/// One end's view of a connection.
+#[derive(Debug)]
+pub(crate) struct Channel {
+    transport: Box<dyn Transport>,
+    /// The pipe is message-type: data is framed.
+    framed: bool,
+    read: Mutex<ReadState>,
+}
+
+impl Channel {
+    pub(crate) fn new(transport: Box<dyn Transport>, framed: bool) -> Self {
+        Self { transport, framed, read: Mutex::new(ReadState::default()) }
+    }
+
+    /// Writes one message (message-type) or these bytes (byte-type). A
+    /// zero-length write is an empty message on a message-type pipe and
+    /// nothing at all on a byte-type one.
+    pub(crate) fn write(&self, data: &[u8]) -> Result<(), ChannelError> {
+        if self.framed {
+            let len = u32::try_from(data.len()).map_err(|_| {
+                ChannelError::Io(io::Error::new(io::ErrorKind::InvalidInput, "a message is limited to 4 GiB"))
+            })?;
+            self.transport.send(&[&len.to_le_bytes(), data])?;
+        } else if !data.is_empty() {
+            self.transport.send(&[data])?;
+        }
+        Ok(())
+    }
+
+    /// Takes more bytes from the transport into `state.buf`: at least one,
+    /// unless `nowait` (then possibly none).
+    fn fill(&self, state: &mut ReadState, nowait: bool, timeout: Option<Duration>) -> Result<bool, ChannelError> {
+        if state.eof {
+            return Err(ChannelError::Closed);
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let got = if nowait {
+            match self.transport.try_recv(&mut chunk)? {
+                None => return Ok(false),
+                Some(n) => n,
+            }
+        } else {
+            self.transport.recv(&mut chunk, timeout)?
+        };
+        if got == 0 {
+            state.eof = true;
+            return Err(ChannelError::Closed);
+        }
+        state.buf.extend_from_slice(&chunk[..got]);
+        Ok(true)
+    }
+
+    /// Takes whatever more is queued, without blocking.
+    fn fill_queued(&self, state: &mut ReadState) -> Result<(), ChannelError> {
+        while !state.eof {
+            match self.fill(state, true, None) {
+                Ok(true) => {}
+                Ok(false) | Err(ChannelError::Closed) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads in message read mode (message-type pipes only).
+    pub(crate) fn read_message(
+        &self,
+        out: &mut [u8],
+        nowait: bool,
+        timeout: Option<Duration>,
+    ) -> Result<Received, ChannelError> {
+        let mut state = lock(&self.read);
+        if state.left.is_none() {
+            while state.buf.len() < HEADER {
+                let dont_wait = nowait && state.buf.is_empty();
+                if !self.fill(&mut state, dont_wait, timeout)? {
+                    return Err(ChannelError::Empty);
+                }
+            }
+            let mut len = [0u8; HEADER];
+            len.copy_from_slice(&state.buf[..HEADER]);
+            state.buf.drain(..HEADER);
+            state.left = Some(u32::from_le_bytes(len) as usize);
+        }
+        let left = state.left.unwrap_or(0);
+        let want = out.len().min(left);
+        while state.buf.len() < want {
+            self.fill(&mut state, false, timeout)?;
+        }
+        out[..want].copy_from_slice(&state.buf[..want]);
+        state.buf.drain(..want);
+        let rest = left - want;
+        state.left = (rest > 0).then_some(rest);
+        Ok(Received { len: want, more: rest > 0 })
+    }
+
+    /// Reads in byte read mode: whatever is there, up to `out.len()`, across
+    /// message boundaries; blocks only while nothing is there.
+    pub(crate) fn read_bytes(
+        &self,
+        out: &mut [u8],
+        nowait: bool,
+        timeout: Option<Duration>,
+    ) -> Result<Received, ChannelError> {
+        if out.is_empty() {
+            return Ok(Received { len: 0, more: false });
+        }
+        let mut state = lock(&self.read);
+        let mut copied = 0;
+        loop {
+            copied += self.take_payload(&mut state, &mut out[copied..]);
+            if copied == out.len() {
+                break;
+            }
+            if copied > 0 {
+                // Something to return: add only what is already queued.
+                let before = state.buf.len();
+                self.fill_queued(&mut state)?;
+                if state.buf.len() == before {
+                    break;
+                }
+                continue;
+            }
+            if !self.fill(&mut state, nowait, timeout)? {
+                return Err(ChannelError::Empty);
+            }
+        }
+        Ok(Received { len: copied, more: false })
+    }
+
+    /// Moves payload bytes (headers stripped on message-type pipes) from the
+    /// state's buffer into `out`.
+    fn take_payload(&self, state: &mut ReadState, out: &mut [u8]) -> usize {
+        if !self.framed {
+            let n = out.len().min(state.buf.len());
+            out[..n].copy_from_slice(&state.buf[..n]);
+            state.buf.drain(..n);
+            return n;
+        }
+        let mut copied = 0;
+        while copied < out.len() {
+            let left = match state.left {
+                Some(left) => left,
+                None if state.buf.len() >= HEADER => {
+                    let mut len = [0u8; HEADER];
+                    len.copy_from_slice(&state.buf[..HEADER]);
+                    state.buf.drain(..HEADER);
+                    let left = u32::from_le_bytes(len) as usize;
+                    state.left = (left > 0).then_some(left);
+                    continue;
+                }
+                None => break,
+            };
+            let n = (out.len() - copied).min(left).min(state.buf.len());
+            if n == 0 {
+                break;
+            }
+            out[copied..copied + n].copy_from_slice(&state.buf[..n]);
+            state.buf.drain(..n);
+            copied += n;
+            state.left = (left - n > 0).then_some(left - n);
+        }
+        copied
+    }
+
+    /// Copies data without taking it (`PeekNamedPipe`). On a message-type
+    /// pipe, only the current message is copied.
+    pub(crate) fn peek(&self, out: &mut [u8]) -> Result<Peek, ChannelError> {
+        let state = lock(&self.read);
+        let queued = self.transport.peek_all()?;
+        if queued.is_none() && state.buf.is_empty() && state.left.is_none() {
+            return Err(ChannelError::Closed);
+        }
+        let mut raw = state.buf.clone();
+        raw.extend(queued.unwrap_or_default());
+        if !self.framed {
+            let n = out.len().min(raw.len());
+            out[..n].copy_from_slice(&raw[..n]);
+            return Ok(Peek { len: n, available: raw.len(), left_in_message: None });
+        }
+        let messages = split_messages(&raw, state.left);
+        let available = messages.iter().map(|m| m.len()).sum();
+        let Some(first) = messages.first() else {
+            return Ok(Peek { len: 0, available: 0, left_in_message: Some(0) });
+        };
+        // The current message's full length may exceed what has arrived.
+        let total = state.left.unwrap_or_else(|| message_len(&raw));
+        let n = out.len().min(first.len());
+        out[..n].copy_from_slice(&first[..n]);
+        Ok(Peek { len: n, available, left_in_message: Some(total - n) })
+    }
+
+    /// Whether unread data is waiting for this end.
+    pub(crate) fn has_unread(&self) -> Result<bool, ChannelError> {
+        let state = lock(&self.read);
+        if !state.buf.is_empty() || state.left.is_some() {
+            return Ok(true);
+        }
+        Ok(self.transport.peek_all()?.is_some_and(|q| !q.is_empty()))
+    }
+}
+
+fn message_len(raw: &[u8]) -> usize {
+    raw.get(..HEADER).map_or(0, |h| u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize)
+}
+
+/// The payloads of the messages in `raw` (the last may be partial), given
+/// that `left` bytes of a current message come first.
+fn split_messages(raw: &[u8], left: Option<usize>) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    if let Some(left) = left {
+        let end = (left).min(raw.len());
+        out.push(&raw[..end]);
+        at = end;
+    }
+    while raw.len() >= at + HEADER {
+        let len = message_len(&raw[at..]);
+        let start = at + HEADER;
+        let end = (start + len).min(raw.len());
+        out.push(&raw[start..end]);
+        at = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(framed: bool) -> (Channel, Channel) {
+        let (a, b) = switchboard_sys::fdpass::stream_pair().unwrap();
+        (
+            Channel::new(Box::new(SocketTransport::new(a)), framed),
+            Channel::new(Box::new(SocketTransport::new(b)), framed),
+        )
+    }
+
+    const ELEVEN: &[u8] = b"hello world";
+    const TEN: &[u8] = b"0123456789";
+
+    #[test]
+    fn byte_pipe_reads_two_writes_as_one() {
+        let (w, r) = pair(false);
+        w.write(ELEVEN).unwrap();
+        w.write(TEN).unwrap();
+        let mut buf = [0u8; 32];
+        assert_eq!(r.read_bytes(&mut buf, false, None).unwrap().len, 21);
+    }
+
+    #[test]
+    fn byte_pipe_peek_reports_everything_available() {
+        let (w, r) = pair(false);
+        w.write(ELEVEN).unwrap();
+        w.write(TEN).unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(r.peek(&mut buf).unwrap(), Peek { len: 4, available: 21, left_in_message: None });
+    }
+
+    #[test]
+    fn message_pipe_keeps_boundaries_and_peek_sees_all_messages() {
+        let (w, r) = pair(true);
+        w.write(ELEVEN).unwrap();
+        w.write(TEN).unwrap();
+        let mut small = [0u8; 4];
+        assert_eq!(r.peek(&mut small).unwrap(), Peek { len: 4, available: 21, left_in_message: Some(7) });
+        let mut buf = [0u8; 32];
+        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 11, more: false });
+        assert_eq!(&buf[..11], ELEVEN);
+        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 10, more: false });
+    }
+
+    #[test]
+    fn small_buffer_gets_more_data_and_the_rest_next_time() {
+        let (w, r) = pair(true);
+        w.write(ELEVEN).unwrap();
+        let mut small = [0u8; 4];
+        assert_eq!(r.read_message(&mut small, false, None).unwrap(), Received { len: 4, more: true });
+        assert_eq!(&small, b"hell");
+        let mut rest = [0u8; 32];
+        assert_eq!(r.read_message(&mut rest, false, None).unwrap(), Received { len: 7, more: false });
+        assert_eq!(&rest[..7], b"o world");
+    }
+
+    #[test]
+    fn zero_length_message_is_read_as_zero_bytes() {
+        let (w, r) = pair(true);
+        w.write(b"").unwrap();
+        w.write(b"x").unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 0, more: false });
+        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 1, more: false });
+    }
+
+    #[test]
+    fn zero_length_write_on_a_byte_pipe_sends_nothing() {
+        let (w, r) = pair(false);
+        w.write(b"").unwrap();
+        let mut buf = [0u8; 8];
+        assert!(matches!(r.read_bytes(&mut buf, true, None), Err(ChannelError::Empty)));
+    }
+
+    #[test]
+    fn byte_read_mode_on_a_message_pipe_strips_headers() {
+        let (w, r) = pair(true);
+        w.write(ELEVEN).unwrap();
+        w.write(TEN).unwrap();
+        let mut buf = [0u8; 32];
+        let got = r.read_bytes(&mut buf, false, None).unwrap();
+        assert_eq!(&buf[..got.len], b"hello world0123456789");
+    }
+
+    #[test]
+    fn data_written_before_close_is_read_then_closed() {
+        let (w, r) = pair(true);
+        w.write(ELEVEN).unwrap();
+        drop(w);
+        let mut buf = [0u8; 32];
+        assert_eq!(r.read_message(&mut buf, false, None).unwrap().len, 11);
+        assert!(matches!(r.read_message(&mut buf, false, None), Err(ChannelError::Closed)));
+        assert!(matches!(r.peek(&mut buf), Err(ChannelError::Closed)));
+    }
+
+    #[test]
+    fn large_message_arrives_whole() {
+        let (w, r) = pair(true);
+        let big: Vec<u8> = (0..1_000_000u32).map(|i| i as u8).collect();
+        let writer = std::thread::spawn(move || w.write(&big).map(|()| big));
+        let mut buf = vec![0u8; 1_000_000];
+        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 1_000_000, more: false });
+        let big = writer.join().unwrap().unwrap();
+        assert_eq!(buf, big);
+    }
+}

@@ -1,0 +1,220 @@
+//! What a server end and a client end share: the handle, the modes, the
+//! channel, and the mapping of channel outcomes to Win32 errors.
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use switchboard_proto as p;
+use switchboard_proto::{PipeMode, PipeState};
+
+use super::channel::{Channel, ChannelError, Peek, Received, SocketTransport};
+use crate::error::{Error, ErrorKind, Result, Win32Error};
+use crate::handle::OwnedHandle;
+
+/// `FILE_READ_DATA`.
+pub(crate) const FILE_READ_DATA: u32 = 0x0001;
+/// `FILE_WRITE_DATA`.
+pub(crate) const FILE_WRITE_DATA: u32 = 0x0002;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug)]
+pub(crate) struct End {
+    pub(crate) handle: OwnedHandle,
+    pub(crate) name: String,
+    pub(crate) server: bool,
+    pub(crate) pipe_type: PipeMode,
+    /// Read mode: message when true.
+    message_reads: AtomicBool,
+    pub(crate) nowait: bool,
+    pub(crate) access: u32,
+    channel: Mutex<Option<Arc<Channel>>>,
+    read_timeout: Mutex<Option<Duration>>,
+}
+
+impl End {
+    pub(crate) fn new(
+        handle: OwnedHandle,
+        name: String,
+        server: bool,
+        pipe_type: PipeMode,
+        read_mode: PipeMode,
+        nowait: bool,
+        access: u32,
+    ) -> Self {
+        Self {
+            handle,
+            name,
+            server,
+            pipe_type,
+            message_reads: AtomicBool::new(read_mode == PipeMode::Message),
+            nowait,
+            access,
+            channel: Mutex::new(None),
+            read_timeout: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn error(&self, op: &'static str, code: Win32Error, reason: impl Into<String>) -> Error {
+        let kind = if code == Win32Error::ERROR_SEM_TIMEOUT { ErrorKind::TimedOut } else { ErrorKind::Refused };
+        Error::new(kind, code, op, Some(&self.name), reason)
+    }
+
+    pub(crate) fn set_channel(&self, fd: OwnedFd) {
+        let channel = Channel::new(Box::new(SocketTransport::new(fd)), self.pipe_type == PipeMode::Message);
+        *lock(&self.channel) = Some(Arc::new(channel));
+    }
+
+    pub(crate) fn drop_channel(&self) {
+        *lock(&self.channel) = None;
+    }
+
+    pub(crate) fn read_mode(&self) -> PipeMode {
+        if self.message_reads.load(Ordering::Relaxed) { PipeMode::Message } else { PipeMode::Byte }
+    }
+
+    pub(crate) fn set_read_mode(&self, mode: PipeMode) -> Result<()> {
+        if mode == PipeMode::Message && self.pipe_type == PipeMode::Byte {
+            return Err(self.error(
+                "SetNamedPipeHandleState",
+                Win32Error::ERROR_INVALID_PARAMETER,
+                "a byte-type pipe cannot be read in message mode",
+            ));
+        }
+        self.message_reads.store(mode == PipeMode::Message, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) {
+        *lock(&self.read_timeout) = timeout;
+    }
+
+    /// The channel, fetching the server's from the broker on first use.
+    fn channel(&self, op: &'static str) -> Result<Arc<Channel>> {
+        if let Some(c) = lock(&self.channel).as_ref() {
+            return Ok(Arc::clone(c));
+        }
+        if !self.server {
+            return Err(self.state_error(op));
+        }
+        let conn = self.handle.connection();
+        let request = p::ConnectPipe { handle: self.handle.raw(), timeout_ms: Some(0), take_only: true };
+        let (_, mut fds) = conn.call_with_fds(request, op, Some(&self.name), Some(crate::DEFAULT_REQUEST_TIMEOUT))?;
+        let fd =
+            fds.pop().ok_or_else(|| self.error(op, Win32Error::ERROR_PIPE_NOT_CONNECTED, "no channel for this end"))?;
+        self.set_channel(fd);
+        lock(&self.channel)
+            .as_ref()
+            .map(Arc::clone)
+            .ok_or_else(|| self.error(op, Win32Error::ERROR_PIPE_NOT_CONNECTED, "no channel"))
+    }
+
+    /// The error for a channel that ended or never was, from the broker's
+    /// view of the instance: the peer closed (broken pipe), or the server
+    /// disconnected (not connected).
+    fn state_error(&self, op: &'static str) -> Error {
+        let conn = self.handle.connection();
+        let status = conn.call(p::QueryPipe { handle: self.handle.raw() }, op, Some(&self.name));
+        match status.map(|s| s.state) {
+            Ok(PipeState::Disconnected) => {
+                self.error(op, Win32Error::ERROR_PIPE_NOT_CONNECTED, "the server disconnected the pipe")
+            }
+            Ok(PipeState::Listening) => self.error(op, Win32Error::ERROR_PIPE_LISTENING, "no client has connected"),
+            Ok(_) => {
+                let code = if op == "WriteFile" { Win32Error::ERROR_NO_DATA } else { Win32Error::ERROR_BROKEN_PIPE };
+                self.error(op, code, "the other end closed the pipe")
+            }
+            Err(e) => e,
+        }
+    }
+
+    fn map(&self, op: &'static str, e: ChannelError) -> Error {
+        match e {
+            ChannelError::Closed => self.state_error(op),
+            ChannelError::Empty => self.error(op, Win32Error::ERROR_NO_DATA, "no data is waiting (PIPE_NOWAIT)"),
+            ChannelError::TimedOut => self.error(op, Win32Error::ERROR_SEM_TIMEOUT, "no data arrived in time"),
+            ChannelError::Io(io) => self.error(op, Win32Error::ERROR_INVALID_DATA, io.to_string()),
+        }
+    }
+
+    fn need(&self, op: &'static str, right: u32) -> Result<()> {
+        if self.access & right == right {
+            Ok(())
+        } else {
+            let what = if right == FILE_READ_DATA { "read" } else { "write" };
+            Err(self.error(op, Win32Error::ERROR_ACCESS_DENIED, format!("this handle was not opened to {what}")))
+        }
+    }
+
+    pub(crate) fn read(&self, buf: &mut [u8]) -> Result<Received> {
+        let op = "ReadFile";
+        self.need(op, FILE_READ_DATA)?;
+        let channel = self.channel(op)?;
+        let timeout = *lock(&self.read_timeout);
+        let got = if self.read_mode() == PipeMode::Message {
+            channel.read_message(buf, self.nowait, timeout)
+        } else {
+            channel.read_bytes(buf, self.nowait, timeout)
+        };
+        got.map_err(|e| self.map(op, e))
+    }
+
+    pub(crate) fn write(&self, data: &[u8]) -> Result<()> {
+        let op = "WriteFile";
+        self.need(op, FILE_WRITE_DATA)?;
+        let channel = self.channel(op)?;
+        channel.write(data).map_err(|e| self.map(op, e))
+    }
+
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<Peek> {
+        let op = "PeekNamedPipe";
+        if self.server && lock(&self.channel).is_none() {
+            // A server end with nothing connected has no pipe to peek into.
+            match self.channel(op) {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.win32_error(),
+                        Win32Error::ERROR_PIPE_LISTENING | Win32Error::ERROR_PIPE_NOT_CONNECTED
+                    ) =>
+                {
+                    return Err(self.error(op, Win32Error::ERROR_BAD_PIPE, "the pipe is not connected"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let channel = self.channel(op)?;
+        channel.peek(buf).map_err(|e| match self.map(op, e) {
+            e if self.server && e.win32_error() == Win32Error::ERROR_PIPE_NOT_CONNECTED => {
+                self.error(op, Win32Error::ERROR_BAD_PIPE, "the pipe is not connected")
+            }
+            e => e,
+        })
+    }
+
+    pub(crate) fn transact(&self, input: &[u8], output: &mut [u8]) -> Result<Received> {
+        let op = "TransactNamedPipe";
+        if self.pipe_type != PipeMode::Message || self.read_mode() != PipeMode::Message {
+            return Err(self.error(
+                op,
+                Win32Error::ERROR_BAD_PIPE,
+                "transact needs a message-type pipe in message read mode",
+            ));
+        }
+        self.need(op, FILE_READ_DATA | FILE_WRITE_DATA)?;
+        let channel = self.channel(op)?;
+        if channel.has_unread().map_err(|e| self.map(op, e))? {
+            return Err(self.error(op, Win32Error::ERROR_PIPE_BUSY, "unread data is waiting for this end"));
+        }
+        channel.write(input).map_err(|e| self.map(op, e))?;
+        channel.read_message(output, false, None).map_err(|e| self.map(op, e))
+    }
+
+    pub(crate) fn status(&self, op: &'static str) -> Result<p::PipeStatus> {
+        self.handle.connection().call(p::QueryPipe { handle: self.handle.raw() }, op, Some(&self.name))
+    }
+}
