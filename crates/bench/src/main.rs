@@ -9,6 +9,7 @@
 //! `broker`), so nothing else needs to be built or installed.
 #![forbid(unsafe_code)]
 
+mod pipes;
 mod stats;
 
 use std::io::{Read, Write};
@@ -30,6 +31,11 @@ fn main() {
         Some("echo-server") => echo_server(Path::new(&args[1])),
         Some("broker") => run_broker(Path::new(&args[1])),
         Some("event-echo") => event_echo(Path::new(&args[1])),
+        Some("raw-echo") => pipes::raw_echo(Path::new(&args[1])),
+        Some("ipc-echo") => pipes::ipc_echo(Path::new(&args[1])),
+        Some("pipe-echo") => pipes::pipe_echo(Path::new(&args[1])),
+        Some("raw-sink") => pipes::sink(Path::new(&args[1]), false),
+        Some("pipe-sink") => pipes::sink(Path::new(&args[1]), true),
         Some("all") | None => all(iterations(&args)),
         Some(other) => {
             eprintln!("usage: switchboard-bench [all [--iterations N]]   (unknown mode {other:?})");
@@ -86,7 +92,7 @@ fn event_echo(path: &Path) {
     }
 }
 
-struct ChildGuard(Child);
+pub(crate) struct ChildGuard(Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -95,7 +101,7 @@ impl Drop for ChildGuard {
     }
 }
 
-fn spawn_child(mode: &str, socket: &Path) -> ChildGuard {
+pub(crate) fn spawn_child(mode: &str, socket: &Path) -> ChildGuard {
     let exe = std::env::current_exe().expect("own path");
     let mut child = Command::new(exe)
         .arg(mode)
@@ -110,11 +116,11 @@ fn spawn_child(mode: &str, socket: &Path) -> ChildGuard {
     ChildGuard(child)
 }
 
-struct Row {
-    what: String,
-    ours: Sample,
-    baseline_name: String,
-    baseline: Sample,
+pub(crate) struct Row {
+    pub(crate) what: String,
+    pub(crate) ours: Sample,
+    pub(crate) baseline_name: String,
+    pub(crate) baseline: Sample,
 }
 
 fn all(n: usize) {
@@ -155,7 +161,22 @@ fn all(n: usize) {
         baseline_name: "raw connect() + 1 round trip".into(),
         baseline: raw_connect,
     });
+    let (pipe_rows, throughput) = pipes::rows(dir.path(), &broker_path, &conn, n / 4);
+    rows.extend(pipe_rows);
     print_table(&rows, n);
+    println!();
+    println!("| throughput | ours | baseline: raw Unix stream socket | ratio | in-process memcpy (ceiling) |");
+    println!("|---|---|---|---|---|");
+    for t in throughput {
+        println!(
+            "| {} | {:.2} GB/s | {:.2} GB/s | {:.2} | {:.2} GB/s |",
+            t.what,
+            t.ours / 1e9,
+            t.baseline / 1e9,
+            t.ours / t.baseline,
+            t.ceiling / 1e9
+        );
+    }
 }
 
 fn event_ping_pong(ping: &switchboard::Event, pong: &switchboard::Event, n: usize) -> Sample {
@@ -216,7 +237,7 @@ fn our_connect(path: &PathBuf, n: usize) -> Sample {
     measure(n, &mut once)
 }
 
-fn measure(n: usize, once: &mut dyn FnMut() -> Duration) -> Sample {
+pub(crate) fn measure(n: usize, once: &mut dyn FnMut() -> Duration) -> Sample {
     for _ in 0..(n / 10).max(10) {
         once();
     }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 /// Sorted latencies.
+#[derive(Clone)]
 pub struct Sample(Vec<Duration>);
 
 impl Sample {

@@ -9,7 +9,7 @@
 //! left, so a message read with a small buffer returns "more data" and the
 //! rest comes with the next read, from any thread.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -37,11 +37,13 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
 pub(crate) struct SocketTransport {
     socket: UnixStream,
     write_lock: Mutex<()>,
+    /// The read timeout last set on the socket, so it is set only when it changes.
+    read_timeout: Mutex<Option<Duration>>,
 }
 
 impl SocketTransport {
     pub(crate) fn new(fd: OwnedFd) -> Self {
-        Self { socket: UnixStream::from(fd), write_lock: Mutex::new(()) }
+        Self { socket: UnixStream::from(fd), write_lock: Mutex::new(()), read_timeout: Mutex::new(None) }
     }
 }
 
@@ -53,15 +55,28 @@ impl Transport for SocketTransport {
     fn send(&self, parts: &[&[u8]]) -> io::Result<()> {
         let _one_writer = lock(&self.write_lock);
         let mut socket = &self.socket;
-        if let [single] = parts {
-            return socket.write_all(single);
+        let mut slices: Vec<IoSlice<'_>> = parts.iter().filter(|p| !p.is_empty()).map(|p| IoSlice::new(p)).collect();
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            match socket.write_vectored(slices) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
-        let joined: Vec<u8> = parts.concat();
-        socket.write_all(&joined)
+        Ok(())
     }
 
     fn recv(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
-        self.socket.set_read_timeout(timeout.filter(|t| !t.is_zero()))?;
+        let timeout = timeout.filter(|t| !t.is_zero());
+        {
+            let mut current = lock(&self.read_timeout);
+            if *current != timeout {
+                self.socket.set_read_timeout(timeout)?;
+                *current = timeout;
+            }
+        }
         let mut socket = &self.socket;
         loop {
             match socket.read(buf) {
@@ -202,6 +217,24 @@ impl Channel {
         Ok(true)
     }
 
+    /// Reads from the transport straight into `out` (at least one byte).
+    fn recv_direct(
+        &self,
+        state: &mut ReadState,
+        out: &mut [u8],
+        timeout: Option<Duration>,
+    ) -> Result<usize, ChannelError> {
+        if state.eof {
+            return Err(ChannelError::Closed);
+        }
+        let n = self.transport.recv(out, timeout)?;
+        if n == 0 {
+            state.eof = true;
+            return Err(ChannelError::Closed);
+        }
+        Ok(n)
+    }
+
     /// Takes whatever more is queued, without blocking.
     fn fill_queued(&self, state: &mut ReadState) -> Result<(), ChannelError> {
         while !state.eof {
@@ -236,11 +269,15 @@ impl Channel {
         }
         let left = state.left.unwrap_or(0);
         let want = out.len().min(left);
-        while state.buf.len() < want {
-            self.fill(&mut state, false, timeout)?;
+        // What is buffered first, then straight from the transport into the
+        // caller's buffer: never past the message, so no copy and no overread.
+        let buffered = want.min(state.buf.len());
+        out[..buffered].copy_from_slice(&state.buf[..buffered]);
+        state.buf.drain(..buffered);
+        let mut copied = buffered;
+        while copied < want {
+            copied += self.recv_direct(&mut state, &mut out[copied..want], timeout)?;
         }
-        out[..want].copy_from_slice(&state.buf[..want]);
-        state.buf.drain(..want);
         let rest = left - want;
         state.left = (rest > 0).then_some(rest);
         Ok(Received { len: want, more: rest > 0 })
@@ -258,6 +295,11 @@ impl Channel {
             return Ok(Received { len: 0, more: false });
         }
         let mut state = lock(&self.read);
+        if !self.framed && state.buf.is_empty() && !nowait {
+            // A byte pipe with nothing buffered: one read straight into the caller's buffer.
+            let n = self.recv_direct(&mut state, out, timeout)?;
+            return Ok(Received { len: n, more: false });
+        }
         let mut copied = 0;
         loop {
             copied += self.take_payload(&mut state, &mut out[copied..]);
