@@ -546,3 +546,45 @@ fn pipes_are_listed_with_their_instance_counts() {
     drop((a, b, c));
     assert!(pipe::list(&conn).unwrap().is_empty(), "the pipe goes with its last instance");
 }
+
+#[test]
+fn anonymous_pipe_keeps_data_written_before_the_write_end_closed_then_breaks() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let (reader, writer) = pipe::anonymous(&conn, 0).unwrap();
+    let info = reader.as_server().info().unwrap();
+    assert!(info.server_end, "the read end is the server end");
+    assert_eq!((info.in_buffer, info.out_buffer), (4096, 4096));
+    let data: Vec<u8> = (0..32 * 1024u32).map(|i| i as u8).collect();
+    writer.write(&data).unwrap();
+    drop(writer);
+    let mut buf = vec![0u8; 64 * 1024];
+    assert_eq!(reader.as_server().read(&mut buf).unwrap().len, 32 * 1024, "32 KiB in one read");
+    assert_eq!(&buf[..32 * 1024], &data[..]);
+    assert_eq!(code(reader.as_server().read(&mut buf)), Win32Error::ERROR_BROKEN_PIPE);
+    let (small, _w) = pipe::anonymous(&conn, 1).unwrap();
+    let info = small.as_server().info().unwrap();
+    assert_eq!((info.in_buffer, info.out_buffer), (1, 1));
+}
+
+#[test]
+fn child_with_redirected_standard_streams() {
+    use std::io::Read;
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "tr a-z A-Z; echo done >&2"]);
+    let mut child = pipe::spawn_redirected(&conn, cmd).unwrap();
+    let stdin = child.stdin.take().unwrap();
+    stdin.write(b"hello from the parent\n").unwrap();
+    drop(stdin); // end of file for the child
+    let mut out = String::new();
+    child.stdout.read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    child.stderr.read_to_string(&mut err).unwrap();
+    assert_eq!(out, "HELLO FROM THE PARENT\n");
+    assert_eq!(err, "done\n");
+    assert!(child.child.wait().unwrap().success());
+    drop((child.stdout, child.stderr));
+    assert!(pipe::list(&conn).unwrap().is_empty(), "the anonymous pipes went with their ends");
+}

@@ -30,6 +30,9 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
     fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
     /// Copies what is queued without taking it: `None` at end of stream.
     fn peek_all(&self) -> io::Result<Option<Vec<u8>>>;
+    /// A descriptor another process can use as this end directly (a child's
+    /// standard stream); `None` for a transport that has no such descriptor.
+    fn duplicate_fd(&self) -> io::Result<Option<OwnedFd>>;
 }
 
 /// A connected Unix stream socket.
@@ -92,6 +95,10 @@ impl Transport for SocketTransport {
             Err(rustix::io::Errno::AGAIN) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn duplicate_fd(&self) -> io::Result<Option<OwnedFd>> {
+        Ok(Some(OwnedFd::from(self.socket.try_clone()?)))
     }
 
     fn peek_all(&self) -> io::Result<Option<Vec<u8>>> {
@@ -382,6 +389,11 @@ impl Channel {
         let n = out.len().min(first.len());
         out[..n].copy_from_slice(&first[..n]);
         Ok(Peek { len: n, available, left_in_message: Some(total - n) })
+    }
+
+    /// A descriptor for this end that a child process can use as it is.
+    pub(crate) fn duplicate_fd(&self) -> io::Result<Option<OwnedFd>> {
+        self.transport.duplicate_fd()
     }
 
     /// Whether unread data is waiting for this end.

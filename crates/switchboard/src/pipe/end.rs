@@ -214,6 +214,18 @@ impl End {
         channel.read_message(output, false, None).map_err(|e| self.map(op, e))
     }
 
+    /// A descriptor of this end's channel for a child process.
+    pub(crate) fn duplicate_fd(&self, op: &'static str) -> Result<OwnedFd> {
+        let channel = self.channel(op)?;
+        match channel.duplicate_fd() {
+            Ok(Some(fd)) => Ok(fd),
+            Ok(None) => {
+                Err(self.error(op, Win32Error::ERROR_NOT_SUPPORTED, "this channel cannot be handed to a child"))
+            }
+            Err(e) => Err(self.error(op, Win32Error::ERROR_TOO_MANY_OPEN_FILES, e.to_string())),
+        }
+    }
+
     pub(crate) fn status(&self, op: &'static str) -> Result<p::PipeStatus> {
         self.handle.connection().call(p::QueryPipe { handle: self.handle.raw() }, op, Some(&self.name))
     }

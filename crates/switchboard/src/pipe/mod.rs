@@ -21,11 +21,13 @@
 //! # Ok(()) }
 //! ```
 
+mod anonymous;
 mod channel;
 mod end;
 
 use std::time::Duration;
 
+pub use anonymous::{PipeReader, PipeWriter, RedirectedChild, anonymous, spawn_redirected};
 pub use channel::{Peek, Received};
 use end::End;
 use switchboard_proto as p;
@@ -337,8 +339,57 @@ macro_rules! data_methods {
         pub fn handle(&self) -> &OwnedHandle {
             &self.end.handle
         }
+
+        /// A descriptor of this end's channel, for a child process to use as
+        /// it is (for example as its standard input or output). The child
+        /// needs no Switchboard code; on a byte-type pipe it sees the bytes.
+        pub fn duplicate_fd(&self) -> Result<std::os::fd::OwnedFd> {
+            self.end.duplicate_fd("DuplicateHandle")
+        }
     };
 }
+
+macro_rules! io_impls {
+    ($t:ty) => {
+        impl std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                match <$t>::read(self, buf) {
+                    Ok(got) => Ok(got.len),
+                    // The end of the other side is the end of the stream.
+                    Err(e) if e.win32_error() == Win32Error::ERROR_BROKEN_PIPE => Ok(0),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+        }
+
+        impl std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                <$t>::write(self, buf).map(|()| buf.len()).map_err(Into::into)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+
+io_impls!(PipeServer);
+io_impls!(PipeClient);
 
 impl PipeServer {
     data_methods!();
