@@ -69,6 +69,8 @@ fn main() -> ExitCode {
         // Leave the starting terminal's session so its hang-up does not reach us.
         let _ = rustix::process::setsid();
     }
+    let fds = switchboard_sys::limits::raise_fd_limit();
+    tracing::debug!(fds, "descriptor limit");
     let mut config = ServerConfig::new(realm);
     config.core.max_clients = args.max_clients;
     config.core.max_handles = args.max_handles;

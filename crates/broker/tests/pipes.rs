@@ -588,3 +588,29 @@ fn child_with_redirected_standard_streams() {
     drop((child.stdout, child.stderr));
     assert!(pipe::list(&conn).unwrap().is_empty(), "the anonymous pipes went with their ends");
 }
+
+#[test]
+fn flush_waits_until_the_reader_has_read_everything() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let (server, client) = connected_pair(&conn, &ServerOptions::new());
+    server.write(&[5u8; 1000]).unwrap();
+    let err = server.flush_buffers(Some(Duration::from_millis(50))).unwrap_err();
+    assert_eq!(err.win32_error(), Win32Error::ERROR_SEM_TIMEOUT, "nobody has read yet");
+    let mut buf = [0u8; 1000];
+    let mut got = 0;
+    while got < 1000 {
+        got += client.read(&mut buf[got..]).unwrap().len;
+    }
+    server.flush_buffers(Some(Duration::from_secs(10))).unwrap();
+}
+
+#[test]
+fn flush_fails_with_broken_pipe_when_the_reader_goes_away() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let (server, client) = connected_pair(&conn, &ServerOptions::new());
+    server.write(b"never read").unwrap();
+    drop(client);
+    assert_eq!(code(server.flush_buffers(Some(Duration::from_secs(10)))), Win32Error::ERROR_BROKEN_PIPE);
+}

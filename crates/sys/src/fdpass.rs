@@ -52,6 +52,22 @@ pub fn bytes_readable(socket: impl AsFd) -> io::Result<usize> {
     Ok(usize::try_from(rustix::io::ioctl_fionread(socket)?).unwrap_or(usize::MAX))
 }
 
+/// Bytes this end has sent that the peer has not read yet (`SIOCOUTQ`):
+/// zero once the peer has taken everything. On Unix sockets the kernel counts
+/// the memory of unread messages, so only "zero or not" is meaningful.
+#[allow(unsafe_code)]
+pub fn unread_by_peer(socket: impl AsFd) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut queued: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one c_int through the pointer, which points to a
+    // live, aligned c_int; the descriptor is borrowed and stays open.
+    let rc = unsafe { libc::ioctl(socket.as_fd().as_raw_fd(), libc::TIOCOUTQ, &raw mut queued) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(queued).unwrap_or(0))
+}
+
 /// Shuts both directions of a socket down: the peer reads end of stream,
 /// its writes fail.
 pub fn shutdown_both(socket: impl AsFd) -> io::Result<()> {
@@ -105,6 +121,16 @@ mod tests {
         assert_eq!(bytes_readable(&b).unwrap(), 12);
         assert_eq!(discard_queued(&b).unwrap(), 12);
         assert_eq!(bytes_readable(&b).unwrap(), 0);
+    }
+
+    #[test]
+    fn unread_by_peer_drops_to_zero_once_read() {
+        let (a, b) = stream_pair().unwrap();
+        assert_eq!(unread_by_peer(&a).unwrap(), 0);
+        rustix::io::write(&a, b"unread").unwrap();
+        assert!(unread_by_peer(&a).unwrap() > 0);
+        discard_queued(&b).unwrap();
+        assert_eq!(unread_by_peer(&a).unwrap(), 0);
     }
 
     #[test]

@@ -6,14 +6,16 @@
 //! realm directories and their ownership checks ([`realm`]), the credentials
 //! of the process at the other end of a Unix socket ([`cred`]), users and
 //! groups from the system databases ([`users`]), and the systemd readiness
-//! notification ([`notify`]). This is the only crate of the workspace that may
-//! contain `unsafe`; today it needs none (rustix and std cover every call), so
-//! it forbids it like the others. When fd passing, memfd and futexes arrive,
-//! each `unsafe` block will carry a `// SAFETY:` line.
-#![forbid(unsafe_code)]
+//! notification ([`notify`]), passing descriptors between processes
+//! ([`fdpass`]) and process limits ([`limits`]). This is the only crate of
+//! the workspace that may contain `unsafe`: it is denied crate-wide and allowed
+//! back only on the few calls rustix does not wrap, each with a `// SAFETY:`
+//! line saying why it holds.
+#![deny(unsafe_code)]
 
 pub mod cred;
 pub mod fdpass;
+pub mod limits;
 pub mod notify;
 pub mod realm;
 pub mod users;

@@ -46,6 +46,7 @@ impl TestBroker {
     ///
     /// If the temporary realm cannot be made or the broker cannot bind.
     pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        switchboard_sys::limits::raise_fd_limit();
         let dir = tempfile::Builder::new().prefix("switchboard-test-").tempdir().expect("temporary realm");
         let socket = dir.path().join("broker.sock");
         let mut config = ServerConfig::new(Realm::custom(&socket));

@@ -30,6 +30,9 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
     fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
     /// Copies what is queued without taking it: `None` at end of stream.
     fn peek_all(&self) -> io::Result<Option<Vec<u8>>>;
+    /// Whether everything sent has been read by the peer: `Ok(true)` when
+    /// nothing is left unread, `Err(BrokenPipe)` once the peer is gone.
+    fn drained(&self) -> io::Result<bool>;
     /// A descriptor another process can use as this end directly (a child's
     /// standard stream); `None` for a transport that has no such descriptor.
     fn duplicate_fd(&self) -> io::Result<Option<OwnedFd>>;
@@ -99,6 +102,16 @@ impl Transport for SocketTransport {
 
     fn duplicate_fd(&self) -> io::Result<Option<OwnedFd>> {
         Ok(Some(OwnedFd::from(self.socket.try_clone()?)))
+    }
+
+    fn drained(&self) -> io::Result<bool> {
+        use rustix::event::{PollFd, PollFlags, poll};
+        let mut fds = [PollFd::new(&self.socket, PollFlags::OUT)];
+        poll(&mut fds, Some(&rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 }))?;
+        if fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR) {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        Ok(switchboard_sys::fdpass::unread_by_peer(&self.socket)? == 0)
     }
 
     fn peek_all(&self) -> io::Result<Option<Vec<u8>>> {
@@ -389,6 +402,23 @@ impl Channel {
         let n = out.len().min(first.len());
         out[..n].copy_from_slice(&first[..n]);
         Ok(Peek { len: n, available, left_in_message: Some(total - n) })
+    }
+
+    /// Waits until the peer has read everything this end wrote, or the
+    /// deadline passes. The kernel does not say when that happens, so this
+    /// polls, backing off from 20 µs to 5 ms.
+    pub(crate) fn flush(&self, deadline: Option<std::time::Instant>) -> Result<(), ChannelError> {
+        let mut pause = Duration::from_micros(20);
+        loop {
+            if self.transport.drained()? {
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Err(ChannelError::TimedOut);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
     }
 
     /// A descriptor for this end that a child process can use as it is.

@@ -170,6 +170,17 @@ impl End {
         channel.write(data).map_err(|e| self.map(op, e))
     }
 
+    pub(crate) fn flush(&self, timeout: Option<Duration>) -> Result<()> {
+        let op = "FlushFileBuffers";
+        self.need(op, FILE_WRITE_DATA)?;
+        let channel = self.channel(op)?;
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        channel.flush(deadline).map_err(|e| match e {
+            ChannelError::Closed => self.error(op, Win32Error::ERROR_BROKEN_PIPE, "the other end closed the pipe"),
+            other => self.map(op, other),
+        })
+    }
+
     pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<Peek> {
         let op = "PeekNamedPipe";
         if self.server && lock(&self.channel).is_none() {

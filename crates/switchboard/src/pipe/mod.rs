@@ -291,6 +291,18 @@ macro_rules! data_methods {
             self.end.write(data)
         }
 
+        /// Waits until the other end has read everything written so far, or
+        /// `timeout` passes (`None`: as long as it takes).
+        ///
+        /// # Windows equivalent
+        ///
+        /// `FlushFileBuffers`: blocks until the reader has drained the pipe;
+        /// fails with `ERROR_BROKEN_PIPE` if the other end closes first.
+        /// (`std::io::Write::flush` does not wait: nothing is buffered here.)
+        pub fn flush_buffers(&self, timeout: Option<Duration>) -> Result<()> {
+            self.end.flush(timeout)
+        }
+
         /// Looks at waiting data without taking it.
         ///
         /// # Windows equivalent
