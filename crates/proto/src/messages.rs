@@ -55,6 +55,8 @@ protocol_table! {
     QueryPipe => query_pipe(QueryPipe) -> PipeStatus;
     /// Every named pipe with its instance counts (like `PipeList`).
     ListPipes => list_pipes(ListPipes) -> Vec<PipeListing>;
+    /// `CancelIo` for a waiting `ConnectNamedPipe`: it ends with `ERROR_OPERATION_ABORTED`.
+    CancelConnect => cancel_connect(CancelConnect) -> bool;
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -512,6 +514,13 @@ pub struct PipeOpened {
     pub access: u32,
     /// How data is written on this pipe.
     pub pipe_type: PipeMode,
+}
+
+/// Cancel a waiting `ConnectNamedPipe`; answers whether one was waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelConnect {
+    /// The server end.
+    pub handle: Handle,
 }
 
 /// `WaitNamedPipe`.

@@ -407,6 +407,17 @@ impl Core {
         result
     }
 
+    pub(super) fn pipe_cancel_connect(&mut self, cx: &Cx, handle: Handle) -> Result<bool, WireError> {
+        let (id, end) = self.server_end(cx, handle)?;
+        let Some((who, request, deadline)) = end.parked.take() else { return Ok(false) };
+        if let Some(d) = deadline {
+            self.pipes.timers.remove(&(d, Timer::Connect(id)));
+        }
+        let aborted = err(Win32Error::ERROR_OPERATION_ABORTED, "the wait for a client was cancelled");
+        self.reply(who, request, Err(aborted), Vec::new());
+        Ok(true)
+    }
+
     pub(super) fn pipe_wait(&mut self, cx: &Cx, req: &p::WaitPipe) -> Result<bool, WireError> {
         local(&req.name)?;
         let key = req.name.key();

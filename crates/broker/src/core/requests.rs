@@ -496,6 +496,10 @@ impl Handler for Core {
         ready(self.pipe_query(cx, req.handle))
     }
 
+    fn cancel_connect(&mut self, cx: &mut Cx, req: p::CancelConnect) -> Response<bool> {
+        ready(self.pipe_cancel_connect(cx, req.handle))
+    }
+
     fn list_pipes(&mut self, _cx: &mut Cx, _req: p::ListPipes) -> Response<Vec<p::PipeListing>> {
         ready(Ok(self.pipe_list()))
     }

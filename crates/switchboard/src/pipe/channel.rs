@@ -15,7 +15,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-const HEADER: usize = 4;
+pub(crate) const HEADER: usize = 4;
 
 /// Where the bytes travel. One implementation per kind of channel; every
 /// implementation must pass the same conformance tests.
@@ -176,13 +176,56 @@ impl From<io::Error> for ChannelError {
 }
 
 #[derive(Debug, Default)]
-struct ReadState {
+pub(crate) struct ReadState {
     /// Bytes taken from the transport and not yet returned.
-    buf: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
     /// Payload bytes left in the current message, once its header is read.
-    left: Option<usize>,
+    pub(crate) left: Option<usize>,
     /// The transport reached its end.
-    eof: bool,
+    pub(crate) eof: bool,
+}
+
+impl ReadState {
+    /// Parses the next message header if the current message is done and a
+    /// whole header is buffered; true when a message is under way.
+    pub(crate) fn start_message(&mut self) -> bool {
+        if self.left.is_some() {
+            return true;
+        }
+        if self.buf.len() < HEADER {
+            return false;
+        }
+        self.left = Some(message_len(&self.buf));
+        self.buf.drain(..HEADER);
+        true
+    }
+
+    /// Moves payload bytes (headers stripped when `framed`) into `out`.
+    pub(crate) fn take_payload(&mut self, framed: bool, out: &mut [u8]) -> usize {
+        if !framed {
+            let n = out.len().min(self.buf.len());
+            out[..n].copy_from_slice(&self.buf[..n]);
+            self.buf.drain(..n);
+            return n;
+        }
+        let mut copied = 0;
+        while copied < out.len() && self.start_message() {
+            let left = self.left.unwrap_or(0);
+            if left == 0 {
+                self.left = None;
+                continue;
+            }
+            let n = (out.len() - copied).min(left).min(self.buf.len());
+            if n == 0 {
+                break;
+            }
+            out[copied..copied + n].copy_from_slice(&self.buf[..n]);
+            self.buf.drain(..n);
+            copied += n;
+            self.left = (left > n).then_some(left - n);
+        }
+        copied
+    }
 }
 
 /// One end's view of a connection.
@@ -275,17 +318,11 @@ impl Channel {
         timeout: Option<Duration>,
     ) -> Result<Received, ChannelError> {
         let mut state = lock(&self.read);
-        if state.left.is_none() {
-            while state.buf.len() < HEADER {
-                let dont_wait = nowait && state.buf.is_empty();
-                if !self.fill(&mut state, dont_wait, timeout)? {
-                    return Err(ChannelError::Empty);
-                }
+        while !state.start_message() {
+            let dont_wait = nowait && state.buf.is_empty();
+            if !self.fill(&mut state, dont_wait, timeout)? {
+                return Err(ChannelError::Empty);
             }
-            let mut len = [0u8; HEADER];
-            len.copy_from_slice(&state.buf[..HEADER]);
-            state.buf.drain(..HEADER);
-            state.left = Some(u32::from_le_bytes(len) as usize);
         }
         let left = state.left.unwrap_or(0);
         let want = out.len().min(left);
@@ -322,7 +359,7 @@ impl Channel {
         }
         let mut copied = 0;
         loop {
-            copied += self.take_payload(&mut state, &mut out[copied..]);
+            copied += state.take_payload(self.framed, &mut out[copied..]);
             if copied == out.len() {
                 break;
             }
@@ -340,41 +377,6 @@ impl Channel {
             }
         }
         Ok(Received { len: copied, more: false })
-    }
-
-    /// Moves payload bytes (headers stripped on message-type pipes) from the
-    /// state's buffer into `out`.
-    fn take_payload(&self, state: &mut ReadState, out: &mut [u8]) -> usize {
-        if !self.framed {
-            let n = out.len().min(state.buf.len());
-            out[..n].copy_from_slice(&state.buf[..n]);
-            state.buf.drain(..n);
-            return n;
-        }
-        let mut copied = 0;
-        while copied < out.len() {
-            let left = match state.left {
-                Some(left) => left,
-                None if state.buf.len() >= HEADER => {
-                    let mut len = [0u8; HEADER];
-                    len.copy_from_slice(&state.buf[..HEADER]);
-                    state.buf.drain(..HEADER);
-                    let left = u32::from_le_bytes(len) as usize;
-                    state.left = (left > 0).then_some(left);
-                    continue;
-                }
-                None => break,
-            };
-            let n = (out.len() - copied).min(left).min(state.buf.len());
-            if n == 0 {
-                break;
-            }
-            out[copied..copied + n].copy_from_slice(&state.buf[..n]);
-            state.buf.drain(..n);
-            copied += n;
-            state.left = (left - n > 0).then_some(left - n);
-        }
-        copied
     }
 
     /// Copies data without taking it (`PeekNamedPipe`). On a message-type
@@ -436,7 +438,7 @@ impl Channel {
     }
 }
 
-fn message_len(raw: &[u8]) -> usize {
+pub(crate) fn message_len(raw: &[u8]) -> usize {
     raw.get(..HEADER).map_or(0, |h| u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize)
 }
 

@@ -116,7 +116,7 @@ impl End {
     /// The error for a channel that ended or never was, from the broker's
     /// view of the instance: the peer closed (broken pipe), or the server
     /// disconnected (not connected).
-    fn state_error(&self, op: &'static str) -> Error {
+    pub(crate) fn state_error(&self, op: &'static str) -> Error {
         let conn = self.handle.connection();
         let status = conn.call(p::QueryPipe { handle: self.handle.raw() }, op, Some(&self.name));
         match status.map(|s| s.state) {
@@ -132,7 +132,7 @@ impl End {
         }
     }
 
-    fn map(&self, op: &'static str, e: ChannelError) -> Error {
+    pub(crate) fn map(&self, op: &'static str, e: ChannelError) -> Error {
         match e {
             ChannelError::Closed => self.state_error(op),
             ChannelError::Empty => self.error(op, Win32Error::ERROR_NO_DATA, "no data is waiting (PIPE_NOWAIT)"),
@@ -141,7 +141,7 @@ impl End {
         }
     }
 
-    fn need(&self, op: &'static str, right: u32) -> Result<()> {
+    pub(crate) fn need(&self, op: &'static str, right: u32) -> Result<()> {
         if self.access & right == right {
             Ok(())
         } else {

@@ -22,12 +22,16 @@
 //! ```
 
 mod anonymous;
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod channel;
 mod end;
 
 use std::time::Duration;
 
 pub use anonymous::{PipeReader, PipeWriter, RedirectedChild, anonymous, spawn_redirected};
+#[cfg(feature = "tokio")]
+pub use asynchronous::{AsyncPipeClient, AsyncPipeServer};
 pub use channel::{Peek, Received};
 use end::End;
 use switchboard_proto as p;
