@@ -614,3 +614,31 @@ fn flush_fails_with_broken_pipe_when_the_reader_goes_away() {
     drop(client);
     assert_eq!(code(server.flush_buffers(Some(Duration::from_secs(10)))), Win32Error::ERROR_BROKEN_PIPE);
 }
+
+#[test]
+fn cancel_io_ends_a_waiting_connect_with_operation_aborted() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let server = std::sync::Arc::new(ServerOptions::new().create(&conn, NAME).unwrap());
+    let waiting = std::thread::spawn({
+        let server = std::sync::Arc::clone(&server);
+        move || server.connect(None)
+    });
+    // The connect is parked once the broker sees it; cancel until it was there to cancel.
+    assert!(eventually(Duration::from_secs(20), || server.cancel_connect().unwrap()));
+    assert_eq!(code(waiting.join().unwrap()), Win32Error::ERROR_OPERATION_ABORTED);
+}
+
+#[test]
+fn impersonation_needs_something_read_first() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let (server, client) = connected_pair(&conn, &ServerOptions::new());
+    assert_eq!(code(server.impersonate_client()), Win32Error::ERROR_CANNOT_IMPERSONATE);
+    assert_eq!(server.client().unwrap().pid, std::process::id(), "the process id is known at once");
+    client.write(b"x").unwrap();
+    let mut buf = [0u8; 1];
+    server.read(&mut buf).unwrap();
+    let who = server.impersonate_client().unwrap();
+    assert_eq!((who.pid, who.uid), (std::process::id(), switchboard_sys::current_uid()));
+}

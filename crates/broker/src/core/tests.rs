@@ -512,3 +512,33 @@ fn request_with_id_zero_gets_no_reply_but_takes_effect() {
     assert!(w.core.drain_output().is_empty());
     assert!(!w.exists(2, "E"));
 }
+
+#[test]
+fn connect_named_pipe_on_a_client_handle_is_invalid_function() {
+    let mut w = World::new();
+    let name = switchboard_types::PipeName::parse(r"\\.\pipe\p").unwrap();
+    let create = p::CreatePipe {
+        name: name.clone(),
+        inbound: true,
+        outbound: true,
+        first_instance: false,
+        pipe_type: p::PipeMode::Byte,
+        read_mode: p::PipeMode::Byte,
+        nowait: false,
+        reject_remote: true,
+        max_instances: 1,
+        out_buffer: 0,
+        in_buffer: 0,
+        default_timeout_ms: 0,
+        security: p::Security::default(),
+    };
+    w.call(1, Request::CreatePipe(create)).unwrap();
+    let Reply::OpenPipe(opened) = w.call(2, Request::OpenPipe(p::OpenPipe { name, access: 0xC000_0000 })).unwrap()
+    else {
+        panic!()
+    };
+    let connect = p::ConnectPipe { handle: opened.handle, timeout_ms: Some(0), take_only: false };
+    assert_eq!(w.call(2, Request::ConnectPipe(connect)).unwrap_err().code, Win32Error::ERROR_INVALID_FUNCTION);
+    let disconnect = p::DisconnectPipe { handle: opened.handle };
+    assert_eq!(w.call(2, Request::DisconnectPipe(disconnect)).unwrap_err().code, Win32Error::ERROR_INVALID_FUNCTION);
+}

@@ -30,6 +30,9 @@ pub(crate) struct End {
     pub(crate) pipe_type: PipeMode,
     /// Read mode: message when true.
     message_reads: AtomicBool,
+    /// Something was read through this end since the last connect
+    /// (impersonation needs it, as on Windows).
+    pub(crate) has_read: AtomicBool,
     pub(crate) nowait: bool,
     pub(crate) access: u32,
     channel: Mutex<Option<Arc<Channel>>>,
@@ -52,6 +55,7 @@ impl End {
             server,
             pipe_type,
             message_reads: AtomicBool::new(read_mode == PipeMode::Message),
+            has_read: AtomicBool::new(false),
             nowait,
             access,
             channel: Mutex::new(None),
@@ -71,6 +75,7 @@ impl End {
 
     pub(crate) fn drop_channel(&self) {
         *lock(&self.channel) = None;
+        self.has_read.store(false, Ordering::Relaxed);
     }
 
     pub(crate) fn read_mode(&self) -> PipeMode {
@@ -160,7 +165,9 @@ impl End {
         } else {
             channel.read_bytes(buf, self.nowait, timeout)
         };
-        got.map_err(|e| self.map(op, e))
+        let got = got.map_err(|e| self.map(op, e))?;
+        self.has_read.store(true, Ordering::Relaxed);
+        Ok(got)
     }
 
     pub(crate) fn write(&self, data: &[u8]) -> Result<()> {

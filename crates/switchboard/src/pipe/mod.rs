@@ -447,6 +447,36 @@ impl PipeServer {
         result
     }
 
+    /// Ends a `connect` that another thread is waiting in: it fails with
+    /// `ERROR_OPERATION_ABORTED`. Returns whether one was waiting.
+    ///
+    /// # Windows equivalent
+    ///
+    /// `CancelIo` / `CancelSynchronousIo` on a pending `ConnectNamedPipe`.
+    pub fn cancel_connect(&self) -> Result<bool> {
+        let conn = self.end.handle.connection();
+        conn.call(p::CancelConnect { handle: self.end.handle.raw() }, "CancelIo", Some(&self.end.name))
+    }
+
+    /// The client's identity for access decisions, available once something
+    /// has been read from it.
+    ///
+    /// # Windows equivalent
+    ///
+    /// `ImpersonateNamedPipeClient`: before anything was read it fails with
+    /// `ERROR_CANNOT_IMPERSONATE`. Linux has no impersonation tokens; the
+    /// caller gets the client's credentials to decide with instead.
+    pub fn impersonate_client(&self) -> Result<ClientIdentity> {
+        if !self.end.has_read.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(self.end.error(
+                "ImpersonateNamedPipeClient",
+                Win32Error::ERROR_CANNOT_IMPERSONATE,
+                "nothing has been read from the client yet",
+            ));
+        }
+        self.client()
+    }
+
     /// The connected client's process id, user and groups: the Linux form of
     /// impersonating the client, for access decisions.
     ///
