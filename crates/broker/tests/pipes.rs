@@ -642,3 +642,14 @@ fn impersonation_needs_something_read_first() {
     let who = server.impersonate_client().unwrap();
     assert_eq!((who.pid, who.uid), (std::process::id(), switchboard_sys::current_uid()));
 }
+
+#[test]
+fn call_named_pipe_to_a_server_that_never_answers_times_out() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let server = message_server(&conn);
+    let mut out = [0u8; 8];
+    let err = pipe::call_named_pipe(&conn, NAME, b"anyone?", &mut out, Duration::from_millis(100)).unwrap_err();
+    assert_eq!(err.win32_error(), Win32Error::ERROR_SEM_TIMEOUT);
+    drop(server);
+}

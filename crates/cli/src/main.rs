@@ -19,6 +19,7 @@ use commands::atom::AtomCommand;
 use commands::daemon::DaemonCommand;
 use commands::event::EventCommand;
 use commands::objects::{self, DEFAULT_DIRECTORY};
+use commands::pipe::PipeCommand;
 use commands::{Ctx, Done};
 
 const AFTER_HELP: &str = "\
@@ -26,8 +27,8 @@ Exit status: 0 ok, 1 error, 2 usage, 3 broker unreachable, 4 not found,
 5 access denied, 6 timed out, 7 busy or already exists.
 
 Commands that only look at or act on existing objects never start a broker;
-`event create`, `atom add` and `daemon start` do (unless SWITCHBOARD_NO_AUTOSTART=1,
-which `daemon start` ignores).";
+`event create`, `atom add`, `pipe serve` and `daemon start` do (unless
+SWITCHBOARD_NO_AUTOSTART=1, which `daemon start` ignores).";
 
 /// Use and inspect Switchboard objects (Windows IPC semantics on Linux).
 #[derive(Debug, Parser)]
@@ -85,6 +86,9 @@ enum Command {
     /// Global atoms: add, find, name, delete, ls.
     #[command(subcommand)]
     Atom(AtomCommand),
+    /// Named pipes: serve, connect, call, ls.
+    #[command(subcommand)]
+    Pipe(PipeCommand),
     /// The broker: start, stop, restart, status.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -118,6 +122,7 @@ fn run(ctx: &Ctx, command: Command) -> switchboard::Result<Done> {
         Command::Access { name, user } => objects::access(ctx, &name, &user),
         Command::Event(c) => commands::event::run(ctx, c),
         Command::Atom(c) => commands::atom::run(ctx, c),
+        Command::Pipe(c) => commands::pipe::run(ctx, c),
         Command::Daemon(c) => commands::daemon::run(ctx, c),
         Command::Completions { shell } => {
             let mut script = Vec::new();

@@ -10,14 +10,19 @@ use switchboard::{Error, ErrorKind, Win32Error};
 /// head -1`) is not an error worth reporting; anything else is said once on
 /// stderr.
 pub fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    match written {
+    match write_stdout(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             eprintln!("switchboard: cannot write to stdout: {e}");
         }
         _ => {}
     }
+}
+
+/// Writes bytes to stdout and flushes them: for data (what a pipe carries),
+/// where the caller decides what a failure means.
+pub fn write_stdout(data: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(data).and_then(|()| out.flush())
 }
 
 /// Writes one JSON value and a newline to stdout.

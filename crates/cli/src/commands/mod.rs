@@ -4,6 +4,7 @@ pub mod atom;
 pub mod daemon;
 pub mod event;
 pub mod objects;
+pub mod pipe;
 
 use std::path::PathBuf;
 

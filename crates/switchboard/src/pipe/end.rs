@@ -229,7 +229,8 @@ impl End {
             return Err(self.error(op, Win32Error::ERROR_PIPE_BUSY, "unread data is waiting for this end"));
         }
         channel.write(input).map_err(|e| self.map(op, e))?;
-        channel.read_message(output, false, None).map_err(|e| self.map(op, e))
+        let timeout = *lock(&self.read_timeout);
+        channel.read_message(output, false, timeout).map_err(|e| self.map(op, e))
     }
 
     /// A descriptor of this end's channel for a child process.

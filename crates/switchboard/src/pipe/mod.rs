@@ -599,6 +599,9 @@ pub fn wait_named_pipe(conn: &Connection, name: &str, timeout: WaitTimeout) -> R
 /// # Windows equivalent
 ///
 /// `CallNamedPipe`; like it, fails on byte-type pipes (`ERROR_BAD_PIPE`).
+/// Windows bounds only the wait for an instance with the timeout; here it
+/// bounds the wait for the reply too (`ERROR_SEM_TIMEOUT`), so a server that
+/// never answers cannot hang the caller.
 pub fn call_named_pipe(
     conn: &Connection,
     name: &str,
@@ -610,6 +613,7 @@ pub fn call_named_pipe(
     client.set_read_mode(PipeMode::Message).map_err(|e| {
         Error::new(ErrorKind::Refused, Win32Error::ERROR_BAD_PIPE, "CallNamedPipe", Some(name), e.reason().to_owned())
     })?;
+    client.set_read_timeout(Some(timeout));
     client.transact(input, output)
 }
 
