@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_types::{
-    Atom, AtomEntry, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, PipeName, Win32Error,
+    Atom, AtomEntry, AtomKey, Handle, MailslotName, NamespacePath, ObjectKind, ObjectName, PipeName, Win32Error,
 };
 
 protocol_table! {
@@ -57,6 +57,12 @@ protocol_table! {
     ListPipes => list_pipes(ListPipes) -> Vec<PipeListing>;
     /// `CancelIo` for a waiting `ConnectNamedPipe`: it ends with `ERROR_OPERATION_ABORTED`.
     CancelConnect => cancel_connect(CancelConnect) -> bool;
+    /// `CreateMailslot`: the reader. Carries the reader's end of the mailslot.
+    CreateMailslot => create_mailslot(CreateMailslot) -> Handle;
+    /// `CreateFile` on `\\.\mailslot\NAME`: a writer. Carries a sending end.
+    OpenMailslot => open_mailslot(OpenMailslot) -> MailslotOpened;
+    /// Every mailslot with its writers.
+    ListMailslots => list_mailslots(ListMailslots) -> Vec<MailslotListing>;
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -609,6 +615,52 @@ pub struct PipeListing {
     pub connected: u32,
     /// `WaitNamedPipe` calls waiting for a free instance.
     pub waiters: u32,
+}
+
+/// `CreateMailslot`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateMailslot {
+    /// The mailslot (this machine only).
+    pub name: MailslotName,
+    /// The largest message writers may send; 0 for any size.
+    pub max_message_size: u32,
+    /// Security for the mailslot.
+    pub security: Security,
+}
+
+/// `CreateFile` on a mailslot name, for writing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenMailslot {
+    /// The mailslot.
+    pub name: MailslotName,
+    /// Desired access (`GENERIC_WRITE`).
+    pub access: u32,
+}
+
+/// The answer to [`OpenMailslot`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailslotOpened {
+    /// The writer's handle.
+    pub handle: Handle,
+    /// The mailslot's maximum message size (0: any).
+    pub max_message_size: u32,
+}
+
+/// List the mailslots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMailslots;
+
+/// One mailslot in a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailslotListing {
+    /// Its name (after `\\.\mailslot\`).
+    pub name: String,
+    /// Its maximum message size (0: any).
+    pub max_message_size: u32,
+    /// Writer handles open on it.
+    pub writers: u32,
+    /// The reader's process.
+    pub reader_pid: u32,
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ mod connection;
 pub mod error;
 pub mod event;
 mod handle;
+pub mod mailslot;
 pub mod pipe;
 
 pub use autostart::find_broker;

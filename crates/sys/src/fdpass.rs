@@ -47,6 +47,13 @@ pub fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(rustix::net::socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?)
 }
 
+/// A connected pair of datagram sockets, close-on-exec: messages keep their
+/// boundaries and arrive in the order they were sent, whoever sent them
+/// through duplicates of the sending end.
+pub fn datagram_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::net::socketpair(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::CLOEXEC, None)?)
+}
+
 /// Bytes waiting to be read on a socket (`FIONREAD`).
 pub fn bytes_readable(socket: impl AsFd) -> io::Result<usize> {
     Ok(usize::try_from(rustix::io::ioctl_fionread(socket)?).unwrap_or(usize::MAX))

@@ -5,6 +5,7 @@
 
 pub mod atom;
 pub mod error;
+pub mod mailslot_name;
 pub mod names;
 pub mod object;
 pub mod pipe_name;
@@ -13,6 +14,7 @@ pub mod security;
 
 pub use atom::{Atom, AtomEntry, AtomKey, AtomTable};
 pub use error::Win32Error;
+pub use mailslot_name::{MailslotName, MailslotScope};
 pub use names::{NameError, NamespacePath, ObjectName};
 pub use object::{Handle, ObjectKind};
 pub use pipe_name::PipeName;

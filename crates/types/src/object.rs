@@ -15,6 +15,8 @@ pub enum ObjectKind {
     Event,
     /// A named pipe (its instances, server and client ends).
     NamedPipe,
+    /// A mailslot (its reader or a writer).
+    Mailslot,
 }
 
 impl ObjectKind {
@@ -25,6 +27,7 @@ impl ObjectKind {
             Self::SymbolicLink => "SymbolicLink",
             Self::Event => "Event",
             Self::NamedPipe => "NamedPipe",
+            Self::Mailslot => "Mailslot",
         }
     }
 }

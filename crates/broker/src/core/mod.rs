@@ -17,6 +17,7 @@
 
 mod event;
 mod handles;
+mod mailslot;
 mod namespace;
 mod objects;
 mod pipe;
@@ -130,6 +131,7 @@ pub struct Core {
     atoms: switchboard_types::AtomTable,
     waits: Waits,
     pipes: pipe::Pipes,
+    mailslots: mailslot::Mailslots,
     out: VecDeque<Output>,
     /// Descriptors a handler attaches to the reply it is producing.
     attach: Vec<OwnedFd>,
@@ -156,6 +158,7 @@ impl Core {
             atoms: switchboard_types::AtomTable::new(),
             waits: Waits::default(),
             pipes: pipe::Pipes::default(),
+            mailslots: mailslot::Mailslots::default(),
             out: VecDeque::new(),
             attach: Vec::new(),
             shutdown: false,
@@ -336,6 +339,7 @@ impl Core {
         e.handles -= 1;
         if e.handles == 0 {
             self.pipe_handle_closed(object);
+            self.mailslot_handle_closed(object);
         }
         let Some(e) = self.store.get_mut(object) else { return };
         if e.handles == 0 {

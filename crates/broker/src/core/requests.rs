@@ -345,6 +345,15 @@ impl Handler for Core {
             });
             return ready(Ok(rows.collect()));
         }
+        if req.path.as_str().eq_ignore_ascii_case("\\Device\\Mailslot") {
+            let rows = self.mailslot_list().into_iter().map(|l| p::DirEntry {
+                name: l.name,
+                kind: ObjectKind::Mailslot,
+                target: None,
+                handles: l.writers + 1,
+            });
+            return ready(Ok(rows.collect()));
+        }
         let result = match self.namespace.resolve_path(&req.path) {
             Ok(Resolved::Found { path, node: Node::Directory }) => Ok(self
                 .namespace
@@ -498,6 +507,18 @@ impl Handler for Core {
 
     fn cancel_connect(&mut self, cx: &mut Cx, req: p::CancelConnect) -> Response<bool> {
         ready(self.pipe_cancel_connect(cx, req.handle))
+    }
+
+    fn create_mailslot(&mut self, cx: &mut Cx, req: p::CreateMailslot) -> Response<Handle> {
+        ready(self.mailslot_create(cx, &req))
+    }
+
+    fn open_mailslot(&mut self, cx: &mut Cx, req: p::OpenMailslot) -> Response<p::MailslotOpened> {
+        ready(self.mailslot_open(cx, &req))
+    }
+
+    fn list_mailslots(&mut self, _cx: &mut Cx, _req: p::ListMailslots) -> Response<Vec<p::MailslotListing>> {
+        ready(Ok(self.mailslot_list()))
     }
 
     fn list_pipes(&mut self, _cx: &mut Cx, _req: p::ListPipes) -> Response<Vec<p::PipeListing>> {

@@ -1,0 +1,209 @@
+//! Mailslots: one reader, many writers, messages in arrival order.
+//!
+//! The broker introduces writers to the reader and keeps the name. Each
+//! mailslot is a datagram socket pair: the reader holds one end, every writer
+//! a duplicate of the other, so all messages meet in one queue in the order
+//! they were sent, and none passes through the broker. The broker keeps only
+//! the writers' end; when the reader goes, writers' sends fail at once.
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+
+use switchboard_proto as p;
+use switchboard_proto::WireError;
+use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor};
+use switchboard_types::{Handle, MailslotName, ObjectKind, Win32Error};
+
+use super::objects::{Entry, Object, ObjectId};
+use super::pipe::{FILE_MAPPING, FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_WRITE_DATA};
+use super::{Core, Cx};
+
+/// A mailslot's reader end (the server handle).
+#[derive(Debug)]
+pub struct Reader {
+    key: String,
+}
+
+/// A writer's end.
+#[derive(Debug)]
+pub struct Writer {
+    key: String,
+}
+
+macro_rules! file_object {
+    ($t:ty, $what:literal) => {
+        impl Object for $t {
+            fn kind(&self) -> ObjectKind {
+                ObjectKind::Mailslot
+            }
+            fn mapping(&self) -> GenericMapping {
+                FILE_MAPPING
+            }
+            fn describe(&self) -> String {
+                $what.to_owned()
+            }
+            fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+                self
+            }
+        }
+    };
+}
+
+file_object!(Reader, "mailslot reader");
+file_object!(Writer, "mailslot writer");
+
+/// One mailslot.
+#[derive(Debug)]
+struct Slot {
+    name: String,
+    max_message_size: u32,
+    security: SecurityDescriptor,
+    /// The end writers send through; each writer gets a duplicate.
+    sending: OwnedFd,
+    reader: ObjectId,
+    reader_pid: u32,
+    writers: u32,
+}
+
+/// Every mailslot, by key.
+#[derive(Debug, Default)]
+pub struct Mailslots {
+    slots: HashMap<String, Slot>,
+}
+
+fn err(code: Win32Error, message: impl Into<String>) -> WireError {
+    WireError::new(code, message)
+}
+
+fn local(name: &MailslotName) -> Result<(), WireError> {
+    if name.is_local() {
+        Ok(())
+    } else {
+        Err(err(
+            Win32Error::ERROR_NOT_SUPPORTED,
+            "mailslots on other machines and domains need the network, which is not supported yet",
+        ))
+    }
+}
+
+impl Core {
+    pub(super) fn mailslot_create(&mut self, cx: &Cx, req: &p::CreateMailslot) -> Result<Handle, WireError> {
+        local(&req.name)?;
+        let key = req.name.key();
+        if self.mailslots.slots.contains_key(&key) {
+            return Err(err(Win32Error::ERROR_ALREADY_EXISTS, "a mailslot of that name exists"));
+        }
+        let client = self.client(cx.client)?;
+        let token = client.token.clone();
+        let reader_pid = client.cred.pid;
+        let security = match &req.security.sddl {
+            Some(text) => SecurityDescriptor::parse_sddl(text, &token.user_sid())
+                .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?,
+            None => SecurityDescriptor::default_for(&token),
+        };
+        let (receiving, sending) = switchboard_sys::fdpass::datagram_pair()
+            .map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, format!("cannot make the mailslot: {e}")))?;
+        let reader = Reader { key: key.clone() };
+        let object_security = SecurityDescriptor::default_for(&token);
+        let id = self.store.insert(Entry {
+            object: Box::new(reader),
+            path: None,
+            security: object_security,
+            handles: 0,
+            waiters: Vec::new(),
+        });
+        let access =
+            AccessMask::SYNCHRONIZE | AccessMask::READ_CONTROL | AccessMask(FILE_READ_DATA | FILE_READ_ATTRIBUTES);
+        let handle = match self.add_handle(cx, id, access) {
+            Ok(h) => h,
+            Err(e) => {
+                self.store.remove(id);
+                return Err(e);
+            }
+        };
+        let slot = Slot {
+            name: req.name.name().to_owned(),
+            max_message_size: req.max_message_size,
+            security,
+            sending,
+            reader: id,
+            reader_pid,
+            writers: 0,
+        };
+        self.mailslots.slots.insert(key, slot);
+        self.attach.push(receiving);
+        Ok(handle)
+    }
+
+    pub(super) fn mailslot_open(&mut self, cx: &Cx, req: &p::OpenMailslot) -> Result<p::MailslotOpened, WireError> {
+        local(&req.name)?;
+        let key = req.name.key();
+        let token = self.client(cx.client)?.token.clone();
+        let slot =
+            self.mailslots.slots.get(&key).ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, "no such mailslot"))?;
+        let wanted = FILE_MAPPING.map(AccessMask(req.access));
+        if wanted.intersects(AccessMask(FILE_READ_DATA)) {
+            return Err(err(
+                Win32Error::ERROR_ACCESS_DENIED,
+                "only the mailslot's creator reads it; writers open it for writing",
+            ));
+        }
+        let granted = slot.security.access_check(&token, wanted | AccessMask(FILE_WRITE_DATA), &FILE_MAPPING);
+        let granted = granted.map_err(|d| err(Win32Error::ERROR_ACCESS_DENIED, d.to_string()))?;
+        let sending =
+            slot.sending.try_clone().map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
+        let max_message_size = slot.max_message_size;
+        let object_security = SecurityDescriptor::default_for(&token);
+        let id = self.store.insert(Entry {
+            object: Box::new(Writer { key: key.clone() }),
+            path: None,
+            security: object_security,
+            handles: 0,
+            waiters: Vec::new(),
+        });
+        let handle = match self.add_handle(cx, id, granted) {
+            Ok(h) => h,
+            Err(e) => {
+                self.store.remove(id);
+                return Err(e);
+            }
+        };
+        if let Some(slot) = self.mailslots.slots.get_mut(&key) {
+            slot.writers += 1;
+        }
+        self.attach.push(sending);
+        Ok(p::MailslotOpened { handle, max_message_size })
+    }
+
+    pub(super) fn mailslot_list(&self) -> Vec<p::MailslotListing> {
+        let mut rows: Vec<p::MailslotListing> = self
+            .mailslots
+            .slots
+            .values()
+            .map(|s| p::MailslotListing {
+                name: s.name.clone(),
+                max_message_size: s.max_message_size,
+                writers: s.writers,
+                reader_pid: s.reader_pid,
+            })
+            .collect();
+        rows.sort_by_key(|r| r.name.to_uppercase());
+        rows
+    }
+
+    /// A mailslot end's last handle closed.
+    pub(super) fn mailslot_handle_closed(&mut self, id: ObjectId) {
+        let Some(entry) = self.store.get_mut(id) else { return };
+        let any = entry.object.as_any_mut();
+        if let Some(writer) = any.downcast_mut::<Writer>() {
+            if let Some(slot) = self.mailslots.slots.get_mut(&writer.key) {
+                slot.writers = slot.writers.saturating_sub(1);
+            }
+        } else if let Some(reader) = any.downcast_mut::<Reader>() {
+            // The name is free again; writers' sends now fail (their peer is gone).
+            if self.mailslots.slots.get(&reader.key).is_some_and(|s| s.reader == id) {
+                self.mailslots.slots.remove(&reader.key);
+            }
+        }
+    }
+}
