@@ -116,7 +116,7 @@ fn a_read_timeout_waits_at_least_that_long_and_forever_waits_for_a_write() {
     let broker = TestBroker::start();
     let conn = broker.connect();
     let slot = MailslotOptions::new()
-        .read_timeout(ReadTimeout::After(Duration::from_millis(1000)))
+        .read_timeout(ReadTimeout::After(Duration::from_secs(1)))
         .create(&conn, NAME)
         .unwrap();
     let start = Instant::now();
