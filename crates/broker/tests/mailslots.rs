@@ -115,10 +115,8 @@ fn a_buffer_too_small_fails_and_leaves_the_message_queued() {
 fn a_read_timeout_waits_at_least_that_long_and_forever_waits_for_a_write() {
     let broker = TestBroker::start();
     let conn = broker.connect();
-    let slot = MailslotOptions::new()
-        .read_timeout(ReadTimeout::After(Duration::from_secs(1)))
-        .create(&conn, NAME)
-        .unwrap();
+    let slot =
+        MailslotOptions::new().read_timeout(ReadTimeout::After(Duration::from_secs(1))).create(&conn, NAME).unwrap();
     let start = Instant::now();
     assert_eq!(code(slot.read_message()), Win32Error::ERROR_SEM_TIMEOUT);
     assert!(start.elapsed() >= Duration::from_millis(900), "gave up after {:?}", start.elapsed());
@@ -236,4 +234,23 @@ fn eight_writer_processes_deliver_every_message_in_each_writers_order() {
         child.wait_success();
     }
     assert_eq!(slot.info().unwrap().count, 0, "nothing more than was sent");
+}
+
+#[test]
+fn anyone_can_see_the_count_while_the_reader_is_not_reading() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let slot = immediate().create(&conn, NAME).unwrap();
+    let other = broker.connect(); // as another process would
+    let writer = MailslotWriter::open(&other, NAME).unwrap();
+    writer.write(b"hello").unwrap();
+    writer.write(b"hi").unwrap();
+    let status = mailslot::query(&other, NAME).unwrap();
+    assert_eq!((status.count, status.next_size, status.writers), (2, Some(5), 1));
+    assert_eq!(slot.read_message().unwrap(), b"hello");
+    let status = mailslot::query(&other, NAME).unwrap();
+    assert_eq!((status.count, status.next_size), (1, Some(2)));
+    assert_eq!(slot.read_message().unwrap(), b"hi");
+    assert_eq!(mailslot::query(&other, NAME).unwrap().next_size, None);
+    assert_eq!(code(mailslot::query(&other, r"\\.\mailslot\nothing")), Win32Error::ERROR_FILE_NOT_FOUND);
 }

@@ -63,6 +63,8 @@ protocol_table! {
     OpenMailslot => open_mailslot(OpenMailslot) -> MailslotOpened;
     /// Every mailslot with its writers.
     ListMailslots => list_mailslots(ListMailslots) -> Vec<MailslotListing>;
+    /// A mailslot's count and next message size, asked by any process (`GetMailslotInfo` from outside).
+    QueryMailslot => query_mailslot(QueryMailslot) -> MailslotStatus;
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -644,6 +646,30 @@ pub struct MailslotOpened {
     pub handle: Handle,
     /// The mailslot's maximum message size (0: any).
     pub max_message_size: u32,
+}
+
+/// Ask about a mailslot by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryMailslot {
+    /// The mailslot.
+    pub name: MailslotName,
+}
+
+/// The answer to [`QueryMailslot`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailslotStatus {
+    /// Its name (after `\\.\mailslot\`).
+    pub name: String,
+    /// Its maximum message size (0: any).
+    pub max_message_size: u32,
+    /// The next message's size; `None` when there is none.
+    pub next_size: Option<u32>,
+    /// Messages waiting.
+    pub count: u64,
+    /// Writer handles open on it.
+    pub writers: u32,
+    /// The reader's process.
+    pub reader_pid: u32,
 }
 
 /// List the mailslots.

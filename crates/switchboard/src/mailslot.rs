@@ -19,14 +19,16 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::VecDeque;
 use std::io;
 use std::os::unix::net::UnixDatagram;
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use rustix::net::RecvFlags;
 use switchboard_proto as p;
-pub use switchboard_proto::MailslotListing;
+pub use switchboard_proto::{MailslotListing, MailslotStatus};
+use switchboard_sys::shm::CounterPage;
 use switchboard_types::MailslotName;
 
 use crate::connection::Connection;
@@ -135,31 +137,36 @@ impl MailslotOptions {
             max_message_size: self.max_message_size,
             security: p::Security { sddl: self.sddl.clone() },
         };
-        let (handle, mut fds) = conn.call_with_fds(request, op, Some(name), Some(crate::DEFAULT_REQUEST_TIMEOUT))?;
-        let fd = fds.pop().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Protocol,
-                Win32Error::ERROR_INVALID_DATA,
-                op,
-                Some(name),
-                "the broker sent no mailslot",
-            )
-        })?;
-        let socket = UnixDatagram::from(fd);
+        let (handle, fds) = conn.call_with_fds(request, op, Some(name), Some(crate::DEFAULT_REQUEST_TIMEOUT))?;
+        let (socket, page) = take_ends(op, name, fds)?;
         Ok(Mailslot {
             handle: OwnedHandle::new(conn.clone(), handle, Some(name.to_owned())),
             name: name.to_owned(),
             max_message_size: self.max_message_size,
-            state: Mutex::new(ReaderState {
-                socket,
-                queue: VecDeque::new(),
-                timeout: self.read_timeout,
-                socket_timeout: SocketTimeout::Unset,
-                scratch: vec![0u8; MAX_MESSAGE + 1],
-            }),
+            socket,
+            page,
+            state: Mutex::new(ReaderState { timeout: self.read_timeout, socket_timeout: SocketTimeout::Unset }),
         })
     }
 }
+
+/// The socket and the counter page that come with a create or an open.
+fn take_ends(op: &'static str, name: &str, fds: Vec<std::os::fd::OwnedFd>) -> Result<(UnixDatagram, CounterPage)> {
+    let missing = || {
+        Error::new(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, op, Some(name), "the broker sent no mailslot")
+    };
+    let mut fds = fds.into_iter();
+    let socket = UnixDatagram::from(fds.next().ok_or_else(missing)?);
+    let page_fd = fds.next().ok_or_else(missing)?;
+    let page = CounterPage::map(&page_fd, COUNTERS)
+        .map_err(|e| Error::new(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, op, Some(name), e.to_string()))?;
+    Ok((socket, page))
+}
+
+/// Counter 0: messages sent; counter 1: messages received.
+const COUNTERS: usize = 2;
+const SENT: usize = 0;
+const RECEIVED: usize = 1;
 
 /// What read timeout the socket has, so it is set only when it changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,48 +177,8 @@ enum SocketTimeout {
 
 #[derive(Debug)]
 struct ReaderState {
-    socket: UnixDatagram,
-    /// Messages taken from the socket and not yet read, oldest first.
-    queue: VecDeque<Vec<u8>>,
     timeout: ReadTimeout,
-    /// The read timeout set on the socket, once one has been set.
     socket_timeout: SocketTimeout,
-    /// Reused for every receive.
-    scratch: Vec<u8>,
-}
-
-impl ReaderState {
-    /// Moves every message waiting in the socket into the queue.
-    fn drain(&mut self) -> io::Result<()> {
-        self.socket.set_nonblocking(true)?;
-        let result = loop {
-            match self.receive() {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
-        self.socket.set_nonblocking(false)?;
-        result
-    }
-
-    /// Waits for one message (at most `wait`; `None` forever) and queues it.
-    fn wait_one(&mut self, wait: Option<Duration>) -> io::Result<()> {
-        if self.socket_timeout != SocketTimeout::Set(wait) {
-            self.socket.set_read_timeout(wait)?;
-            self.socket_timeout = SocketTimeout::Set(wait);
-        }
-        self.receive()
-    }
-
-    fn receive(&mut self) -> io::Result<()> {
-        let n = self.socket.recv(&mut self.scratch)?;
-        // A message longer than any writer of ours sends came from elsewhere: drop it.
-        if n <= MAX_MESSAGE {
-            self.queue.push_back(self.scratch[..n].to_vec());
-        }
-        Ok(())
-    }
 }
 
 /// What `GetMailslotInfo` reports.
@@ -222,7 +189,7 @@ pub struct MailslotInfo {
     /// The next message's size; `None` when there is none (`MAILSLOT_NO_MESSAGE`).
     pub next_size: Option<usize>,
     /// Messages waiting.
-    pub count: usize,
+    pub count: u64,
     /// The read timeout.
     pub read_timeout: ReadTimeout,
 }
@@ -233,6 +200,9 @@ pub struct Mailslot {
     handle: OwnedHandle,
     name: String,
     max_message_size: u32,
+    socket: UnixDatagram,
+    page: CounterPage,
+    /// Held across a read, so one message goes to exactly one reader.
     state: Mutex<ReaderState>,
 }
 
@@ -240,6 +210,49 @@ impl Mailslot {
     fn error(&self, op: &'static str, code: Win32Error, reason: impl Into<String>) -> Error {
         let kind = if code == Win32Error::ERROR_SEM_TIMEOUT { ErrorKind::TimedOut } else { ErrorKind::Refused };
         Error::new(kind, code, op, Some(&self.name), reason)
+    }
+
+    /// The size of the next message without taking it; `None` when there is none.
+    fn peek_size(&self, wait: bool) -> io::Result<Option<usize>> {
+        let mut flags = RecvFlags::PEEK | RecvFlags::TRUNC;
+        if !wait {
+            flags |= RecvFlags::DONTWAIT;
+        }
+        let mut nothing: [u8; 0] = [];
+        match rustix::net::recv(&self.socket, &mut nothing[..], flags) {
+            Ok((_, len)) => Ok(Some(len)),
+            Err(rustix::io::Errno::AGAIN) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Waits for a message as the read timeout says; its size, or `None`.
+    fn wait_for_message(&self, op: &'static str, state: &mut ReaderState) -> Result<Option<usize>> {
+        let io_err = |e: io::Error| self.error(op, Win32Error::ERROR_INVALID_DATA, e.to_string());
+        let deadline = match state.timeout {
+            ReadTimeout::Immediately => return self.peek_size(false).map_err(io_err),
+            ReadTimeout::After(d) => Some(Instant::now() + d),
+            ReadTimeout::Forever => None,
+        };
+        loop {
+            let wait = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return self.peek_size(false).map_err(io_err),
+                },
+                None => None,
+            };
+            if state.socket_timeout != SocketTimeout::Set(wait) {
+                self.socket.set_read_timeout(wait).map_err(io_err)?;
+                state.socket_timeout = SocketTimeout::Set(wait);
+            }
+            match self.peek_size(true) {
+                Ok(Some(size)) => return Ok(Some(size)),
+                Ok(None) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_err(e)),
+            }
+        }
     }
 
     /// Reads the next message into `buf`, waiting as the read timeout says.
@@ -252,59 +265,36 @@ impl Mailslot {
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
         let op = "ReadFile";
         let mut state = lock(&self.state);
-        self.wait_for_message(op, &mut state)?;
-        let Some(next) = state.queue.front() else {
+        let Some(size) = self.wait_for_message(op, &mut state)? else {
             return Err(self.error(op, Win32Error::ERROR_SEM_TIMEOUT, "no message arrived in time"));
         };
-        if next.len() > buf.len() {
+        if size > buf.len() {
             return Err(self.error(
                 op,
                 Win32Error::ERROR_INSUFFICIENT_BUFFER,
-                format!("the next message has {} bytes", next.len()),
+                format!("the next message has {size} bytes"),
             ));
         }
-        let message = state.queue.pop_front().unwrap_or_default();
-        buf[..message.len()].copy_from_slice(&message);
-        Ok(message.len())
+        let n = self.socket.recv(buf).map_err(|e| self.error(op, Win32Error::ERROR_INVALID_DATA, e.to_string()))?;
+        self.page.counter(RECEIVED).fetch_add(1, Ordering::SeqCst);
+        Ok(n)
     }
 
     /// Reads the next message, whatever its size.
     pub fn read_message(&self) -> Result<Vec<u8>> {
         let op = "ReadFile";
         let mut state = lock(&self.state);
-        self.wait_for_message(op, &mut state)?;
-        state
-            .queue
-            .pop_front()
-            .ok_or_else(|| self.error(op, Win32Error::ERROR_SEM_TIMEOUT, "no message arrived in time"))
-    }
-
-    fn wait_for_message(&self, op: &'static str, state: &mut ReaderState) -> Result<()> {
-        let io_err = |e: io::Error| self.error(op, Win32Error::ERROR_INVALID_DATA, e.to_string());
-        if !state.queue.is_empty() {
-            return Ok(());
-        }
-        state.drain().map_err(io_err)?;
-        let deadline = match state.timeout {
-            ReadTimeout::Immediately => return Ok(()),
-            ReadTimeout::After(d) => Some(Instant::now() + d),
-            ReadTimeout::Forever => None,
+        let Some(size) = self.wait_for_message(op, &mut state)? else {
+            return Err(self.error(op, Win32Error::ERROR_SEM_TIMEOUT, "no message arrived in time"));
         };
-        while state.queue.is_empty() {
-            let wait = match deadline {
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Ok(()),
-                },
-                None => None,
-            };
-            match state.wait_one(wait) {
-                Ok(()) => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-                Err(e) => return Err(io_err(e)),
-            }
-        }
-        Ok(())
+        let mut message = vec![0u8; size];
+        let n = self
+            .socket
+            .recv(&mut message)
+            .map_err(|e| self.error(op, Win32Error::ERROR_INVALID_DATA, e.to_string()))?;
+        message.truncate(n);
+        self.page.counter(RECEIVED).fetch_add(1, Ordering::SeqCst);
+        Ok(message)
     }
 
     /// Maximum size, next message size, message count and read timeout.
@@ -313,12 +303,16 @@ impl Mailslot {
     ///
     /// `GetMailslotInfo`.
     pub fn info(&self) -> Result<MailslotInfo> {
-        let mut state = lock(&self.state);
-        state.drain().map_err(|e| self.error("GetMailslotInfo", Win32Error::ERROR_INVALID_DATA, e.to_string()))?;
+        let state = lock(&self.state);
+        let next_size = self
+            .peek_size(false)
+            .map_err(|e| self.error("GetMailslotInfo", Win32Error::ERROR_INVALID_DATA, e.to_string()))?;
+        let sent = self.page.counter(SENT).load(Ordering::SeqCst);
+        let received = self.page.counter(RECEIVED).load(Ordering::SeqCst);
         Ok(MailslotInfo {
             max_message_size: self.max_message_size,
-            next_size: state.queue.front().map(Vec::len),
-            count: state.queue.len(),
+            next_size,
+            count: sent.saturating_sub(received),
             read_timeout: state.timeout,
         })
     }
@@ -351,6 +345,7 @@ pub struct MailslotWriter {
     name: String,
     max_message_size: u32,
     socket: UnixDatagram,
+    page: CounterPage,
 }
 
 impl MailslotWriter {
@@ -365,26 +360,19 @@ impl MailslotWriter {
     pub fn open(conn: &Connection, name: &str) -> Result<MailslotWriter> {
         let op = "CreateFile";
         let parsed = parse(op, name)?;
-        let (opened, mut fds) = conn.call_with_fds(
+        let (opened, fds) = conn.call_with_fds(
             p::OpenMailslot { name: parsed, access: GENERIC_WRITE },
             op,
             Some(name),
             Some(crate::DEFAULT_REQUEST_TIMEOUT),
         )?;
-        let fd = fds.pop().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Protocol,
-                Win32Error::ERROR_INVALID_DATA,
-                op,
-                Some(name),
-                "the broker sent no mailslot",
-            )
-        })?;
+        let (socket, page) = take_ends(op, name, fds)?;
         Ok(MailslotWriter {
             handle: OwnedHandle::new(conn.clone(), opened.handle, Some(name.to_owned())),
             name: name.to_owned(),
             max_message_size: opened.max_message_size,
-            socket: UnixDatagram::from(fd),
+            socket,
+            page,
         })
     }
 
@@ -414,17 +402,22 @@ impl MailslotWriter {
                 format!("messages are limited to {MAX_MESSAGE} bytes here"),
             ));
         }
+        // Counted before it is queued, so the reader can never see more
+        // received than sent.
+        self.page.counter(SENT).fetch_add(1, Ordering::SeqCst);
         match self.socket.send(message) {
             Ok(_) => Ok(()),
-            Err(e)
+            Err(e) => {
+                self.page.counter(SENT).fetch_sub(1, Ordering::SeqCst);
                 if matches!(
                     e.kind(),
                     io::ErrorKind::ConnectionRefused | io::ErrorKind::NotConnected | io::ErrorKind::BrokenPipe
-                ) =>
-            {
-                Err(fail(Win32Error::ERROR_FILE_NOT_FOUND, "the mailslot's reader is gone".into()))
+                ) {
+                    Err(fail(Win32Error::ERROR_FILE_NOT_FOUND, "the mailslot's reader is gone".into()))
+                } else {
+                    Err(fail(Win32Error::ERROR_INVALID_DATA, e.to_string()))
+                }
             }
-            Err(e) => Err(fail(Win32Error::ERROR_INVALID_DATA, e.to_string())),
         }
     }
 
@@ -437,6 +430,14 @@ impl MailslotWriter {
     pub fn handle(&self) -> &OwnedHandle {
         &self.handle
     }
+}
+
+/// A mailslot's count and next message size, from any process (the reader
+/// need not be reading).
+pub fn query(conn: &Connection, name: &str) -> Result<MailslotStatus> {
+    let op = "GetMailslotInfo";
+    let parsed = parse(op, name)?;
+    conn.call(p::QueryMailslot { name: parsed }, op, Some(name))
 }
 
 /// Every mailslot of the realm.

@@ -18,6 +18,7 @@ pub mod fdpass;
 pub mod limits;
 pub mod notify;
 pub mod realm;
+pub mod shm;
 pub mod users;
 
 pub use cred::{PeerCred, current_gid, current_uid, peer_credentials, process_groups};

@@ -3,11 +3,18 @@
 //! The broker introduces writers to the reader and keeps the name. Each
 //! mailslot is a datagram socket pair: the reader holds one end, every writer
 //! a duplicate of the other, so all messages meet in one queue in the order
-//! they were sent, and none passes through the broker. The broker keeps only
-//! the writers' end; when the reader goes, writers' sends fail at once.
+//! they were sent, and none passes through the broker. A shared page of two
+//! counters (sent, received) makes the count exact for anyone who asks; the
+//! broker keeps the writers' end, the page and a duplicate of the reader's end
+//! used only to peek at the next message's size, and drops them all when the
+//! reader goes, so writers' sends fail at once.
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::Ordering;
+
+use rustix::net::RecvFlags;
+use switchboard_sys::shm::CounterPage;
 
 use switchboard_proto as p;
 use switchboard_proto::WireError;
@@ -60,6 +67,11 @@ struct Slot {
     security: SecurityDescriptor,
     /// The end writers send through; each writer gets a duplicate.
     sending: OwnedFd,
+    /// A duplicate of the reader's end, only ever peeked at.
+    peek: OwnedFd,
+    /// The counters: 0 sent, 1 received.
+    page: CounterPage,
+    page_fd: OwnedFd,
     reader: ObjectId,
     reader_pid: u32,
     writers: u32,
@@ -101,7 +113,14 @@ impl Core {
                 .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?,
             None => SecurityDescriptor::default_for(&token),
         };
-        let (receiving, sending) = switchboard_sys::fdpass::datagram_pair()
+        let resources = || -> std::io::Result<_> {
+            let (receiving, sending) = switchboard_sys::fdpass::datagram_pair()?;
+            let peek = receiving.try_clone()?;
+            let (page, page_fd) = CounterPage::create("switchboard-mailslot", 2)?;
+            let reader_page_fd = page_fd.try_clone()?;
+            Ok((receiving, sending, peek, page, page_fd, reader_page_fd))
+        };
+        let (receiving, sending, peek, page, page_fd, reader_page_fd) = resources()
             .map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, format!("cannot make the mailslot: {e}")))?;
         let reader = Reader { key: key.clone() };
         let object_security = SecurityDescriptor::default_for(&token);
@@ -126,12 +145,16 @@ impl Core {
             max_message_size: req.max_message_size,
             security,
             sending,
+            peek,
+            page,
+            page_fd,
             reader: id,
             reader_pid,
             writers: 0,
         };
         self.mailslots.slots.insert(key, slot);
         self.attach.push(receiving);
+        self.attach.push(reader_page_fd);
         Ok(handle)
     }
 
@@ -150,8 +173,8 @@ impl Core {
         }
         let granted = slot.security.access_check(&token, wanted | AccessMask(FILE_WRITE_DATA), &FILE_MAPPING);
         let granted = granted.map_err(|d| err(Win32Error::ERROR_ACCESS_DENIED, d.to_string()))?;
-        let sending =
-            slot.sending.try_clone().map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
+        let fds = slot.sending.try_clone().and_then(|s| Ok((s, slot.page_fd.try_clone()?)));
+        let (sending, page_fd) = fds.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
         let max_message_size = slot.max_message_size;
         let object_security = SecurityDescriptor::default_for(&token);
         let id = self.store.insert(Entry {
@@ -172,6 +195,7 @@ impl Core {
             slot.writers += 1;
         }
         self.attach.push(sending);
+        self.attach.push(page_fd);
         Ok(p::MailslotOpened { handle, max_message_size })
     }
 
@@ -189,6 +213,31 @@ impl Core {
             .collect();
         rows.sort_by_key(|r| r.name.to_uppercase());
         rows
+    }
+
+    pub(super) fn mailslot_query(&self, name: &MailslotName) -> Result<p::MailslotStatus, WireError> {
+        local(name)?;
+        let slot = self
+            .mailslots
+            .slots
+            .get(&name.key())
+            .ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, "no such mailslot"))?;
+        let sent = slot.page.counter(0).load(Ordering::SeqCst);
+        let received = slot.page.counter(1).load(Ordering::SeqCst);
+        let flags = RecvFlags::PEEK | RecvFlags::TRUNC | RecvFlags::DONTWAIT;
+        let mut nothing: [u8; 0] = [];
+        let next_size = match rustix::net::recv(&slot.peek, &mut nothing[..], flags) {
+            Ok((_, len)) => Some(u32::try_from(len).unwrap_or(u32::MAX)),
+            Err(_) => None,
+        };
+        Ok(p::MailslotStatus {
+            name: slot.name.clone(),
+            max_message_size: slot.max_message_size,
+            next_size,
+            count: sent.saturating_sub(received),
+            writers: slot.writers,
+            reader_pid: slot.reader_pid,
+        })
     }
 
     /// A mailslot end's last handle closed.

@@ -517,6 +517,10 @@ impl Handler for Core {
         ready(self.mailslot_open(cx, &req))
     }
 
+    fn query_mailslot(&mut self, _cx: &mut Cx, req: p::QueryMailslot) -> Response<p::MailslotStatus> {
+        ready(self.mailslot_query(&req.name))
+    }
+
     fn list_mailslots(&mut self, _cx: &mut Cx, _req: p::ListMailslots) -> Response<Vec<p::MailslotListing>> {
         ready(Ok(self.mailslot_list()))
     }
