@@ -9,6 +9,7 @@
 //! `broker`), so nothing else needs to be built or installed.
 #![forbid(unsafe_code)]
 
+mod mailslots;
 mod pipes;
 mod stats;
 
@@ -36,6 +37,10 @@ fn main() {
         Some("pipe-echo") => pipes::pipe_echo(Path::new(&args[1])),
         Some("raw-sink") => pipes::sink(Path::new(&args[1]), false),
         Some("pipe-sink") => pipes::sink(Path::new(&args[1]), true),
+        Some("mailslot-writer") => mailslots::mailslot_writer(Path::new(&args[1]), args[2].parse().unwrap_or(0)),
+        Some("raw-dgram-writer") => mailslots::raw_writer(Path::new(&args[1]), args[2].parse().unwrap_or(0)),
+        Some("mailslot-echo") => mailslots::mailslot_echo(Path::new(&args[1])),
+        Some("raw-dgram-echo") => mailslots::raw_echo(Path::new(&args[1])),
         Some("all") | None => all(iterations(&args)),
         Some(other) => {
             eprintln!("usage: switchboard-bench [all [--iterations N]]   (unknown mode {other:?})");
@@ -163,6 +168,8 @@ fn all(n: usize) {
     });
     let (pipe_rows, throughput) = pipes::rows(dir.path(), &broker_path, &conn, n / 4);
     rows.extend(pipe_rows);
+    rows.push(mailslots::round_trip(dir.path(), &broker_path, n / 4));
+    let rates = mailslots::rates(dir.path(), &broker_path, 200_000);
     print_table(&rows, n);
     println!();
     println!("| throughput | ours | baseline: raw Unix stream socket | ratio | in-process memcpy (ceiling) |");
@@ -176,6 +183,12 @@ fn all(n: usize) {
             t.ours / t.baseline,
             t.ceiling / 1e9
         );
+    }
+    println!();
+    println!("| messages | ours | baseline: raw Unix datagram socket | ratio |");
+    println!("|---|---|---|---|");
+    for (what, ours, raw) in rates {
+        println!("| {what} | {:.0} k/s | {:.0} k/s | {:.2} |", ours / 1e3, raw / 1e3, ours / raw);
     }
 }
 

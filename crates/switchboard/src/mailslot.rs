@@ -145,7 +145,12 @@ impl MailslotOptions {
             max_message_size: self.max_message_size,
             socket,
             page,
-            state: Mutex::new(ReaderState { timeout: self.read_timeout, socket_timeout: SocketTimeout::Unset }),
+            state: Mutex::new(ReaderState {
+                timeout: self.read_timeout,
+                socket_timeout: SocketTimeout::Unset,
+                held: None,
+                scratch: vec![0u8; MAX_MESSAGE + 1],
+            }),
         })
     }
 }
@@ -179,6 +184,11 @@ enum SocketTimeout {
 struct ReaderState {
     timeout: ReadTimeout,
     socket_timeout: SocketTimeout,
+    /// A message taken from the socket that did not fit the caller's buffer:
+    /// still waiting, and served first.
+    held: Option<Vec<u8>>,
+    /// Where each message is received, in one system call.
+    scratch: Vec<u8>,
 }
 
 /// What `GetMailslotInfo` reports.
@@ -203,6 +213,8 @@ pub struct Mailslot {
     socket: UnixDatagram,
     page: CounterPage,
     /// Held across a read, so one message goes to exactly one reader.
+    /// (A message held back after `ERROR_INSUFFICIENT_BUFFER` lives here, so
+    /// the broker's view of the next size skips it until it is read.)
     state: Mutex<ReaderState>,
 }
 
@@ -213,11 +225,8 @@ impl Mailslot {
     }
 
     /// The size of the next message without taking it; `None` when there is none.
-    fn peek_size(&self, wait: bool) -> io::Result<Option<usize>> {
-        let mut flags = RecvFlags::PEEK | RecvFlags::TRUNC;
-        if !wait {
-            flags |= RecvFlags::DONTWAIT;
-        }
+    fn peek_size(&self) -> io::Result<Option<usize>> {
+        let flags = RecvFlags::PEEK | RecvFlags::TRUNC | RecvFlags::DONTWAIT;
         let mut nothing: [u8; 0] = [];
         match rustix::net::recv(&self.socket, &mut nothing[..], flags) {
             Ok((_, len)) => Ok(Some(len)),
@@ -226,31 +235,35 @@ impl Mailslot {
         }
     }
 
-    /// Waits for a message as the read timeout says; its size, or `None`.
-    fn wait_for_message(&self, op: &'static str, state: &mut ReaderState) -> Result<Option<usize>> {
+    /// Receives the next message into `state.scratch`, waiting as the read
+    /// timeout says; its length, or `None` when none came in time.
+    fn receive(&self, op: &'static str, state: &mut ReaderState) -> Result<Option<usize>> {
         let io_err = |e: io::Error| self.error(op, Win32Error::ERROR_INVALID_DATA, e.to_string());
         let deadline = match state.timeout {
-            ReadTimeout::Immediately => return self.peek_size(false).map_err(io_err),
             ReadTimeout::After(d) => Some(Instant::now() + d),
-            ReadTimeout::Forever => None,
+            ReadTimeout::Immediately | ReadTimeout::Forever => None,
         };
         loop {
+            let flags =
+                if state.timeout == ReadTimeout::Immediately { RecvFlags::DONTWAIT } else { RecvFlags::empty() };
             let wait = match deadline {
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => Some(left),
-                    _ => return self.peek_size(false).map_err(io_err),
+                    _ => return Ok(None),
                 },
                 None => None,
             };
-            if state.socket_timeout != SocketTimeout::Set(wait) {
+            if state.timeout != ReadTimeout::Immediately && state.socket_timeout != SocketTimeout::Set(wait) {
                 self.socket.set_read_timeout(wait).map_err(io_err)?;
                 state.socket_timeout = SocketTimeout::Set(wait);
             }
-            match self.peek_size(true) {
-                Ok(Some(size)) => return Ok(Some(size)),
-                Ok(None) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_err(e)),
+            match rustix::net::recv(&self.socket, &mut state.scratch[..], flags) {
+                // A message longer than any writer of ours sends came from elsewhere: drop it.
+                Ok((_, len)) if len > MAX_MESSAGE => {}
+                Ok((n, _)) => return Ok(Some(n)),
+                Err(rustix::io::Errno::AGAIN) if state.timeout == ReadTimeout::Immediately => return Ok(None),
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(io_err(e.into())),
             }
         }
     }
@@ -265,34 +278,43 @@ impl Mailslot {
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
         let op = "ReadFile";
         let mut state = lock(&self.state);
-        let Some(size) = self.wait_for_message(op, &mut state)? else {
-            return Err(self.error(op, Win32Error::ERROR_SEM_TIMEOUT, "no message arrived in time"));
+        let message = match state.held.take() {
+            Some(held) => held,
+            None => match self.receive(op, &mut state)? {
+                Some(n) if n <= buf.len() => {
+                    buf[..n].copy_from_slice(&state.scratch[..n]);
+                    self.page.counter(RECEIVED).fetch_add(1, Ordering::SeqCst);
+                    return Ok(n);
+                }
+                Some(n) => state.scratch[..n].to_vec(),
+                None => return Err(self.error(op, Win32Error::ERROR_SEM_TIMEOUT, "no message arrived in time")),
+            },
         };
-        if size > buf.len() {
+        if message.len() > buf.len() {
+            let size = message.len();
+            state.held = Some(message);
             return Err(self.error(
                 op,
                 Win32Error::ERROR_INSUFFICIENT_BUFFER,
                 format!("the next message has {size} bytes"),
             ));
         }
-        let n = self.socket.recv(buf).map_err(|e| self.error(op, Win32Error::ERROR_INVALID_DATA, e.to_string()))?;
+        buf[..message.len()].copy_from_slice(&message);
         self.page.counter(RECEIVED).fetch_add(1, Ordering::SeqCst);
-        Ok(n)
+        Ok(message.len())
     }
 
     /// Reads the next message, whatever its size.
     pub fn read_message(&self) -> Result<Vec<u8>> {
         let op = "ReadFile";
         let mut state = lock(&self.state);
-        let Some(size) = self.wait_for_message(op, &mut state)? else {
-            return Err(self.error(op, Win32Error::ERROR_SEM_TIMEOUT, "no message arrived in time"));
+        let message = match state.held.take() {
+            Some(held) => held,
+            None => match self.receive(op, &mut state)? {
+                Some(n) => state.scratch[..n].to_vec(),
+                None => return Err(self.error(op, Win32Error::ERROR_SEM_TIMEOUT, "no message arrived in time")),
+            },
         };
-        let mut message = vec![0u8; size];
-        let n = self
-            .socket
-            .recv(&mut message)
-            .map_err(|e| self.error(op, Win32Error::ERROR_INVALID_DATA, e.to_string()))?;
-        message.truncate(n);
         self.page.counter(RECEIVED).fetch_add(1, Ordering::SeqCst);
         Ok(message)
     }
@@ -304,9 +326,12 @@ impl Mailslot {
     /// `GetMailslotInfo`.
     pub fn info(&self) -> Result<MailslotInfo> {
         let state = lock(&self.state);
-        let next_size = self
-            .peek_size(false)
-            .map_err(|e| self.error("GetMailslotInfo", Win32Error::ERROR_INVALID_DATA, e.to_string()))?;
+        let next_size = match &state.held {
+            Some(held) => Some(held.len()),
+            None => self
+                .peek_size()
+                .map_err(|e| self.error("GetMailslotInfo", Win32Error::ERROR_INVALID_DATA, e.to_string()))?,
+        };
         let sent = self.page.counter(SENT).load(Ordering::SeqCst);
         let received = self.page.counter(RECEIVED).load(Ordering::SeqCst);
         Ok(MailslotInfo {
