@@ -18,6 +18,7 @@ use switchboard::{Error, ErrorKind, Win32Error};
 use commands::atom::AtomCommand;
 use commands::daemon::DaemonCommand;
 use commands::event::EventCommand;
+use commands::mailslot::MailslotCommand;
 use commands::objects::{self, DEFAULT_DIRECTORY};
 use commands::pipe::PipeCommand;
 use commands::{Ctx, Done};
@@ -27,7 +28,7 @@ Exit status: 0 ok, 1 error, 2 usage, 3 broker unreachable, 4 not found,
 5 access denied, 6 timed out, 7 busy or already exists.
 
 Commands that only look at or act on existing objects never start a broker;
-`event create`, `atom add`, `pipe serve` and `daemon start` do (unless
+`event create`, `atom add`, `pipe serve`, `mailslot serve` and `daemon start` do (unless
 SWITCHBOARD_NO_AUTOSTART=1, which `daemon start` ignores).";
 
 /// Use and inspect Switchboard objects (Windows IPC semantics on Linux).
@@ -89,6 +90,9 @@ enum Command {
     /// Named pipes: serve, connect, call, ls.
     #[command(subcommand)]
     Pipe(PipeCommand),
+    /// Mailslots: serve, send, info, ls.
+    #[command(subcommand)]
+    Mailslot(MailslotCommand),
     /// The broker: start, stop, restart, status.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -123,6 +127,7 @@ fn run(ctx: &Ctx, command: Command) -> switchboard::Result<Done> {
         Command::Event(c) => commands::event::run(ctx, c),
         Command::Atom(c) => commands::atom::run(ctx, c),
         Command::Pipe(c) => commands::pipe::run(ctx, c),
+        Command::Mailslot(c) => commands::mailslot::run(ctx, c),
         Command::Daemon(c) => commands::daemon::run(ctx, c),
         Command::Completions { shell } => {
             let mut script = Vec::new();

@@ -3,6 +3,7 @@
 pub mod atom;
 pub mod daemon;
 pub mod event;
+pub mod mailslot;
 pub mod objects;
 pub mod pipe;
 
