@@ -1,27 +1,14 @@
 //! The `switchboard` command as a user runs it: separate processes, a real
 //! broker, exit codes and output.
 
+mod common;
+use common::*;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use switchboard_testkit::{TestBroker, eventually};
-
-const CLI: &str = env!("CARGO_BIN_EXE_switchboard");
-
-fn cli(broker: &TestBroker, args: &[&str]) -> Command {
-    let mut cmd = Command::new(CLI);
-    cmd.args(args).envs(broker.env()).stdin(Stdio::null());
-    cmd
-}
-
-fn run(broker: &TestBroker, args: &[&str]) -> Output {
-    cli(broker, args).output().expect("run switchboard")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// `event create NAME --hold`, returned once it says it holds the event.
 fn hold(broker: &TestBroker, name: &str) -> Child {

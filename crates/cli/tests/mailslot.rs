@@ -1,32 +1,15 @@
 //! `switchboard mailslot …` as a user runs it: a reading process, writer
 //! processes, a real broker.
 
+mod common;
+use common::*;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
 use switchboard::mailslot;
 use switchboard_testkit::{TestBroker, eventually};
-
-const CLI: &str = env!("CARGO_BIN_EXE_switchboard");
-
-fn cli(broker: &TestBroker, args: &[&str]) -> Command {
-    let mut cmd = Command::new(CLI);
-    cmd.args(args).envs(broker.env()).stdin(Stdio::null());
-    cmd
-}
-
-fn run(broker: &TestBroker, args: &[&str]) -> Output {
-    cli(broker, args).output().expect("run switchboard")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A `mailslot serve` process, killed when dropped.
 struct Server(Option<Child>);
@@ -194,18 +177,7 @@ fn ls_and_info_show_the_reader_pid() {
 
 #[test]
 fn ls_never_starts_a_broker() {
-    let dir = tempfile::tempdir().unwrap();
-    let nowhere = dir.path().join("none.sock");
-    let listed = Command::new(CLI)
-        .args(["mailslot", "ls", "--socket"])
-        .arg(&nowhere)
-        .env_remove("SWITCHBOARD_NO_AUTOSTART")
-        .env_remove("SWITCHBOARD_SOCKET")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(listed.status.code(), Some(3), "{listed:?}");
-    assert!(!nowhere.exists(), "a broker was started at {}", nowhere.display());
+    exits_3_without_starting_a_broker(&["mailslot", "ls"]);
 }
 
 #[test]

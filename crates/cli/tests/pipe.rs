@@ -1,40 +1,15 @@
 //! `switchboard pipe …` as a user runs it: a serving process, client
 //! processes, a real broker.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use switchboard::pipe::{self, WaitTimeout};
 use switchboard_testkit::{TestBroker, eventually};
-
-const CLI: &str = env!("CARGO_BIN_EXE_switchboard");
-
-fn cli(broker: &TestBroker, args: &[&str]) -> Command {
-    let mut cmd = Command::new(CLI);
-    cmd.args(args).envs(broker.env()).stdin(Stdio::null());
-    cmd
-}
-
-fn run(broker: &TestBroker, args: &[&str]) -> Output {
-    cli(broker, args).output().expect("run switchboard")
-}
-
-/// Runs a command with `input` as its stdin, closed after it.
-fn run_with_input(broker: &TestBroker, args: &[&str], input: &[u8]) -> Output {
-    let mut child =
-        cli(broker, args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A `pipe serve` process, killed when dropped.
 struct Server(Child);
@@ -130,18 +105,7 @@ fn ls_shows_the_instances_and_the_maximum() {
 
 #[test]
 fn ls_never_starts_a_broker() {
-    let dir = tempfile::tempdir().unwrap();
-    let nowhere = dir.path().join("none.sock");
-    let listed = Command::new(CLI)
-        .args(["pipe", "ls", "--socket"])
-        .arg(&nowhere)
-        .env_remove("SWITCHBOARD_NO_AUTOSTART")
-        .env_remove("SWITCHBOARD_SOCKET")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(listed.status.code(), Some(3), "{listed:?}");
-    assert!(!nowhere.exists(), "a broker was started at {}", nowhere.display());
+    exits_3_without_starting_a_broker(&["pipe", "ls"]);
 }
 
 #[test]
