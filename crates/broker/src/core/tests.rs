@@ -618,21 +618,28 @@ mod random {
     }
 
     fn apply(w: &mut World, step: Step) {
-        let request = match step {
+        match step {
             Step::Tick { ms } => {
                 w.now += Duration::from_millis(ms);
                 w.core.handle_timeout(w.now);
-                return;
             }
             Step::Disconnect { client } => {
                 w.core.client_disconnected(ClientId(client), "random");
                 let _ = w.connect(client, if client == 3 { 2000 } else { 1000 });
-                return;
             }
-            Step::Malformed { client } => {
-                w.core.handle_malformed(ClientId(client), "random garbage");
-                return;
+            Step::Malformed { client } => w.core.handle_malformed(ClientId(client), "random garbage"),
+            other => {
+                let (client, request) = request_for(other);
+                w.send(client, request);
+                // Outputs to disconnected clients are simply dropped by the loop; keep the queue short.
+                w.core.drain_output();
             }
+        }
+    }
+
+    fn request_for(step: Step) -> (u64, Request) {
+        match step {
+            Step::Tick { .. } | Step::Disconnect { .. } | Step::Malformed { .. } => unreachable!("handled by apply"),
             Step::Create { client, name, manual } => (
                 client,
                 Request::CreateEvent(p::CreateEvent {
@@ -720,10 +727,7 @@ mod random {
                     (client, Request::AddAtom(p::AddAtom { key }))
                 }
             }
-        };
-        w.send(request.0, request.1);
-        // Outputs to disconnected clients are simply dropped by the loop; keep the queue short.
-        w.core.drain_output();
+        }
     }
 
     proptest! {
