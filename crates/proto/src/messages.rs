@@ -65,6 +65,10 @@ protocol_table! {
     ListMailslots => list_mailslots(ListMailslots) -> Vec<MailslotListing>;
     /// A mailslot's count and next message size, asked by any process (`GetMailslotInfo` from outside).
     QueryMailslot => query_mailslot(QueryMailslot) -> MailslotStatus;
+    /// `CreateFileMapping` backed by memory (a pagefile section). Carries the section's descriptor.
+    CreateSection => create_section(CreateSection) -> SectionOpened;
+    /// `OpenFileMapping`. Carries the section's descriptor, read-only unless the handle may write.
+    OpenSection => open_section(OpenSection) -> SectionOpened;
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -687,6 +691,56 @@ pub struct MailslotListing {
     pub writers: u32,
     /// The reader's process.
     pub reader_pid: u32,
+}
+
+/// A section's page protection (`PAGE_*` of `CreateFileMapping`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PageProtection {
+    /// `PAGE_READONLY`.
+    ReadOnly,
+    /// `PAGE_READWRITE`.
+    ReadWrite,
+    /// `PAGE_WRITECOPY`: views may only copy on write.
+    WriteCopy,
+}
+
+/// `CreateFileMapping(INVALID_HANDLE_VALUE, …)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSection {
+    /// `None` for an unnamed section.
+    pub name: Option<ObjectName>,
+    /// Size in bytes (more than 0).
+    pub size: u64,
+    /// Page protection.
+    pub protection: PageProtection,
+    /// Desired access for the handle.
+    pub access: u32,
+    /// Security for a new section.
+    pub security: Security,
+}
+
+/// `OpenFileMapping`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenSection {
+    /// The section's name.
+    pub name: ObjectName,
+    /// Desired access (`FILE_MAP_*`).
+    pub access: u32,
+}
+
+/// A section handle and what it allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionOpened {
+    /// The handle.
+    pub handle: Handle,
+    /// The access granted.
+    pub access: u32,
+    /// The section's size.
+    pub size: u64,
+    /// Its page protection.
+    pub protection: PageProtection,
+    /// A create found the name taken and opened it (`ERROR_ALREADY_EXISTS`).
+    pub already_existed: bool,
 }
 
 #[cfg(test)]

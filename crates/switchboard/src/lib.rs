@@ -37,6 +37,7 @@ pub mod event;
 mod handle;
 pub mod mailslot;
 pub mod pipe;
+pub mod section;
 
 pub use autostart::find_broker;
 pub use connection::{ConnectOptions, Connection, DEFAULT_REQUEST_TIMEOUT};

@@ -108,3 +108,180 @@ mod tests {
         assert!(CounterPage::map(&fd, 4).is_err());
     }
 }
+
+/// How a view maps its section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewKind {
+    /// Read only, shared.
+    Read,
+    /// Read and write, shared: every view of the section sees the writes.
+    Write,
+    /// Copy on write: writes stay private to this view.
+    Copy,
+}
+
+/// A mapped view of a section (a memfd or a file).
+///
+/// The bytes are shared with other processes, which may write them at any
+/// time, so no Rust reference to them is ever handed out: bytes are copied
+/// in and out ([`View::read_at`], [`View::write_at`]), and a raw pointer is
+/// available for callers (such as the C ABI) that take on that contract
+/// themselves.
+#[derive(Debug)]
+pub struct View {
+    base: NonNull<u8>,
+    len: usize,
+    writable: bool,
+}
+
+// SAFETY: the view is plain memory; its bytes are only reached through
+// copies with bounds checks, from any thread.
+#[allow(unsafe_code)]
+unsafe impl Send for View {}
+// SAFETY: as above.
+#[allow(unsafe_code)]
+unsafe impl Sync for View {}
+
+/// The granularity of view offsets (the page size here; Windows uses 64 KiB).
+pub fn allocation_granularity() -> usize {
+    rustix::param::page_size()
+}
+
+impl View {
+    /// Maps `len` bytes of `fd` from `offset`. `offset` must be a multiple
+    /// of [`allocation_granularity`]; the caller has checked `offset + len`
+    /// against the section's size.
+    pub fn map(fd: &impl AsFd, offset: u64, len: usize, kind: ViewKind) -> io::Result<Self> {
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a view needs at least one byte"));
+        }
+        let (prot, flags) = match kind {
+            ViewKind::Read => (ProtFlags::READ, MapFlags::SHARED),
+            ViewKind::Write => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED),
+            ViewKind::Copy => (ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE),
+        };
+        // SAFETY: a new mapping at an address the kernel picks; it overlaps
+        // nothing, and the kernel checks the descriptor's mode against `prot`.
+        #[allow(unsafe_code)]
+        let ptr = unsafe { mmap(std::ptr::null_mut(), len, prot, flags, fd, offset)? };
+        let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(Self { base, len, writable: kind != ViewKind::Read })
+    }
+
+    /// The view's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the view has no bytes (never: views have at least one).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether writes are allowed.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The first byte, for callers that manage concurrent access themselves.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    fn check(&self, offset: usize, len: usize) -> io::Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bytes {offset}..+{len} lie outside a view of {} bytes", self.len),
+            )),
+        }
+    }
+
+    /// Copies `buf.len()` bytes from `offset` of the view.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<()> {
+        self.check(offset, buf.len())?;
+        // SAFETY: the range is inside the mapping (checked above) and `buf`
+        // is a distinct local buffer; another process may write the source
+        // meanwhile, which can only tear the copied data.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.base.as_ptr().add(offset), buf.as_mut_ptr(), buf.len());
+        }
+        Ok(())
+    }
+
+    /// Copies `data` to `offset` of the view.
+    pub fn write_at(&self, offset: usize, data: &[u8]) -> io::Result<()> {
+        if !self.writable {
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "the view is read-only"));
+        }
+        self.check(offset, data.len())?;
+        // SAFETY: the range is inside a writable mapping (checked above) and
+        // `data` is a distinct buffer of ours.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.base.as_ptr().add(offset), data.len());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly our mapping; nothing borrows it (only copies
+        // and raw pointers ever left it).
+        #[allow(unsafe_code)]
+        let _ = unsafe { munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// A new anonymous memory file of `size` bytes (a pagefile section).
+pub fn memory_file(name: &str, size: u64) -> io::Result<OwnedFd> {
+    let fd = memfd_create(name, MemfdFlags::CLOEXEC)?;
+    rustix::fs::ftruncate(&fd, size)?;
+    Ok(fd)
+}
+
+/// A new open file description for the same file, read-only: a process
+/// given it cannot map the file writable, whatever it tries.
+pub fn reopen_read_only(fd: &impl AsFd) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd());
+    Ok(rustix::fs::open(
+        path.as_str(),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?)
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    #[test]
+    fn two_views_alias_and_copy_views_stay_private() {
+        let fd = memory_file("views", 8192).unwrap();
+        let a = View::map(&fd, 0, 8192, ViewKind::Write).unwrap();
+        let b = View::map(&fd, 0, 8192, ViewKind::Read).unwrap();
+        let c = View::map(&fd, 0, 8192, ViewKind::Copy).unwrap();
+        a.write_at(100, b"shared").unwrap();
+        let mut got = [0u8; 6];
+        b.read_at(100, &mut got).unwrap();
+        assert_eq!(&got, b"shared");
+        c.write_at(100, b"mine!!").unwrap();
+        b.read_at(100, &mut got).unwrap();
+        assert_eq!(&got, b"shared", "copy-on-write stays private");
+        assert!(b.write_at(0, b"x").is_err());
+        assert!(a.read_at(8190, &mut got).is_err(), "out of bounds");
+    }
+
+    #[test]
+    fn a_read_only_reopen_cannot_be_mapped_writable() {
+        let fd = memory_file("ro", 4096).unwrap();
+        let ro = reopen_read_only(&fd).unwrap();
+        assert!(View::map(&ro, 0, 4096, ViewKind::Read).is_ok());
+        assert!(View::map(&ro, 0, 4096, ViewKind::Write).is_err());
+        assert!(View::map(&ro, 0, 4096, ViewKind::Copy).is_ok(), "private copies of read-only files are allowed");
+    }
+}

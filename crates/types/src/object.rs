@@ -17,6 +17,8 @@ pub enum ObjectKind {
     NamedPipe,
     /// A mailslot (its reader or a writer).
     Mailslot,
+    /// A file mapping (section).
+    Section,
 }
 
 impl ObjectKind {
@@ -28,6 +30,7 @@ impl ObjectKind {
             Self::Event => "Event",
             Self::NamedPipe => "NamedPipe",
             Self::Mailslot => "Mailslot",
+            Self::Section => "Section",
         }
     }
 }

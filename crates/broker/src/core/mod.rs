@@ -22,6 +22,7 @@ mod namespace;
 mod objects;
 mod pipe;
 mod requests;
+mod section;
 mod wait;
 
 use std::collections::{HashMap, VecDeque};

@@ -27,7 +27,7 @@ fn ready<T>(r: Result<T, WireError>) -> Response<T> {
 impl Core {
     /// `CreateX`: opens the named object if it exists with this kind, else
     /// creates it with `make`.
-    fn create_or_open(
+    pub(super) fn create_or_open(
         &mut self,
         cx: &Cx,
         name: Option<&ObjectName>,
@@ -78,6 +78,21 @@ impl Core {
         }
         let handle = self.add_handle(cx, id, granted)?;
         Ok(p::Created { handle, already_existed: false })
+    }
+
+    /// `OpenX`: a handle to the named object of this kind.
+    pub(super) fn open_named(
+        &mut self,
+        cx: &Cx,
+        name: &ObjectName,
+        kind: ObjectKind,
+        access: u32,
+    ) -> Result<Handle, WireError> {
+        match self.namespace.resolve_name(name)? {
+            Resolved::Found { node: Node::Object(id), .. } => self.open_existing(cx, id, kind, access),
+            Resolved::Found { node, .. } => Err(type_mismatch(node_kind(&node), kind)),
+            Resolved::Vacant { .. } => Err(err(Win32Error::ERROR_FILE_NOT_FOUND, "no such object".to_owned())),
+        }
     }
 
     /// Checks access to an existing object and opens a handle to it.
@@ -180,12 +195,15 @@ impl Handler for Core {
     }
 
     fn open(&mut self, cx: &mut Cx, req: p::Open) -> Response<Handle> {
-        ready(match self.namespace.resolve_name(&req.name) {
-            Ok(Resolved::Found { node: Node::Object(id), .. }) => self.open_existing(cx, id, req.kind, req.access),
-            Ok(Resolved::Found { node, .. }) => Err(type_mismatch(node_kind(&node), req.kind)),
-            Ok(Resolved::Vacant { .. }) => Err(err(Win32Error::ERROR_FILE_NOT_FOUND, "no such object".to_owned())),
-            Err(e) => Err(e),
-        })
+        ready(self.open_named(cx, &req.name, req.kind, req.access))
+    }
+
+    fn create_section(&mut self, cx: &mut Cx, req: p::CreateSection) -> Response<p::SectionOpened> {
+        ready(self.section_create(cx, &req))
+    }
+
+    fn open_section(&mut self, cx: &mut Cx, req: p::OpenSection) -> Response<p::SectionOpened> {
+        ready(self.section_open(cx, &req))
     }
 
     fn close(&mut self, cx: &mut Cx, req: p::Close) -> Response<()> {
@@ -318,8 +336,10 @@ impl Handler for Core {
 
     fn status(&mut self, cx: &mut Cx, _req: p::StatusRequest) -> Response<p::BrokerStatus> {
         let mut objects = self.namespace.counts();
-        let events = self.store.iter().filter(|(_, e)| e.object.kind() == ObjectKind::Event).count();
-        objects.push((ObjectKind::Event, events as u32));
+        for kind in [ObjectKind::Event, ObjectKind::NamedPipe, ObjectKind::Mailslot, ObjectKind::Section] {
+            let count = self.store.iter().filter(|(_, e)| e.object.kind() == kind).count();
+            objects.push((kind, count as u32));
+        }
         ready(Ok(p::BrokerStatus {
             pid: self.config.pid,
             version: env!("CARGO_PKG_VERSION").to_owned(),

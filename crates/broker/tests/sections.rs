@@ -1,0 +1,141 @@
+//! Sections backed by memory: SEMANTICS.md §4, the lines that apply to
+//! pagefile sections, and two processes sharing the bytes.
+
+use switchboard::section::{
+    FILE_MAP_ALL_ACCESS, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE, PageProtection, Section, SectionOptions,
+    ViewAccess,
+};
+use switchboard::{Connection, EventOptions, Win32Error};
+use switchboard_testkit::TestBroker;
+use switchboard_testkit::role::{self, Role};
+
+fn code<T: std::fmt::Debug>(r: switchboard::Result<T>) -> Win32Error {
+    r.expect_err("expected an error").win32_error()
+}
+
+#[test]
+fn a_pagefile_section_of_size_zero_is_invalid_parameter() {
+    let broker = TestBroker::start();
+    assert_eq!(code(SectionOptions::new(0).create(&broker.connect(), "S")), Win32Error::ERROR_INVALID_PARAMETER);
+}
+
+#[test]
+fn creating_a_named_section_twice_opens_it_and_keeps_the_first_size() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let first = SectionOptions::new(8192).create(&conn, "S").unwrap();
+    assert!(!first.already_existed);
+    let second = SectionOptions::new(100).create(&conn, "S").unwrap();
+    assert!(second.already_existed);
+    assert_eq!(second.object.size(), 8192);
+}
+
+#[test]
+fn opening_a_missing_section_or_another_kind_fails() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    assert_eq!(code(Section::open(&conn, "nothing", FILE_MAP_READ)), Win32Error::ERROR_FILE_NOT_FOUND);
+    let _event = EventOptions::new().create(&conn, "taken").unwrap();
+    assert_eq!(code(Section::open(&conn, "taken", FILE_MAP_READ)), Win32Error::ERROR_INVALID_HANDLE);
+    assert_eq!(code(SectionOptions::new(4096).create(&conn, "taken")), Win32Error::ERROR_INVALID_HANDLE);
+}
+
+#[test]
+fn a_view_of_size_zero_maps_the_whole_section() {
+    let broker = TestBroker::start();
+    let s = SectionOptions::new(4090).create(&broker.connect(), "Local\\Foo").unwrap().object;
+    let view = s.map_view(ViewAccess::Write, 0, 0).unwrap();
+    assert_eq!(view.len(), 4090);
+    view.write_at(4089, b"z").unwrap();
+}
+
+#[test]
+fn a_read_handle_maps_only_read_views_and_a_write_handle_only_write_views() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let _s = SectionOptions::new(4096).create(&conn, "S").unwrap();
+    let read = Section::open(&conn, "S", FILE_MAP_READ).unwrap();
+    assert_eq!(code(read.map_view(ViewAccess::Write, 0, 0)), Win32Error::ERROR_ACCESS_DENIED);
+    read.map_view(ViewAccess::Read, 0, 0).unwrap();
+    let write = Section::open(&conn, "S", FILE_MAP_WRITE).unwrap();
+    assert_eq!(code(write.map_view(ViewAccess::Read, 0, 0)), Win32Error::ERROR_ACCESS_DENIED);
+    write.map_view(ViewAccess::Write, 0, 0).unwrap();
+    assert_eq!(code(Section::open(&conn, "S", 0)), Win32Error::ERROR_ACCESS_DENIED, "access 0 cannot map (or open)");
+}
+
+#[test]
+fn read_only_and_write_copy_sections_refuse_write_views() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    for (name, protection) in [("ro", PageProtection::ReadOnly), ("wc", PageProtection::WriteCopy)] {
+        let s = SectionOptions::new(4096).protection(protection).create(&conn, name).unwrap().object;
+        assert_eq!(code(s.map_view(ViewAccess::Write, 0, 0)), Win32Error::ERROR_ACCESS_DENIED, "{name}");
+        s.map_view(ViewAccess::Copy, 0, 0).unwrap();
+    }
+}
+
+#[test]
+fn two_views_alias_the_same_bytes_and_copy_views_stay_private() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let s = SectionOptions::new(4096).create(&conn, "S").unwrap().object;
+    let a = s.map_view(ViewAccess::Write, 0, 0).unwrap();
+    let b = Section::open(&conn, "S", FILE_MAP_ALL_ACCESS).unwrap().map_view(ViewAccess::Write, 0, 0).unwrap();
+    let c = Section::open(&conn, "S", FILE_MAP_COPY).unwrap().map_view(ViewAccess::Copy, 0, 0).unwrap();
+    a.write_at(10, b"alias").unwrap();
+    let mut buf = [0u8; 5];
+    b.read_at(10, &mut buf).unwrap();
+    assert_eq!(&buf, b"alias");
+    c.write_at(10, b"mine!").unwrap();
+    a.read_at(10, &mut buf).unwrap();
+    assert_eq!(&buf, b"alias", "the copy view's write stays private");
+}
+
+#[test]
+fn views_outlive_the_handle_and_the_name_goes_with_the_last_handle() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let s = SectionOptions::new(4096).create(&conn, "S").unwrap().object;
+    let view = s.map_view(ViewAccess::Write, 0, 0).unwrap();
+    drop(s);
+    view.write_at(0, b"still mapped").unwrap();
+    assert_eq!(code(Section::open(&conn, "S", FILE_MAP_READ)), Win32Error::ERROR_FILE_NOT_FOUND);
+}
+
+#[test]
+fn view_offsets_follow_the_allocation_granularity() {
+    let broker = TestBroker::start();
+    let s = SectionOptions::new(3 * 4096).create(&broker.connect(), "S").unwrap().object;
+    assert_eq!(code(s.map_view(ViewAccess::Read, 100, 0)), Win32Error::ERROR_MAPPED_ALIGNMENT);
+    assert_eq!(s.map_view(ViewAccess::Read, 4096, 0).unwrap().len(), 2 * 4096);
+    assert_eq!(code(s.map_view(ViewAccess::Read, 4096, 3 * 4096)), Win32Error::ERROR_ACCESS_DENIED);
+}
+
+#[test]
+fn a_second_process_writes_and_a_third_reads_the_same_bytes() {
+    if let Some(role) = role::current() {
+        let conn = Connection::connect().unwrap();
+        if role == "writer" {
+            let s = Section::open(&conn, "Global\\shared", FILE_MAP_WRITE).unwrap();
+            s.map_view(ViewAccess::Write, 0, 0).unwrap().write_at(1000, b"written by another process").unwrap();
+            role::report("WROTE");
+        } else {
+            let s = Section::open(&conn, "Global\\shared", FILE_MAP_READ).unwrap();
+            let mut buf = [0u8; 26];
+            s.map_view(ViewAccess::Read, 0, 0).unwrap().read_at(1000, &mut buf).unwrap();
+            role::report(&format!("READ {}", String::from_utf8_lossy(&buf)));
+        }
+        return;
+    }
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let _held = SectionOptions::new(1 << 20).create(&conn, "Global\\shared").unwrap();
+    let mut writer =
+        Role::new("a_second_process_writes_and_a_third_reads_the_same_bytes", "writer").env(broker.env()).spawn();
+    writer.expect_line("WROTE");
+    writer.wait_success();
+    let mut reader =
+        Role::new("a_second_process_writes_and_a_third_reads_the_same_bytes", "reader").env(broker.env()).spawn();
+    assert_eq!(reader.expect_line("READ"), "written by another process");
+    reader.wait_success();
+}

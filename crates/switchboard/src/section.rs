@@ -1,0 +1,294 @@
+//! File mappings (sections) backed by memory: named shared memory.
+//!
+//! ```no_run
+//! use switchboard::Connection;
+//! use switchboard::section::{self, SectionOptions, ViewAccess};
+//!
+//! # fn main() -> switchboard::Result<()> {
+//! let conn = Connection::connect()?;
+//! let s = SectionOptions::new(1 << 20).create(&conn, "Local\\shared")?.object;
+//! let view = s.map_view(ViewAccess::Write, 0, 0)?;
+//! view.write_at(0, b"hello")?;
+//! // another process:
+//! let other = section::Section::open(&conn, "Local\\shared", section::FILE_MAP_READ)?;
+//! let mut buf = [0u8; 5];
+//! other.map_view(ViewAccess::Read, 0, 0)?.read_at(0, &mut buf)?;
+//! # Ok(()) }
+//! ```
+
+use std::os::fd::OwnedFd;
+
+use switchboard_proto as p;
+pub use switchboard_proto::PageProtection;
+use switchboard_sys::shm::{View as RawView, ViewKind};
+
+use crate::connection::Connection;
+use crate::error::{Error, ErrorKind, Result, Win32Error};
+use crate::event::{Created, parse_name};
+use crate::handle::OwnedHandle;
+
+/// `FILE_MAP_COPY` (`SECTION_QUERY`).
+pub const FILE_MAP_COPY: u32 = 0x0001;
+/// `FILE_MAP_WRITE` (`SECTION_MAP_WRITE`).
+pub const FILE_MAP_WRITE: u32 = 0x0002;
+/// `FILE_MAP_READ` (`SECTION_MAP_READ`).
+pub const FILE_MAP_READ: u32 = 0x0004;
+/// `FILE_MAP_ALL_ACCESS` (`SECTION_ALL_ACCESS`).
+pub const FILE_MAP_ALL_ACCESS: u32 = 0x000F_001F;
+
+/// How a view maps the section (`FILE_MAP_*` of `MapViewOfFile`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewAccess {
+    /// Read only (`FILE_MAP_READ`).
+    Read,
+    /// Read and write, shared with every other view (`FILE_MAP_WRITE`).
+    Write,
+    /// Copy on write: writes stay private to this view (`FILE_MAP_COPY`).
+    Copy,
+}
+
+/// Options for `CreateFileMapping(INVALID_HANDLE_VALUE, …)`.
+#[derive(Clone, Debug)]
+pub struct SectionOptions {
+    size: u64,
+    protection: PageProtection,
+    access: u32,
+    sddl: Option<String>,
+}
+
+impl SectionOptions {
+    /// A read-write section of `size` bytes, handle with all access.
+    pub fn new(size: u64) -> Self {
+        Self { size, protection: PageProtection::ReadWrite, access: FILE_MAP_ALL_ACCESS, sddl: None }
+    }
+
+    /// The page protection (`PAGE_READONLY`, `PAGE_READWRITE`, `PAGE_WRITECOPY`).
+    #[must_use]
+    pub fn protection(mut self, protection: PageProtection) -> Self {
+        self.protection = protection;
+        self
+    }
+
+    /// The access wanted on the handle.
+    #[must_use]
+    pub fn access(mut self, access: u32) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// A security descriptor in SDDL (default: creator and root only).
+    #[must_use]
+    pub fn security(mut self, sddl: impl Into<String>) -> Self {
+        self.sddl = Some(sddl.into());
+        self
+    }
+
+    /// Creates the named section, or opens it if the name exists (its size
+    /// then stays what it was).
+    ///
+    /// # Windows equivalent
+    ///
+    /// `CreateFileMapping(INVALID_HANDLE_VALUE, …)`: size 0 is
+    /// `ERROR_INVALID_PARAMETER`; a name held by another kind of object,
+    /// `ERROR_INVALID_HANDLE`.
+    pub fn create(&self, conn: &Connection, name: &str) -> Result<Created<Section>> {
+        let op = "CreateFileMapping";
+        let parsed = parse_name(op, name)?;
+        let section = self.request(conn, Some(parsed), Some(name))?;
+        let already_existed = section.1;
+        Ok(Created { object: section.0, already_existed })
+    }
+
+    /// Creates an unnamed section.
+    pub fn create_unnamed(&self, conn: &Connection) -> Result<Section> {
+        self.request(conn, None, None).map(|(s, _)| s)
+    }
+
+    fn request(
+        &self,
+        conn: &Connection,
+        name: Option<switchboard_types::ObjectName>,
+        shown: Option<&str>,
+    ) -> Result<(Section, bool)> {
+        let op = "CreateFileMapping";
+        let request = p::CreateSection {
+            name,
+            size: self.size,
+            protection: self.protection,
+            access: self.access,
+            security: p::Security { sddl: self.sddl.clone() },
+        };
+        let (opened, fds) = conn.call_with_fds(request, op, shown, Some(crate::DEFAULT_REQUEST_TIMEOUT))?;
+        let existed = opened.already_existed;
+        Ok((Section::from_reply(conn, opened, fds, shown, op)?, existed))
+    }
+}
+
+/// A section handle. Views made from it stay valid after it closes.
+#[derive(Debug)]
+pub struct Section {
+    handle: OwnedHandle,
+    memory: OwnedFd,
+    size: u64,
+    protection: PageProtection,
+    access: u32,
+}
+
+impl Section {
+    fn from_reply(
+        conn: &Connection,
+        opened: p::SectionOpened,
+        fds: Vec<OwnedFd>,
+        name: Option<&str>,
+        op: &'static str,
+    ) -> Result<Self> {
+        let memory = fds.into_iter().next().ok_or_else(|| {
+            Error::new(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, op, name, "the broker sent no section")
+        })?;
+        Ok(Self {
+            handle: OwnedHandle::new(conn.clone(), opened.handle, name.map(str::to_owned)),
+            memory,
+            size: opened.size,
+            protection: opened.protection,
+            access: opened.access,
+        })
+    }
+
+    /// Opens a named section with `FILE_MAP_*` access.
+    ///
+    /// # Windows equivalent
+    ///
+    /// `OpenFileMapping`: a missing name is `ERROR_FILE_NOT_FOUND`; another
+    /// kind of object, `ERROR_INVALID_HANDLE`.
+    pub fn open(conn: &Connection, name: &str, access: u32) -> Result<Section> {
+        let op = "OpenFileMapping";
+        let parsed = parse_name(op, name)?;
+        let (opened, fds) = conn.call_with_fds(
+            p::OpenSection { name: parsed, access },
+            op,
+            Some(name),
+            Some(crate::DEFAULT_REQUEST_TIMEOUT),
+        )?;
+        Self::from_reply(conn, opened, fds, Some(name), op)
+    }
+
+    fn error(&self, code: Win32Error, reason: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Refused, code, "MapViewOfFile", self.handle.name(), reason)
+    }
+
+    /// Maps `size` bytes from `offset` (`size` 0: to the end).
+    ///
+    /// # Windows equivalent
+    ///
+    /// `MapViewOfFile`. A read view needs `FILE_MAP_READ`, a write view
+    /// `FILE_MAP_WRITE` on a `PAGE_READWRITE` section, a copy view
+    /// `FILE_MAP_COPY` or `FILE_MAP_READ`; otherwise `ERROR_ACCESS_DENIED`.
+    /// The offset must be a multiple of the allocation granularity (the page
+    /// size here, 64 KiB on Windows): `ERROR_MAPPED_ALIGNMENT`.
+    pub fn map_view(&self, access: ViewAccess, offset: u64, size: usize) -> Result<View> {
+        let allowed = match access {
+            ViewAccess::Read => self.access & FILE_MAP_READ != 0,
+            ViewAccess::Write => self.access & FILE_MAP_WRITE != 0 && self.protection == PageProtection::ReadWrite,
+            ViewAccess::Copy => self.access & (FILE_MAP_COPY | FILE_MAP_READ) != 0,
+        };
+        if !allowed {
+            return Err(self.error(
+                Win32Error::ERROR_ACCESS_DENIED,
+                format!(
+                    "a {access:?} view needs more than this handle's access 0x{:08x} on a {:?} section",
+                    self.access, self.protection
+                ),
+            ));
+        }
+        let granularity = switchboard_sys::shm::allocation_granularity() as u64;
+        if !offset.is_multiple_of(granularity) {
+            return Err(self
+                .error(Win32Error::ERROR_MAPPED_ALIGNMENT, format!("the offset must be a multiple of {granularity}")));
+        }
+        if offset >= self.size {
+            return Err(self.error(Win32Error::ERROR_ACCESS_DENIED, "the offset lies beyond the section"));
+        }
+        let left = self.size - offset;
+        let len = if size == 0 { left } else { size as u64 };
+        if len > left {
+            return Err(self.error(
+                Win32Error::ERROR_ACCESS_DENIED,
+                format!("{len} bytes from {offset} run past the section's {} bytes", self.size),
+            ));
+        }
+        let kind = match access {
+            ViewAccess::Read => ViewKind::Read,
+            ViewAccess::Write => ViewKind::Write,
+            ViewAccess::Copy => ViewKind::Copy,
+        };
+        let len = usize::try_from(len)
+            .map_err(|_| self.error(Win32Error::ERROR_NOT_ENOUGH_MEMORY, "the view is too large"))?;
+        RawView::map(&self.memory, offset, len, kind)
+            .map(View)
+            .map_err(|e| self.error(Win32Error::ERROR_ACCESS_DENIED, e.to_string()))
+    }
+
+    /// The section's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The access granted to this handle.
+    pub fn access(&self) -> u32 {
+        self.access
+    }
+
+    /// The handle.
+    pub fn handle(&self) -> &OwnedHandle {
+        &self.handle
+    }
+}
+
+/// A mapped view. Its bytes are shared with every other shared view of the
+/// section, in this process or another, so they are copied in and out
+/// rather than lent as Rust slices. Unmapped on drop (`UnmapViewOfFile`).
+#[derive(Debug)]
+pub struct View(RawView);
+
+impl View {
+    /// The view's length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the view is empty (never).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Copies bytes out of the view.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        self.0.read_at(offset, buf).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                Win32Error::ERROR_INVALID_PARAMETER,
+                "read view",
+                None,
+                e.to_string(),
+            )
+        })
+    }
+
+    /// Copies bytes into the view (read views refuse: `ERROR_ACCESS_DENIED`).
+    pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
+        self.0.write_at(offset, data).map_err(|e| {
+            let code = if self.0.is_writable() {
+                Win32Error::ERROR_INVALID_PARAMETER
+            } else {
+                Win32Error::ERROR_ACCESS_DENIED
+            };
+            Error::new(ErrorKind::InvalidArgument, code, "write view", None, e.to_string())
+        })
+    }
+
+    /// The first byte, for code that manages concurrent access itself (for
+    /// example atomics placed in the section).
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.0.as_ptr()
+    }
+}
