@@ -169,6 +169,7 @@ fn all(n: usize) {
     let (pipe_rows, throughput) = pipes::rows(dir.path(), &broker_path, &conn, n / 4);
     rows.extend(pipe_rows);
     rows.push(mailslots::round_trip(dir.path(), &broker_path, n / 4));
+    rows.push(section_open_and_map(&conn, (n / 10).max(100)));
     let rates = mailslots::rates(dir.path(), &broker_path, 200_000);
     print_table(&rows, n);
     println!();
@@ -190,6 +191,31 @@ fn all(n: usize) {
     for (what, ours, raw) in rates {
         println!("| {what} | {:.0} k/s | {:.0} k/s | {:.2} |", ours / 1e3, raw / 1e3, ours / raw);
     }
+}
+
+/// Opening a named 1 MiB section and mapping it, beside making a memfd of
+/// the same size and mapping it, per call.
+fn section_open_and_map(conn: &Connection, n: usize) -> Row {
+    use switchboard::section::{FILE_MAP_ALL_ACCESS, Section, SectionOptions, ViewAccess};
+    use switchboard_sys::shm::{View, ViewKind, memory_file};
+    let _held = SectionOptions::new(1 << 20).create(conn, "bench.section").expect("create section");
+    let ours = measure(n, &mut || {
+        let start = Instant::now();
+        let s = Section::open(conn, "bench.section", FILE_MAP_ALL_ACCESS).expect("open");
+        let view = s.map_view(ViewAccess::Write, 0, 0).expect("map");
+        let took = start.elapsed();
+        drop((view, s));
+        took
+    });
+    let baseline = measure(n, &mut || {
+        let start = Instant::now();
+        let fd = memory_file("bench", 1 << 20).expect("memfd");
+        let view = View::map(&fd, 0, 1 << 20, ViewKind::Write).expect("mmap");
+        let took = start.elapsed();
+        drop((view, fd));
+        took
+    });
+    Row { what: "section open + map 1 MiB".into(), ours, baseline_name: "memfd_create + ftruncate + mmap".into(), baseline }
 }
 
 fn event_ping_pong(ping: &switchboard::Event, pong: &switchboard::Event, n: usize) -> Sample {
