@@ -69,6 +69,16 @@ protocol_table! {
     CreateSection => create_section(CreateSection) -> SectionOpened;
     /// `OpenFileMapping`. Carries the section's descriptor, read-only unless the handle may write.
     OpenSection => open_section(OpenSection) -> SectionOpened;
+    /// `CreateMutex`.
+    CreateMutex => create_mutex(CreateMutex) -> Created;
+    /// `ReleaseMutex`.
+    ReleaseMutex => release_mutex(ReleaseMutex) -> ();
+    /// `CreateSemaphore`.
+    CreateSemaphore => create_semaphore(CreateSemaphore) -> Created;
+    /// `ReleaseSemaphore`; answers the previous count.
+    ReleaseSemaphore => release_semaphore(ReleaseSemaphore) -> i32;
+    /// A thread of the caller ended: the mutexes it owns are abandoned.
+    ThreadExited => thread_exited(ThreadExited) -> ();
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -241,6 +251,8 @@ pub struct Wait {
     pub wait_all: bool,
     /// `None` waits forever; `Some(0)` only tests.
     pub timeout_ms: Option<u64>,
+    /// The waiting thread (mutexes are owned by threads).
+    pub thread: u32,
 }
 
 /// How a wait ended.
@@ -741,6 +753,61 @@ pub struct SectionOpened {
     pub protection: PageProtection,
     /// A create found the name taken and opened it (`ERROR_ALREADY_EXISTS`).
     pub already_existed: bool,
+}
+
+/// `CreateMutex`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateMutex {
+    /// `None` for an unnamed mutex.
+    pub name: Option<ObjectName>,
+    /// The creating thread owns it at once (only when this creates it).
+    pub initial_owner: bool,
+    /// The calling thread.
+    pub thread: u32,
+    /// Desired access.
+    pub access: u32,
+    /// Security for a new mutex.
+    pub security: Security,
+}
+
+/// `ReleaseMutex`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseMutex {
+    /// The mutex.
+    pub handle: Handle,
+    /// The calling thread, which must own it.
+    pub thread: u32,
+}
+
+/// `CreateSemaphore`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSemaphore {
+    /// `None` for an unnamed semaphore.
+    pub name: Option<ObjectName>,
+    /// The initial count (0 to `maximum`).
+    pub initial: i32,
+    /// The maximum count (more than 0).
+    pub maximum: i32,
+    /// Desired access.
+    pub access: u32,
+    /// Security for a new semaphore.
+    pub security: Security,
+}
+
+/// `ReleaseSemaphore`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSemaphore {
+    /// The semaphore.
+    pub handle: Handle,
+    /// How much to add (more than 0).
+    pub count: i32,
+}
+
+/// A thread ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadExited {
+    /// The thread.
+    pub thread: u32,
 }
 
 #[cfg(test)]

@@ -138,7 +138,8 @@ pub(crate) fn wait_handles(
 ) -> Result<WaitResult> {
     let timeout_ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
     let reply_within = timeout.map(|t| t.saturating_add(WAIT_GRACE));
-    let outcome = conn.call_for(p::Wait { handles, wait_all, timeout_ms }, op, name, reply_within)?;
+    let thread = crate::sync::current_thread();
+    let outcome = conn.call_for(p::Wait { handles, wait_all, timeout_ms, thread }, op, name, reply_within)?;
     Ok(match outcome {
         p::WaitOutcome::Signaled(i) => WaitResult::Signaled(i as usize),
         p::WaitOutcome::Abandoned(i) => WaitResult::Abandoned(i as usize),

@@ -38,6 +38,7 @@ mod handle;
 pub mod mailslot;
 pub mod pipe;
 pub mod section;
+pub mod sync;
 
 pub use autostart::find_broker;
 pub use connection::{ConnectOptions, Connection, DEFAULT_REQUEST_TIMEOUT};

@@ -19,6 +19,10 @@ pub enum ObjectKind {
     Mailslot,
     /// A file mapping (section).
     Section,
+    /// A mutex (`Mutant` in NT).
+    Mutex,
+    /// A semaphore.
+    Semaphore,
 }
 
 impl ObjectKind {
@@ -31,6 +35,8 @@ impl ObjectKind {
             Self::NamedPipe => "NamedPipe",
             Self::Mailslot => "Mailslot",
             Self::Section => "Section",
+            Self::Mutex => "Mutant",
+            Self::Semaphore => "Semaphore",
         }
     }
 }

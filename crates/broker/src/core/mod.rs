@@ -23,6 +23,7 @@ mod objects;
 mod pipe;
 mod requests;
 mod section;
+mod sync;
 mod wait;
 
 use std::collections::{HashMap, VecDeque};
@@ -196,6 +197,7 @@ impl Core {
         );
         self.cancel_waits(id);
         self.cancel_pipe_waits(id);
+        self.abandon_mutexes(id, None);
         for (_, entry) in client.handles.drain() {
             self.drop_handle_ref(entry.object);
         }

@@ -13,6 +13,15 @@ use super::wait::WaitId;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub u32);
 
+/// Who is waiting: a thread of a client (mutexes belong to threads).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Waiter {
+    /// The process.
+    pub client: super::ClientId,
+    /// The thread, as the client named it.
+    pub thread: u32,
+}
+
 /// What a satisfied wait reports for one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Acquired {
@@ -44,6 +53,17 @@ pub trait Object: Any + fmt::Debug + Send {
     /// Consumes what a satisfied wait takes (an auto-reset event's signal).
     fn satisfy_wait(&mut self) -> Acquired {
         Acquired::Normal
+    }
+
+    /// Whether a wait by this thread would be satisfied now (a mutex is, for
+    /// its owner).
+    fn is_signaled_for(&self, _waiter: Waiter) -> bool {
+        self.is_signaled()
+    }
+
+    /// Consumes what this thread's satisfied wait takes.
+    fn satisfy_wait_for(&mut self, _waiter: Waiter) -> Acquired {
+        self.satisfy_wait()
     }
 
     /// The state in words, for `show`.

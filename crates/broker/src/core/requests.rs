@@ -9,7 +9,7 @@ use switchboard_types::{Atom, AtomEntry, Handle, ObjectKind, ObjectName, Win32Er
 
 use super::event::{EVENT_MODIFY_STATE, Event};
 use super::namespace::{Node, Resolved};
-use super::objects::{Entry, Object, ObjectId};
+use super::objects::{Entry, Object, ObjectId, Waiter};
 use super::wait::{Parked, try_satisfy};
 use super::{Core, Cx};
 
@@ -198,6 +198,27 @@ impl Handler for Core {
         ready(self.open_named(cx, &req.name, req.kind, req.access))
     }
 
+    fn create_mutex(&mut self, cx: &mut Cx, req: p::CreateMutex) -> Response<p::Created> {
+        ready(self.mutex_create(cx, &req))
+    }
+
+    fn release_mutex(&mut self, cx: &mut Cx, req: p::ReleaseMutex) -> Response<()> {
+        ready(self.mutex_release(cx, req))
+    }
+
+    fn create_semaphore(&mut self, cx: &mut Cx, req: p::CreateSemaphore) -> Response<p::Created> {
+        ready(self.semaphore_create(cx, &req))
+    }
+
+    fn release_semaphore(&mut self, cx: &mut Cx, req: p::ReleaseSemaphore) -> Response<i32> {
+        ready(self.semaphore_release(cx, req))
+    }
+
+    fn thread_exited(&mut self, cx: &mut Cx, req: p::ThreadExited) -> Response<()> {
+        self.abandon_mutexes(cx.client, Some(req.thread));
+        ready(Ok(()))
+    }
+
     fn create_section(&mut self, cx: &mut Cx, req: p::CreateSection) -> Response<p::SectionOpened> {
         ready(self.section_create(cx, &req))
     }
@@ -297,7 +318,8 @@ impl Handler for Core {
                 )));
             }
         }
-        if let Some(outcome) = try_satisfy(&mut self.store, &objects, req.wait_all) {
+        let waiter = Waiter { client: cx.client, thread: req.thread };
+        if let Some(outcome) = try_satisfy(&mut self.store, &objects, req.wait_all, waiter) {
             return ready(Ok(outcome));
         }
         if req.timeout_ms == Some(0) {
@@ -309,7 +331,14 @@ impl Handler for Core {
                 format!("wait: the process already has {} waits pending", self.config.max_waits),
             )));
         }
-        let parked = Parked { client: cx.client, request: cx.request, objects, wait_all: req.wait_all, deadline: None };
+        let parked = Parked {
+            client: cx.client,
+            thread: req.thread,
+            request: cx.request,
+            objects,
+            wait_all: req.wait_all,
+            deadline: None,
+        };
         self.park(parked, req.timeout_ms.map(Duration::from_millis), cx.now);
         Response::Deferred
     }
@@ -336,7 +365,14 @@ impl Handler for Core {
 
     fn status(&mut self, cx: &mut Cx, _req: p::StatusRequest) -> Response<p::BrokerStatus> {
         let mut objects = self.namespace.counts();
-        for kind in [ObjectKind::Event, ObjectKind::NamedPipe, ObjectKind::Mailslot, ObjectKind::Section] {
+        for kind in [
+            ObjectKind::Event,
+            ObjectKind::Mutex,
+            ObjectKind::Semaphore,
+            ObjectKind::NamedPipe,
+            ObjectKind::Mailslot,
+            ObjectKind::Section,
+        ] {
             let count = self.store.iter().filter(|(_, e)| e.object.kind() == kind).count();
             objects.push((kind, count as u32));
         }

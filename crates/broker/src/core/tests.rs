@@ -111,7 +111,7 @@ impl World {
         all: bool,
         timeout_ms: Option<u64>,
     ) -> (u32, Option<Result<Reply, WireError>>) {
-        self.send(client, Request::Wait(p::Wait { handles: handles.to_vec(), wait_all: all, timeout_ms }))
+        self.send(client, Request::Wait(p::Wait { handles: handles.to_vec(), wait_all: all, timeout_ms, thread: 0 }))
     }
 
     fn close(&mut self, client: u64, handle: Handle) -> Result<Reply, WireError> {
@@ -671,6 +671,7 @@ mod random {
                     handles: handles.into_iter().map(Handle).collect(),
                     wait_all: all,
                     timeout_ms: timeout,
+                    thread: u32::try_from(client).unwrap_or(0),
                 }),
             ),
             Step::CreatePipe { client, name, max } => (

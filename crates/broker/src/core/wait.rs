@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_proto::{Reply, WaitOutcome};
 
-use super::objects::{Acquired, ObjectId, Store};
+use super::objects::{Acquired, ObjectId, Store, Waiter};
 use super::{ClientId, Core};
 
 /// A parked wait's id.
@@ -19,6 +19,8 @@ pub struct WaitId(pub u64);
 pub struct Parked {
     /// Who waits.
     pub client: ClientId,
+    /// Which of its threads.
+    pub thread: u32,
     /// The request to answer.
     pub request: u32,
     /// The objects, in the caller's order.
@@ -50,8 +52,8 @@ impl Waits {
 }
 
 /// Takes the objects if the wait can be satisfied now.
-pub fn try_satisfy(store: &mut Store, objects: &[ObjectId], wait_all: bool) -> Option<WaitOutcome> {
-    let signaled = |store: &Store, id: ObjectId| store.get(id).is_some_and(|e| e.object.is_signaled());
+pub fn try_satisfy(store: &mut Store, objects: &[ObjectId], wait_all: bool, waiter: Waiter) -> Option<WaitOutcome> {
+    let signaled = |store: &Store, id: ObjectId| store.get(id).is_some_and(|e| e.object.is_signaled_for(waiter));
     if wait_all {
         if !objects.iter().all(|&id| signaled(store, id)) {
             return None;
@@ -59,7 +61,7 @@ pub fn try_satisfy(store: &mut Store, objects: &[ObjectId], wait_all: bool) -> O
         let mut abandoned = None;
         for (i, &id) in objects.iter().enumerate() {
             if let Some(e) = store.get_mut(id)
-                && e.object.satisfy_wait() == Acquired::Abandoned
+                && e.object.satisfy_wait_for(waiter) == Acquired::Abandoned
                 && abandoned.is_none()
             {
                 abandoned = Some(i as u32);
@@ -68,7 +70,7 @@ pub fn try_satisfy(store: &mut Store, objects: &[ObjectId], wait_all: bool) -> O
         return Some(abandoned.map_or(WaitOutcome::Signaled(0), WaitOutcome::Abandoned));
     }
     let (index, id) = objects.iter().enumerate().find(|&(_, &id)| signaled(store, id))?;
-    let acquired = store.get_mut(*id)?.object.satisfy_wait();
+    let acquired = store.get_mut(*id)?.object.satisfy_wait_for(waiter);
     Some(match acquired {
         Acquired::Normal => WaitOutcome::Signaled(index as u32),
         Acquired::Abandoned => WaitOutcome::Abandoned(index as u32),
@@ -109,7 +111,8 @@ impl Core {
             let Some(p) = self.waits.parked.get(&id) else {
                 continue;
             };
-            if let Some(outcome) = try_satisfy(&mut self.store, &p.objects, p.wait_all) {
+            let waiter = Waiter { client: p.client, thread: p.thread };
+            if let Some(outcome) = try_satisfy(&mut self.store, &p.objects, p.wait_all, waiter) {
                 self.finish(id, outcome);
             }
         }

@@ -1,0 +1,235 @@
+//! Named and unnamed mutexes and semaphores.
+//!
+//! A mutex belongs to the thread that acquired it: it may acquire it again
+//! (recursively), only it may release it, and when it ends — or its process
+//! does — while holding it, the mutex is abandoned: the next waiter gets
+//! [`WaitResult::Abandoned`] and owns it. Closing a handle does not release
+//! ownership.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use switchboard_proto as p;
+use switchboard_types::ObjectKind;
+
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::event::{Created, parse_name};
+use crate::handle::{OwnedHandle, WaitResult, Waitable, wait_handles};
+
+/// `MUTEX_ALL_ACCESS`.
+pub const MUTEX_ALL_ACCESS: u32 = 0x001F_0001;
+/// `MUTEX_MODIFY_STATE`: needed to release.
+pub const MUTEX_MODIFY_STATE: u32 = 0x0001;
+/// `SEMAPHORE_ALL_ACCESS`.
+pub const SEMAPHORE_ALL_ACCESS: u32 = 0x001F_0003;
+/// `SEMAPHORE_MODIFY_STATE`: needed to release.
+pub const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
+
+/// The calling thread's id, as the broker knows threads.
+pub(crate) fn current_thread() -> u32 {
+    rustix::thread::gettid().as_raw_nonzero().get().cast_unsigned()
+}
+
+/// Tells the broker when this thread ends, so the mutexes it still owns
+/// are abandoned (as Windows does when a thread exits holding a mutex).
+struct ThreadExitNotice {
+    connections: Vec<Connection>,
+    thread: u32,
+}
+
+impl Drop for ThreadExitNotice {
+    fn drop(&mut self) {
+        for conn in &self.connections {
+            conn.send_and_forget(p::ThreadExited { thread: self.thread });
+        }
+    }
+}
+
+thread_local! {
+    static EXIT_NOTICE: RefCell<ThreadExitNotice> = RefCell::new(ThreadExitNotice { connections: Vec::new(), thread: current_thread() });
+}
+
+/// Remembers that this thread may own mutexes through `conn`.
+fn note_mutex_use(conn: &Connection) {
+    let _ = EXIT_NOTICE.try_with(|notice| {
+        let mut notice = notice.borrow_mut();
+        if !notice.connections.iter().any(|c| c.same_as(conn)) {
+            notice.connections.push(conn.clone());
+        }
+    });
+}
+
+/// A mutex.
+///
+/// # Windows equivalent
+///
+/// `CreateMutex`/`OpenMutex`, `WaitForSingleObject`, `ReleaseMutex`.
+#[derive(Debug)]
+pub struct Mutex {
+    handle: OwnedHandle,
+}
+
+impl Mutex {
+    /// Creates the named mutex (owned at once by this thread when
+    /// `initial_owner` and the name is new), or opens it.
+    pub fn create(conn: &Connection, name: &str, initial_owner: bool) -> Result<Created<Mutex>> {
+        let op = "CreateMutex";
+        let parsed = parse_name(op, name)?;
+        Self::create_inner(conn, Some(parsed), Some(name), initial_owner)
+    }
+
+    /// Creates an unnamed mutex.
+    pub fn create_unnamed(conn: &Connection, initial_owner: bool) -> Result<Mutex> {
+        Self::create_inner(conn, None, None, initial_owner).map(|c| c.object)
+    }
+
+    fn create_inner(
+        conn: &Connection,
+        name: Option<switchboard_types::ObjectName>,
+        shown: Option<&str>,
+        initial_owner: bool,
+    ) -> Result<Created<Mutex>> {
+        note_mutex_use(conn);
+        let request = p::CreateMutex {
+            name,
+            initial_owner,
+            thread: current_thread(),
+            access: MUTEX_ALL_ACCESS,
+            security: p::Security::default(),
+        };
+        let created = conn.call(request, "CreateMutex", shown)?;
+        Ok(Created {
+            object: Mutex { handle: OwnedHandle::new(conn.clone(), created.handle, shown.map(str::to_owned)) },
+            already_existed: created.already_existed,
+        })
+    }
+
+    /// Opens an existing named mutex (`OpenMutex`); access 0 is `ERROR_ACCESS_DENIED`.
+    pub fn open(conn: &Connection, name: &str, access: u32) -> Result<Mutex> {
+        let op = "OpenMutex";
+        let parsed = parse_name(op, name)?;
+        let handle = conn.call(p::Open { kind: ObjectKind::Mutex, name: parsed, access }, op, Some(name))?;
+        Ok(Mutex { handle: OwnedHandle::new(conn.clone(), handle, Some(name.to_owned())) })
+    }
+
+    /// Waits until this thread owns the mutex (`WaitForSingleObject`).
+    /// [`WaitResult::Abandoned`] also means it is owned now.
+    pub fn acquire(&self, timeout: Option<Duration>) -> Result<WaitResult> {
+        note_mutex_use(self.handle.connection());
+        wait_handles(
+            self.handle.connection(),
+            vec![self.handle.raw()],
+            false,
+            timeout,
+            "WaitForSingleObject",
+            self.handle.name(),
+        )
+    }
+
+    /// Releases one acquisition (`ReleaseMutex`); a thread that does not own
+    /// it gets `ERROR_NOT_OWNER`.
+    pub fn release(&self) -> Result<()> {
+        let request = p::ReleaseMutex { handle: self.handle.raw(), thread: current_thread() };
+        self.handle.connection().call(request, "ReleaseMutex", self.handle.name())
+    }
+
+    /// The handle.
+    pub fn handle(&self) -> &OwnedHandle {
+        &self.handle
+    }
+}
+
+impl Waitable for Mutex {
+    fn owned_handle(&self) -> &OwnedHandle {
+        note_mutex_use(self.handle.connection());
+        &self.handle
+    }
+}
+
+/// A semaphore.
+///
+/// # Windows equivalent
+///
+/// `CreateSemaphore`/`OpenSemaphore`, `WaitForSingleObject`, `ReleaseSemaphore`.
+#[derive(Debug)]
+pub struct Semaphore {
+    handle: OwnedHandle,
+}
+
+impl Semaphore {
+    /// Creates the named semaphore or opens it. `initial` more than
+    /// `maximum`, or `maximum` not positive: `ERROR_INVALID_PARAMETER`.
+    pub fn create(conn: &Connection, name: &str, initial: i32, maximum: i32) -> Result<Created<Semaphore>> {
+        let op = "CreateSemaphore";
+        let parsed = parse_name(op, name)?;
+        Self::create_inner(conn, Some(parsed), Some(name), initial, maximum)
+    }
+
+    /// Creates an unnamed semaphore.
+    pub fn create_unnamed(conn: &Connection, initial: i32, maximum: i32) -> Result<Semaphore> {
+        Self::create_inner(conn, None, None, initial, maximum).map(|c| c.object)
+    }
+
+    fn create_inner(
+        conn: &Connection,
+        name: Option<switchboard_types::ObjectName>,
+        shown: Option<&str>,
+        initial: i32,
+        maximum: i32,
+    ) -> Result<Created<Semaphore>> {
+        let request = p::CreateSemaphore {
+            name,
+            initial,
+            maximum,
+            access: SEMAPHORE_ALL_ACCESS,
+            security: p::Security::default(),
+        };
+        let created = conn.call(request, "CreateSemaphore", shown)?;
+        Ok(Created {
+            object: Semaphore { handle: OwnedHandle::new(conn.clone(), created.handle, shown.map(str::to_owned)) },
+            already_existed: created.already_existed,
+        })
+    }
+
+    /// Opens an existing named semaphore (`OpenSemaphore`).
+    pub fn open(conn: &Connection, name: &str, access: u32) -> Result<Semaphore> {
+        let op = "OpenSemaphore";
+        let parsed = parse_name(op, name)?;
+        let handle = conn.call(p::Open { kind: ObjectKind::Semaphore, name: parsed, access }, op, Some(name))?;
+        Ok(Semaphore { handle: OwnedHandle::new(conn.clone(), handle, Some(name.to_owned())) })
+    }
+
+    /// Waits for a count and takes it (`WaitForSingleObject`).
+    pub fn acquire(&self, timeout: Option<Duration>) -> Result<WaitResult> {
+        wait_handles(
+            self.handle.connection(),
+            vec![self.handle.raw()],
+            false,
+            timeout,
+            "WaitForSingleObject",
+            self.handle.name(),
+        )
+    }
+
+    /// Adds `count`, returning the previous count (`ReleaseSemaphore`).
+    /// Past the maximum: `ERROR_TOO_MANY_POSTS`, and the count is unchanged.
+    pub fn release(&self, count: i32) -> Result<i32> {
+        self.handle.connection().call(
+            p::ReleaseSemaphore { handle: self.handle.raw(), count },
+            "ReleaseSemaphore",
+            self.handle.name(),
+        )
+    }
+
+    /// The handle.
+    pub fn handle(&self) -> &OwnedHandle {
+        &self.handle
+    }
+}
+
+impl Waitable for Semaphore {
+    fn owned_handle(&self) -> &OwnedHandle {
+        &self.handle
+    }
+}
