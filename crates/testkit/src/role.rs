@@ -27,7 +27,7 @@ use std::time::Duration;
 
 const ROLE_VAR: &str = "SWITCHBOARD_TEST_ROLE";
 /// How long a child may take to say what a test expects of it.
-pub const LINE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const LINE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The role this process plays, when it is a child.
 pub fn current() -> Option<String> {
