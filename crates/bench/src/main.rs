@@ -215,7 +215,12 @@ fn section_open_and_map(conn: &Connection, n: usize) -> Row {
         drop((view, fd));
         took
     });
-    Row { what: "section open + map 1 MiB".into(), ours, baseline_name: "memfd_create + ftruncate + mmap".into(), baseline }
+    Row {
+        what: "section open + map 1 MiB".into(),
+        ours,
+        baseline_name: "memfd_create + ftruncate + mmap".into(),
+        baseline,
+    }
 }
 
 fn event_ping_pong(ping: &switchboard::Event, pong: &switchboard::Event, n: usize) -> Sample {

@@ -32,7 +32,8 @@ fn worker() {
     let conn = Connection::connect().unwrap();
     let m = Mutex::open(&conn, "stress.mutex", SYNCHRONIZE | MUTEX_MODIFY_STATE).unwrap();
     let s = Semaphore::open(&conn, "stress.semaphore", SYNCHRONIZE | SEMAPHORE_MODIFY_STATE).unwrap();
-    let view = Section::open(&conn, "stress.section", FILE_MAP_WRITE).unwrap().map_view(ViewAccess::Write, 0, 0).unwrap();
+    let view =
+        Section::open(&conn, "stress.section", FILE_MAP_WRITE).unwrap().map_view(ViewAccess::Write, 0, 0).unwrap();
     let locked = |f: &dyn Fn()| {
         assert_eq!(m.acquire(Some(Duration::from_secs(60))).unwrap(), WaitResult::Signaled(0));
         f();

@@ -7,6 +7,7 @@
 mod commands;
 mod duration;
 mod output;
+mod size;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ use commands::event::EventCommand;
 use commands::mailslot::MailslotCommand;
 use commands::objects::{self, DEFAULT_DIRECTORY};
 use commands::pipe::PipeCommand;
+use commands::section::SectionCommand;
 use commands::{Ctx, Done};
 
 const AFTER_HELP: &str = "\
@@ -28,7 +30,8 @@ Exit status: 0 ok, 1 error, 2 usage, 3 broker unreachable, 4 not found,
 5 access denied, 6 timed out, 7 busy or already exists.
 
 Commands that only look at or act on existing objects never start a broker;
-`event create`, `atom add`, `pipe serve`, `mailslot serve` and `daemon start` do (unless
+`event create`, `section create`, `atom add`, `pipe serve`, `mailslot serve` and
+`daemon start` do (unless
 SWITCHBOARD_NO_AUTOSTART=1, which `daemon start` ignores).";
 
 /// Use and inspect Switchboard objects (Windows IPC semantics on Linux).
@@ -93,6 +96,9 @@ enum Command {
     /// Mailslots: serve, send, info, ls.
     #[command(subcommand)]
     Mailslot(MailslotCommand),
+    /// Named shared memory (file mappings): create, write, dump, info.
+    #[command(subcommand)]
+    Section(SectionCommand),
     /// The broker: start, stop, restart, status.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -103,8 +109,25 @@ enum Command {
     },
 }
 
+impl Cli {
+    /// What clap's attributes cannot say: global flags that clash with a
+    /// subcommand's (a usage error, exit 2).
+    fn check(&self) -> Result<(), clap::Error> {
+        if self.json && matches!(self.command, Command::Section(SectionCommand::Dump { raw: true, .. })) {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--raw writes the bytes themselves, --json a JSON value: use one or the other",
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = cli.check() {
+        e.exit();
+    }
     let ctx = Ctx { json: cli.json, socket: cli.socket };
     match run(&ctx, cli.command) {
         Ok(Done::Ok) => ExitCode::SUCCESS,
@@ -128,6 +151,7 @@ fn run(ctx: &Ctx, command: Command) -> switchboard::Result<Done> {
         Command::Atom(c) => commands::atom::run(ctx, c),
         Command::Pipe(c) => commands::pipe::run(ctx, c),
         Command::Mailslot(c) => commands::mailslot::run(ctx, c),
+        Command::Section(c) => commands::section::run(ctx, c),
         Command::Daemon(c) => commands::daemon::run(ctx, c),
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -223,6 +247,19 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         let ok = Cli::try_parse_from(["switchboard", "event", "wait", "E", "--timeout", "5s"]);
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn bad_sizes_are_usage_errors() {
+        for bad in ["0", "0MiB", "1MB", "-1", "x"] {
+            let e = Cli::try_parse_from(["switchboard", "section", "create", "S", "--size", bad]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+        assert!(Cli::try_parse_from(["switchboard", "section", "create", "S", "--size", "1MiB"]).is_ok());
+        let both = Cli::try_parse_from(["switchboard", "--json", "section", "dump", "S", "--raw"]).unwrap();
+        assert_eq!(both.check().unwrap_err().exit_code(), 2);
+        let raw = Cli::try_parse_from(["switchboard", "section", "dump", "S", "--raw"]).unwrap();
+        assert!(raw.check().is_ok());
     }
 
     #[test]

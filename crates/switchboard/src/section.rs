@@ -223,14 +223,25 @@ impl Section {
         };
         let len = usize::try_from(len)
             .map_err(|_| self.error(Win32Error::ERROR_NOT_ENOUGH_MEMORY, "the view is too large"))?;
+        let name = self.handle.name().map(str::to_owned);
         RawView::map(&self.memory, offset, len, kind)
-            .map(View)
+            .map(|raw| View { raw, name })
             .map_err(|e| self.error(Win32Error::ERROR_ACCESS_DENIED, e.to_string()))
     }
 
     /// The section's size in bytes.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The section's page protection.
+    pub fn protection(&self) -> PageProtection {
+        self.protection
+    }
+
+    /// Closes the handle now, reporting the outcome (views stay mapped).
+    pub fn close(self) -> Result<()> {
+        self.handle.close()
     }
 
     /// The access granted to this handle.
@@ -248,27 +259,31 @@ impl Section {
 /// section, in this process or another, so they are copied in and out
 /// rather than lent as Rust slices. Unmapped on drop (`UnmapViewOfFile`).
 #[derive(Debug)]
-pub struct View(RawView);
+pub struct View {
+    raw: RawView,
+    /// The section's name, for errors.
+    name: Option<String>,
+}
 
 impl View {
     /// The view's length in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.raw.len()
     }
 
     /// Whether the view is empty (never).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.raw.is_empty()
     }
 
     /// Copies bytes out of the view.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        self.0.read_at(offset, buf).map_err(|e| {
+        self.raw.read_at(offset, buf).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidArgument,
                 Win32Error::ERROR_INVALID_PARAMETER,
                 "read view",
-                None,
+                self.name.as_deref(),
                 e.to_string(),
             )
         })
@@ -276,19 +291,19 @@ impl View {
 
     /// Copies bytes into the view (read views refuse: `ERROR_ACCESS_DENIED`).
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
-        self.0.write_at(offset, data).map_err(|e| {
-            let code = if self.0.is_writable() {
+        self.raw.write_at(offset, data).map_err(|e| {
+            let code = if self.raw.is_writable() {
                 Win32Error::ERROR_INVALID_PARAMETER
             } else {
                 Win32Error::ERROR_ACCESS_DENIED
             };
-            Error::new(ErrorKind::InvalidArgument, code, "write view", None, e.to_string())
+            Error::new(ErrorKind::InvalidArgument, code, "write view", self.name.as_deref(), e.to_string())
         })
     }
 
     /// The first byte, for code that manages concurrent access itself (for
     /// example atomics placed in the section).
     pub fn as_ptr(&self) -> *mut u8 {
-        self.0.as_ptr()
+        self.raw.as_ptr()
     }
 }

@@ -1,12 +1,11 @@
 //! `event create|set|reset|pulse|wait`.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use clap::Subcommand;
 use serde::Serialize;
 use switchboard::event::access::{EVENT_MODIFY_STATE, SYNCHRONIZE};
-use switchboard::{Connection, Error, ErrorKind, Event, EventOptions, Result, WaitResult, Win32Error};
+use switchboard::{Event, EventOptions, Result, WaitResult};
 
 use super::{Ctx, Done};
 use crate::duration;
@@ -105,7 +104,7 @@ fn create(ctx: &Ctx, name: &str, options: &EventOptions, hold: bool) -> Result<D
         } else {
             crate::output::print(&holding);
         }
-        hold_until_stdin_ends(&conn, name)?;
+        super::hold_until_stdin_ends(&conn, "HoldEvent", name, "event")?;
         return created.object.close().map(|()| Done::Ok);
     }
     let verb = if already_existed { "opened existing" } else { "created" };
@@ -116,43 +115,6 @@ fn create(ctx: &Ctx, name: &str, options: &EventOptions, hold: bool) -> Result<D
         );
     }
     Ok(Done::Ok)
-}
-
-/// Blocks until stdin reaches end of file (or cannot be read), or the broker
-/// goes away. Signals need no handling: they end the process, the connection
-/// drops, and the broker closes the handle.
-fn hold_until_stdin_ends(conn: &Connection, name: &str) -> Result<()> {
-    let (tx, rx) = mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("stdin".into())
-        .spawn(move || {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            let _ = tx.send(());
-        })
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Protocol,
-                Win32Error::ERROR_NO_SYSTEM_RESOURCES,
-                "HoldEvent",
-                Some(name),
-                e.to_string(),
-            )
-        })?;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
-            Err(RecvTimeoutError::Timeout) if !conn.is_alive() => {
-                return Err(Error::new(
-                    ErrorKind::ConnectionLost,
-                    Win32Error::ERROR_BROKEN_PIPE,
-                    "HoldEvent",
-                    Some(name),
-                    "lost the broker; the event is gone",
-                ));
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -6,10 +6,13 @@ pub mod event;
 pub mod mailslot;
 pub mod objects;
 pub mod pipe;
+pub mod section;
 
 use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
-use switchboard::{ConnectOptions, Connection, Result};
+use switchboard::{ConnectOptions, Connection, Error, ErrorKind, Result, Win32Error};
 
 /// What every command gets from the global flags.
 #[derive(Debug, Clone)]
@@ -66,6 +69,38 @@ impl Ctx {
         } else {
             crate::output::print(&text());
             Ok(())
+        }
+    }
+}
+
+/// For `--hold`: blocks until stdin reaches end of file (or cannot be read),
+/// or the broker goes away. Signals need no handling: they end the process,
+/// the connection drops, and the broker closes the handle. `op` names the
+/// operation in errors (`HoldEvent`), `what` the kind of object (`event`).
+pub fn hold_until_stdin_ends(conn: &Connection, op: &'static str, name: &str, what: &str) -> Result<()> {
+    let (tx, rx) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = tx.send(());
+        })
+        .map_err(|e| {
+            Error::new(ErrorKind::Protocol, Win32Error::ERROR_NO_SYSTEM_RESOURCES, op, Some(name), e.to_string())
+        })?;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            Err(RecvTimeoutError::Timeout) if !conn.is_alive() => {
+                return Err(Error::new(
+                    ErrorKind::ConnectionLost,
+                    Win32Error::ERROR_BROKEN_PIPE,
+                    op,
+                    Some(name),
+                    format!("lost the broker; the {what} is gone"),
+                ));
+            }
+            Err(RecvTimeoutError::Timeout) => {}
         }
     }
 }
