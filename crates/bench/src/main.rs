@@ -170,6 +170,7 @@ fn all(n: usize) {
     rows.extend(pipe_rows);
     rows.push(mailslots::round_trip(dir.path(), &broker_path, n / 4));
     rows.push(section_open_and_map(&conn, (n / 10).max(100)));
+    rows.push(mutex_uncontended(&conn, n / 4, &echo_path));
     let rates = mailslots::rates(dir.path(), &broker_path, 200_000);
     print_table(&rows, n);
     println!();
@@ -190,6 +191,34 @@ fn all(n: usize) {
     println!("|---|---|---|---|");
     for (what, ours, raw) in rates {
         println!("| {what} | {:.0} k/s | {:.0} k/s | {:.2} |", ours / 1e3, raw / 1e3, ours / raw);
+    }
+}
+
+/// An uncontended mutex acquire + release, beside the two raw socket round
+/// trips it costs while mutexes are served by the broker.
+fn mutex_uncontended(conn: &Connection, n: usize, echo: &Path) -> Row {
+    let m = switchboard::sync::Mutex::create(conn, "bench.mutex", false).expect("mutex").object;
+    let ours = measure(n, &mut || {
+        let start = Instant::now();
+        m.acquire(None).expect("acquire");
+        m.release().expect("release");
+        start.elapsed()
+    });
+    let mut s = UnixStream::connect(echo).expect("connect echo");
+    let mut buf = [7u8; RAW_MESSAGE];
+    let baseline = measure(n, &mut || {
+        let start = Instant::now();
+        for _ in 0..2 {
+            s.write_all(&buf).expect("write");
+            s.read_exact(&mut buf).expect("read");
+        }
+        start.elapsed()
+    });
+    Row {
+        what: "mutex acquire + release, uncontended (broker-served; fast path in #4)".into(),
+        ours,
+        baseline_name: "two raw Unix socket round trips, 32 B".into(),
+        baseline,
     }
 }
 
