@@ -76,7 +76,9 @@ fn echo_server(path: &Path) {
 
 /// Child mode: a broker on `path`, the production server.
 fn run_broker(path: &Path) {
-    let config = switchboard_broker::server::ServerConfig::new(switchboard_sys::Realm::custom(path));
+    switchboard_sys::limits::raise_fd_limit();
+    let mut config = switchboard_broker::server::ServerConfig::new(switchboard_sys::Realm::custom(path));
+    config.core.max_clients = 20_000;
     let server = switchboard_broker::server::Server::bind(config).expect("bind the broker");
     println!("ready");
     server.run().expect("broker event loop");
@@ -128,12 +130,14 @@ pub(crate) struct Row {
     pub(crate) baseline: Sample,
 }
 
+// Byte and client counts printed as floats are far below 2^52: exact.
+#[allow(clippy::cast_precision_loss)]
 fn all(n: usize) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let echo_path = dir.path().join("echo.sock");
     let broker_path = dir.path().join("broker.sock");
     let _echo = spawn_child("echo-server", &echo_path);
-    let _broker = spawn_child("broker", &broker_path);
+    let broker = spawn_child("broker", &broker_path);
     let conn =
         ConnectOptions::new().socket(&broker_path).autostart(false).connect().expect("connect to the bench broker");
 
@@ -172,6 +176,7 @@ fn all(n: usize) {
     rows.push(section_open_and_map(&conn, (n / 10).max(100)));
     rows.push(mutex_uncontended(&conn, n / 4, &echo_path));
     let rates = mailslots::rates(dir.path(), &broker_path, 200_000);
+    let clients = many_clients(&broker_path, broker.0.id(), 10_000, n / 4);
     print_table(&rows, n);
     println!();
     println!("| throughput | ours | baseline: raw Unix stream socket | ratio | in-process memcpy (ceiling) |");
@@ -186,12 +191,68 @@ fn all(n: usize) {
             t.ceiling / 1e9
         );
     }
+    if let Some(c) = clients {
+        println!();
+        println!(
+            "| broker with {} clients connected at once | broker memory before | after | per client | atom find round trip, all connected |",
+            c.count
+        );
+        println!("|---|---|---|---|---|");
+        println!(
+            "| {} connected | {:.1} MiB | {:.1} MiB | {:.1} KiB | {} median, {} p99 |",
+            c.count,
+            c.rss_before as f64 / 1_048_576.0,
+            c.rss_after as f64 / 1_048_576.0,
+            c.rss_after.saturating_sub(c.rss_before) as f64 / 1024.0 / c.count as f64,
+            stats::fmt(c.round_trip.median()),
+            stats::fmt(c.round_trip.p99())
+        );
+    }
     println!();
     println!("| messages | ours | baseline: raw Unix datagram socket | ratio |");
     println!("|---|---|---|---|");
     for (what, ours, raw) in rates {
         println!("| {what} | {:.0} k/s | {:.0} k/s | {:.2} |", ours / 1e3, raw / 1e3, ours / raw);
     }
+}
+
+/// What many connected clients cost the broker.
+struct ManyClients {
+    count: usize,
+    rss_before: u64,
+    rss_after: u64,
+    round_trip: Sample,
+}
+
+/// The resident memory of a process, in bytes.
+fn rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Connects `count` clients to the broker (each with its handshake done),
+/// then measures a round trip while they are all connected. `None` when
+/// the descriptor limit does not allow that many.
+fn many_clients(broker: &Path, broker_pid: u32, count: usize, n: usize) -> Option<ManyClients> {
+    let limit = switchboard_sys::limits::raise_fd_limit();
+    if limit < count as u64 + 256 {
+        eprintln!("skipping the {count}-client row: the descriptor limit is {limit}");
+        return None;
+    }
+    let options = ConnectOptions::new().socket(broker).autostart(false);
+    let rss_before = rss(broker_pid)?;
+    let clients: Vec<Connection> = (0..count).map(|_| options.connect().expect("connect a client")).collect();
+    let rss_after = rss(broker_pid)?;
+    let probe = &clients[count / 2];
+    let round_trip = measure(n, &mut || {
+        let start = Instant::now();
+        atom::global_find(probe, "bench.atom").expect("find");
+        start.elapsed()
+    });
+    drop(clients);
+    Some(ManyClients { count, rss_before, rss_after, round_trip })
 }
 
 /// An uncontended mutex acquire + release, beside the two raw socket round

@@ -53,7 +53,10 @@ struct State {
 
 #[derive(Debug)]
 struct Inner {
-    writer: Mutex<UnixStream>,
+    /// One socket for both directions: writes happen under `writer`, reads
+    /// under `reader` (a `&UnixStream` reads and writes).
+    stream: UnixStream,
+    writer: Mutex<()>,
     reader: Mutex<Reader>,
     state: Mutex<State>,
     answered: Condvar,
@@ -66,7 +69,7 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         // Tells the broker to close our handles.
-        let _ = lock(&self.writer).shutdown(std::net::Shutdown::Both);
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -74,21 +77,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The socket's read side, and the read timeout last set on it.
+/// The reading side's state: the read timeout last set on the socket.
 #[derive(Debug)]
 struct Reader {
-    stream: UnixStream,
     timeout: Option<Duration>,
 }
 
 impl Reader {
     /// Sets the read timeout, rounded up to 10 ms so that successive calls
     /// with the usual deadline need no `setsockopt` each.
-    fn set_timeout(&mut self, left: Option<Duration>) -> std::io::Result<()> {
+    fn set_timeout(&mut self, stream: &UnixStream, left: Option<Duration>) -> std::io::Result<()> {
         let rounded =
             left.map(|l| Duration::from_millis(u64::try_from(l.as_millis().div_ceil(10) * 10).unwrap_or(u64::MAX)));
         if rounded != self.timeout {
-            self.stream.set_read_timeout(rounded)?;
+            stream.set_read_timeout(rounded)?;
             self.timeout = rounded;
         }
         Ok(())
@@ -270,11 +272,11 @@ impl Connection {
                 ));
             }
         }
-        let reader = stream.try_clone().map_err(|e| unreachable(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                writer: Mutex::new(stream),
-                reader: Mutex::new(Reader { stream: reader, timeout: None }),
+                stream,
+                writer: Mutex::new(()),
+                reader: Mutex::new(Reader { timeout: None }),
                 state: Mutex::new(State::default()),
                 answered: Condvar::new(),
                 next_id: AtomicU32::new(1),
@@ -359,7 +361,10 @@ impl Connection {
         };
         let mut bytes = Vec::with_capacity(64);
         encode_frame(&RequestFrame { id, request }, &mut bytes);
-        let written = lock(&self.inner.writer).write_all(&bytes);
+        let written = {
+            let _turn = lock(&self.inner.writer);
+            (&self.inner.stream).write_all(&bytes)
+        };
         if let Err(e) = written {
             lock(&self.inner.state).replies.remove(&id);
             return Err(format!("cannot write to the broker: {e}"));
@@ -436,9 +441,9 @@ impl Connection {
                 },
                 None => None,
             };
-            reader.set_timeout(timeout).map_err(|e| format!("cannot set a read timeout: {e}"))?;
+            reader.set_timeout(&self.inner.stream, timeout).map_err(|e| format!("cannot set a read timeout: {e}"))?;
             let mut received = Vec::new();
-            let got = switchboard_sys::fdpass::recv_with_fds(&reader.stream, &mut chunk, &mut received);
+            let got = switchboard_sys::fdpass::recv_with_fds(&self.inner.stream, &mut chunk, &mut received);
             if !received.is_empty() {
                 lock(&self.inner.state).fds.extend(received);
             }
