@@ -20,9 +20,11 @@ use commands::atom::AtomCommand;
 use commands::daemon::DaemonCommand;
 use commands::event::EventCommand;
 use commands::mailslot::MailslotCommand;
+use commands::mutex::MutexCommand;
 use commands::objects::{self, DEFAULT_DIRECTORY};
 use commands::pipe::PipeCommand;
 use commands::section::SectionCommand;
+use commands::sem::SemCommand;
 use commands::{Ctx, Done};
 
 const AFTER_HELP: &str = "\
@@ -30,8 +32,8 @@ Exit status: 0 ok, 1 error, 2 usage, 3 broker unreachable, 4 not found,
 5 access denied, 6 timed out, 7 busy or already exists.
 
 Commands that only look at or act on existing objects never start a broker;
-`event create`, `section create`, `atom add`, `pipe serve`, `mailslot serve` and
-`daemon start` do (unless
+`event create`, `mutex create`, `sem create`, `section create`, `atom add`,
+`pipe serve`, `mailslot serve` and `daemon start` do (unless
 SWITCHBOARD_NO_AUTOSTART=1, which `daemon start` ignores).";
 
 /// Use and inspect Switchboard objects (Windows IPC semantics on Linux).
@@ -87,6 +89,21 @@ enum Command {
     /// Events: create, set, reset, pulse, wait.
     #[command(subcommand)]
     Event(EventCommand),
+    /// Mutexes: create, acquire.
+    ///
+    /// A mutex belongs to the thread that acquired it: only that thread may
+    /// release it, and if its process ends while owning it (killed, say), the
+    /// mutex is abandoned: the next process to acquire it owns it and is told
+    /// so. Each `switchboard` command is a process of its own, so one cannot
+    /// release what another acquired: there is deliberately no `mutex
+    /// release`. Instead `mutex acquire --hold` keeps ownership until its
+    /// standard input ends, then releases it; without --hold, `mutex acquire`
+    /// releases at once.
+    #[command(subcommand)]
+    Mutex(MutexCommand),
+    /// Semaphores: create, wait, release.
+    #[command(subcommand)]
+    Sem(SemCommand),
     /// Global atoms: add, find, name, delete, ls.
     #[command(subcommand)]
     Atom(AtomCommand),
@@ -148,6 +165,8 @@ fn run(ctx: &Ctx, command: Command) -> switchboard::Result<Done> {
         Command::Handles { pid } => objects::handles(ctx, pid),
         Command::Access { name, user } => objects::access(ctx, &name, &user),
         Command::Event(c) => commands::event::run(ctx, c),
+        Command::Mutex(c) => commands::mutex::run(ctx, c),
+        Command::Sem(c) => commands::sem::run(ctx, c),
         Command::Atom(c) => commands::atom::run(ctx, c),
         Command::Pipe(c) => commands::pipe::run(ctx, c),
         Command::Mailslot(c) => commands::mailslot::run(ctx, c),

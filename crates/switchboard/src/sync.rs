@@ -17,6 +17,8 @@ use crate::error::Result;
 use crate::event::{Created, parse_name};
 use crate::handle::{OwnedHandle, WaitResult, Waitable, wait_handles};
 
+/// `SYNCHRONIZE`: needed to wait.
+pub const SYNCHRONIZE: u32 = 0x0010_0000;
 /// `MUTEX_ALL_ACCESS`.
 pub const MUTEX_ALL_ACCESS: u32 = 0x001F_0001;
 /// `MUTEX_MODIFY_STATE`: needed to release.
@@ -138,6 +140,12 @@ impl Mutex {
     pub fn handle(&self) -> &OwnedHandle {
         &self.handle
     }
+
+    /// Closes the handle now, reporting the outcome. Ownership stays with
+    /// the owning thread, as on Windows.
+    pub fn close(self) -> Result<()> {
+        self.handle.close()
+    }
 }
 
 impl Waitable for Mutex {
@@ -225,6 +233,11 @@ impl Semaphore {
     /// The handle.
     pub fn handle(&self) -> &OwnedHandle {
         &self.handle
+    }
+
+    /// Closes the handle now, reporting the outcome.
+    pub fn close(self) -> Result<()> {
+        self.handle.close()
     }
 }
 

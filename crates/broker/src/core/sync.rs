@@ -72,7 +72,8 @@ impl Object for Mutex {
     }
     fn describe(&self) -> String {
         match self.owner {
-            Some(o) => format!("owned by thread {} ({} times)", o.thread, self.recursion),
+            Some(o) if self.recursion == 1 => format!("owned by thread {}", o.thread),
+            Some(o) => format!("owned by thread {} ({} acquisitions)", o.thread, self.recursion),
             None if self.abandoned => "abandoned".to_owned(),
             None => "free".to_owned(),
         }

@@ -4,9 +4,11 @@ pub mod atom;
 pub mod daemon;
 pub mod event;
 pub mod mailslot;
+pub mod mutex;
 pub mod objects;
 pub mod pipe;
 pub mod section;
+pub mod sem;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
