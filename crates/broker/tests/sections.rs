@@ -139,3 +139,45 @@ fn a_second_process_writes_and_a_third_reads_the_same_bytes() {
     assert_eq!(reader.expect_line("READ"), "written by another process");
     reader.wait_success();
 }
+
+#[test]
+fn another_user_cannot_map_a_section_or_signal_an_object_its_dacl_does_not_grant() {
+    if role::current().is_some() {
+        let conn = Connection::connect().unwrap();
+        let report = |what: &str, r: Result<(), switchboard::Error>| match r {
+            Ok(()) => role::report(&format!("{what} ok")),
+            Err(e) => role::report(&format!("{what} {:?}", e.win32_error())),
+        };
+        report("MAP", Section::open(&conn, "Global\\private", FILE_MAP_READ).map(|_| ()));
+        report(
+            "READ",
+            Section::open(&conn, "Global\\readable", FILE_MAP_READ)
+                .and_then(|s| s.map_view(ViewAccess::Read, 0, 0))
+                .map(|_| ()),
+        );
+        report("WRITE", Section::open(&conn, "Global\\readable", FILE_MAP_WRITE).map(|_| ()));
+        report("SIGNAL", switchboard::Event::open(&conn, "Global\\flag", 0x0002).map(|_| ()));
+        return;
+    }
+    if !switchboard_testkit::is_root() {
+        eprintln!("skipped: running a child under another uid needs root");
+        return;
+    }
+    let broker = TestBroker::start();
+    broker.open_to_all_users();
+    let conn = broker.connect();
+    let _private = SectionOptions::new(4096).create(&conn, "Global\\private").unwrap();
+    let _readable =
+        SectionOptions::new(4096).security("D:(A;;GA;;;OW)(A;;GR;;;WD)").create(&conn, "Global\\readable").unwrap();
+    let _flag = EventOptions::new().create(&conn, "Global\\flag").unwrap();
+    let mut child =
+        Role::new("another_user_cannot_map_a_section_or_signal_an_object_its_dacl_does_not_grant", "outsider")
+            .env(broker.env())
+            .user(65_534, 65_534)
+            .spawn();
+    assert_eq!(child.expect_line("MAP"), "ERROR_ACCESS_DENIED");
+    assert_eq!(child.expect_line("READ"), "ok");
+    assert_eq!(child.expect_line("WRITE"), "ERROR_ACCESS_DENIED");
+    assert_eq!(child.expect_line("SIGNAL"), "ERROR_ACCESS_DENIED");
+    child.wait_success();
+}

@@ -194,3 +194,27 @@ fn killing_the_owner_gives_exactly_one_of_three_waiters_in_two_processes_an_aban
     assert_eq!(outcomes, ["Abandoned(0)", "Signaled(0)", "Signaled(0)"], "exactly one waiter saw the abandonment");
     assert_eq!(m.acquire(Some(Duration::ZERO)).unwrap(), WaitResult::Signaled(0));
 }
+
+#[test]
+fn signal_and_wait_hands_over_in_one_step() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let ping = EventOptions::new().create(&conn, "ping").unwrap().object;
+    let pong = EventOptions::new().create(&conn, "pong").unwrap().object;
+    let (ping2, pong2) = (ping.try_clone().unwrap(), pong.try_clone().unwrap());
+    let other = std::thread::spawn(move || {
+        assert_eq!(ping2.wait(Some(Duration::from_secs(20))).unwrap(), WaitResult::Signaled(0));
+        pong2.set().unwrap();
+    });
+    assert_eq!(
+        switchboard::signal_and_wait(&ping, &pong, Some(Duration::from_secs(20))).unwrap(),
+        WaitResult::Signaled(0)
+    );
+    other.join().unwrap();
+    // A mutex is released by the call, and a semaphore given back by one.
+    let m = Mutex::create(&conn, "M", true).unwrap().object;
+    let s = Semaphore::create(&conn, "S", 0, 1).unwrap().object;
+    assert_eq!(switchboard::signal_and_wait(&m, &pong, Some(Duration::ZERO)).unwrap(), WaitResult::TimedOut);
+    assert_eq!(code(m.release()), Win32Error::ERROR_NOT_OWNER, "the call released it");
+    assert_eq!(switchboard::signal_and_wait(&s, &s, Some(Duration::ZERO)).unwrap(), WaitResult::Signaled(0));
+}

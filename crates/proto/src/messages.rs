@@ -79,6 +79,8 @@ protocol_table! {
     ReleaseSemaphore => release_semaphore(ReleaseSemaphore) -> i32;
     /// A thread of the caller ended: the mutexes it owns are abandoned.
     ThreadExited => thread_exited(ThreadExited) -> ();
+    /// `SignalObjectAndWait`: signal one object and wait on another, as one step; may be answered later.
+    SignalAndWait => signal_and_wait(SignalAndWait) -> WaitOutcome;
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -801,6 +803,19 @@ pub struct ReleaseSemaphore {
     pub handle: Handle,
     /// How much to add (more than 0).
     pub count: i32,
+}
+
+/// `SignalObjectAndWait`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalAndWait {
+    /// An event to set, a mutex to release or a semaphore to release by one.
+    pub signal: Handle,
+    /// The object to wait on.
+    pub wait: Handle,
+    /// `None` waits forever.
+    pub timeout_ms: Option<u64>,
+    /// The calling thread.
+    pub thread: u32,
 }
 
 /// A thread ended.

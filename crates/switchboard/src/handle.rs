@@ -128,6 +128,42 @@ pub fn wait_for_multiple(objects: &[&dyn Waitable], wait_all: bool, timeout: Opt
     )
 }
 
+/// Signals `signal` (sets an event, releases a mutex, or releases a
+/// semaphore by one) and waits on `wait`, as one step: no other waiter can
+/// slip in between.
+///
+/// # Windows equivalent
+///
+/// `SignalObjectAndWait` (not alertable). Both objects must live on the same
+/// [`Connection`].
+pub fn signal_and_wait(signal: &dyn Waitable, wait: &dyn Waitable, timeout: Option<Duration>) -> Result<WaitResult> {
+    let op = "SignalObjectAndWait";
+    let conn = signal.owned_handle().connection();
+    if !wait.owned_handle().connection().same_as(conn) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            Win32Error::ERROR_INVALID_HANDLE,
+            op,
+            None,
+            "the objects live on different connections",
+        ));
+    }
+    let timeout_ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
+    let request = p::SignalAndWait {
+        signal: signal.owned_handle().raw(),
+        wait: wait.owned_handle().raw(),
+        timeout_ms,
+        thread: crate::sync::current_thread(),
+    };
+    let outcome =
+        conn.call_for(request, op, wait.owned_handle().name(), timeout.map(|t| t.saturating_add(WAIT_GRACE)))?;
+    Ok(match outcome {
+        p::WaitOutcome::Signaled(_) => WaitResult::Signaled(0),
+        p::WaitOutcome::Abandoned(_) => WaitResult::Abandoned(0),
+        p::WaitOutcome::TimedOut => WaitResult::TimedOut,
+    })
+}
+
 pub(crate) fn wait_handles(
     conn: &Connection,
     handles: Vec<Handle>,

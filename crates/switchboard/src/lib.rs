@@ -44,5 +44,5 @@ pub use autostart::find_broker;
 pub use connection::{ConnectOptions, Connection, DEFAULT_REQUEST_TIMEOUT};
 pub use error::{Error, ErrorKind, Result, Win32Error};
 pub use event::{Created, Event, EventOptions};
-pub use handle::{OwnedHandle, WaitResult, Waitable, wait_for_multiple};
+pub use handle::{OwnedHandle, WaitResult, Waitable, signal_and_wait, wait_for_multiple};
 pub use switchboard_types::Handle;

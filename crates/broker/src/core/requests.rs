@@ -10,7 +10,7 @@ use switchboard_types::{Atom, AtomEntry, Handle, ObjectKind, ObjectName, Win32Er
 use super::event::{EVENT_MODIFY_STATE, Event};
 use super::namespace::{Node, Resolved};
 use super::objects::{Entry, Object, ObjectId, Waiter};
-use super::wait::{Parked, try_satisfy};
+use super::wait::{Parked, WaitReply, try_satisfy};
 use super::{Core, Cx};
 
 /// The most handles one wait may name (`MAXIMUM_WAIT_OBJECTS`).
@@ -214,6 +214,51 @@ impl Handler for Core {
         ready(self.semaphore_release(cx, req))
     }
 
+    fn signal_and_wait(&mut self, cx: &mut Cx, req: p::SignalAndWait) -> Response<p::WaitOutcome> {
+        // The wait's handle is checked first, so a bad one leaves nothing signalled.
+        match self.lookup(cx, req.wait, AccessMask::SYNCHRONIZE) {
+            Ok((id, _)) if self.store.get(id).is_some_and(|e| e.object.is_waitable()) => {}
+            Ok(_) => {
+                return ready(Err(err(
+                    Win32Error::ERROR_INVALID_HANDLE,
+                    format!("handle {} is not waitable", req.wait),
+                )));
+            }
+            Err(e) => return ready(Err(e)),
+        }
+        let kind = match self.lookup(cx, req.signal, AccessMask(0)) {
+            Ok((id, _)) => self.store.get(id).map(|e| e.object.kind()),
+            Err(e) => return ready(Err(e)),
+        };
+        let signalled = match kind {
+            Some(ObjectKind::Event) => {
+                match self.event_op(cx, p::EventOp { handle: req.signal, action: p::EventAction::Set }) {
+                    Response::Ready(r) => r.map(|_| ()),
+                    Response::Deferred => Ok(()),
+                }
+            }
+            Some(ObjectKind::Mutex) => {
+                self.mutex_release(cx, p::ReleaseMutex { handle: req.signal, thread: req.thread })
+            }
+            Some(ObjectKind::Semaphore) => {
+                self.semaphore_release(cx, p::ReleaseSemaphore { handle: req.signal, count: 1 }).map(|_| ())
+            }
+            _ => Err(err(
+                Win32Error::ERROR_INVALID_HANDLE,
+                format!("handle {} is not an event, mutex or semaphore", req.signal),
+            )),
+        };
+        if let Err(e) = signalled {
+            return ready(Err(e));
+        }
+        let wait = p::Wait { handles: vec![req.wait], wait_all: false, timeout_ms: req.timeout_ms, thread: req.thread };
+        let outcome = self.wait(cx, wait);
+        if matches!(outcome, Response::Deferred) {
+            self.waits.answer_as(cx.client, cx.request, WaitReply::SignalAndWait);
+        }
+        outcome
+    }
+
     fn thread_exited(&mut self, cx: &mut Cx, req: p::ThreadExited) -> Response<()> {
         self.abandon_mutexes(cx.client, Some(req.thread));
         ready(Ok(()))
@@ -338,6 +383,7 @@ impl Handler for Core {
             objects,
             wait_all: req.wait_all,
             deadline: None,
+            reply: WaitReply::Wait,
         };
         self.park(parked, req.timeout_ms.map(Duration::from_millis), cx.now);
         Response::Deferred

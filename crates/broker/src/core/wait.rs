@@ -29,6 +29,17 @@ pub struct Parked {
     pub wait_all: bool,
     /// When to give up.
     pub deadline: Option<Instant>,
+    /// Which request it answers.
+    pub reply: WaitReply,
+}
+
+/// The request a parked wait answers, so the reply matches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitReply {
+    /// `WaitForMultipleObjects`.
+    Wait,
+    /// `SignalObjectAndWait`.
+    SignalAndWait,
 }
 
 /// Every parked wait and its timer.
@@ -43,6 +54,13 @@ impl Waits {
     /// How many waits one client has parked.
     pub fn count_for(&self, client: ClientId) -> usize {
         self.parked.values().filter(|p| p.client == client).count()
+    }
+
+    /// Makes the wait parked for this request answer as `reply`.
+    pub fn answer_as(&mut self, client: ClientId, request: u32, reply: WaitReply) {
+        if let Some(p) = self.parked.values_mut().find(|p| p.client == client && p.request == request) {
+            p.reply = reply;
+        }
     }
 
     /// The earliest deadline.
@@ -121,7 +139,11 @@ impl Core {
     /// Answers a parked wait and forgets it.
     fn finish(&mut self, id: WaitId, outcome: WaitOutcome) {
         let Some(p) = self.unpark(id) else { return };
-        self.reply(p.client, p.request, Ok(Reply::Wait(outcome)), Vec::new());
+        let reply = match p.reply {
+            WaitReply::Wait => Reply::Wait(outcome),
+            WaitReply::SignalAndWait => Reply::SignalAndWait(outcome),
+        };
+        self.reply(p.client, p.request, Ok(reply), Vec::new());
     }
 
     /// Removes a wait from its objects and its timer; frees objects that only
