@@ -108,15 +108,7 @@ pub fn wait_for_multiple(objects: &[&dyn Waitable], wait_all: bool, timeout: Opt
         ));
     };
     let conn = first.owned_handle().connection();
-    if objects.iter().any(|o| !o.owned_handle().connection().same_as(conn)) {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            Win32Error::ERROR_INVALID_HANDLE,
-            op,
-            None,
-            "the objects live on different connections",
-        ));
-    }
+    one_connection(op, conn, objects.iter().copied())?;
     let handles = objects.iter().map(|o| o.owned_handle().raw()).collect();
     wait_handles(
         conn,
@@ -139,15 +131,7 @@ pub fn wait_for_multiple(objects: &[&dyn Waitable], wait_all: bool, timeout: Opt
 pub fn signal_and_wait(signal: &dyn Waitable, wait: &dyn Waitable, timeout: Option<Duration>) -> Result<WaitResult> {
     let op = "SignalObjectAndWait";
     let conn = signal.owned_handle().connection();
-    if !wait.owned_handle().connection().same_as(conn) {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            Win32Error::ERROR_INVALID_HANDLE,
-            op,
-            None,
-            "the objects live on different connections",
-        ));
-    }
+    one_connection(op, conn, [wait])?;
     let timeout_ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
     let request = p::SignalAndWait {
         signal: signal.owned_handle().raw(),
@@ -162,6 +146,25 @@ pub fn signal_and_wait(signal: &dyn Waitable, wait: &dyn Waitable, timeout: Opti
         p::WaitOutcome::Abandoned(_) => WaitResult::Abandoned(0),
         p::WaitOutcome::TimedOut => WaitResult::TimedOut,
     })
+}
+
+/// Objects waited on together must live on one connection (one handle table).
+fn one_connection<'a>(
+    op: &'static str,
+    conn: &Connection,
+    objects: impl IntoIterator<Item = &'a dyn Waitable>,
+) -> Result<()> {
+    if objects.into_iter().all(|o| o.owned_handle().connection().same_as(conn)) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            Win32Error::ERROR_INVALID_HANDLE,
+            op,
+            None,
+            "the objects live on different connections",
+        ))
+    }
 }
 
 pub(crate) fn wait_handles(
