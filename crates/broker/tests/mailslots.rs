@@ -187,11 +187,18 @@ fn killing_the_reader_gives_writers_a_clear_error_and_frees_the_name() {
     let writer = MailslotWriter::open(&conn, NAME).unwrap();
     writer.write(b"before").unwrap();
     reader.kill();
+    // The broker learns of the death when the reader's connection closes;
+    // once it has (the name is gone), every write fails.
+    assert!(eventually(Duration::from_secs(10), || mailslot::list(&conn).unwrap().is_empty()));
     let err = writer.write(b"after").unwrap_err();
     assert_eq!(err.win32_error(), Win32Error::ERROR_FILE_NOT_FOUND);
     assert!(err.reason().contains("reader is gone"), "{err}");
-    assert!(eventually(Duration::from_secs(10), || mailslot::list(&conn).unwrap().is_empty()));
     MailslotOptions::new().create(&conn, NAME).expect("the name is free again");
+    assert_eq!(
+        code(writer.write(b"to the new one?")),
+        Win32Error::ERROR_FILE_NOT_FOUND,
+        "an old writer never reaches a new mailslot"
+    );
 }
 
 const WRITERS: usize = 8;

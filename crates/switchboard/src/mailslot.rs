@@ -407,7 +407,10 @@ impl MailslotWriter {
     ///
     /// `WriteFile` on a mailslot: a message larger than the maximum fails
     /// (`ERROR_INVALID_PARAMETER`); once the reader is gone, writes fail
-    /// with `ERROR_FILE_NOT_FOUND`.
+    /// with `ERROR_FILE_NOT_FOUND`. (When the reader dies, writes fail from
+    /// the moment the broker notices, which is when the reader's connection
+    /// closes; a write in between is lost with the reader, as it would be
+    /// had it arrived just before the death.)
     pub fn write(&self, message: &[u8]) -> Result<()> {
         let op = "WriteFile";
         let fail = |code, reason: String| Error::new(ErrorKind::Refused, code, op, Some(&self.name), reason);
