@@ -41,10 +41,9 @@ impl AsyncIo {
         if state.eof {
             return Err(ChannelError::Closed);
         }
-        let mut chunk = vec![0u8; 64 * 1024];
         loop {
             self.stream.readable().await?;
-            match self.stream.try_read(&mut chunk) {
+            match self.stream.try_read(state.scratch()) {
                 Ok(0) => {
                     state.eof = true;
                     return Err(ChannelError::Closed);
@@ -52,7 +51,7 @@ impl AsyncIo {
                 Ok(n) => {
                     // Appended right after the read completes: a cancelled
                     // future never holds bytes the state does not have.
-                    state.buf.extend_from_slice(&chunk[..n]);
+                    state.keep(n);
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

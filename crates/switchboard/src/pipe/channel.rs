@@ -20,8 +20,9 @@ pub(crate) const HEADER: usize = 4;
 /// Where the bytes travel. One implementation per kind of channel; every
 /// implementation must pass the same conformance tests.
 pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
-    /// Writes all of `parts`, in order, as one unit with respect to other writers.
-    fn send(&self, parts: &[&[u8]]) -> io::Result<()>;
+    /// Writes `header` then `body` (either may be empty), as one unit with
+    /// respect to other writers.
+    fn send(&self, header: &[u8], body: &[u8]) -> io::Result<()>;
     /// Reads at least one byte (blocking, or waiting at most `timeout`);
     /// 0 at end of stream.
     fn recv(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize>;
@@ -58,11 +59,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Transport for SocketTransport {
-    fn send(&self, parts: &[&[u8]]) -> io::Result<()> {
+    fn send(&self, header: &[u8], body: &[u8]) -> io::Result<()> {
         let _one_writer = lock(&self.write_lock);
         let mut socket = &self.socket;
-        let mut slices: Vec<IoSlice<'_>> = parts.iter().filter(|p| !p.is_empty()).map(|p| IoSlice::new(p)).collect();
-        let mut slices = &mut slices[..];
+        let mut pair = [IoSlice::new(header), IoSlice::new(body)];
+        let mut slices = &mut pair[..];
+        // Empty slices are skipped up front, so a write of 0 means no progress.
+        IoSlice::advance_slices(&mut slices, 0);
         while !slices.is_empty() {
             match socket.write_vectored(slices) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -183,6 +186,27 @@ pub(crate) struct ReadState {
     pub(crate) left: Option<usize>,
     /// The transport reached its end.
     pub(crate) eof: bool,
+    /// Where bytes are received before they join `buf`: allocated once, so
+    /// no read pays for zeroing a fresh buffer.
+    pub(crate) scratch: Vec<u8>,
+}
+
+/// The size of a receive into [`ReadState::scratch`].
+pub(crate) const SCRATCH: usize = 64 * 1024;
+
+impl ReadState {
+    /// The receive buffer, made on first use.
+    pub(crate) fn scratch(&mut self) -> &mut [u8] {
+        if self.scratch.is_empty() {
+            self.scratch = vec![0u8; SCRATCH];
+        }
+        &mut self.scratch
+    }
+
+    /// Appends the first `n` scratch bytes to `buf`.
+    pub(crate) fn keep(&mut self, n: usize) {
+        self.buf.extend_from_slice(&self.scratch[..n]);
+    }
 }
 
 impl ReadState {
@@ -250,9 +274,9 @@ impl Channel {
             let len = u32::try_from(data.len()).map_err(|_| {
                 ChannelError::Io(io::Error::new(io::ErrorKind::InvalidInput, "a message is limited to 4 GiB"))
             })?;
-            self.transport.send(&[&len.to_le_bytes(), data])?;
+            self.transport.send(&len.to_le_bytes(), data)?;
         } else if !data.is_empty() {
-            self.transport.send(&[data])?;
+            self.transport.send(&[], data)?;
         }
         Ok(())
     }
@@ -263,20 +287,19 @@ impl Channel {
         if state.eof {
             return Err(ChannelError::Closed);
         }
-        let mut chunk = [0u8; 16 * 1024];
         let got = if nowait {
-            match self.transport.try_recv(&mut chunk)? {
+            match self.transport.try_recv(state.scratch())? {
                 None => return Ok(false),
                 Some(n) => n,
             }
         } else {
-            self.transport.recv(&mut chunk, timeout)?
+            self.transport.recv(state.scratch(), timeout)?
         };
         if got == 0 {
             state.eof = true;
             return Err(ChannelError::Closed);
         }
-        state.buf.extend_from_slice(&chunk[..got]);
+        state.keep(got);
         Ok(true)
     }
 
