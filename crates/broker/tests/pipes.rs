@@ -653,3 +653,15 @@ fn call_named_pipe_to_a_server_that_never_answers_times_out() {
     assert_eq!(err.win32_error(), Win32Error::ERROR_SEM_TIMEOUT);
     drop(server);
 }
+
+#[test]
+fn handle_state_of_a_fresh_byte_server_is_zero_with_one_instance() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let server = ServerOptions::new().create(&conn, NAME).unwrap();
+    let state = server.handle_state().unwrap();
+    assert_eq!((state.flags(), state.instances), (0, 1));
+    let message =
+        ServerOptions::new().pipe_mode(PipeMode::Message).nowait(true).create(&conn, r"\\.\pipe\other").unwrap();
+    assert_eq!(message.handle_state().unwrap().flags(), 3, "PIPE_NOWAIT | PIPE_READMODE_MESSAGE");
+}

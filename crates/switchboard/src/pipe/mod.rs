@@ -246,6 +246,24 @@ pub enum Connected {
 /// Information about a pipe end (`GetNamedPipeInfo` and kin).
 pub type PipeInfo = PipeStatus;
 
+/// What `GetNamedPipeHandleState` reports for one handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandleState {
+    /// `PIPE_NOWAIT` is set on this handle.
+    pub nowait: bool,
+    /// How this handle reads (`PIPE_READMODE_*`).
+    pub read_mode: PipeMode,
+    /// Instances of the pipe that exist now.
+    pub instances: u32,
+}
+
+impl HandleState {
+    /// The Win32 state flags: `PIPE_NOWAIT` (1) | `PIPE_READMODE_MESSAGE` (2).
+    pub fn flags(&self) -> u32 {
+        u32::from(self.nowait) | if self.read_mode == PipeMode::Message { 2 } else { 0 }
+    }
+}
+
 /// The server end of one pipe instance. Closed on drop.
 #[derive(Debug)]
 pub struct PipeServer {
@@ -344,6 +362,14 @@ macro_rules! data_methods {
         /// The pipe's type, sizes, instance counts and this end's state.
         pub fn info(&self) -> Result<PipeInfo> {
             self.end.status("GetNamedPipeInfo")
+        }
+
+        /// This handle's modes and the pipe's current instance count
+        /// (`GetNamedPipeHandleState`; the collection fields of remote
+        /// byte pipes do not apply here).
+        pub fn handle_state(&self) -> Result<HandleState> {
+            let status = self.end.status("GetNamedPipeHandleState")?;
+            Ok(HandleState { nowait: self.end.nowait, read_mode: self.end.read_mode(), instances: status.instances })
         }
 
         /// The pipe's full name.
