@@ -5,38 +5,14 @@ mod common;
 use common::*;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use switchboard::mailslot;
 use switchboard_testkit::{TestBroker, eventually};
 
-/// A `mailslot serve` process, killed when dropped.
-struct Server(Option<Child>);
-
-impl Server {
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().expect("the server is still ours")
-    }
-
-    /// Waits for the server to exit and returns what it printed.
-    fn output(mut self) -> Output {
-        let child = self.0.take().expect("the server is still ours");
-        child.wait_with_output().expect("wait for mailslot serve")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// Waits until the broker lists the mailslot `name`; returns its reader's pid.
-fn wait_listed(broker: &TestBroker, server: &mut Server, name: &str) -> u32 {
+fn wait_listed(broker: &TestBroker, server: &mut Proc, name: &str) -> u32 {
     let conn = broker.connect();
     let mut reader_pid = None;
     let listed = eventually(Duration::from_secs(20), || {
@@ -51,11 +27,11 @@ fn wait_listed(broker: &TestBroker, server: &mut Server, name: &str) -> u32 {
 }
 
 /// `mailslot serve NAME ARGS…` (stdout piped), returned once the mailslot exists.
-fn serve(broker: &TestBroker, name: &str, args: &[&str]) -> Server {
+fn serve(broker: &TestBroker, name: &str, args: &[&str]) -> Proc {
     let mut all = vec!["mailslot", "serve", name];
     all.extend_from_slice(args);
     let child = cli(broker, &all).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start mailslot serve");
-    let mut server = Server(Some(child));
+    let mut server = Proc::from_command_child(child);
     wait_listed(broker, &mut server, name);
     server
 }
@@ -189,7 +165,7 @@ fn hold_shows_the_count_while_nobody_reads() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut server = Server(Some(child));
+    let mut server = Proc::from_command_child(child);
     let mut stderr = BufReader::new(server.child().stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();

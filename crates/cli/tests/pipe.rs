@@ -5,35 +5,25 @@ mod common;
 use common::*;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use switchboard::pipe::{self, WaitTimeout};
 use switchboard_testkit::{TestBroker, eventually};
 
-/// A `pipe serve` process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Spawns `pipe serve NAME ARGS…` (stderr as given) without waiting for it.
-fn spawn_server(broker: &TestBroker, name: &str, args: &[&str], stderr: Stdio) -> Server {
+fn spawn_server(broker: &TestBroker, name: &str, args: &[&str], stderr: Stdio) -> Proc {
     let mut all = vec!["pipe", "serve", name];
     all.extend_from_slice(args);
-    Server(cli(broker, &all).stdout(Stdio::null()).stderr(stderr).spawn().expect("start pipe serve"))
+    Proc::from_command(cli(broker, &all).stdout(Stdio::null()).stderr(stderr))
 }
 
 /// Waits until the pipe has an instance free for a client.
-fn wait_listening(broker: &TestBroker, server: &mut Server, name: &str) {
+fn wait_listening(broker: &TestBroker, server: &mut Proc, name: &str) {
     let conn = broker.connect();
     let full = format!(r"\\.\pipe\{name}");
     let listening = eventually(Duration::from_secs(20), || {
-        if let Some(status) = server.0.try_wait().unwrap() {
+        if let Some(status) = server.child().try_wait().unwrap() {
             panic!("pipe serve {name} exited early: {status}");
         }
         pipe::wait_named_pipe(&conn, &full, WaitTimeout::Exactly(Duration::ZERO)).is_ok()
@@ -42,7 +32,7 @@ fn wait_listening(broker: &TestBroker, server: &mut Server, name: &str) {
 }
 
 /// `pipe serve NAME ARGS…`, returned once it listens.
-fn serve(broker: &TestBroker, name: &str, args: &[&str]) -> Server {
+fn serve(broker: &TestBroker, name: &str, args: &[&str]) -> Proc {
     let mut server = spawn_server(broker, name, args, Stdio::null());
     wait_listening(broker, &mut server, name);
     server
@@ -80,7 +70,7 @@ fn ls_shows_the_instances_and_the_maximum() {
     let broker = TestBroker::start();
     let mut server = spawn_server(&broker, "demo", &["--echo", "--instances", "3"], Stdio::piped());
     let mut ready = String::new();
-    BufReader::new(server.0.stderr.as_mut().unwrap()).read_line(&mut ready).unwrap();
+    BufReader::new(server.child().stderr.as_mut().unwrap()).read_line(&mut ready).unwrap();
     assert_eq!(ready, "serving \\\\.\\pipe\\demo (3 instances, byte)\n");
     wait_listening(&broker, &mut server, "demo");
 
@@ -142,7 +132,7 @@ fn once_serves_one_client_and_exits() {
     assert_eq!(stdout(&out), "bye\n", "{out:?}");
     let mut status = None;
     assert!(eventually(Duration::from_secs(20), || {
-        status = server.0.try_wait().unwrap();
+        status = server.child().try_wait().unwrap();
         status.is_some()
     }));
     assert_eq!(status.and_then(|s| s.code()), Some(0));

@@ -5,70 +5,32 @@ mod common;
 use common::*;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
 use switchboard::section::{PageProtection, SectionOptions};
 use switchboard_testkit::{TestBroker, eventually};
 
-/// A `section create --hold` process, killed when dropped.
-struct Holder(Option<Child>);
-
-impl Holder {
-    /// `section create NAME ARGS… --hold`, stdin piped and kept open.
-    fn spawn(broker: &TestBroker, name: &str, args: &[&str]) -> Self {
-        let mut all = vec!["section", "create", name];
-        all.extend_from_slice(args);
-        all.push("--hold");
-        let child = cli(broker, &all)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start section create --hold");
-        Self(Some(child))
-    }
-
-    /// [`Holder::spawn`], returned once it says it holds the section; also
-    /// returns that line.
-    fn start(broker: &TestBroker, name: &str, args: &[&str]) -> (Self, String) {
-        let mut holder = Self::spawn(broker, name, args);
-        let mut line = String::new();
-        BufReader::new(holder.child().stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("holding"), "section create {name} --hold said {line:?}");
-        (holder, line)
-    }
-
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().expect("the holder is still ours")
-    }
-
-    /// Ends its stdin and waits for it to exit.
-    fn release(mut self) -> Output {
-        let mut child = self.0.take().expect("the holder is still ours");
-        drop(child.stdin.take());
-        child.wait_with_output().expect("wait for section create --hold")
-    }
+/// `section create NAME ARGS… --hold`, stdin kept open, without waiting for it.
+fn spawn_holder(broker: &TestBroker, name: &str, args: &[&str]) -> Proc {
+    let mut all = vec!["section", "create", name];
+    all.extend_from_slice(args);
+    all.push("--hold");
+    Proc::spawn(broker, &all)
 }
 
-impl Drop for Holder {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn ok(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
+/// `section create NAME ARGS… --hold`, returned once it holds the section, with its line.
+fn start_holder(broker: &TestBroker, name: &str, args: &[&str]) -> (Proc, String) {
+    let mut all = vec!["section", "create", name];
+    all.extend_from_slice(args);
+    all.push("--hold");
+    Proc::start(broker, &all, "holding")
 }
 
 #[test]
 fn one_process_holds_another_writes_a_third_reads_and_the_name_goes_with_the_holder() {
     let broker = TestBroker::start();
     let conn = broker.connect();
-    let (holder, line) = Holder::start(&broker, "S", &["--size", "1MiB"]);
+    let (holder, line) = start_holder(&broker, "S", &["--size", "1MiB"]);
     assert!(line.starts_with("holding section \"S\" (1048576 bytes, handle 0x"), "{line}");
     assert!(line.ends_with("); end of stdin releases it\n"), "{line}");
 
@@ -159,7 +121,7 @@ fn write_takes_stdin_and_refuses_to_run_past_the_end() {
 #[test]
 fn readonly_sections_refuse_writers_with_exit_5() {
     let broker = TestBroker::start();
-    let (holder, _) = Holder::start(&broker, "RO", &["--size", "4KiB", "--protection", "readonly"]);
+    let (holder, _) = start_holder(&broker, "RO", &["--size", "4KiB", "--protection", "readonly"]);
     let denied = run(&broker, &["section", "write", "RO", "hello"]);
     assert_eq!(denied.status.code(), Some(5), "{denied:?}");
     assert!(stderr(&denied).contains("ERROR_ACCESS_DENIED"), "{}", stderr(&denied));
@@ -179,7 +141,7 @@ fn create_without_hold_warns_and_hold_reports_an_existing_section() {
     let conn = broker.connect();
     let kept = SectionOptions::new(8192).protection(PageProtection::ReadWrite).create(&conn, "kept").unwrap();
     assert!(!kept.already_existed);
-    let mut holder = Holder::spawn(&broker, "kept", &["--size", "1", "--json"]);
+    let mut holder = spawn_holder(&broker, "kept", &["--size", "1", "--json"]);
     // One pretty JSON object on stdout, the `holding` line on stderr.
     let mut text = String::new();
     let mut out = BufReader::new(holder.child().stdout.as_mut().unwrap());

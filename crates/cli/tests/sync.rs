@@ -5,96 +5,17 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
 use switchboard_testkit::{TestBroker, eventually};
-
-/// A `switchboard … --hold` process (stdin piped and kept open), killed
-/// when dropped.
-struct Holder(Option<Child>);
-
-impl Holder {
-    /// Runs `switchboard ARGS` with stdin piped and kept open, and returns
-    /// once its first line of output starts with `expect`; also returns
-    /// that line.
-    fn start(broker: &TestBroker, args: &[&str], expect: &str) -> (Self, String) {
-        let child = cli(broker, args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start a switchboard … --hold");
-        let mut holder = Self(Some(child));
-        let mut line = String::new();
-        BufReader::new(holder.child().stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with(expect), "{args:?} said {line:?}");
-        (holder, line)
-    }
-
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().expect("the holder is still ours")
-    }
-
-    /// Ends its stdin and waits for it to exit.
-    fn release(mut self) -> Output {
-        let mut child = self.0.take().expect("the holder is still ours");
-        drop(child.stdin.take());
-        child.wait_with_output().expect("wait for the holder")
-    }
-
-    /// SIGKILL: it gets no chance to release anything.
-    fn kill(mut self) {
-        let mut child = self.0.take().expect("the holder is still ours");
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// A process started in the background, killed when dropped.
-struct Background(Option<Child>);
-
-impl Background {
-    fn spawn(broker: &TestBroker, args: &[&str]) -> Self {
-        let child = cli(broker, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start switchboard");
-        Self(Some(child))
-    }
-
-    fn finish(mut self) -> Output {
-        self.0.take().expect("still ours").wait_with_output().expect("wait for switchboard")
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn ok(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
-}
 
 #[test]
 fn a_held_mutex_makes_others_time_out_until_its_holder_lets_go() {
     let broker = TestBroker::start();
     let conn = broker.connect();
-    let (creator, line) = Holder::start(&broker, &["mutex", "create", "M", "--hold"], "holding mutex \"M\"");
+    let (creator, line) = Proc::start(&broker, &["mutex", "create", "M", "--hold"], "holding mutex \"M\"");
     assert!(line.ends_with("); end of stdin releases it\n"), "{line}");
-    let (holder, line) = Holder::start(&broker, &["mutex", "acquire", "M", "--hold"], "acquired");
+    let (holder, line) = Proc::start(&broker, &["mutex", "acquire", "M", "--hold"], "acquired");
     assert_eq!(line, "acquired \"M\"\n");
     assert!(conn.show("M").unwrap().state.starts_with("owned by thread"), "{:?}", conn.show("M"));
 
@@ -103,11 +24,11 @@ fn a_held_mutex_makes_others_time_out_until_its_holder_lets_go() {
     assert_eq!(stdout(&busy), "timed out after 100ms\n");
 
     // A waiter parked on the mutex gets it when the holder lets go.
-    let waiter = Background::spawn(&broker, &["mutex", "acquire", "M", "--timeout", "20s"]);
+    let waiter = Proc::spawn(&broker, &["mutex", "acquire", "M", "--timeout", "20s"]);
     assert!(eventually(Duration::from_secs(20), || conn.show("M").is_ok_and(|i| i.waiters == 1)), "no waiter");
     let released = holder.release();
     ok(&released);
-    let waited = waiter.finish();
+    let waited = waiter.output();
     ok(&waited);
     assert_eq!(stdout(&waited), "acquired \"M\"\n", "released, not abandoned");
 
@@ -130,8 +51,8 @@ fn a_held_mutex_makes_others_time_out_until_its_holder_lets_go() {
 fn a_mutex_whose_owner_is_killed_is_abandoned_to_the_next_acquirer() {
     let broker = TestBroker::start();
     // Keeps M alive once the killed holder's handle goes.
-    let (creator, _) = Holder::start(&broker, &["mutex", "create", "M", "--hold"], "holding mutex \"M\"");
-    let (holder, _) = Holder::start(&broker, &["mutex", "acquire", "M", "--hold"], "acquired \"M\"");
+    let (creator, _) = Proc::start(&broker, &["mutex", "create", "M", "--hold"], "holding mutex \"M\"");
+    let (holder, _) = Proc::start(&broker, &["mutex", "acquire", "M", "--hold"], "acquired \"M\"");
     holder.kill();
 
     // Waits until the broker has seen the owner go, then owns M.
@@ -148,7 +69,7 @@ fn a_mutex_whose_owner_is_killed_is_abandoned_to_the_next_acquirer() {
 #[test]
 fn create_owned_holds_the_mutex_until_the_hold_ends() {
     let broker = TestBroker::start();
-    let (creator, line) = Holder::start(&broker, &["mutex", "create", "O", "--owned", "--hold"], "holding mutex \"O\"");
+    let (creator, line) = Proc::start(&broker, &["mutex", "create", "O", "--owned", "--hold"], "holding mutex \"O\"");
     assert!(line.contains(", owned by this process); end of stdin releases it"), "{line}");
     let busy = run(&broker, &["mutex", "acquire", "O", "--timeout", "100ms"]);
     assert_eq!(busy.status.code(), Some(6), "{busy:?}");
@@ -167,7 +88,7 @@ fn semaphore_counts_go_down_with_waits_and_up_with_releases() {
     let broker = TestBroker::start();
     let conn = broker.connect();
     let (holder, line) =
-        Holder::start(&broker, &["sem", "create", "S", "--initial", "1", "--max", "1", "--hold"], "holding");
+        Proc::start(&broker, &["sem", "create", "S", "--initial", "1", "--max", "1", "--hold"], "holding");
     assert!(line.starts_with("holding semaphore \"S\" (count 1 of 1, handle 0x"), "{line}");
 
     let first = run(&broker, &["sem", "wait", "S", "--timeout", "100ms"]);
