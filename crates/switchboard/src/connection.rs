@@ -53,10 +53,11 @@ struct State {
 
 #[derive(Debug)]
 struct Inner {
-    /// One socket for both directions: writes happen under `writer`, reads
-    /// under `reader` (a `&UnixStream` reads and writes).
+    /// One socket for both directions: writes happen under `writer` (which
+    /// holds the reusable frame buffer), reads under `reader` (a
+    /// `&UnixStream` reads and writes).
     stream: UnixStream,
-    writer: Mutex<()>,
+    writer: Mutex<Vec<u8>>,
     reader: Mutex<Reader>,
     state: Mutex<State>,
     answered: Condvar,
@@ -275,7 +276,7 @@ impl Connection {
         Ok(Self {
             inner: Arc::new(Inner {
                 stream,
-                writer: Mutex::new(()),
+                writer: Mutex::new(Vec::with_capacity(256)),
                 reader: Mutex::new(Reader { timeout: None }),
                 state: Mutex::new(State::default()),
                 answered: Condvar::new(),
@@ -359,10 +360,11 @@ impl Connection {
         } else {
             0
         };
-        let mut bytes = Vec::with_capacity(64);
-        encode_frame(&RequestFrame { id, request }, &mut bytes);
         let written = {
-            let _turn = lock(&self.inner.writer);
+            // The frame buffer lives under the write lock and is reused.
+            let mut bytes = lock(&self.inner.writer);
+            bytes.clear();
+            encode_frame(&RequestFrame { id, request }, &mut bytes);
             (&self.inner.stream).write_all(&bytes)
         };
         if let Err(e) = written {
