@@ -2,6 +2,7 @@
 //! `Variant => handler_method(RequestType) -> ReplyType;`.
 
 use serde::{Deserialize, Serialize};
+use switchboard_types::syncstate::Shape;
 use switchboard_types::{
     Atom, AtomEntry, AtomKey, Handle, MailslotName, NamespacePath, ObjectKind, ObjectName, PipeName, Win32Error,
 };
@@ -15,10 +16,10 @@ protocol_table! {
     Close => close(Close) -> ();
     /// Duplicate a handle within the calling process (`DuplicateHandle`).
     Duplicate => duplicate(Duplicate) -> Handle;
-    /// `SetEvent`, `ResetEvent` or `PulseEvent`; answers the previous state.
-    EventOp => event_op(EventOp) -> bool;
-    /// Wait for one or many handles (`WaitForMultipleObjects`); may be answered later.
-    Wait => wait(Wait) -> WaitOutcome;
+    /// The shared page of an event, mutex or semaphore, for waits and
+    /// changes made in the client. Carries the page's descriptor when the
+    /// handle may wait or change the state.
+    MapSync => map_sync(MapSync) -> SyncMapped;
     /// `GlobalAddAtom`.
     AddAtom => add_atom(AddAtom) -> Atom;
     /// `GlobalFindAtom`.
@@ -71,16 +72,13 @@ protocol_table! {
     OpenSection => open_section(OpenSection) -> SectionOpened;
     /// `CreateMutex`.
     CreateMutex => create_mutex(CreateMutex) -> Created;
-    /// `ReleaseMutex`.
-    ReleaseMutex => release_mutex(ReleaseMutex) -> ();
     /// `CreateSemaphore`.
     CreateSemaphore => create_semaphore(CreateSemaphore) -> Created;
-    /// `ReleaseSemaphore`; answers the previous count.
-    ReleaseSemaphore => release_semaphore(ReleaseSemaphore) -> i32;
-    /// A thread of the caller ended: the mutexes it owns are abandoned.
+    /// A thread of the caller may own mutexes: if the caller ends while the
+    /// thread owns one, the broker abandons it.
+    ThreadStarted => thread_started(ThreadStarted) -> ();
+    /// A thread of the caller ended (it abandoned its own mutexes): forget it.
     ThreadExited => thread_exited(ThreadExited) -> ();
-    /// `SignalObjectAndWait`: signal one object and wait on another, as one step; may be answered later.
-    SignalAndWait => signal_and_wait(SignalAndWait) -> WaitOutcome;
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -224,49 +222,26 @@ pub struct Duplicate {
     pub access: Option<u32>,
 }
 
-/// The three event operations.
+/// Asks for the shared page of an event, mutex or semaphore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EventAction {
-    /// `SetEvent`.
-    Set,
-    /// `ResetEvent`.
-    Reset,
-    /// `PulseEvent`.
-    Pulse,
-}
-
-/// An operation on an event handle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventOp {
-    /// The event.
+pub struct MapSync {
+    /// The handle.
     pub handle: Handle,
-    /// What to do.
-    pub action: EventAction,
 }
 
-/// `WaitForMultipleObjects`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Wait {
-    /// 1 to 64 handles.
-    pub handles: Vec<Handle>,
-    /// Wait for all at once, or for any.
-    pub wait_all: bool,
-    /// `None` waits forever; `Some(0)` only tests.
-    pub timeout_ms: Option<u64>,
-    /// The waiting thread (mutexes are owned by threads).
-    pub thread: u32,
-}
-
-/// How a wait ended.
+/// An event's, mutex's or semaphore's shared page: the descriptor follows
+/// when the handle may wait on the object or change it (`SYNCHRONIZE` or
+/// the type's modify right); else there is none and `mapped` is false.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WaitOutcome {
-    /// `WAIT_OBJECT_0 + index`: the handle at this index (the lowest signaled
-    /// one for wait-any; 0 for wait-all).
-    Signaled(u32),
-    /// `WAIT_ABANDONED_0 + index`.
-    Abandoned(u32),
-    /// `WAIT_TIMEOUT`.
-    TimedOut,
+pub struct SyncMapped {
+    /// What the object is, with its constants.
+    pub shape: Shape,
+    /// The object's id, unique among live objects: wait-all locks in its order.
+    pub object: u32,
+    /// The handle's granted access.
+    pub access: u32,
+    /// Whether a descriptor follows.
+    pub mapped: bool,
 }
 
 /// `GlobalAddAtom`.
@@ -772,15 +747,6 @@ pub struct CreateMutex {
     pub security: Security,
 }
 
-/// `ReleaseMutex`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseMutex {
-    /// The mutex.
-    pub handle: Handle,
-    /// The calling thread, which must own it.
-    pub thread: u32,
-}
-
 /// `CreateSemaphore`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateSemaphore {
@@ -796,25 +762,10 @@ pub struct CreateSemaphore {
     pub security: Security,
 }
 
-/// `ReleaseSemaphore`.
+/// A thread that may own mutexes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseSemaphore {
-    /// The semaphore.
-    pub handle: Handle,
-    /// How much to add (more than 0).
-    pub count: i32,
-}
-
-/// `SignalObjectAndWait`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignalAndWait {
-    /// An event to set, a mutex to release or a semaphore to release by one.
-    pub signal: Handle,
-    /// The object to wait on.
-    pub wait: Handle,
-    /// `None` waits forever.
-    pub timeout_ms: Option<u64>,
-    /// The calling thread.
+pub struct ThreadStarted {
+    /// The thread's id (`gettid`).
     pub thread: u32,
 }
 

@@ -7,7 +7,8 @@ use switchboard_types::{ObjectKind, ObjectName};
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
-use crate::handle::{OwnedHandle, WaitResult, Waitable, wait_handles};
+use crate::fastsync::{self, EventAction};
+use crate::handle::{OwnedHandle, WaitResult, Waitable, wait_one};
 
 /// Access rights for events.
 pub mod access {
@@ -156,7 +157,7 @@ impl Event {
     ///
     /// `SetEvent` (the previous state is what `NtSetEvent` reports).
     pub fn set(&self) -> Result<bool> {
-        self.op(p::EventAction::Set, "SetEvent")
+        self.op(EventAction::Set, "SetEvent")
     }
 
     /// Resets the event to not signaled; returns whether it was signaled.
@@ -165,7 +166,7 @@ impl Event {
     ///
     /// `ResetEvent`.
     pub fn reset(&self) -> Result<bool> {
-        self.op(p::EventAction::Reset, "ResetEvent")
+        self.op(EventAction::Reset, "ResetEvent")
     }
 
     /// Releases the current waiters (all of them for manual-reset, one for
@@ -173,14 +174,17 @@ impl Event {
     ///
     /// # Windows equivalent
     ///
-    /// `PulseEvent` (which Microsoft calls unreliable because of kernel-mode
-    /// APCs; here it is exact: every waiter parked at the broker is released).
+    /// `PulseEvent`, which Microsoft calls unreliable. Here a manual-reset
+    /// event releases every wait under way (they see the pulse even if they
+    /// have not slept yet); an auto-reset event with sleepers is left
+    /// signaled for one of them to take (if all of them time out at that
+    /// moment it stays signaled), and without sleepers it is just reset.
     pub fn pulse(&self) -> Result<bool> {
-        self.op(p::EventAction::Pulse, "PulseEvent")
+        self.op(EventAction::Pulse, "PulseEvent")
     }
 
-    fn op(&self, action: p::EventAction, name: &'static str) -> Result<bool> {
-        self.handle.connection().call(p::EventOp { handle: self.handle.raw(), action }, name, self.handle.name())
+    fn op(&self, action: EventAction, name: &'static str) -> Result<bool> {
+        fastsync::event(&self.handle, action, name)
     }
 
     /// Waits until the event is signaled or `timeout` passes (`None`: forever).
@@ -189,14 +193,7 @@ impl Event {
     ///
     /// `WaitForSingleObject`.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<WaitResult> {
-        wait_handles(
-            self.handle.connection(),
-            vec![self.handle.raw()],
-            false,
-            timeout,
-            "WaitForSingleObject",
-            self.handle.name(),
-        )
+        wait_one(&self.handle, timeout)
     }
 
     /// A second handle to the same event (`DuplicateHandle`).

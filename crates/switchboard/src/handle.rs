@@ -1,12 +1,14 @@
 //! Handles that close themselves.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use switchboard_proto as p;
 use switchboard_types::Handle;
 
 use crate::connection::Connection;
-use crate::error::{Error, ErrorKind, Result, Win32Error};
+use crate::error::Result;
+use crate::fastsync::{self, Shared};
 
 /// A handle in this process's table at the broker, closed on drop
 /// (`CloseHandle`). Dropping never blocks: the close is sent and not awaited.
@@ -16,11 +18,24 @@ pub struct OwnedHandle {
     handle: Handle,
     name: Option<String>,
     closed: bool,
+    /// The object's shared page, fetched at first use (events, mutexes and
+    /// semaphores only).
+    shared: OnceLock<Arc<Shared>>,
 }
 
 impl OwnedHandle {
     pub(crate) fn new(conn: Connection, handle: Handle, name: Option<String>) -> Self {
-        Self { conn, handle, name, closed: false }
+        Self { conn, handle, name, closed: false, shared: OnceLock::new() }
+    }
+
+    /// The object's shared page and constants, asked of the broker once.
+    pub(crate) fn shared(&self, op: &'static str) -> Result<&Arc<Shared>> {
+        if let Some(shared) = self.shared.get() {
+            return Ok(shared);
+        }
+        let fetched = Shared::fetch(self, op)?;
+        // Two threads may race here; either page is as good.
+        Ok(self.shared.get_or_init(|| fetched))
     }
 
     /// The raw handle value (a multiple of 4).
@@ -85,103 +100,45 @@ pub enum WaitResult {
     TimedOut,
 }
 
-/// Extra time allowed for the broker's answer beyond the wait's own timeout.
-const WAIT_GRACE: Duration = Duration::from_secs(30);
-
 /// Waits until one of `objects` is signaled (or all of them at once, with
-/// `wait_all`), or `timeout` passes (`None`: forever).
+/// `wait_all`), or `timeout` passes (`None`: forever; zero: just tests).
 ///
 /// # Windows equivalent
 ///
-/// `WaitForMultipleObjects`. Between 1 and 64 objects; with `wait_all`,
-/// nothing is consumed until everything can be, atomically. All objects must
-/// live on the same [`Connection`].
+/// `WaitForMultipleObjects`. Between 1 and 64 objects (else
+/// `ERROR_INVALID_PARAMETER`), each handle with `SYNCHRONIZE` (else
+/// `ERROR_ACCESS_DENIED`). Wait-any reports the lowest index that could be
+/// taken; wait-all takes nothing until it can take everything, atomically,
+/// and refuses an object named twice. The objects may come from different
+/// connections.
+///
+/// The wait happens in this process, on the objects' shared pages: when an
+/// object can be taken at once, no system call is made. Waiters are not
+/// served in arrival order (neither are they on Windows, strictly).
 pub fn wait_for_multiple(objects: &[&dyn Waitable], wait_all: bool, timeout: Option<Duration>) -> Result<WaitResult> {
-    let op = "WaitForMultipleObjects";
-    let Some(first) = objects.first() else {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            Win32Error::ERROR_INVALID_PARAMETER,
-            op,
-            None,
-            "no objects to wait for",
-        ));
-    };
-    let conn = first.owned_handle().connection();
-    one_connection(op, conn, objects.iter().copied())?;
-    let handles = objects.iter().map(|o| o.owned_handle().raw()).collect();
-    wait_handles(
-        conn,
-        handles,
-        wait_all,
-        timeout,
-        op,
-        if objects.len() == 1 { first.owned_handle().name() } else { None },
-    )
+    let handles: Vec<&OwnedHandle> = objects.iter().map(|o| o.owned_handle()).collect();
+    let name = if handles.len() == 1 { handles[0].name() } else { None };
+    fastsync::wait(&handles, wait_all, timeout, "WaitForMultipleObjects", name)
 }
 
 /// Signals `signal` (sets an event, releases a mutex, or releases a
-/// semaphore by one) and waits on `wait`, as one step: no other waiter can
-/// slip in between.
+/// semaphore by one), then waits on `wait`.
 ///
 /// # Windows equivalent
 ///
-/// `SignalObjectAndWait` (not alertable). Both objects must live on the same
-/// [`Connection`].
+/// `SignalObjectAndWait` (not alertable). As on Windows, the signal and the
+/// wait are not one atomic step: another thread may see the signal before
+/// this one starts waiting. The wait handle is checked before anything is
+/// signaled, so a bad one leaves `signal` untouched.
 pub fn signal_and_wait(signal: &dyn Waitable, wait: &dyn Waitable, timeout: Option<Duration>) -> Result<WaitResult> {
     let op = "SignalObjectAndWait";
-    let conn = signal.owned_handle().connection();
-    one_connection(op, conn, [wait])?;
-    let timeout_ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
-    let request = p::SignalAndWait {
-        signal: signal.owned_handle().raw(),
-        wait: wait.owned_handle().raw(),
-        timeout_ms,
-        thread: crate::sync::current_thread(),
-    };
-    let outcome =
-        conn.call_for(request, op, wait.owned_handle().name(), timeout.map(|t| t.saturating_add(WAIT_GRACE)))?;
-    Ok(match outcome {
-        p::WaitOutcome::Signaled(_) => WaitResult::Signaled(0),
-        p::WaitOutcome::Abandoned(_) => WaitResult::Abandoned(0),
-        p::WaitOutcome::TimedOut => WaitResult::TimedOut,
-    })
+    let waited = wait.owned_handle();
+    fastsync::check_waitable(waited, op)?;
+    fastsync::signal(signal.owned_handle(), op)?;
+    fastsync::wait(&[waited], false, timeout, op, waited.name())
 }
 
-/// Objects waited on together must live on one connection (one handle table).
-fn one_connection<'a>(
-    op: &'static str,
-    conn: &Connection,
-    objects: impl IntoIterator<Item = &'a dyn Waitable>,
-) -> Result<()> {
-    if objects.into_iter().all(|o| o.owned_handle().connection().same_as(conn)) {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::InvalidArgument,
-            Win32Error::ERROR_INVALID_HANDLE,
-            op,
-            None,
-            "the objects live on different connections",
-        ))
-    }
-}
-
-pub(crate) fn wait_handles(
-    conn: &Connection,
-    handles: Vec<Handle>,
-    wait_all: bool,
-    timeout: Option<Duration>,
-    op: &'static str,
-    name: Option<&str>,
-) -> Result<WaitResult> {
-    let timeout_ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
-    let reply_within = timeout.map(|t| t.saturating_add(WAIT_GRACE));
-    let thread = crate::sync::current_thread();
-    let outcome = conn.call_for(p::Wait { handles, wait_all, timeout_ms, thread }, op, name, reply_within)?;
-    Ok(match outcome {
-        p::WaitOutcome::Signaled(i) => WaitResult::Signaled(i as usize),
-        p::WaitOutcome::Abandoned(i) => WaitResult::Abandoned(i as usize),
-        p::WaitOutcome::TimedOut => WaitResult::TimedOut,
-    })
+/// One object waited on by its typed owner.
+pub(crate) fn wait_one(handle: &OwnedHandle, timeout: Option<Duration>) -> Result<WaitResult> {
+    fastsync::wait(&[handle], false, timeout, "WaitForSingleObject", handle.name())
 }

@@ -34,6 +34,7 @@ mod autostart;
 mod connection;
 pub mod error;
 pub mod event;
+mod fastsync;
 mod handle;
 pub mod mailslot;
 pub mod pipe;

@@ -6,7 +6,6 @@
 //! [`WaitResult::Abandoned`] and owns it. Closing a handle does not release
 //! ownership.
 
-use std::cell::RefCell;
 use std::time::Duration;
 
 use switchboard_proto as p;
@@ -15,7 +14,8 @@ use switchboard_types::ObjectKind;
 use crate::connection::Connection;
 use crate::error::Result;
 use crate::event::{Created, parse_name};
-use crate::handle::{OwnedHandle, WaitResult, Waitable, wait_handles};
+use crate::fastsync::{self, announce, me};
+use crate::handle::{OwnedHandle, WaitResult, Waitable, wait_one};
 
 /// `SYNCHRONIZE`: needed to wait.
 pub const SYNCHRONIZE: u32 = 0x0010_0000;
@@ -27,40 +27,6 @@ pub const MUTEX_MODIFY_STATE: u32 = 0x0001;
 pub const SEMAPHORE_ALL_ACCESS: u32 = 0x001F_0003;
 /// `SEMAPHORE_MODIFY_STATE`: needed to release.
 pub const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
-
-/// The calling thread's id, as the broker knows threads.
-pub(crate) fn current_thread() -> u32 {
-    rustix::thread::gettid().as_raw_nonzero().get().cast_unsigned()
-}
-
-/// Tells the broker when this thread ends, so the mutexes it still owns
-/// are abandoned (as Windows does when a thread exits holding a mutex).
-struct ThreadExitNotice {
-    connections: Vec<Connection>,
-    thread: u32,
-}
-
-impl Drop for ThreadExitNotice {
-    fn drop(&mut self) {
-        for conn in &self.connections {
-            conn.send_and_forget(p::ThreadExited { thread: self.thread });
-        }
-    }
-}
-
-thread_local! {
-    static EXIT_NOTICE: RefCell<ThreadExitNotice> = RefCell::new(ThreadExitNotice { connections: Vec::new(), thread: current_thread() });
-}
-
-/// Remembers that this thread may own mutexes through `conn`.
-fn note_mutex_use(conn: &Connection) {
-    let _ = EXIT_NOTICE.try_with(|notice| {
-        let mut notice = notice.borrow_mut();
-        if !notice.connections.iter().any(|c| c.same_as(conn)) {
-            notice.connections.push(conn.clone());
-        }
-    });
-}
 
 /// A mutex.
 ///
@@ -92,11 +58,13 @@ impl Mutex {
         shown: Option<&str>,
         initial_owner: bool,
     ) -> Result<Created<Mutex>> {
-        note_mutex_use(conn);
+        if initial_owner {
+            announce(conn);
+        }
         let request = p::CreateMutex {
             name,
             initial_owner,
-            thread: current_thread(),
+            thread: me(),
             access: MUTEX_ALL_ACCESS,
             security: p::Security::default(),
         };
@@ -118,22 +86,13 @@ impl Mutex {
     /// Waits until this thread owns the mutex (`WaitForSingleObject`).
     /// [`WaitResult::Abandoned`] also means it is owned now.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<WaitResult> {
-        note_mutex_use(self.handle.connection());
-        wait_handles(
-            self.handle.connection(),
-            vec![self.handle.raw()],
-            false,
-            timeout,
-            "WaitForSingleObject",
-            self.handle.name(),
-        )
+        wait_one(&self.handle, timeout)
     }
 
     /// Releases one acquisition (`ReleaseMutex`); a thread that does not own
     /// it gets `ERROR_NOT_OWNER`.
     pub fn release(&self) -> Result<()> {
-        let request = p::ReleaseMutex { handle: self.handle.raw(), thread: current_thread() };
-        self.handle.connection().call(request, "ReleaseMutex", self.handle.name())
+        fastsync::release_mutex(&self.handle, "ReleaseMutex")
     }
 
     /// The handle.
@@ -150,7 +109,6 @@ impl Mutex {
 
 impl Waitable for Mutex {
     fn owned_handle(&self) -> &OwnedHandle {
-        note_mutex_use(self.handle.connection());
         &self.handle
     }
 }
@@ -210,24 +168,13 @@ impl Semaphore {
 
     /// Waits for a count and takes it (`WaitForSingleObject`).
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<WaitResult> {
-        wait_handles(
-            self.handle.connection(),
-            vec![self.handle.raw()],
-            false,
-            timeout,
-            "WaitForSingleObject",
-            self.handle.name(),
-        )
+        wait_one(&self.handle, timeout)
     }
 
     /// Adds `count`, returning the previous count (`ReleaseSemaphore`).
     /// Past the maximum: `ERROR_TOO_MANY_POSTS`, and the count is unchanged.
     pub fn release(&self, count: i32) -> Result<i32> {
-        self.handle.connection().call(
-            p::ReleaseSemaphore { handle: self.handle.raw(), count },
-            "ReleaseSemaphore",
-            self.handle.name(),
-        )
+        fastsync::release_semaphore(&self.handle, count, "ReleaseSemaphore")
     }
 
     /// The handle.

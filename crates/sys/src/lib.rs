@@ -7,7 +7,8 @@
 //! of the process at the other end of a Unix socket ([`cred`]), users and
 //! groups from the system databases ([`users`]), and the systemd readiness
 //! notification ([`notify`]), passing descriptors between processes
-//! ([`fdpass`]) and process limits ([`limits`]). This is the only crate of
+//! ([`fdpass`]), process limits ([`limits`]), shared memory ([`shm`]) and the
+//! shared pages and futexes of synchronization objects ([`syncpage`]). This is the only crate of
 //! the workspace that may contain `unsafe`: it is denied crate-wide and allowed
 //! back only on the few calls rustix does not wrap, each with a `// SAFETY:`
 //! line saying why it holds.
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod notify;
 pub mod realm;
 pub mod shm;
+pub mod syncpage;
 pub mod users;
 
 pub use cred::{PeerCred, current_gid, current_uid, peer_credentials, process_groups};

@@ -1,6 +1,7 @@
 //! Switchboard's vocabulary, shared by every other crate: validated names,
 //! Win32 error codes, access masks, security descriptors and SDDL, the atom
-//! table, and the kinds of object. Pure: no I/O, no clock, no `unsafe`.
+//! table, the kinds of object, and the shared-memory state machine of events,
+//! mutexes and semaphores. Pure: no I/O, no clock, no `unsafe`.
 #![forbid(unsafe_code)]
 
 pub mod atom;
@@ -11,6 +12,7 @@ pub mod object;
 pub mod pipe_name;
 mod sddl;
 pub mod security;
+pub mod syncstate;
 
 pub use atom::{Atom, AtomEntry, AtomKey, AtomTable};
 pub use error::Win32Error;

@@ -124,13 +124,8 @@ impl Core {
             .map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, format!("cannot make the mailslot: {e}")))?;
         let reader = Reader { key: key.clone() };
         let object_security = SecurityDescriptor::default_for(&token);
-        let id = self.store.insert(Entry {
-            object: Box::new(reader),
-            path: None,
-            security: object_security,
-            handles: 0,
-            waiters: Vec::new(),
-        });
+        let id =
+            self.store.insert(Entry { object: Box::new(reader), path: None, security: object_security, handles: 0 });
         let access =
             AccessMask::SYNCHRONIZE | AccessMask::READ_CONTROL | AccessMask(FILE_READ_DATA | FILE_READ_ATTRIBUTES);
         let handle = match self.add_handle(cx, id, access) {
@@ -182,7 +177,6 @@ impl Core {
             path: None,
             security: object_security,
             handles: 0,
-            waiters: Vec::new(),
         });
         let handle = match self.add_handle(cx, id, granted) {
             Ok(h) => h,

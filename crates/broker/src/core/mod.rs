@@ -15,7 +15,6 @@
 //! after one of the calls above. [`Core::shutdown_requested`] turns true when
 //! a client asked the broker to stop.
 
-mod event;
 mod handles;
 mod mailslot;
 mod namespace;
@@ -24,9 +23,8 @@ mod pipe;
 mod requests;
 mod section;
 mod sync;
-mod wait;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
@@ -34,11 +32,10 @@ use switchboard_proto::{ReplyFrame, RequestFrame, Response, WireError, dispatch}
 use switchboard_types::security::{AccessMask, SecurityDescriptor, Token};
 use switchboard_types::{Handle, Win32Error};
 
-pub use event::{EVENT_ALL_ACCESS, EVENT_MODIFY_STATE, EVENT_QUERY_STATE};
 use handles::{HandleEntry, HandleTable};
 use namespace::Namespace;
 use objects::{Entry, ObjectId, Store};
-use wait::Waits;
+pub use sync::{EVENT_ALL_ACCESS, EVENT_MODIFY_STATE, EVENT_QUERY_STATE};
 
 /// A connected client, as the event loop numbers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,8 +61,6 @@ pub struct Config {
     pub max_clients: usize,
     /// Handles one client may hold.
     pub max_handles: usize,
-    /// Waits one client may have parked.
-    pub max_waits: usize,
     /// Undecodable frames tolerated before the client is dropped.
     pub max_malformed: u32,
     /// The broker's own user (it may always be stopped by it).
@@ -83,7 +78,6 @@ impl Default for Config {
         Self {
             max_clients: 4096,
             max_handles: 16_384,
-            max_waits: 1024,
             max_malformed: 8,
             owner_uid: 0,
             pid: std::process::id(),
@@ -120,6 +114,8 @@ struct Client {
     token: Token,
     handles: HandleTable,
     malformed: u32,
+    /// Threads that announced they may own mutexes (see `sync`).
+    threads: HashSet<u32>,
 }
 
 /// The object manager.
@@ -131,7 +127,6 @@ pub struct Core {
     store: Store,
     namespace: Namespace,
     atoms: switchboard_types::AtomTable,
-    waits: Waits,
     pipes: pipe::Pipes,
     mailslots: mailslot::Mailslots,
     out: VecDeque<Output>,
@@ -158,7 +153,6 @@ impl Core {
             store: Store::default(),
             namespace: Namespace::new(),
             atoms: switchboard_types::AtomTable::new(),
-            waits: Waits::default(),
             pipes: pipe::Pipes::default(),
             mailslots: mailslot::Mailslots::default(),
             out: VecDeque::new(),
@@ -177,14 +171,16 @@ impl Core {
         }
         tracing::info!(client = id.0, pid = cred.pid, uid = cred.uid, "client connected");
         let token = Token { uid: cred.uid, gid: cred.gid, groups: cred.groups.clone() };
-        self.clients.insert(id, Client { cred, token, handles: HandleTable::default(), malformed: 0 });
+        self.clients
+            .insert(id, Client { cred, token, handles: HandleTable::default(), malformed: 0, threads: HashSet::new() });
         Ok(())
     }
 
     /// A client is gone (exit, crash, kill, or dropped by the loop): its
-    /// waits end and its handles close, and objects left without handles
-    /// leave the namespace.
+    /// pipe waits end, the mutexes its threads own are abandoned, its
+    /// handles close, and objects left without handles leave the namespace.
     pub fn client_disconnected(&mut self, id: ClientId, reason: &str) {
+        self.abandon_for(id);
         let Some(mut client) = self.clients.remove(&id) else {
             return;
         };
@@ -195,9 +191,7 @@ impl Core {
             handles = client.handles.len(),
             "client disconnected"
         );
-        self.cancel_waits(id);
         self.cancel_pipe_waits(id);
-        self.abandon_mutexes(id, None);
         for (_, entry) in client.handles.drain() {
             self.drop_handle_ref(entry.object);
         }
@@ -258,15 +252,11 @@ impl Core {
 
     /// When [`Core::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.waits.next_deadline(), self.pipes.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.pipes.next_deadline()
     }
 
-    /// Times out the waits whose deadline is `now` or earlier.
+    /// Times out the pipe waits whose deadline is `now` or earlier.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.expire(now);
         self.pipe_expire(now);
     }
 

@@ -1,4 +1,4 @@
-//! The `Object` trait — one per NT object type, "not supported" by default —
+//! The `Object` trait — one per NT object type, "no state" by default —
 //! and the store that owns every live object.
 
 use std::any::Any;
@@ -7,29 +7,9 @@ use std::fmt;
 use switchboard_types::security::{GenericMapping, SecurityDescriptor};
 use switchboard_types::{NamespacePath, ObjectKind};
 
-use super::wait::WaitId;
-
 /// An object's slot in the store. Reused after the object is freed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub u32);
-
-/// Who is waiting: a thread of a client (mutexes belong to threads).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Waiter {
-    /// The process.
-    pub client: super::ClientId,
-    /// The thread, as the client named it.
-    pub thread: u32,
-}
-
-/// What a satisfied wait reports for one object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Acquired {
-    /// `WAIT_OBJECT_0`.
-    Normal,
-    /// `WAIT_ABANDONED_0` (an abandoned mutex).
-    Abandoned,
-}
 
 /// One object type. Each type implements only what it is; the defaults say
 /// "not waitable" and "no state".
@@ -40,35 +20,14 @@ pub trait Object: Any + fmt::Debug + Send {
     /// What the generic rights mean for this type.
     fn mapping(&self) -> GenericMapping;
 
-    /// Whether handles to it can be waited on.
-    fn is_waitable(&self) -> bool {
-        false
-    }
-
-    /// Whether a wait on it would be satisfied now.
-    fn is_signaled(&self) -> bool {
-        false
-    }
-
-    /// Consumes what a satisfied wait takes (an auto-reset event's signal).
-    fn satisfy_wait(&mut self) -> Acquired {
-        Acquired::Normal
-    }
-
-    /// Whether a wait by this thread would be satisfied now (a mutex is, for
-    /// its owner).
-    fn is_signaled_for(&self, _waiter: Waiter) -> bool {
-        self.is_signaled()
-    }
-
-    /// Consumes what this thread's satisfied wait takes.
-    fn satisfy_wait_for(&mut self, _waiter: Waiter) -> Acquired {
-        self.satisfy_wait()
-    }
-
     /// The state in words, for `show`.
     fn describe(&self) -> String {
         String::new()
+    }
+
+    /// Threads asleep on it now (for `show`).
+    fn waiters(&self) -> u32 {
+        0
     }
 
     /// For type-specific requests.
@@ -91,14 +50,12 @@ pub struct Entry {
     pub security: SecurityDescriptor,
     /// Open handles, all processes together.
     pub handles: u32,
-    /// Parked waits that name it, oldest first.
-    pub waiters: Vec<WaitId>,
 }
 
 impl Entry {
     /// Whether nothing refers to it any more.
     pub fn unreferenced(&self) -> bool {
-        self.handles == 0 && self.waiters.is_empty()
+        self.handles == 0
     }
 }
 

@@ -252,8 +252,7 @@ impl Core {
             parked: None,
         };
         let security = SecurityDescriptor::default_for(&token);
-        let id =
-            self.store.insert(Entry { object: Box::new(end), path: None, security, handles: 0, waiters: Vec::new() });
+        let id = self.store.insert(Entry { object: Box::new(end), path: None, security, handles: 0 });
         if let Some(family) = self.pipes.families.get_mut(&key) {
             family.instances.push(id);
         }
@@ -306,8 +305,7 @@ impl Core {
         let server = self.owner_of(instance);
         let end = ClientEnd { key, instance: Some(instance), state: PipeState::Connected, server };
         let security = SecurityDescriptor::default_for(&token);
-        let end_id =
-            self.store.insert(Entry { object: Box::new(end), path: None, security, handles: 0, waiters: Vec::new() });
+        let end_id = self.store.insert(Entry { object: Box::new(end), path: None, security, handles: 0 });
         let handle = match self.add_handle(cx, end_id, granted) {
             Ok(h) => h,
             Err(e) => {

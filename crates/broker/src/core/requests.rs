@@ -1,20 +1,13 @@
 //! The broker's answer to each request of the protocol table.
 
-use std::time::Duration;
-
 use switchboard_proto as p;
 use switchboard_proto::{Handler, Response, WireError};
 use switchboard_types::security::{AccessMask, SecurityDescriptor};
 use switchboard_types::{Atom, AtomEntry, Handle, ObjectKind, ObjectName, Win32Error};
 
-use super::event::{EVENT_MODIFY_STATE, Event};
 use super::namespace::{Node, Resolved};
-use super::objects::{Entry, Object, ObjectId, Waiter};
-use super::wait::{Parked, WaitReply, try_satisfy};
+use super::objects::{Entry, Object, ObjectId};
 use super::{Core, Cx};
-
-/// The most handles one wait may name (`MAXIMUM_WAIT_OBJECTS`).
-pub const MAXIMUM_WAIT_OBJECTS: usize = 64;
 
 fn err(code: Win32Error, message: impl Into<String>) -> WireError {
     WireError::new(code, message)
@@ -69,7 +62,7 @@ impl Core {
             granted = granted.union(mapping.all);
         }
         let path = place;
-        let id = self.store.insert(Entry { object, path: None, security: sd, handles: 0, waiters: Vec::new() });
+        let id = self.store.insert(Entry { object, path: None, security: sd, handles: 0 });
         if let Some((dir, name)) = path {
             let full = self.namespace.insert_object(&dir, &name, id);
             if let Some(e) = self.store.get_mut(id) {
@@ -109,26 +102,6 @@ impl Core {
             .access_check(&token, AccessMask(access), &entry.object.mapping())
             .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, denied.to_string()))?;
         self.add_handle(cx, id, granted)
-    }
-
-    /// Looks up an event handle that needs `needed` access.
-    fn event_mut(&mut self, cx: &Cx, handle: Handle, needed: u32) -> Result<(ObjectId, &mut Event), WireError> {
-        let entry = self
-            .client(cx.client)?
-            .handles
-            .get(handle)
-            .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not open")))?;
-        let is_event = self.store.get(entry.object).is_some_and(|e| e.object.kind() == ObjectKind::Event);
-        if !is_event {
-            return Err(err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not an event")));
-        }
-        let (id, _) = self.lookup(cx, handle, AccessMask(needed))?;
-        let event = self
-            .store
-            .get_mut(id)
-            .and_then(|e| e.object.as_any_mut().downcast_mut::<Event>())
-            .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not an event")))?;
-        Ok((id, event))
     }
 
     fn resolve_target(&self, target: &p::Target) -> Result<(String, Node), WireError> {
@@ -186,12 +159,7 @@ impl Handler for Core {
     type Context = Cx;
 
     fn create_event(&mut self, cx: &mut Cx, req: p::CreateEvent) -> Response<p::Created> {
-        let event = Event { manual_reset: req.manual_reset, signaled: req.initial_state };
-        ready(
-            self.create_or_open(cx, req.name.as_ref(), ObjectKind::Event, req.access, &req.security, || {
-                Box::new(event)
-            }),
-        )
+        ready(self.event_create(cx, &req))
     }
 
     fn open(&mut self, cx: &mut Cx, req: p::Open) -> Response<Handle> {
@@ -202,65 +170,20 @@ impl Handler for Core {
         ready(self.mutex_create(cx, &req))
     }
 
-    fn release_mutex(&mut self, cx: &mut Cx, req: p::ReleaseMutex) -> Response<()> {
-        ready(self.mutex_release(cx, req))
-    }
-
     fn create_semaphore(&mut self, cx: &mut Cx, req: p::CreateSemaphore) -> Response<p::Created> {
         ready(self.semaphore_create(cx, &req))
     }
 
-    fn release_semaphore(&mut self, cx: &mut Cx, req: p::ReleaseSemaphore) -> Response<i32> {
-        ready(self.semaphore_release(cx, req))
+    fn map_sync(&mut self, cx: &mut Cx, req: p::MapSync) -> Response<p::SyncMapped> {
+        ready(self.map_sync(cx, req))
     }
 
-    fn signal_and_wait(&mut self, cx: &mut Cx, req: p::SignalAndWait) -> Response<p::WaitOutcome> {
-        // The wait's handle is checked first, so a bad one leaves nothing signalled.
-        match self.lookup(cx, req.wait, AccessMask::SYNCHRONIZE) {
-            Ok((id, _)) if self.store.get(id).is_some_and(|e| e.object.is_waitable()) => {}
-            Ok(_) => {
-                return ready(Err(err(
-                    Win32Error::ERROR_INVALID_HANDLE,
-                    format!("handle {} is not waitable", req.wait),
-                )));
-            }
-            Err(e) => return ready(Err(e)),
-        }
-        let kind = match self.lookup(cx, req.signal, AccessMask(0)) {
-            Ok((id, _)) => self.store.get(id).map(|e| e.object.kind()),
-            Err(e) => return ready(Err(e)),
-        };
-        let signalled = match kind {
-            Some(ObjectKind::Event) => {
-                match self.event_op(cx, p::EventOp { handle: req.signal, action: p::EventAction::Set }) {
-                    Response::Ready(r) => r.map(|_| ()),
-                    Response::Deferred => Ok(()),
-                }
-            }
-            Some(ObjectKind::Mutex) => {
-                self.mutex_release(cx, p::ReleaseMutex { handle: req.signal, thread: req.thread })
-            }
-            Some(ObjectKind::Semaphore) => {
-                self.semaphore_release(cx, p::ReleaseSemaphore { handle: req.signal, count: 1 }).map(|_| ())
-            }
-            _ => Err(err(
-                Win32Error::ERROR_INVALID_HANDLE,
-                format!("handle {} is not an event, mutex or semaphore", req.signal),
-            )),
-        };
-        if let Err(e) = signalled {
-            return ready(Err(e));
-        }
-        let wait = p::Wait { handles: vec![req.wait], wait_all: false, timeout_ms: req.timeout_ms, thread: req.thread };
-        let outcome = self.wait(cx, wait);
-        if matches!(outcome, Response::Deferred) {
-            self.waits.answer_as(cx.client, cx.request, WaitReply::SignalAndWait);
-        }
-        outcome
+    fn thread_started(&mut self, cx: &mut Cx, req: p::ThreadStarted) -> Response<()> {
+        ready(self.thread_started(cx, req.thread))
     }
 
     fn thread_exited(&mut self, cx: &mut Cx, req: p::ThreadExited) -> Response<()> {
-        self.abandon_mutexes(cx.client, Some(req.thread));
+        self.thread_exited(cx, req.thread);
         ready(Ok(()))
     }
 
@@ -308,85 +231,6 @@ impl Handler for Core {
             self.add_handle(cx, id, access)
         })();
         ready(result)
-    }
-
-    fn event_op(&mut self, cx: &mut Cx, req: p::EventOp) -> Response<bool> {
-        let (id, event) = match self.event_mut(cx, req.handle, EVENT_MODIFY_STATE) {
-            Ok(found) => found,
-            Err(e) => return ready(Err(e)),
-        };
-        let previous = event.signaled;
-        match req.action {
-            p::EventAction::Reset => event.signaled = false,
-            p::EventAction::Set | p::EventAction::Pulse => event.signaled = true,
-        }
-        if req.action != p::EventAction::Reset {
-            self.wake(id);
-        }
-        if req.action == p::EventAction::Pulse
-            && let Some(event) = self.store.get_mut(id).and_then(|e| e.object.as_any_mut().downcast_mut::<Event>())
-        {
-            event.signaled = false;
-        }
-        ready(Ok(previous))
-    }
-
-    fn wait(&mut self, cx: &mut Cx, req: p::Wait) -> Response<p::WaitOutcome> {
-        if req.handles.is_empty() || req.handles.len() > MAXIMUM_WAIT_OBJECTS {
-            return ready(Err(err(
-                Win32Error::ERROR_INVALID_PARAMETER,
-                format!("wait: {} handles given; between 1 and {MAXIMUM_WAIT_OBJECTS} are allowed", req.handles.len()),
-            )));
-        }
-        let mut objects = Vec::with_capacity(req.handles.len());
-        for &handle in &req.handles {
-            match self.lookup(cx, handle, AccessMask::SYNCHRONIZE) {
-                Ok((id, _)) if self.store.get(id).is_some_and(|e| e.object.is_waitable()) => {
-                    objects.push(id);
-                }
-                Ok(_) => {
-                    return ready(Err(err(
-                        Win32Error::ERROR_INVALID_HANDLE,
-                        format!("wait: handle {handle} is not waitable"),
-                    )));
-                }
-                Err(e) => return ready(Err(e)),
-            }
-        }
-        if req.wait_all {
-            let mut sorted = objects.clone();
-            sorted.sort_unstable();
-            if sorted.windows(2).any(|w| w[0] == w[1]) {
-                return ready(Err(err(
-                    Win32Error::ERROR_INVALID_PARAMETER,
-                    "wait: wait-all names the same object twice",
-                )));
-            }
-        }
-        let waiter = Waiter { client: cx.client, thread: req.thread };
-        if let Some(outcome) = try_satisfy(&mut self.store, &objects, req.wait_all, waiter) {
-            return ready(Ok(outcome));
-        }
-        if req.timeout_ms == Some(0) {
-            return ready(Ok(p::WaitOutcome::TimedOut));
-        }
-        if self.waits.count_for(cx.client) >= self.config.max_waits {
-            return ready(Err(err(
-                Win32Error::ERROR_NO_SYSTEM_RESOURCES,
-                format!("wait: the process already has {} waits pending", self.config.max_waits),
-            )));
-        }
-        let parked = Parked {
-            client: cx.client,
-            thread: req.thread,
-            request: cx.request,
-            objects,
-            wait_all: req.wait_all,
-            deadline: None,
-            reply: WaitReply::Wait,
-        };
-        self.park(parked, req.timeout_ms.map(Duration::from_millis), cx.now);
-        Response::Deferred
     }
 
     fn add_atom(&mut self, _cx: &mut Cx, req: p::AddAtom) -> Response<Atom> {
@@ -499,7 +343,7 @@ impl Handler for Core {
                     sddl: e.map(|e| e.security.to_sddl()).unwrap_or_default(),
                     holders: self.holders(id),
                     state: e.map(|e| e.object.describe()).unwrap_or_default(),
-                    waiters: e.map_or(0, |e| e.waiters.len() as u32),
+                    waiters: e.map_or(0, |e| e.object.waiters()),
                 }
             }
             Node::Directory => {

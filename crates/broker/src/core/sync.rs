@@ -1,21 +1,35 @@
-//! Mutexes and semaphores, served by the broker.
+//! Events, mutexes and semaphores.
 //!
-//! A mutex belongs to a thread: recursive acquisition by its owner, release
-//! only by it (`ERROR_NOT_OWNER` otherwise), and abandonment when the owning
-//! thread or its process ends, so that the next waiter gets
-//! `WAIT_ABANDONED` and owns it. (The shared-memory fast path of issue #4
-//! will keep these rules; the broker stays the owner of record.)
+//! The state of each lives in a shared page of its own (a sealed memfd,
+//! [`SyncPage`]), mapped by the broker and handed to every process whose
+//! handle may wait on the object or change it. Waits, sets and releases
+//! happen in the clients, on that page, with the transitions of
+//! [`switchboard_types::syncstate`]; the broker only makes objects, gives
+//! out pages, and stays the owner of record: it knows which threads each
+//! client has announced, and when a client goes away it abandons the
+//! mutexes those threads still own and lets go of any lock they held in a
+//! wait-all, then wakes the sleepers.
 
 use std::any::Any;
+use std::collections::HashSet;
+use std::os::fd::OwnedFd;
 
 use switchboard_proto as p;
 use switchboard_proto::WireError;
+use switchboard_sys::syncpage::SyncPage;
 use switchboard_types::security::{AccessMask, GenericMapping};
-use switchboard_types::{Handle, ObjectKind, Win32Error};
+use switchboard_types::syncstate::{self, Shape, Slot, Step};
+use switchboard_types::{ObjectKind, Win32Error};
 
-use super::objects::{Acquired, Object, ObjectId, Waiter};
+use super::objects::{Object, downcast};
 use super::{ClientId, Core, Cx};
 
+/// `EVENT_QUERY_STATE`.
+pub const EVENT_QUERY_STATE: u32 = 0x0001;
+/// `EVENT_MODIFY_STATE`: needed to set, reset or pulse.
+pub const EVENT_MODIFY_STATE: u32 = 0x0002;
+/// `EVENT_ALL_ACCESS`.
+pub const EVENT_ALL_ACCESS: u32 = 0x001F_0003;
 /// `MUTANT_QUERY_STATE`, which `ReleaseMutex` also needs (`MUTEX_MODIFY_STATE`).
 pub const MUTEX_MODIFY_STATE: u32 = 0x0001;
 /// `MUTEX_ALL_ACCESS`.
@@ -24,6 +38,18 @@ pub const MUTEX_ALL_ACCESS: u32 = 0x001F_0001;
 pub const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
 /// `SEMAPHORE_ALL_ACCESS`.
 pub const SEMAPHORE_ALL_ACCESS: u32 = 0x001F_0003;
+
+/// Threads one client may announce (more are refused, and their mutexes
+/// would not be abandoned if the process died).
+pub const MAX_THREADS_PER_CLIENT: usize = 65_536;
+
+/// The generic mapping of events, as Windows defines it.
+pub const EVENT_MAPPING: GenericMapping = GenericMapping {
+    read: AccessMask(AccessMask::READ_CONTROL.0 | EVENT_QUERY_STATE),
+    write: AccessMask(AccessMask::READ_CONTROL.0 | EVENT_MODIFY_STATE),
+    execute: AccessMask(AccessMask::READ_CONTROL.0 | AccessMask::SYNCHRONIZE.0),
+    all: AccessMask(EVENT_ALL_ACCESS),
+};
 
 const MUTEX_MAPPING: GenericMapping = GenericMapping {
     read: AccessMask(AccessMask::READ_CONTROL.0 | MUTEX_MODIFY_STATE),
@@ -39,77 +65,68 @@ const SEMAPHORE_MAPPING: GenericMapping = GenericMapping {
     all: AccessMask(SEMAPHORE_ALL_ACCESS),
 };
 
-/// A mutex.
-#[derive(Debug, Default)]
-pub struct Mutex {
-    owner: Option<Waiter>,
-    /// How many times the owner acquired it.
-    recursion: u32,
-    /// Its last owner ended without releasing it.
-    abandoned: bool,
+/// An event, a mutex or a semaphore: its shape and its shared page.
+#[derive(Debug)]
+pub struct SyncObject {
+    shape: Shape,
+    page: SyncPage,
+    memory: OwnedFd,
 }
 
-impl Object for Mutex {
-    fn kind(&self) -> ObjectKind {
-        ObjectKind::Mutex
+impl SyncObject {
+    fn new(shape: Shape, state: u32, recursion: u32) -> Result<Self, WireError> {
+        let (page, memory) = SyncPage::create("switchboard-sync").map_err(|e| {
+            err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, format!("cannot make the object's shared page: {e}"))
+        })?;
+        page.slot().init(state, recursion);
+        Ok(Self { shape, page, memory })
     }
-    fn mapping(&self) -> GenericMapping {
-        MUTEX_MAPPING
+
+    /// The shared state.
+    pub fn slot(&self) -> &Slot {
+        self.page.slot()
     }
-    fn is_waitable(&self) -> bool {
-        true
-    }
-    fn is_signaled(&self) -> bool {
-        self.owner.is_none()
-    }
-    fn is_signaled_for(&self, waiter: Waiter) -> bool {
-        self.owner.is_none_or(|o| o == waiter)
-    }
-    fn satisfy_wait_for(&mut self, waiter: Waiter) -> Acquired {
-        self.owner = Some(waiter);
-        self.recursion += 1;
-        if std::mem::take(&mut self.abandoned) { Acquired::Abandoned } else { Acquired::Normal }
-    }
-    fn describe(&self) -> String {
-        match self.owner {
-            Some(o) if self.recursion == 1 => format!("owned by thread {}", o.thread),
-            Some(o) => format!("owned by thread {} ({} acquisitions)", o.thread, self.recursion),
-            None if self.abandoned => "abandoned".to_owned(),
-            None => "free".to_owned(),
+
+    /// The right that lets a handle change the state.
+    fn modify_right(&self) -> u32 {
+        match self.shape {
+            Shape::Event { .. } => EVENT_MODIFY_STATE,
+            Shape::Mutex => MUTEX_MODIFY_STATE,
+            Shape::Semaphore { .. } => SEMAPHORE_MODIFY_STATE,
         }
     }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
 }
 
-/// A semaphore.
-#[derive(Debug)]
-pub struct Semaphore {
-    count: i32,
-    maximum: i32,
-}
-
-impl Object for Semaphore {
+impl Object for SyncObject {
     fn kind(&self) -> ObjectKind {
-        ObjectKind::Semaphore
+        match self.shape {
+            Shape::Event { .. } => ObjectKind::Event,
+            Shape::Mutex => ObjectKind::Mutex,
+            Shape::Semaphore { .. } => ObjectKind::Semaphore,
+        }
     }
+
     fn mapping(&self) -> GenericMapping {
-        SEMAPHORE_MAPPING
+        match self.shape {
+            Shape::Event { .. } => EVENT_MAPPING,
+            Shape::Mutex => MUTEX_MAPPING,
+            Shape::Semaphore { .. } => SEMAPHORE_MAPPING,
+        }
     }
-    fn is_waitable(&self) -> bool {
-        true
-    }
-    fn is_signaled(&self) -> bool {
-        self.count > 0
-    }
-    fn satisfy_wait(&mut self) -> Acquired {
-        self.count -= 1;
-        Acquired::Normal
-    }
+
     fn describe(&self) -> String {
-        format!("count {} of {}", self.count, self.maximum)
+        let slot = self.slot();
+        let text = syncstate::describe(self.shape, slot.state(), slot.recursion());
+        match slot.lock_holder() {
+            0 => text,
+            holder => format!("{text} (held for a wait-all by thread {holder})"),
+        }
     }
+
+    fn waiters(&self) -> u32 {
+        self.slot().sleepers()
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
@@ -119,31 +136,26 @@ fn err(code: Win32Error, message: impl Into<String>) -> WireError {
     WireError::new(code, message)
 }
 
+/// A thread id as a mutex owner: nonzero, and within the owner bits.
+fn owner_thread(thread: u32) -> Result<u32, WireError> {
+    if thread == 0 || syncstate::mutex_state(Some(thread)) != thread {
+        return Err(err(Win32Error::ERROR_INVALID_PARAMETER, format!("{thread} is not a thread id")));
+    }
+    Ok(thread)
+}
+
 impl Core {
-    pub(super) fn mutex_create(&mut self, cx: &Cx, req: &p::CreateMutex) -> Result<p::Created, WireError> {
-        let owner = Waiter { client: cx.client, thread: req.thread };
-        let mutex = if req.initial_owner {
-            Mutex { owner: Some(owner), recursion: 1, abandoned: false }
-        } else {
-            Mutex::default()
-        };
-        // An existing mutex is opened as it is: the initial-owner flag does not apply.
-        self.create_or_open(cx, req.name.as_ref(), ObjectKind::Mutex, req.access, &req.security, || Box::new(mutex))
+    pub(super) fn event_create(&mut self, cx: &Cx, req: &p::CreateEvent) -> Result<p::Created, WireError> {
+        let shape = Shape::Event { manual_reset: req.manual_reset };
+        let event = SyncObject::new(shape, syncstate::event_state(req.initial_state), 0)?;
+        self.create_or_open(cx, req.name.as_ref(), ObjectKind::Event, req.access, &req.security, || Box::new(event))
     }
 
-    pub(super) fn mutex_release(&mut self, cx: &Cx, req: p::ReleaseMutex) -> Result<(), WireError> {
-        let id = self.sync_object(cx, req.handle, ObjectKind::Mutex, MUTEX_MODIFY_STATE)?;
-        let me = Waiter { client: cx.client, thread: req.thread };
-        let mutex = self.store.get_mut(id).and_then(|e| e.object.as_any_mut().downcast_mut::<Mutex>());
-        let Some(mutex) = mutex.filter(|m| m.owner == Some(me)) else {
-            return Err(err(Win32Error::ERROR_NOT_OWNER, "this thread does not own the mutex"));
-        };
-        mutex.recursion -= 1;
-        if mutex.recursion == 0 {
-            mutex.owner = None;
-            self.wake(id);
-        }
-        Ok(())
+    pub(super) fn mutex_create(&mut self, cx: &Cx, req: &p::CreateMutex) -> Result<p::Created, WireError> {
+        let owner = if req.initial_owner { Some(owner_thread(req.thread)?) } else { None };
+        let mutex = SyncObject::new(Shape::Mutex, syncstate::mutex_state(owner), u32::from(owner.is_some()))?;
+        // An existing mutex is opened as it is: the initial-owner flag does not apply.
+        self.create_or_open(cx, req.name.as_ref(), ObjectKind::Mutex, req.access, &req.security, || Box::new(mutex))
     }
 
     pub(super) fn semaphore_create(&mut self, cx: &Cx, req: &p::CreateSemaphore) -> Result<p::Created, WireError> {
@@ -153,63 +165,92 @@ impl Core {
                 "the maximum must be positive and the initial count between 0 and it",
             ));
         }
-        let semaphore = Semaphore { count: req.initial, maximum: req.maximum };
+        let shape = Shape::Semaphore { maximum: req.maximum.cast_unsigned() };
+        let semaphore = SyncObject::new(shape, req.initial.cast_unsigned(), 0)?;
         self.create_or_open(cx, req.name.as_ref(), ObjectKind::Semaphore, req.access, &req.security, || {
             Box::new(semaphore)
         })
     }
 
-    pub(super) fn semaphore_release(&mut self, cx: &Cx, req: p::ReleaseSemaphore) -> Result<i32, WireError> {
-        let id = self.sync_object(cx, req.handle, ObjectKind::Semaphore, SEMAPHORE_MODIFY_STATE)?;
-        let semaphore = self.store.get_mut(id).and_then(|e| e.object.as_any_mut().downcast_mut::<Semaphore>());
-        let Some(semaphore) = semaphore else { return Err(err(Win32Error::ERROR_INVALID_HANDLE, "not a semaphore")) };
-        let previous = semaphore.count;
-        if req.count <= 0 {
-            return Err(err(Win32Error::ERROR_INVALID_PARAMETER, "the release count must be positive"));
+    /// The shared page of a handle's object, if the handle may use it.
+    pub(super) fn map_sync(&mut self, cx: &Cx, req: p::MapSync) -> Result<p::SyncMapped, WireError> {
+        let (id, entry) = self.lookup(cx, req.handle, AccessMask(0))?;
+        let object = self.store.get(id).and_then(|e| downcast::<SyncObject>(e.object.as_ref())).ok_or_else(|| {
+            err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {} is not an event, mutex or semaphore", req.handle))
+        })?;
+        let usable = AccessMask::SYNCHRONIZE.union(AccessMask(object.modify_right()));
+        let mapped = entry.access.intersects(usable);
+        if mapped {
+            let fd =
+                object.memory.try_clone().map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
+            self.attach.push(fd);
         }
-        match previous.checked_add(req.count) {
-            Some(next) if next <= semaphore.maximum => semaphore.count = next,
-            _ => {
-                return Err(err(
-                    Win32Error::ERROR_TOO_MANY_POSTS,
-                    format!("count {previous} + {} would pass the maximum {}", req.count, semaphore.maximum),
-                ));
-            }
-        }
-        self.wake(id);
-        Ok(previous)
+        Ok(p::SyncMapped { shape: object.shape, object: id.0, access: entry.access.bits(), mapped })
     }
 
-    /// Looks up a handle of a given kind that needs `needed` access.
-    fn sync_object(&self, cx: &Cx, handle: Handle, kind: ObjectKind, needed: u32) -> Result<ObjectId, WireError> {
-        let (id, _) = self.lookup(cx, handle, AccessMask(0))?;
-        if self.store.get(id).is_none_or(|e| e.object.kind() != kind) {
-            return Err(err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not a {kind}")));
+    /// Notes a thread of the caller that may own mutexes.
+    pub(super) fn thread_started(&mut self, cx: &Cx, thread: u32) -> Result<(), WireError> {
+        let thread = owner_thread(thread)?;
+        let client = self.clients.get_mut(&cx.client).ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, "gone"))?;
+        if client.threads.len() >= MAX_THREADS_PER_CLIENT && !client.threads.contains(&thread) {
+            return Err(err(
+                Win32Error::ERROR_NO_SYSTEM_RESOURCES,
+                format!("the process already announced {MAX_THREADS_PER_CLIENT} threads"),
+            ));
         }
-        self.lookup(cx, handle, AccessMask(needed)).map(|(id, _)| id)
+        client.threads.insert(thread);
+        Ok(())
     }
 
-    /// Abandons the mutexes owned by `thread` of `client`, or by any of its
-    /// threads when `thread` is `None` (the process is gone), and lets their
-    /// next waiters have them.
-    pub(super) fn abandon_mutexes(&mut self, client: ClientId, thread: Option<u32>) {
-        let owned: Vec<ObjectId> = self
-            .store
+    /// Forgets a thread that ended (it abandoned its own mutexes).
+    pub(super) fn thread_exited(&mut self, cx: &Cx, thread: u32) {
+        if let Some(client) = self.clients.get_mut(&cx.client) {
+            client.threads.remove(&thread);
+        }
+    }
+
+    /// A client is going: abandons the mutexes its threads own and lets go
+    /// of the wait-all locks they hold (unless another connection still
+    /// speaks for the same thread), then wakes whoever sleeps on them.
+    pub(super) fn abandon_for(&mut self, client: ClientId) {
+        let Some(threads) = self.clients.get(&client).map(|c| &c.threads).filter(|t| !t.is_empty()) else {
+            return;
+        };
+        let still_here: HashSet<u32> = self
+            .clients
             .iter()
-            .filter(|(_, e)| {
-                super::objects::downcast::<Mutex>(e.object.as_ref())
-                    .and_then(|m| m.owner)
-                    .is_some_and(|o| o.client == client && thread.is_none_or(|t| t == o.thread))
-            })
-            .map(|(id, _)| id)
+            .filter(|(id, _)| **id != client)
+            .flat_map(|(_, c)| c.threads.iter().copied())
+            .filter(|t| threads.contains(t))
             .collect();
-        for id in owned {
-            if let Some(m) = self.store.get_mut(id).and_then(|e| e.object.as_any_mut().downcast_mut::<Mutex>()) {
-                m.owner = None;
-                m.recursion = 0;
-                m.abandoned = true;
+        let gone = |t: u32| threads.contains(&t) && !still_here.contains(&t);
+        for (_, entry) in self.store.iter() {
+            let Some(object) = downcast::<SyncObject>(entry.object.as_ref()) else { continue };
+            let slot = object.slot();
+            let mut wake = slot.unlock_if(gone);
+            if object.shape == Shape::Mutex {
+                // A lock still held by a live thread is let go within
+                // moments; a few tries, then this mutex is left as it is.
+                for _ in 0..1000 {
+                    match slot.abandon_if(gone) {
+                        Step::Done(changed) => {
+                            if changed.previous {
+                                tracing::info!(
+                                    object = entry.path.as_ref().map(ToString::to_string),
+                                    "mutex abandoned: its owner's process went away"
+                                );
+                            }
+                            wake |= changed.wake;
+                            break;
+                        }
+                        Step::Locked => std::thread::yield_now(),
+                        Step::Blocked(_) => break,
+                    }
+                }
             }
-            self.wake(id);
+            if wake {
+                object.page.wake_all();
+            }
         }
     }
 }

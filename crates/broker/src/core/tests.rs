@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_proto::{self as p, Reply, ReplyFrame, Request, RequestFrame, WaitOutcome, WireError};
+use switchboard_proto::{self as p, Reply, ReplyFrame, Request, RequestFrame, WireError};
+use switchboard_types::syncstate::{self, Shape, Slot, Step};
 use switchboard_types::{AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
 
 use super::*;
@@ -89,6 +90,14 @@ impl World {
         }
     }
 
+    fn open_kind(&mut self, client: u64, name: &str, kind: ObjectKind) -> Result<Handle, WireError> {
+        let req = p::Open { kind, name: ObjectName::parse(name).unwrap(), access: SYNCHRONIZE };
+        match self.call(client, Request::Open(req))? {
+            Reply::Open(h) => Ok(h),
+            other => panic!("{other:?}"),
+        }
+    }
+
     fn open(&mut self, client: u64, name: &str, access: u32) -> Result<Handle, WireError> {
         let req = p::Open { kind: ObjectKind::Event, name: ObjectName::parse(name).unwrap(), access };
         match self.call(client, Request::Open(req))? {
@@ -97,21 +106,49 @@ impl World {
         }
     }
 
-    fn event(&mut self, client: u64, handle: Handle, action: p::EventAction) -> Result<bool, WireError> {
-        match self.call(client, Request::EventOp(p::EventOp { handle, action }))? {
-            Reply::EventOp(prev) => Ok(prev),
-            other => panic!("{other:?}"),
+    fn map(&mut self, client: u64, handle: Handle) -> Result<(p::SyncMapped, u8), WireError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let request = Request::MapSync(p::MapSync { handle });
+        self.core.handle_request(ClientId(client), RequestFrame { id, request }, self.now);
+        for out in self.core.drain_output() {
+            if let Output::Reply { client: c, frame, fds } = out
+                && c == ClientId(client)
+                && frame.id == id
+            {
+                assert_eq!(usize::from(frame.fds), fds.len());
+                return frame.result.map(|r| match r {
+                    Reply::MapSync(m) => (m, frame.fds),
+                    other => panic!("{other:?}"),
+                });
+            }
         }
+        panic!("no reply")
     }
 
-    fn wait(
-        &mut self,
-        client: u64,
-        handles: &[Handle],
-        all: bool,
-        timeout_ms: Option<u64>,
-    ) -> (u32, Option<Result<Reply, WireError>>) {
-        self.send(client, Request::Wait(p::Wait { handles: handles.to_vec(), wait_all: all, timeout_ms, thread: 0 }))
+    /// The shared state behind a client's handle, as the broker maps it.
+    fn slot(&self, client: u64, handle: Handle) -> &Slot {
+        let entry = self.core.clients[&ClientId(client)].handles.get(handle).expect("open handle");
+        let object = self.core.store.get(entry.object).expect("live object");
+        objects::downcast::<sync::SyncObject>(object.object.as_ref()).expect("a sync object").slot()
+    }
+
+    fn announce(&mut self, client: u64, thread: u32) {
+        self.call(client, Request::ThreadStarted(p::ThreadStarted { thread })).unwrap();
+    }
+
+    fn create_mutex(&mut self, client: u64, name: &str, owner: Option<u32>) -> Result<p::Created, WireError> {
+        let req = p::CreateMutex {
+            name: Some(ObjectName::parse(name).unwrap()),
+            initial_owner: owner.is_some(),
+            thread: owner.unwrap_or(0),
+            access: sync::MUTEX_ALL_ACCESS,
+            security: p::Security::default(),
+        };
+        match self.call(client, Request::CreateMutex(req))? {
+            Reply::CreateMutex(c) => Ok(c),
+            other => panic!("{other:?}"),
+        }
     }
 
     fn close(&mut self, client: u64, handle: Handle) -> Result<Reply, WireError> {
@@ -130,13 +167,6 @@ impl World {
     }
 }
 
-fn signaled(r: Option<Result<Reply, WireError>>) -> WaitOutcome {
-    match r {
-        Some(Ok(Reply::Wait(o))) => o,
-        other => panic!("expected a wait outcome, got {other:?}"),
-    }
-}
-
 #[test]
 fn create_twice_opens_the_existing_object_and_says_so() {
     let mut w = World::new();
@@ -145,7 +175,9 @@ fn create_twice_opens_the_existing_object_and_says_so() {
     let second = w.create(2, "E", true, true).unwrap();
     assert!(second.already_existed);
     // The second creator's parameters are ignored: still auto-reset, not signaled.
-    assert_eq!(signaled(w.wait(2, &[second.handle], false, Some(0)).1), WaitOutcome::TimedOut);
+    let (mapped, _) = w.map(2, second.handle).unwrap();
+    assert_eq!(mapped.shape, Shape::Event { manual_reset: false });
+    assert_eq!(w.slot(2, second.handle).state() & 1, 0);
 }
 
 #[test]
@@ -207,7 +239,7 @@ fn closing_a_handle_twice_is_invalid_handle() {
 fn handles_are_per_process() {
     let mut w = World::new();
     let h = w.create(1, "E", false, false).unwrap().handle;
-    assert_eq!(w.event(2, h, p::EventAction::Set).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
+    assert_eq!(w.map(2, h).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
 }
 
 #[test]
@@ -219,126 +251,118 @@ fn a_departed_client_loses_its_handles_and_its_names() {
 }
 
 #[test]
-fn auto_reset_set_releases_exactly_one_waiter() {
+fn new_objects_start_in_the_state_asked_for() {
     let mut w = World::new();
-    let h1 = w.create(1, "E", false, false).unwrap().handle;
-    let h2 = w.open(2, "E", ALL).unwrap();
-    let (id1, r1) = w.wait(1, &[h1], false, None);
-    let (id2, r2) = w.wait(2, &[h2], false, None);
-    assert!(r1.is_none() && r2.is_none());
-    w.event(1, h1, p::EventAction::Set).unwrap();
-    let first = w.reply_to(1, id1);
-    let second = w.reply_to(2, id2);
-    assert_eq!(signaled(first), WaitOutcome::Signaled(0), "the oldest waiter wins");
-    assert!(second.is_none());
-    // The signal was consumed.
-    assert_eq!(signaled(w.wait(1, &[h1], false, Some(0)).1), WaitOutcome::TimedOut);
+    let e = w.create(1, "E", true, true).unwrap().handle;
+    assert_eq!(w.slot(1, e).state() & 1, 1);
+    let f = w.create(1, "F", false, false).unwrap().handle;
+    assert_eq!(w.slot(1, f).state() & 1, 0);
+    w.announce(1, 77);
+    let m = w.create_mutex(1, "M", Some(77)).unwrap().handle;
+    assert_eq!((syncstate::mutex_owner(w.slot(1, m).state()), w.slot(1, m).recursion()), (Some(77), 1));
+    assert_eq!(w.create_mutex(1, "N", Some(0)).unwrap_err().code, Win32Error::ERROR_INVALID_PARAMETER);
+    let again = w.create_mutex(2, "M", Some(88)).unwrap();
+    assert!(again.already_existed);
+    assert_eq!(syncstate::mutex_owner(w.slot(2, again.handle).state()), Some(77), "opening does not take ownership");
 }
 
 #[test]
-fn manual_reset_stays_set_until_reset() {
+fn the_page_goes_only_to_handles_that_may_wait_or_change_the_object() {
+    let mut w = World::new();
+    let created = w.create(1, "E", true, true).unwrap().handle;
+    let (all, fds) = w.map(1, created).unwrap();
+    assert_eq!((all.shape, all.mapped, fds), (Shape::Event { manual_reset: true }, true, 1));
+    assert_eq!(all.access, ALL);
+    let modify = w.open(1, "E", EVENT_MODIFY_STATE).unwrap();
+    let (m, fds) = w.map(1, modify).unwrap();
+    assert!(m.mapped && fds == 1 && m.access & SYNCHRONIZE == 0, "may set, may not wait: the client refuses waits");
+    let sync = w.open(1, "E", SYNCHRONIZE).unwrap();
+    let (s, _) = w.map(1, sync).unwrap();
+    assert!(s.mapped && s.access & EVENT_MODIFY_STATE == 0);
+    let query = w.open(1, "E", 0x0002_0000).unwrap();
+    assert_eq!(w.map(1, query).unwrap(), (p::SyncMapped { mapped: false, access: 0x0002_0000, ..all }, 0));
+    assert_eq!(all.object, m.object, "one object, one id");
+}
+
+#[test]
+fn mapping_an_invalid_or_other_handle_is_invalid_handle_and_tag_bits_are_ignored() {
     let mut w = World::new();
     let h = w.create(1, "E", true, true).unwrap().handle;
-    for _ in 0..3 {
-        assert_eq!(signaled(w.wait(1, &[h], false, Some(0)).1), WaitOutcome::Signaled(0));
-    }
-    assert!(w.event(1, h, p::EventAction::Reset).unwrap(), "previous state was signaled");
-    assert_eq!(signaled(w.wait(1, &[h], false, Some(0)).1), WaitOutcome::TimedOut);
+    assert_eq!(w.map(1, Handle(0x400)).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
+    assert_eq!(w.map(1, Handle(1)).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
+    assert!(w.map(1, Handle(h.0 | 3)).unwrap().0.mapped);
+    assert_eq!(w.map(2, h).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE, "handles are per process");
+    let name = switchboard_types::MailslotName::parse(r"\\.\mailslot\m").unwrap();
+    let req = p::CreateMailslot { name, max_message_size: 0, security: p::Security::default() };
+    let Reply::CreateMailslot(slot) = w.call(1, Request::CreateMailslot(req)).unwrap() else { panic!() };
+    assert_eq!(w.map(1, slot).unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
 }
 
 #[test]
-fn pulse_on_manual_releases_all_current_waiters_and_leaves_it_reset() {
+fn a_departed_client_abandons_the_mutexes_its_threads_own() {
     let mut w = World::new();
-    let h1 = w.create(1, "E", true, false).unwrap().handle;
-    let h2 = w.open(2, "E", ALL).unwrap();
-    let (id1, _) = w.wait(1, &[h1], false, None);
-    let (id2, _) = w.wait(2, &[h2], false, None);
-    w.event(1, h1, p::EventAction::Pulse).unwrap();
-    assert_eq!(signaled(w.reply_to(1, id1)), WaitOutcome::Signaled(0));
-    assert_eq!(signaled(w.reply_to(2, id2)), WaitOutcome::Signaled(0));
-    assert_eq!(signaled(w.wait(1, &[h1], false, Some(0)).1), WaitOutcome::TimedOut);
+    w.announce(1, 500);
+    w.create_mutex(1, "M", Some(500)).unwrap();
+    let kept = w.create_mutex(1, "K", None).unwrap().handle;
+    let watch = w.create_mutex(2, "M", None).unwrap().handle;
+    // Thread 600 of client 2 owns K; client 1 never announced it.
+    let k2 = w.create_mutex(2, "K", None).unwrap().handle;
+    assert!(matches!(w.slot(1, kept).try_take(Shape::Mutex, 600, None), Ok(Step::Done(_))));
+    w.core.client_disconnected(ClientId(1), "killed");
+    assert_eq!(w.slot(2, watch).try_take(Shape::Mutex, 700, None), Ok(Step::Done(syncstate::Taken::Abandoned)));
+    assert_eq!(syncstate::mutex_owner(w.slot(2, k2).state()), Some(600), "another client's mutex is untouched");
 }
 
 #[test]
-fn pulse_on_auto_with_no_waiter_leaves_it_reset() {
+fn a_thread_another_connection_still_speaks_for_keeps_its_mutexes() {
     let mut w = World::new();
-    let h = w.create(1, "E", false, false).unwrap().handle;
-    w.event(1, h, p::EventAction::Pulse).unwrap();
-    assert_eq!(signaled(w.wait(1, &[h], false, Some(0)).1), WaitOutcome::TimedOut);
+    w.announce(1, 500);
+    w.announce(2, 500);
+    w.create_mutex(1, "M", Some(500)).unwrap();
+    let m2 = w.open_kind(2, "M", ObjectKind::Mutex).unwrap();
+    w.core.client_disconnected(ClientId(1), "closed");
+    assert_eq!(syncstate::mutex_owner(w.slot(2, m2).state()), Some(500));
+    w.call(2, Request::ThreadExited(p::ThreadExited { thread: 500 })).unwrap();
+    w.core.client_disconnected(ClientId(2), "closed");
+    assert_eq!(w.core.store.len(), 0);
 }
 
 #[test]
-fn wait_times_out_at_its_deadline_and_not_before() {
+fn a_departed_clients_wait_all_lock_is_let_go() {
     let mut w = World::new();
-    let h = w.create(1, "E", false, false).unwrap().handle;
-    let (id, r) = w.wait(1, &[h], false, Some(100));
-    assert!(r.is_none());
-    let deadline = w.core.poll_timeout().unwrap();
-    assert_eq!(deadline, w.now + Duration::from_millis(100));
-    w.core.handle_timeout(w.now + Duration::from_millis(99));
-    assert!(w.reply_to(1, id).is_none());
-    w.core.handle_timeout(deadline);
-    assert_eq!(signaled(w.reply_to(1, id)), WaitOutcome::TimedOut);
-    assert_eq!(w.core.poll_timeout(), None);
-}
-
-#[test]
-fn wait_any_reports_the_lowest_signaled_index() {
-    let mut w = World::new();
-    let a = w.create(1, "A", true, false).unwrap().handle;
-    let b = w.create(1, "B", true, true).unwrap().handle;
-    let c = w.create(1, "C", true, true).unwrap().handle;
-    assert_eq!(signaled(w.wait(1, &[a, b, c], false, Some(0)).1), WaitOutcome::Signaled(1));
-}
-
-#[test]
-fn wait_all_consumes_nothing_until_everything_is_signaled() {
-    let mut w = World::new();
+    w.announce(1, 500);
     let a = w.create(1, "A", false, true).unwrap().handle;
     let b = w.create(1, "B", false, false).unwrap().handle;
-    let (id, r) = w.wait(1, &[a, b], true, None);
-    assert!(r.is_none());
-    // A stays signaled while the wait-all is parked: another waiter can take it.
     let a2 = w.open(2, "A", ALL).unwrap();
-    assert_eq!(signaled(w.wait(2, &[a2], false, Some(0)).1), WaitOutcome::Signaled(0));
-    w.event(1, a, p::EventAction::Set).unwrap();
-    assert!(w.reply_to(1, id).is_none());
-    w.event(1, b, p::EventAction::Set).unwrap();
-    assert_eq!(signaled(w.reply_to(1, id)), WaitOutcome::Signaled(0));
-    // Both auto-reset events were consumed together.
-    assert_eq!(signaled(w.wait(1, &[a], false, Some(0)).1), WaitOutcome::TimedOut);
-    assert_eq!(signaled(w.wait(1, &[b], false, Some(0)).1), WaitOutcome::TimedOut);
-}
-
-#[test]
-fn wait_with_zero_or_more_than_64_handles_is_invalid_parameter() {
-    let mut w = World::new();
-    let h = w.create(1, "E", true, true).unwrap().handle;
-    assert_eq!(w.wait(1, &[], false, Some(0)).1.unwrap().unwrap_err().code, Win32Error::ERROR_INVALID_PARAMETER);
-    assert_eq!(w.wait(1, &[h; 65], false, Some(0)).1.unwrap().unwrap_err().code, Win32Error::ERROR_INVALID_PARAMETER);
-    assert_eq!(signaled(w.wait(1, &[h; 64], false, Some(0)).1), WaitOutcome::Signaled(0));
-}
-
-#[test]
-fn invalid_handle_in_a_wait_is_invalid_handle_and_tag_bits_are_ignored() {
-    let mut w = World::new();
-    let h = w.create(1, "E", true, true).unwrap().handle;
+    // Client 1 dies holding A's lock in the middle of a wait-all: simulate
+    // by locking through the state machine and stopping there.
+    {
+        let (sa, sb) = (w.slot(1, a), w.slot(1, b));
+        let slots = [(sa, Shape::Event { manual_reset: false }), (sb, Shape::Event { manual_reset: false })];
+        // B is not signaled, so the attempt unlocks both; lock A by hand instead.
+        assert_eq!(syncstate::try_take_all(&slots, &[0, 1], 500, &mut [0; 2]), Ok(Step::Blocked(0)));
+    }
+    let state = w.slot(1, a).state();
+    w.slot(1, a).overwrite(u64::from(state) | (500 << 32));
+    assert_eq!(w.slot(2, a2).set(), Step::Locked);
+    w.core.client_disconnected(ClientId(1), "killed");
+    assert_eq!(w.slot(2, a2).lock_holder(), 0);
     assert_eq!(
-        w.wait(1, &[Handle(0x400)], false, Some(0)).1.unwrap().unwrap_err().code,
-        Win32Error::ERROR_INVALID_HANDLE
+        w.slot(2, a2).try_take(Shape::Event { manual_reset: false }, 9, None),
+        Ok(Step::Done(syncstate::Taken::Normal))
     );
-    assert_eq!(w.wait(1, &[Handle(1)], false, Some(0)).1.unwrap().unwrap_err().code, Win32Error::ERROR_INVALID_HANDLE);
-    assert_eq!(signaled(w.wait(1, &[Handle(h.0 | 3)], false, Some(0)).1), WaitOutcome::Signaled(0));
 }
 
 #[test]
-fn handle_without_synchronize_cannot_wait() {
+fn announcing_thread_zero_is_invalid_and_the_count_is_bounded() {
     let mut w = World::new();
-    w.create(1, "E", true, true).unwrap();
-    let h = w.open(1, "E", EVENT_MODIFY_STATE).unwrap();
-    assert_eq!(w.wait(1, &[h], false, Some(0)).1.unwrap().unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
-    let s = w.open(1, "E", SYNCHRONIZE).unwrap();
-    assert_eq!(w.event(1, s, p::EventAction::Set).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
+    let r = w.call(1, Request::ThreadStarted(p::ThreadStarted { thread: 0 }));
+    assert_eq!(r.unwrap_err().code, Win32Error::ERROR_INVALID_PARAMETER);
+    for t in 1..=sync::MAX_THREADS_PER_CLIENT as u32 {
+        w.core.clients.get_mut(&ClientId(1)).unwrap().threads.insert(t);
+    }
+    let r = w.call(1, Request::ThreadStarted(p::ThreadStarted { thread: 0x7000_0000 }));
+    assert_eq!(r.unwrap_err().code, Win32Error::ERROR_NO_SYSTEM_RESOURCES);
 }
 
 #[test]
@@ -353,7 +377,8 @@ fn generic_execute_can_wait() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
     let h = w.open(1, "E", 0x2000_0000).unwrap();
-    assert_eq!(signaled(w.wait(1, &[h], false, Some(0)).1), WaitOutcome::Signaled(0));
+    let (m, _) = w.map(1, h).unwrap();
+    assert!(m.mapped && m.access & SYNCHRONIZE != 0);
 }
 
 #[test]
@@ -482,16 +507,6 @@ fn only_the_owner_or_root_may_stop_the_broker() {
 }
 
 #[test]
-fn waits_of_a_departed_client_are_dropped_and_keep_nothing_alive() {
-    let mut w = World::new();
-    let h = w.create(1, "E", false, false).unwrap().handle;
-    w.wait(1, &[h], false, Some(1000));
-    w.core.client_disconnected(ClientId(1), "gone");
-    assert_eq!(w.core.poll_timeout(), None);
-    assert_eq!(w.core.store.len(), 0);
-}
-
-#[test]
 fn duplicate_gives_a_second_handle_to_the_same_object() {
     let mut w = World::new();
     let h = w.create(1, "E", true, false).unwrap().handle;
@@ -500,7 +515,7 @@ fn duplicate_gives_a_second_handle_to_the_same_object() {
     };
     assert_ne!(d, h);
     w.close(1, h).unwrap();
-    w.event(1, d, p::EventAction::Set).unwrap();
+    assert!(matches!(w.slot(1, d).set(), Step::Done(_)));
     assert!(w.exists(2, "E"));
 }
 
@@ -551,14 +566,14 @@ mod random {
 
     use super::*;
 
-    #[derive(Clone, Debug)]
+    #[derive(Clone, Copy, Debug)]
     enum Step {
         Create { client: u64, name: u8, manual: bool },
         Open { client: u64, name: u8, access: u32 },
         Close { client: u64, handle: u32 },
-        Set { client: u64, handle: u32 },
-        Pulse { client: u64, handle: u32 },
-        Wait { client: u64, handles: Vec<u32>, all: bool, timeout: Option<u64> },
+        Map { client: u64, handle: u32 },
+        Thread { client: u64, thread: u32, started: bool },
+        Scribble { client: u64, handle: u32, word: u64 },
         CreatePipe { client: u64, name: u8, max: u32 },
         OpenPipe { client: u64, name: u8 },
         ConnectPipe { client: u64, handle: u32, timeout: Option<u64> },
@@ -586,10 +601,14 @@ mod random {
             (client(), 0u8..4, prop_oneof![Just(ALL), Just(SYNCHRONIZE), Just(0u32), any::<u32>()])
                 .prop_map(|(client, name, access)| Step::Open { client, name, access }),
             (client(), handle()).prop_map(|(client, handle)| Step::Close { client, handle }),
-            (client(), handle()).prop_map(|(client, handle)| Step::Set { client, handle }),
-            (client(), handle()).prop_map(|(client, handle)| Step::Pulse { client, handle }),
-            (client(), proptest::collection::vec(handle(), 0..4), any::<bool>(), proptest::option::of(0u64..50))
-                .prop_map(|(client, handles, all, timeout)| Step::Wait { client, handles, all, timeout }),
+            (client(), handle()).prop_map(|(client, handle)| Step::Map { client, handle }),
+            (client(), prop_oneof![1u32..4, any::<u32>()], any::<bool>())
+                .prop_map(|(client, thread, started)| Step::Thread { client, thread, started }),
+            (client(), handle(), any::<u64>()).prop_map(|(client, handle, word)| Step::Scribble {
+                client,
+                handle,
+                word
+            }),
             (client(), 0u8..3, 1u32..4).prop_map(|(client, name, max)| Step::CreatePipe { client, name, max }),
             (client(), 0u8..3).prop_map(|(client, name)| Step::OpenPipe { client, name }),
             (client(), handle(), proptest::option::of(0u64..50))
@@ -628,6 +647,15 @@ mod random {
                 let _ = w.connect(client, if client == 3 { 2000 } else { 1000 });
             }
             Step::Malformed { client } => w.core.handle_malformed(ClientId(client), "random garbage"),
+            Step::Scribble { client, handle, word } => {
+                // A hostile process writes anything into a page it maps.
+                let object = w.core.clients.get(&ClientId(client)).and_then(|c| c.handles.get(Handle(handle)));
+                if let Some(e) = object.and_then(|h| w.core.store.get(h.object))
+                    && let Some(o) = objects::downcast::<sync::SyncObject>(e.object.as_ref())
+                {
+                    o.slot().overwrite(word);
+                }
+            }
             other => {
                 let (client, request) = request_for(other);
                 w.send(client, request);
@@ -639,7 +667,9 @@ mod random {
 
     fn request_for(step: Step) -> (u64, Request) {
         match step {
-            Step::Tick { .. } | Step::Disconnect { .. } | Step::Malformed { .. } => unreachable!("handled by apply"),
+            Step::Tick { .. } | Step::Disconnect { .. } | Step::Malformed { .. } | Step::Scribble { .. } => {
+                unreachable!("handled by apply")
+            }
             Step::Create { client, name, manual } => (
                 client,
                 Request::CreateEvent(p::CreateEvent {
@@ -659,21 +689,13 @@ mod random {
                 }),
             ),
             Step::Close { client, handle } => (client, Request::Close(p::Close { handle: Handle(handle) })),
-            Step::Set { client, handle } => {
-                (client, Request::EventOp(p::EventOp { handle: Handle(handle), action: p::EventAction::Set }))
+            Step::Map { client, handle } => (client, Request::MapSync(p::MapSync { handle: Handle(handle) })),
+            Step::Thread { client, thread, started: true } => {
+                (client, Request::ThreadStarted(p::ThreadStarted { thread }))
             }
-            Step::Pulse { client, handle } => {
-                (client, Request::EventOp(p::EventOp { handle: Handle(handle), action: p::EventAction::Pulse }))
+            Step::Thread { client, thread, started: false } => {
+                (client, Request::ThreadExited(p::ThreadExited { thread }))
             }
-            Step::Wait { client, handles, all, timeout } => (
-                client,
-                Request::Wait(p::Wait {
-                    handles: handles.into_iter().map(Handle).collect(),
-                    wait_all: all,
-                    timeout_ms: timeout,
-                    thread: u32::try_from(client).unwrap_or(0),
-                }),
-            ),
             Step::CreatePipe { client, name, max } => (
                 client,
                 Request::CreatePipe(p::CreatePipe {

@@ -1,0 +1,450 @@
+//! Waits, sets and releases done in this process, on the shared pages of
+//! events, mutexes and semaphores.
+//!
+//! The broker hands out each object's page once per handle
+//! ([`OwnedHandle::shared`]); after that an uncontended wait, set or
+//! release is a compare-and-swap on the page and makes no system call.
+//! A wait that must sleep counts itself in and sleeps on the futex word
+//! (`futex_waitv` for several objects); whoever changes the state wakes the
+//! sleepers when there are any. The transitions themselves, and why they
+//! are safe, are in [`switchboard_types::syncstate`].
+//!
+//! Mutexes belong to threads, named by their kernel thread id. Before a
+//! thread can own a mutex (or lock objects in a wait-all) it announces
+//! itself to the broker on that connection, once, so that the broker can
+//! abandon what it owns if the process dies. A thread that ends holding
+//! mutexes abandons them itself, from a thread-local destructor.
+
+use std::cell::{Cell, RefCell};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use switchboard_proto as p;
+use switchboard_sys::syncpage::{self, SyncPage, Woke};
+use switchboard_types::syncstate::{self, Changed, Refused, Shape, Slot, Step, Taken};
+
+use crate::connection::Connection;
+use crate::error::{Error, ErrorKind, Result, Win32Error};
+use crate::handle::{OwnedHandle, WaitResult};
+
+/// `SYNCHRONIZE`.
+const SYNCHRONIZE: u32 = 0x0010_0000;
+/// The most objects one wait may name (`MAXIMUM_WAIT_OBJECTS`).
+pub const MAXIMUM_WAIT_OBJECTS: usize = 64;
+/// How long a set or release waits for a wait-all's lock to go away before
+/// reporting the object as stuck (a lock is normally held for nanoseconds;
+/// one held this long belongs to a process that wrote nonsense or is frozen).
+const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+
+/// One handle's view of its object: the page (when the handle may use it)
+/// and what the broker said about it.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    page: Option<SyncPage>,
+    shape: Shape,
+    object: u32,
+    access: u32,
+}
+
+impl Shared {
+    /// Asks the broker for a handle's page.
+    pub(crate) fn fetch(handle: &OwnedHandle, op: &'static str) -> Result<Arc<Shared>> {
+        let (mapped, fds) = handle.connection().call_with_fds(
+            p::MapSync { handle: handle.raw() },
+            op,
+            handle.name(),
+            Some(crate::DEFAULT_REQUEST_TIMEOUT),
+        )?;
+        let page = match (mapped.mapped, fds.into_iter().next()) {
+            (false, _) => None,
+            (true, Some(fd)) => Some(SyncPage::map(&fd).map_err(|e| {
+                Error::new(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, op, handle.name(), e.to_string())
+            })?),
+            (true, None) => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    Win32Error::ERROR_INVALID_DATA,
+                    op,
+                    handle.name(),
+                    "the broker sent no shared page",
+                ));
+            }
+        };
+        let shared = Arc::new(Shared { page, shape: mapped.shape, object: mapped.object, access: mapped.access });
+        if shared.shape == Shape::Mutex && shared.page.is_some() {
+            remember_mutex(&shared);
+        }
+        Ok(shared)
+    }
+
+    /// The page, if the handle has `right` (else `ERROR_ACCESS_DENIED`).
+    fn page_with(&self, right: u32, right_name: &str, op: &'static str, name: Option<&str>) -> Result<&SyncPage> {
+        match &self.page {
+            Some(page) if self.access & right == right => Ok(page),
+            _ => Err(Error::new(
+                ErrorKind::Refused,
+                Win32Error::ERROR_ACCESS_DENIED,
+                op,
+                name,
+                format!("the handle lacks {right_name}"),
+            )),
+        }
+    }
+}
+
+// ---- threads ----
+
+/// This thread, as mutexes and the broker know it.
+struct ThisThread {
+    tid: u32,
+    /// Connections this thread announced itself on.
+    announced: RefCell<Vec<Connection>>,
+}
+
+impl Drop for ThisThread {
+    fn drop(&mut self) {
+        abandon_owned_by(self.tid);
+        for conn in self.announced.borrow().iter() {
+            conn.send_and_forget(p::ThreadExited { thread: self.tid });
+        }
+    }
+}
+
+thread_local! {
+    static THIS: ThisThread = ThisThread { tid: gettid(), announced: RefCell::new(Vec::new()) };
+    static TID: Cell<u32> = const { Cell::new(0) };
+}
+
+fn gettid() -> u32 {
+    rustix::thread::gettid().as_raw_nonzero().get().cast_unsigned()
+}
+
+/// The calling thread's id (cached: `gettid` is a system call).
+pub(crate) fn me() -> u32 {
+    TID.with(|t| {
+        if t.get() == 0 {
+            t.set(gettid());
+        }
+        t.get()
+    })
+}
+
+/// Announces this thread on `conn` (once), before it may own a mutex or
+/// hold a wait-all lock there.
+pub(crate) fn announce(conn: &Connection) {
+    let _ = THIS.try_with(|this| {
+        let mut announced = this.announced.borrow_mut();
+        if !announced.iter().any(|c| c.same_as(conn)) {
+            conn.send_and_forget(p::ThreadStarted { thread: this.tid });
+            announced.push(conn.clone());
+        }
+    });
+}
+
+/// Every mutex page this process maps, for abandonment at thread exit.
+static MUTEXES: OnceLock<StdMutex<Vec<Weak<Shared>>>> = OnceLock::new();
+
+fn mutexes() -> std::sync::MutexGuard<'static, Vec<Weak<Shared>>> {
+    MUTEXES.get_or_init(StdMutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn remember_mutex(shared: &Arc<Shared>) {
+    let mut list = mutexes();
+    if list.len() >= 64 && list.len().is_power_of_two() {
+        list.retain(|w| w.strong_count() > 0);
+    }
+    list.push(Arc::downgrade(shared));
+}
+
+/// A thread is ending: the mutexes it owns are abandoned, and their
+/// sleepers woken.
+fn abandon_owned_by(tid: u32) {
+    let live: Vec<Arc<Shared>> = mutexes().iter().filter_map(Weak::upgrade).collect();
+    for shared in live {
+        let Some(page) = &shared.page else { continue };
+        let started = Instant::now();
+        loop {
+            match page.slot().abandon_if(|owner| owner == tid) {
+                Step::Done(changed) => {
+                    if changed.wake {
+                        page.wake_all();
+                    }
+                    break;
+                }
+                Step::Locked if started.elapsed() < LOCK_PATIENCE => backoff(0),
+                Step::Locked | Step::Blocked(_) => break,
+            }
+        }
+    }
+}
+
+// ---- operations ----
+
+/// Spins briefly, then yields: the lock of a wait-all lasts nanoseconds.
+fn backoff(round: u32) {
+    if round < 16 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Runs a non-blocking transition, retrying while a wait-all holds the word.
+fn settle<T>(
+    slot: &Slot,
+    op: &'static str,
+    name: Option<&str>,
+    mut f: impl FnMut(&Slot) -> std::result::Result<Step<T>, Refused>,
+) -> Result<std::result::Result<T, Refused>> {
+    let started = Instant::now();
+    let mut round = 0;
+    loop {
+        match f(slot) {
+            Ok(Step::Done(t)) => return Ok(Ok(t)),
+            Err(refused) => return Ok(Err(refused)),
+            Ok(Step::Blocked(_)) => unreachable!("set and release never block"),
+            Ok(Step::Locked) if started.elapsed() < LOCK_PATIENCE => {
+                backoff(round);
+                round += 1;
+            }
+            Ok(Step::Locked) => {
+                return Err(Error::new(
+                    ErrorKind::Refused,
+                    Win32Error::ERROR_BUSY,
+                    op,
+                    name,
+                    format!(
+                        "the object's shared state has stayed locked by thread {} for {LOCK_PATIENCE:?}",
+                        slot.lock_holder()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn woke<T>(page: &SyncPage, changed: Changed<T>) -> T {
+    if changed.wake {
+        page.wake_all();
+    }
+    changed.previous
+}
+
+/// The three event operations.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum EventAction {
+    Set,
+    Reset,
+    Pulse,
+}
+
+/// `SetEvent`, `ResetEvent`, `PulseEvent`: the previous state.
+pub(crate) fn event(handle: &OwnedHandle, action: EventAction, op: &'static str) -> Result<bool> {
+    let shared = handle.shared(op)?;
+    let Shape::Event { manual_reset } = shared.shape else {
+        return Err(not_a(handle, op, "an event"));
+    };
+    let page = shared.page_with(0x0002, "EVENT_MODIFY_STATE", op, handle.name())?;
+    let done = settle(page.slot(), op, handle.name(), |slot| {
+        Ok(match action {
+            EventAction::Set => slot.set(),
+            EventAction::Pulse => slot.pulse(manual_reset),
+            EventAction::Reset => slot.reset().map(|previous| Changed { previous, wake: false }),
+        })
+    })?;
+    Ok(woke(page, done.unwrap_or_else(|_| unreachable!("events refuse nothing"))))
+}
+
+/// `ReleaseMutex` by the calling thread.
+pub(crate) fn release_mutex(handle: &OwnedHandle, op: &'static str) -> Result<()> {
+    let shared = handle.shared(op)?;
+    if shared.shape != Shape::Mutex {
+        return Err(not_a(handle, op, "a mutex"));
+    }
+    let page = shared.page_with(0x0001, "MUTEX_MODIFY_STATE", op, handle.name())?;
+    let me = me();
+    match settle(page.slot(), op, handle.name(), |slot| slot.release_mutex(me))? {
+        Ok(changed) => {
+            woke(page, changed);
+            Ok(())
+        }
+        Err(_) => Err(Error::new(
+            ErrorKind::Refused,
+            Win32Error::ERROR_NOT_OWNER,
+            op,
+            handle.name(),
+            format!("thread {me} does not own the mutex"),
+        )),
+    }
+}
+
+/// `ReleaseSemaphore(count)`: the previous count.
+pub(crate) fn release_semaphore(handle: &OwnedHandle, count: i32, op: &'static str) -> Result<i32> {
+    let shared = handle.shared(op)?;
+    let Shape::Semaphore { maximum } = shared.shape else {
+        return Err(not_a(handle, op, "a semaphore"));
+    };
+    let page = shared.page_with(0x0002, "SEMAPHORE_MODIFY_STATE", op, handle.name())?;
+    let Some(count) = u32::try_from(count).ok().filter(|&c| c > 0) else {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            Win32Error::ERROR_INVALID_PARAMETER,
+            op,
+            handle.name(),
+            format!("the release count must be positive, not {count}"),
+        ));
+    };
+    match settle(page.slot(), op, handle.name(), |slot| slot.release_semaphore(count, maximum))? {
+        Ok(changed) => Ok(woke(page, changed).cast_signed()),
+        Err(Refused::TooManyPosts(previous)) => Err(Error::new(
+            ErrorKind::Refused,
+            Win32Error::ERROR_TOO_MANY_POSTS,
+            op,
+            handle.name(),
+            format!("count {previous} + {count} would pass the maximum {maximum}"),
+        )),
+        Err(other) => unreachable!("a semaphore release refuses only past the maximum: {other:?}"),
+    }
+}
+
+/// Signals whatever the object is: sets an event, releases a mutex, or
+/// releases a semaphore by one.
+pub(crate) fn signal(handle: &OwnedHandle, op: &'static str) -> Result<()> {
+    match handle.shared(op)?.shape {
+        Shape::Event { .. } => event(handle, EventAction::Set, op).map(drop),
+        Shape::Mutex => release_mutex(handle, op),
+        Shape::Semaphore { .. } => release_semaphore(handle, 1, op).map(drop),
+    }
+}
+
+fn not_a(handle: &OwnedHandle, op: &'static str, what: &str) -> Error {
+    Error::new(
+        ErrorKind::Refused,
+        Win32Error::ERROR_INVALID_HANDLE,
+        op,
+        handle.name(),
+        format!("handle {} is not {what}", handle.raw()),
+    )
+}
+
+/// Fails unless the handle may be waited on.
+pub(crate) fn check_waitable(handle: &OwnedHandle, op: &'static str) -> Result<()> {
+    handle.shared(op)?.page_with(SYNCHRONIZE, "SYNCHRONIZE", op, handle.name()).map(drop)
+}
+
+/// `WaitForSingleObject` / `WaitForMultipleObjects`.
+pub(crate) fn wait(
+    handles: &[&OwnedHandle],
+    wait_all: bool,
+    timeout: Option<Duration>,
+    op: &'static str,
+    name: Option<&str>,
+) -> Result<WaitResult> {
+    let invalid = |code, reason: String| Error::new(ErrorKind::InvalidArgument, code, op, name, reason);
+    if handles.is_empty() || handles.len() > MAXIMUM_WAIT_OBJECTS {
+        return Err(invalid(
+            Win32Error::ERROR_INVALID_PARAMETER,
+            format!("{} handles given; between 1 and {MAXIMUM_WAIT_OBJECTS} are allowed", handles.len()),
+        ));
+    }
+    let mut shared = Vec::with_capacity(handles.len());
+    for handle in handles {
+        let s = handle.shared(op)?;
+        s.page_with(SYNCHRONIZE, "SYNCHRONIZE", op, handle.name().or(name))?;
+        shared.push(s);
+    }
+    let pages: Vec<&SyncPage> = shared.iter().filter_map(|s| s.page.as_ref()).collect();
+    let slots: Vec<(&Slot, Shape)> = shared.iter().zip(&pages).map(|(s, page)| (page.slot(), s.shape)).collect();
+    let mut order: Vec<usize> = (0..shared.len()).collect();
+    order.sort_by_key(|&i| shared[i].object);
+    if wait_all && order.windows(2).any(|w| shared[w[0]].object == shared[w[1]].object) {
+        return Err(invalid(Win32Error::ERROR_INVALID_PARAMETER, "wait-all names the same object twice".into()));
+    }
+    if wait_all || shared.iter().any(|s| s.shape == Shape::Mutex) {
+        for handle in handles {
+            announce(handle.connection());
+        }
+    }
+    let me = me();
+    // A manual-reset event set (or pulsed) at any moment of a wait-any ends it.
+    let since: Vec<Option<u32>> = slots
+        .iter()
+        .map(|(slot, shape)| (!wait_all && *shape == Shape::Event { manual_reset: true }).then(|| slot.generation()))
+        .collect();
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let mut seen = [0u32; MAXIMUM_WAIT_OBJECTS];
+    let attempt = |seen: &mut [u32]| -> Result<Step<WaitResult>> {
+        let step = if wait_all {
+            syncstate::try_take_all(&slots, &order, me, seen)
+                .map(|s| s.map(|abandoned| abandoned.map_or(WaitResult::Signaled(0), WaitResult::Abandoned)))
+        } else {
+            try_any(&slots, me, &since, seen)
+        };
+        step.map_err(|_| {
+            Error::new(
+                ErrorKind::Refused,
+                Win32Error::ERROR_SIGNAL_REFUSED,
+                op,
+                name,
+                format!("the thread already holds the mutex {} times", syncstate::MAX_RECURSION),
+            )
+        })
+    };
+    let mut round = 0;
+    loop {
+        match attempt(&mut seen)? {
+            Step::Done(result) => return Ok(result),
+            Step::Locked => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(WaitResult::TimedOut);
+                }
+                backoff(round);
+                round += 1;
+                continue;
+            }
+            Step::Blocked(_) => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(WaitResult::TimedOut);
+        }
+        // Count in, look once more, then sleep on what was seen.
+        for (slot, _) in &slots {
+            slot.begin_sleep();
+        }
+        let last = attempt(&mut seen);
+        let slept = match last {
+            Ok(Step::Blocked(_)) => Some(syncpage::sleep_any(&pages, &seen[..pages.len()], deadline)),
+            _ => None,
+        };
+        for (slot, _) in &slots {
+            slot.end_sleep();
+        }
+        match (last?, slept) {
+            (Step::Done(result), _) => return Ok(result),
+            (_, Some(Err(e))) => {
+                return Err(Error::new(ErrorKind::Refused, Win32Error::ERROR_INVALID_HANDLE, op, name, e.to_string()));
+            }
+            (_, Some(Ok(Woke::Retry | Woke::TimedOut)) | None) => round = 0,
+        }
+    }
+}
+
+/// One attempt of a wait-any: the lowest index that can be taken wins.
+fn try_any(
+    slots: &[(&Slot, Shape)],
+    me: u32,
+    since: &[Option<u32>],
+    seen: &mut [u32],
+) -> std::result::Result<Step<WaitResult>, Refused> {
+    for (i, &(slot, shape)) in slots.iter().enumerate() {
+        match slot.try_take(shape, me, since[i])? {
+            Step::Done(Taken::Normal) => return Ok(Step::Done(WaitResult::Signaled(i))),
+            Step::Done(Taken::Abandoned) => return Ok(Step::Done(WaitResult::Abandoned(i))),
+            Step::Blocked(state) => seen[i] = state,
+            // A wait-all is looking at it: whether it is signaled is
+            // unknown for a moment, and a higher index must not win meanwhile.
+            Step::Locked => return Ok(Step::Locked),
+        }
+    }
+    Ok(Step::Blocked(0))
+}
