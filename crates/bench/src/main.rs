@@ -12,6 +12,7 @@
 mod mailslots;
 mod pipes;
 mod stats;
+mod sync;
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -41,9 +42,13 @@ fn main() {
         Some("raw-dgram-writer") => mailslots::raw_writer(Path::new(&args[1]), args[2].parse().unwrap_or(0)),
         Some("mailslot-echo") => mailslots::mailslot_echo(Path::new(&args[1])),
         Some("raw-dgram-echo") => mailslots::raw_echo(Path::new(&args[1])),
+        Some("mailbox-echo") => sync::mailbox_echo(),
+        Some("syscall-probe") => syscall_probe(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000)),
         Some("all") | None => all(iterations(&args)),
         Some(other) => {
-            eprintln!("usage: switchboard-bench [all [--iterations N]]   (unknown mode {other:?})");
+            eprintln!(
+                "usage: switchboard-bench [all [--iterations N] | syscall-probe COUNT]   (unknown mode {other:?})"
+            );
             std::process::exit(2);
         }
     }
@@ -152,15 +157,7 @@ fn all(n: usize) {
     });
     let ping = switchboard::EventOptions::new().create(&conn, "bench.ping").expect("create ping").object;
     let pong = switchboard::EventOptions::new().create(&conn, "bench.pong").expect("create pong").object;
-    let echo = spawn_child("event-echo", &broker_path);
-    let events = event_ping_pong(&ping, &pong, n / 4);
-    drop(echo);
-    rows.push(Row {
-        what: "event set → other process wakes → sets back (broker-served)".into(),
-        ours: events,
-        baseline_name: "raw Unix socket round trip, 32 B".into(),
-        baseline: raw_round_trip(&echo_path, n / 4),
-    });
+    rows.push(sync::round_trip(&ping, &pong, &broker_path, n / 4));
     let setup_n = (n / 10).max(100);
     let raw_connect = raw_connect(&echo_path, setup_n);
     let our_connect = our_connect(&broker_path, setup_n);
@@ -174,10 +171,16 @@ fn all(n: usize) {
     rows.extend(pipe_rows);
     rows.push(mailslots::round_trip(dir.path(), &broker_path, n / 4));
     rows.push(section_open_and_map(&conn, (n / 10).max(100)));
-    rows.push(mutex_uncontended(&conn, n / 4, &echo_path));
+    let uncontended = sync::uncontended(&conn, n * 50);
     let rates = mailslots::rates(dir.path(), &broker_path, 200_000);
     let clients = many_clients(&broker_path, broker.0.id(), 10_000, n / 4);
     print_table(&rows, n);
+    println!();
+    println!("| uncontended, no other process involved | ours | baseline: std::sync::Mutex lock + unlock | ratio |");
+    println!("|---|---|---|---|");
+    for r in uncontended {
+        println!("| {} | {:.0} ns | {:.0} ns | {:.2} |", r.what, r.ours, r.baseline, r.ours / r.baseline);
+    }
     println!();
     println!("| throughput | ours | baseline: raw Unix stream socket | ratio | in-process memcpy (ceiling) |");
     println!("|---|---|---|---|---|");
@@ -255,32 +258,13 @@ fn many_clients(broker: &Path, broker_pid: u32, count: usize, n: usize) -> Optio
     Some(ManyClients { count, rss_before, rss_after, round_trip })
 }
 
-/// An uncontended mutex acquire + release, beside the two raw socket round
-/// trips it costs while mutexes are served by the broker.
-fn mutex_uncontended(conn: &Connection, n: usize, echo: &Path) -> Row {
-    let m = switchboard::sync::Mutex::create(conn, "bench.mutex", false).expect("mutex").object;
-    let ours = measure(n, &mut || {
-        let start = Instant::now();
-        m.acquire(None).expect("acquire");
-        m.release().expect("release");
-        start.elapsed()
-    });
-    let mut s = UnixStream::connect(echo).expect("connect echo");
-    let mut buf = [7u8; RAW_MESSAGE];
-    let baseline = measure(n, &mut || {
-        let start = Instant::now();
-        for _ in 0..2 {
-            s.write_all(&buf).expect("write");
-            s.read_exact(&mut buf).expect("read");
-        }
-        start.elapsed()
-    });
-    Row {
-        what: "mutex acquire + release, uncontended (broker-served; fast path in #4)".into(),
-        ours,
-        baseline_name: "two raw Unix socket round trips, 32 B".into(),
-        baseline,
-    }
+/// Child mode: runs its own broker, then `count` uncontended mutex and
+/// semaphore pairs (see `sync::syscall_probe`).
+fn syscall_probe(count: usize) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let socket = dir.path().join("broker.sock");
+    let _broker = spawn_child("broker", &socket);
+    sync::syscall_probe(&socket, count);
 }
 
 /// Opening a named 1 MiB section and mapping it, beside making a memfd of
@@ -313,7 +297,7 @@ fn section_open_and_map(conn: &Connection, n: usize) -> Row {
     }
 }
 
-fn event_ping_pong(ping: &switchboard::Event, pong: &switchboard::Event, n: usize) -> Sample {
+pub(crate) fn event_ping_pong(ping: &switchboard::Event, pong: &switchboard::Event, n: usize) -> Sample {
     let mut once = || {
         let start = Instant::now();
         ping.set().expect("set ping");

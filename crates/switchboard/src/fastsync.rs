@@ -35,6 +35,10 @@ pub const MAXIMUM_WAIT_OBJECTS: usize = 64;
 /// reporting the object as stuck (a lock is normally held for nanoseconds;
 /// one held this long belongs to a process that wrote nonsense or is frozen).
 const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+/// How long a wait keeps looking before it sleeps: a handoff between two
+/// running processes takes well under this, and a futex sleep and wake cost
+/// several microseconds each.
+pub(crate) const SPIN_FOR: Duration = Duration::from_micros(20);
 
 /// One handle's view of its object: the page (when the handle may use it)
 /// and what the broker said about it.
@@ -347,6 +351,11 @@ pub(crate) fn wait(
             format!("{} handles given; between 1 and {MAXIMUM_WAIT_OBJECTS} are allowed", handles.len()),
         ));
     }
+    if let [handle] = handles
+        && let Some(result) = take_at_once(handle, op, name)?
+    {
+        return Ok(result);
+    }
     let mut shared = Vec::with_capacity(handles.len());
     for handle in handles {
         let s = handle.shared(op)?;
@@ -407,6 +416,11 @@ pub(crate) fn wait(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(WaitResult::TimedOut);
         }
+        match spin(&mut || attempt(&mut seen), deadline)? {
+            Some(Step::Done(result)) => return Ok(result),
+            Some(_) => continue,
+            None => {}
+        }
         // Count in, look once more, then sleep on what was seen.
         for (slot, _) in &slots {
             slot.begin_sleep();
@@ -427,6 +441,40 @@ pub(crate) fn wait(
             (_, Some(Ok(Woke::Retry | Woke::TimedOut)) | None) => round = 0,
         }
     }
+}
+
+/// One object, free to take: taken with no allocation and no system call.
+fn take_at_once(handle: &OwnedHandle, op: &'static str, name: Option<&str>) -> Result<Option<WaitResult>> {
+    let s = handle.shared(op)?;
+    let page = s.page_with(SYNCHRONIZE, "SYNCHRONIZE", op, handle.name().or(name))?;
+    if s.shape == Shape::Mutex {
+        announce(handle.connection());
+    }
+    Ok(match page.slot().try_take(s.shape, me(), None) {
+        Ok(Step::Done(Taken::Normal)) => Some(WaitResult::Signaled(0)),
+        Ok(Step::Done(Taken::Abandoned)) => Some(WaitResult::Abandoned(0)),
+        _ => None,
+    })
+}
+
+/// Keeps trying for [`SPIN_FOR`] (or until the deadline): the object is
+/// often about to change. `None` if it stayed blocked.
+fn spin(
+    attempt: &mut dyn FnMut() -> Result<Step<WaitResult>>,
+    deadline: Option<Instant>,
+) -> Result<Option<Step<WaitResult>>> {
+    let until = Instant::now() + SPIN_FOR;
+    let until = deadline.map_or(until, |d| d.min(until));
+    while Instant::now() < until {
+        for _ in 0..32 {
+            std::hint::spin_loop();
+        }
+        match attempt()? {
+            Step::Blocked(_) => {}
+            other => return Ok(Some(other)),
+        }
+    }
+    Ok(None)
 }
 
 /// One attempt of a wait-any: the lowest index that can be taken wins.

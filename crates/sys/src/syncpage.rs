@@ -168,6 +168,83 @@ fn timespec(d: Duration) -> futex::Timespec {
     futex::Timespec { tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), tv_nsec: i64::from(d.subsec_nanos()) }
 }
 
+/// A bare spin-then-futex mailbox between processes: a sequence number that
+/// the sender advances and the receiver waits past, spinning for a moment
+/// before it sleeps. Not used by the library: it is the baseline that the
+/// benchmark measures events against, in the same run. Two boxes share one
+/// page, on separate cache lines.
+#[derive(Debug)]
+pub struct Mailbox {
+    page: SyncPage,
+}
+
+impl Mailbox {
+    /// Creates the page, returning it and the descriptor for the peer.
+    pub fn create() -> io::Result<(Self, OwnedFd)> {
+        let (page, fd) = SyncPage::create("switchboard-mailbox")?;
+        Ok((Self { page }, fd))
+    }
+
+    /// Maps a page made by [`Mailbox::create`].
+    pub fn map(fd: &impl AsFd) -> io::Result<Self> {
+        SyncPage::map(fd).map(|page| Self { page })
+    }
+
+    /// Box `index` (0 or 1): its sequence word and its sleeper count.
+    fn words(&self, index: usize) -> (&AtomicU32, &AtomicU32) {
+        let at = (index & 1) * 64;
+        // SAFETY: offsets 0/4 and 64/68 are aligned for AtomicU32 and inside
+        // the page-aligned mapping, which lives as long as `self`. A mailbox
+        // page is only ever reached through these AtomicU32 views (never as a
+        // Slot), so no mixed-size access happens.
+        #[allow(unsafe_code, clippy::cast_ptr_alignment)]
+        unsafe {
+            let base = self.page.base.as_ptr().add(at);
+            (&*base.cast::<AtomicU32>(), &*base.add(4).cast::<AtomicU32>())
+        }
+    }
+
+    /// Advances box `index` and wakes its receiver if it sleeps.
+    pub fn post(&self, index: usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (seq, sleepers) = self.words(index);
+        seq.fetch_add(1, SeqCst);
+        if sleepers.load(SeqCst) > 0 {
+            let _ = futex::wake(seq, futex::Flags::empty(), i32::MAX as u32);
+        }
+    }
+
+    /// Waits until box `index` moves past `seen`, spinning for `spin` first;
+    /// returns the new value.
+    pub fn wait_past(&self, index: usize, seen: u32, spin: Duration) -> u32 {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (seq, sleepers) = self.words(index);
+        let until = Instant::now() + spin;
+        while Instant::now() < until {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+            let now = seq.load(SeqCst);
+            if now != seen {
+                return now;
+            }
+        }
+        sleepers.fetch_add(1, SeqCst);
+        let mut now = seq.load(SeqCst);
+        while now == seen {
+            let _ = futex::wait(seq, futex::Flags::empty(), seen, None);
+            now = seq.load(SeqCst);
+        }
+        sleepers.fetch_sub(1, SeqCst);
+        now
+    }
+
+    /// The value of box `index` now.
+    pub fn value(&self, index: usize) -> u32 {
+        self.words(index).0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 impl Drop for SyncPage {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `map`; `&self` borrows
