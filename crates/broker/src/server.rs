@@ -28,6 +28,8 @@ const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const WAKER: Token = Token(2);
 const FIRST_CLIENT: usize = 3;
+/// Descriptors a client may have sent ahead of the frames that take them.
+const MAX_PENDING_FDS: usize = 8;
 
 /// How the server runs.
 #[derive(Clone, Debug)]
@@ -135,6 +137,8 @@ struct Conn {
     cred: PeerCred,
     phase: Phase,
     rbuf: Vec<u8>,
+    /// Descriptors received, in order, for the frames that declare them.
+    fds_in: Vec<OwnedFd>,
     wbuf: Vec<u8>,
     /// Descriptors to send with the byte at this offset of `wbuf`.
     attachments: VecDeque<(usize, Vec<OwnedFd>)>,
@@ -303,6 +307,7 @@ impl Server {
                             cred,
                             phase: Phase::Handshake,
                             rbuf: Vec::new(),
+                            fds_in: Vec::new(),
                             wbuf: Vec::new(),
                             attachments: VecDeque::new(),
                             wants_write: false,
@@ -345,12 +350,21 @@ impl Server {
         };
         let mut buf = [0u8; 16 * 1024];
         loop {
-            match conn.stream.read(&mut buf) {
+            let fds_before = conn.fds_in.len();
+            match switchboard_sys::fdpass::recv_with_fds(&conn.stream, &mut buf, &mut conn.fds_in) {
                 Ok(0) => return Ok(Read::Eof),
+                Ok(_) if conn.fds_in.len() > MAX_PENDING_FDS => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{} descriptors sent that no request declared", conn.fds_in.len()),
+                    ));
+                }
                 Ok(n) => {
                     conn.rbuf.extend_from_slice(&buf[..n]);
-                    if n < buf.len() {
-                        // A short read emptied the socket; new bytes raise a new edge.
+                    if n < buf.len() && conn.fds_in.len() == fds_before {
+                        // A short read emptied the socket; new bytes raise a new
+                        // edge. (A read that brought descriptors stops at their
+                        // message, whatever follows: read on.)
                         return Ok(Read::Drained);
                     }
                     if conn.rbuf.len() > self.config.max_frame + 4 {
@@ -385,7 +399,15 @@ impl Server {
             conn.rbuf.drain(..used);
             let client = conn.client;
             match parsed {
-                Ok(frame) => self.core.handle_request(client, frame, now),
+                Ok(frame) if usize::from(frame.fds) <= conn.fds_in.len() => {
+                    let fds = conn.fds_in.drain(..usize::from(frame.fds)).collect();
+                    self.core.handle_request(client, frame, fds, now);
+                }
+                Ok(frame) => {
+                    let why = format!("the frame declares {} descriptors; {} came", frame.fds, conn.fds_in.len());
+                    conn.fds_in.clear();
+                    self.core.handle_malformed(client, &why);
+                }
                 Err(e) => self.core.handle_malformed(client, &e.to_string()),
             }
             self.deliver();

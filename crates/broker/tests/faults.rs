@@ -151,6 +151,7 @@ fn a_client_that_never_reads_its_replies_is_dropped_not_buffered_forever() {
     let mut frame = Vec::new();
     let request = switchboard_proto::RequestFrame {
         id: 1,
+        fds: 0,
         request: switchboard_proto::Request::ListAtoms(switchboard_proto::ListAtoms),
     };
     for i in 0..300 {
@@ -169,4 +170,63 @@ fn a_client_that_never_reads_its_replies_is_dropped_not_buffered_forever() {
         read_until_closed(&mut lazy);
     }
     assert_eq!(good.status().unwrap().clients, 1);
+}
+
+/// Reads one reply frame.
+fn read_reply(s: &mut UnixStream) -> switchboard_proto::ReplyFrame {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some((_, body)) = switchboard_proto::split_frame(&buf, 1 << 20).unwrap() {
+            return switchboard_proto::decode_body(body).unwrap();
+        }
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed before a reply");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[test]
+fn a_frame_declaring_descriptors_that_never_came_is_refused_and_the_client_carries_on() {
+    let broker = TestBroker::start();
+    let mut s = raw_client(&broker);
+    let mut frame = Vec::new();
+    let request = switchboard_proto::RequestFrame {
+        id: 1,
+        fds: 1,
+        request: switchboard_proto::Request::ListAtoms(switchboard_proto::ListAtoms),
+    };
+    switchboard_proto::encode_frame(&request, &mut frame);
+    s.write_all(&frame).unwrap();
+    let reply = read_reply(&mut s);
+    let error = reply.result.expect_err("refused");
+    assert_eq!(error.code, switchboard::Win32Error::ERROR_INVALID_DATA);
+    assert!(error.message.contains("declares 1 descriptors"), "{}", error.message);
+    frame.clear();
+    let request = switchboard_proto::RequestFrame { fds: 0, id: 2, ..request };
+    switchboard_proto::encode_frame(&request, &mut frame);
+    s.write_all(&frame).unwrap();
+    assert!(read_reply(&mut s).result.is_ok(), "the client is still served");
+}
+
+#[test]
+fn a_client_that_floods_the_broker_with_descriptors_is_dropped() {
+    use std::os::fd::AsFd;
+    let broker = TestBroker::start();
+    let good = broker.connect();
+    let s = raw_client(&broker);
+    let file = std::fs::File::open("/dev/null").unwrap();
+    // Twenty one-byte sends, each carrying a descriptor; together they are
+    // the start of a 100-byte frame that never completes, so only the
+    // descriptors can get the client dropped.
+    for i in 0..20 {
+        let byte = if i == 0 { 100 } else { 0 };
+        if switchboard_sys::fdpass::send_with_fds(&s, &[byte], &[file.as_fd()]).is_err() {
+            break;
+        }
+    }
+    let mut s = s;
+    read_until_closed(&mut s);
+    atom::global_add(&good, "still.served").unwrap();
 }

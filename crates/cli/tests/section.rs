@@ -93,7 +93,10 @@ fn dump_prints_a_hex_dump_or_json() {
     let info = run(&broker, &["--json", "section", "info", "D"]);
     ok(&info);
     let value: serde_json::Value = serde_json::from_str(&stdout(&info)).unwrap();
-    assert_eq!(value, serde_json::json!({"name": "D", "size": 4096, "protection": "readwrite", "access": 4}));
+    assert_eq!(
+        value,
+        serde_json::json!({"name": "D", "size": 4096, "protection": "readwrite", "access": 4, "backing": "memory"})
+    );
 }
 
 #[test]
@@ -179,4 +182,30 @@ fn write_dump_and_info_never_start_a_broker() {
     exits_3_without_starting_a_broker(&["section", "info", "S"]);
     exits_3_without_starting_a_broker(&["section", "dump", "S"]);
     exits_3_without_starting_a_broker(&["section", "write", "S", "x"]);
+}
+
+#[test]
+fn a_section_over_a_file_shows_its_bytes_and_writes_reach_the_file() {
+    let broker = TestBroker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.bin");
+    std::fs::write(&path, b"on disk before").unwrap();
+    let file = path.to_str().unwrap();
+    let (holder, line) = start_holder(&broker, "F", &["--file", file]);
+    assert!(line.starts_with("holding section \"F\" (14 bytes, handle 0x"), "{line}");
+
+    let dumped = run(&broker, &["section", "dump", "F", "--raw"]);
+    ok(&dumped);
+    assert_eq!(dumped.stdout, b"on disk before");
+    ok(&run(&broker, &["section", "write", "F", "--offset", "8", "AFTER!"]));
+    assert_eq!(std::fs::read(&path).unwrap(), b"on disk AFTER!");
+    let info = stdout(&run(&broker, &["section", "info", "F"]));
+    assert!(info.contains("backing        file"), "{info}");
+    ok(&holder.release());
+
+    let missing = run(&broker, &["section", "create", "G", "--file", "/nonexistent/file"]);
+    assert_ne!(missing.status.code(), Some(0));
+    assert!(stderr(&missing).contains("/nonexistent/file"), "{}", stderr(&missing));
+    let no_size = run(&broker, &["section", "create", "H"]);
+    assert_eq!(no_size.status.code(), Some(2), "--size is needed without --file");
 }

@@ -147,6 +147,9 @@ pub struct RequestFrame {
     /// all (a request whose outcome nobody waits for, such as a close from a
     /// destructor); a deferred request (a wait) must not use 0.
     pub id: u32,
+    /// How many descriptors (`SCM_RIGHTS`) were sent with the frame's first
+    /// byte (the file of a file-backed section).
+    pub fds: u8,
     /// The request.
     pub request: Request,
 }
@@ -698,10 +701,14 @@ pub enum PageProtection {
 pub struct CreateSection {
     /// `None` for an unnamed section.
     pub name: Option<ObjectName>,
-    /// Size in bytes (more than 0).
+    /// Size in bytes: more than 0 for memory; for a file, 0 means the
+    /// file's size, and more than the file's size grows a writable file.
     pub size: u64,
     /// Page protection.
     pub protection: PageProtection,
+    /// Map a file: its descriptor comes with the frame (`CreateFileMapping(hFile, …)`).
+    /// Else the section is memory (`INVALID_HANDLE_VALUE`).
+    pub file: bool,
     /// Desired access for the handle.
     pub access: u32,
     /// Security for a new section.
@@ -728,6 +735,8 @@ pub struct SectionOpened {
     pub size: u64,
     /// Its page protection.
     pub protection: PageProtection,
+    /// It maps a file (else memory).
+    pub file: bool,
     /// A create found the name taken and opened it (`ERROR_ALREADY_EXISTS`).
     pub already_existed: bool,
 }
@@ -785,6 +794,7 @@ mod tests {
     fn request_frame_round_trips() {
         let frame = RequestFrame {
             id: 42,
+            fds: 0,
             request: Request::CreateEvent(CreateEvent {
                 name: Some(ObjectName::parse("Local\\E").unwrap()),
                 manual_reset: true,

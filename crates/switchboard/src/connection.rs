@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -315,9 +315,21 @@ impl Connection {
         object: Option<&str>,
         timeout: Option<Duration>,
     ) -> Result<(C::Reply, Vec<OwnedFd>)> {
+        self.call_passing_fds(request, &[], operation, object, timeout)
+    }
+
+    /// Like [`Connection::call_with_fds`], sending `fds` with the request.
+    pub(crate) fn call_passing_fds<C: Call>(
+        &self,
+        request: C,
+        fds: &[BorrowedFd<'_>],
+        operation: &'static str,
+        object: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<(C::Reply, Vec<OwnedFd>)> {
         let fail = |kind, code, reason: String| Error::new(kind, code, operation, object, reason);
         let id = self
-            .send(request.into_request(), true)
+            .send(request.into_request(), true, fds)
             .map_err(|why| fail(ErrorKind::ConnectionLost, Win32Error::ERROR_BROKEN_PIPE, why))?;
         match self.wait_reply(id, timeout.map(|t| Instant::now() + t)) {
             Ok((Ok(reply), fds)) => C::from_reply(reply).map(|r| (r, fds)).ok_or_else(|| {
@@ -342,10 +354,15 @@ impl Connection {
     /// Sends a request whose reply nobody wants (closing a handle on drop):
     /// id 0 tells the broker not to answer.
     pub(crate) fn send_and_forget<C: Call>(&self, request: C) {
-        let _ = self.send(request.into_request(), false);
+        let _ = self.send(request.into_request(), false, &[]);
     }
 
-    fn send(&self, request: switchboard_proto::Request, want_reply: bool) -> std::result::Result<u32, String> {
+    fn send(
+        &self,
+        request: switchboard_proto::Request,
+        want_reply: bool,
+        fds: &[BorrowedFd<'_>],
+    ) -> std::result::Result<u32, String> {
         let id = if want_reply {
             let mut id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
             if id == 0 {
@@ -364,8 +381,15 @@ impl Connection {
             // The frame buffer lives under the write lock and is reused.
             let mut bytes = lock(&self.inner.writer);
             bytes.clear();
-            encode_frame(&RequestFrame { id, request }, &mut bytes);
-            (&self.inner.stream).write_all(&bytes)
+            let declared = u8::try_from(fds.len()).unwrap_or(u8::MAX);
+            encode_frame(&RequestFrame { id, fds: declared, request }, &mut bytes);
+            if fds.is_empty() {
+                (&self.inner.stream).write_all(&bytes)
+            } else {
+                // The descriptors travel with the frame's first byte.
+                switchboard_sys::fdpass::send_with_fds(&self.inner.stream, &bytes, fds)
+                    .and_then(|sent| (&self.inner.stream).write_all(&bytes[sent..]))
+            }
         };
         if let Err(e) = written {
             lock(&self.inner.state).replies.remove(&id);

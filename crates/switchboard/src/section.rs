@@ -1,4 +1,5 @@
-//! File mappings (sections) backed by memory: named shared memory.
+//! File mappings (sections): named shared memory, backed by memory or by a
+//! file.
 //!
 //! ```no_run
 //! use switchboard::Connection;
@@ -16,7 +17,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use switchboard_proto as p;
 pub use switchboard_proto::PageProtection;
@@ -47,7 +48,7 @@ pub enum ViewAccess {
     Copy,
 }
 
-/// Options for `CreateFileMapping(INVALID_HANDLE_VALUE, …)`.
+/// Options for `CreateFileMapping`, over memory or over a file.
 #[derive(Clone, Debug)]
 pub struct SectionOptions {
     size: u64,
@@ -67,6 +68,11 @@ impl SectionOptions {
     pub fn protection(mut self, protection: PageProtection) -> Self {
         self.protection = protection;
         self
+    }
+
+    /// The page protection these options ask for.
+    pub fn page_protection(&self) -> PageProtection {
+        self.protection
     }
 
     /// The access wanted on the handle.
@@ -94,14 +100,34 @@ impl SectionOptions {
     pub fn create(&self, conn: &Connection, name: &str) -> Result<Created<Section>> {
         let op = "CreateFileMapping";
         let parsed = parse_name(op, name)?;
-        let section = self.request(conn, Some(parsed), Some(name))?;
+        let section = self.request(conn, Some(parsed), Some(name), None)?;
         let already_existed = section.1;
         Ok(Created { object: section.0, already_existed })
     }
 
     /// Creates an unnamed section.
     pub fn create_unnamed(&self, conn: &Connection) -> Result<Section> {
-        self.request(conn, None, None).map(|(s, _)| s)
+        self.request(conn, None, None, None).map(|(s, _)| s)
+    }
+
+    /// Creates a section that maps `file`, named `name` (or unnamed), or
+    /// opens the existing section of that name.
+    ///
+    /// # Windows equivalent
+    ///
+    /// `CreateFileMapping(hFile, …)`. The file's open mode must allow the
+    /// protection: read for `PAGE_READONLY` and `PAGE_WRITECOPY`, read and
+    /// write for `PAGE_READWRITE` (else `ERROR_ACCESS_DENIED`; a write-only
+    /// or `O_PATH` file allows nothing). Size 0 maps the whole file, and an
+    /// empty file is then `ERROR_FILE_INVALID`; a size beyond the end grows
+    /// a file mapped read-write (`ERROR_NOT_ENOUGH_MEMORY` for the others).
+    /// The broker keeps the file open while the section lives; views write
+    /// through to it.
+    pub fn create_for_file(&self, conn: &Connection, file: impl AsFd, name: Option<&str>) -> Result<Created<Section>> {
+        let op = "CreateFileMapping";
+        let parsed = name.map(|n| parse_name(op, n)).transpose()?;
+        let (object, already_existed) = self.request(conn, parsed, name, Some(file.as_fd()))?;
+        Ok(Created { object, already_existed })
     }
 
     fn request(
@@ -109,16 +135,19 @@ impl SectionOptions {
         conn: &Connection,
         name: Option<switchboard_types::ObjectName>,
         shown: Option<&str>,
+        file: Option<BorrowedFd<'_>>,
     ) -> Result<(Section, bool)> {
         let op = "CreateFileMapping";
         let request = p::CreateSection {
             name,
             size: self.size,
             protection: self.protection,
+            file: file.is_some(),
             access: self.access,
             security: p::Security { sddl: self.sddl.clone() },
         };
-        let (opened, fds) = conn.call_with_fds(request, op, shown, Some(crate::DEFAULT_REQUEST_TIMEOUT))?;
+        let sent: Vec<BorrowedFd<'_>> = file.into_iter().collect();
+        let (opened, fds) = conn.call_passing_fds(request, &sent, op, shown, Some(crate::DEFAULT_REQUEST_TIMEOUT))?;
         let existed = opened.already_existed;
         Ok((Section::from_reply(conn, opened, fds, shown, op)?, existed))
     }
@@ -132,6 +161,7 @@ pub struct Section {
     size: u64,
     protection: PageProtection,
     access: u32,
+    file: bool,
 }
 
 impl Section {
@@ -151,6 +181,7 @@ impl Section {
             size: opened.size,
             protection: opened.protection,
             access: opened.access,
+            file: opened.file,
         })
     }
 
@@ -237,6 +268,11 @@ impl Section {
     /// The section's page protection.
     pub fn protection(&self) -> PageProtection {
         self.protection
+    }
+
+    /// Whether it maps a file (else memory).
+    pub fn maps_file(&self) -> bool {
+        self.file
     }
 
     /// Closes the handle now, reporting the outcome (views stay mapped).

@@ -79,6 +79,7 @@ win32_errors! {
     ERROR_NO_SYSTEM_RESOURCES = 1450, "insufficient system resources exist to complete the requested service";
     ERROR_UNSUPPORTED_TYPE = 1630, "data of this type is not supported";
     ERROR_BUSY = 170, "the requested resource is in use";
+    ERROR_DISK_FULL = 112, "there is not enough space on the disk";
     ERROR_SIGNAL_REFUSED = 156, "the recipient process has refused the signal";
     ERROR_MAPPED_ALIGNMENT = 1132, "the base address or the file offset specified does not have the proper alignment";
     ERROR_FILE_INVALID = 1006, "the volume for a file has been externally altered so that the opened file is no longer valid";

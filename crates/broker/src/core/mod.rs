@@ -132,6 +132,8 @@ pub struct Core {
     out: VecDeque<Output>,
     /// Descriptors a handler attaches to the reply it is producing.
     attach: Vec<OwnedFd>,
+    /// Descriptors that came with the request being handled.
+    received: Vec<OwnedFd>,
     shutdown: bool,
 }
 
@@ -157,6 +159,7 @@ impl Core {
             mailslots: mailslot::Mailslots::default(),
             out: VecDeque::new(),
             attach: Vec::new(),
+            received: Vec::new(),
             shutdown: false,
         }
     }
@@ -198,13 +201,19 @@ impl Core {
     }
 
     /// Handles one decoded request.
-    pub fn handle_request(&mut self, client: ClientId, frame: RequestFrame, now: Instant) {
+    ///
+    /// `fds` are the descriptors that came with it (`frame.fds` of them); a
+    /// handler that does not take them closes them.
+    pub fn handle_request(&mut self, client: ClientId, frame: RequestFrame, fds: Vec<OwnedFd>, now: Instant) {
         if !self.clients.contains_key(&client) {
             return;
         }
+        self.received = fds;
         let name = frame.request.name();
         let mut cx = Cx { client, request: frame.id, now };
-        match dispatch(self, &mut cx, frame.request) {
+        let response = dispatch(self, &mut cx, frame.request);
+        self.received.clear();
+        match response {
             Response::Ready(result) => {
                 if let Err(e) = &result {
                     let pid = self.clients.get(&client).map_or(0, |c| c.cred.pid);

@@ -1,6 +1,7 @@
-//! Sections (file mappings) backed by memory: a memfd made by the broker.
+//! Sections (file mappings): backed by memory (a memfd made by the broker)
+//! or by a file (whose descriptor the creator sends with its request).
 //!
-//! Every handle comes with a descriptor of the memfd, and the descriptor is
+//! Every handle comes with a descriptor of the memory or file, and the descriptor is
 //! as strong as the handle: a handle that may not write gets a read-only
 //! reopening of the file, so the kernel itself refuses a writable mapping,
 //! whatever the client does.
@@ -33,12 +34,15 @@ pub const SECTION_MAPPING: GenericMapping = GenericMapping {
     all: AccessMask(SECTION_ALL_ACCESS),
 };
 
-/// A pagefile section.
+/// A section.
 #[derive(Debug)]
 pub struct Section {
     size: u64,
     protection: PageProtection,
+    /// The memfd, or the mapped file.
     memory: OwnedFd,
+    /// It maps a file.
+    file: bool,
 }
 
 impl Object for Section {
@@ -51,7 +55,7 @@ impl Object for Section {
     }
 
     fn describe(&self) -> String {
-        format!("{} bytes, {:?}", self.size, self.protection)
+        format!("{} bytes, {:?}, {}", self.size, self.protection, if self.file { "file" } else { "memory" })
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -63,14 +67,72 @@ fn err(code: Win32Error, message: impl Into<String>) -> WireError {
     WireError::new(code, message)
 }
 
+/// A section over the file a client sent, with the checks of
+/// `CreateFileMapping(hFile, …)`: the file's open mode must allow the
+/// protection (read for `PAGE_READONLY` and `PAGE_WRITECOPY`, read and write
+/// for `PAGE_READWRITE`); size 0 means the file's size, and an empty file
+/// then is `ERROR_FILE_INVALID`; a larger size grows a file mapped
+/// read-write, and is `ERROR_NOT_ENOUGH_MEMORY` otherwise.
+fn file_section(file: OwnedFd, size: u64, protection: PageProtection) -> Result<Section, WireError> {
+    use rustix::fs::OFlags;
+    let os = |e: rustix::io::Errno| err(Win32Error::ERROR_INVALID_HANDLE, format!("the file: {e}"));
+    let flags = rustix::fs::fcntl_getfl(&file).map_err(os)?;
+    let mode = flags & OFlags::RWMODE;
+    let readable = !flags.contains(OFlags::PATH) && (mode == OFlags::RDONLY || mode == OFlags::RDWR);
+    let writable = !flags.contains(OFlags::PATH) && mode == OFlags::RDWR;
+    let needs_write = protection == PageProtection::ReadWrite;
+    if !readable || (needs_write && !writable) {
+        let opened = if flags.contains(OFlags::PATH) {
+            "with no access"
+        } else if mode == OFlags::WRONLY {
+            "write-only"
+        } else {
+            "read-only"
+        };
+        return Err(err(
+            Win32Error::ERROR_ACCESS_DENIED,
+            format!("the file was opened {opened}, which does not allow {protection:?} pages"),
+        ));
+    }
+    let stat = rustix::fs::fstat(&file).map_err(os)?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(err(Win32Error::ERROR_INVALID_HANDLE, "only a regular file can be mapped"));
+    }
+    let current = u64::try_from(stat.st_size).unwrap_or(0);
+    let size = if size == 0 { current } else { size };
+    if size == 0 {
+        return Err(err(Win32Error::ERROR_FILE_INVALID, "the file is empty and no size was given"));
+    }
+    if size > current {
+        if !needs_write {
+            return Err(err(
+                Win32Error::ERROR_NOT_ENOUGH_MEMORY,
+                format!("{size} bytes asked of a {current}-byte file that a {protection:?} section may not grow"),
+            ));
+        }
+        rustix::fs::ftruncate(&file, size)
+            .map_err(|e| err(Win32Error::ERROR_DISK_FULL, format!("cannot grow the file to {size} bytes: {e}")))?;
+    }
+    Ok(Section { size, protection, memory: file, file: true })
+}
+
 impl Core {
     pub(super) fn section_create(&mut self, cx: &Cx, req: &p::CreateSection) -> Result<p::SectionOpened, WireError> {
-        if req.size == 0 {
-            return Err(err(Win32Error::ERROR_INVALID_PARAMETER, "a section backed by memory needs a size"));
-        }
-        let memory = switchboard_sys::shm::memory_file("switchboard-section", req.size)
-            .map_err(|e| err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("cannot make {} bytes: {e}", req.size)))?;
-        let section = Section { size: req.size, protection: req.protection, memory };
+        let section = if req.file {
+            let file = self
+                .received
+                .pop()
+                .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, "no file descriptor came with the request"))?;
+            file_section(file, req.size, req.protection)?
+        } else {
+            if req.size == 0 {
+                return Err(err(Win32Error::ERROR_INVALID_PARAMETER, "a section backed by memory needs a size"));
+            }
+            let memory = switchboard_sys::shm::memory_file("switchboard-section", req.size).map_err(|e| {
+                err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("cannot make {} bytes: {e}", req.size))
+            })?;
+            Section { size: req.size, protection: req.protection, memory, file: false }
+        };
         let created =
             self.create_or_open(cx, req.name.as_ref(), ObjectKind::Section, req.access, &req.security, || {
                 Box::new(section)
@@ -104,6 +166,7 @@ impl Core {
             access: entry.access.bits(),
             size: section.size,
             protection: section.protection,
+            file: section.file,
             already_existed,
         };
         self.attach.push(fd);

@@ -40,7 +40,7 @@ impl World {
     fn send(&mut self, client: u64, request: Request) -> (u32, Option<Result<Reply, WireError>>) {
         let id = self.next_id;
         self.next_id += 1;
-        self.core.handle_request(ClientId(client), RequestFrame { id, request }, self.now);
+        self.core.handle_request(ClientId(client), RequestFrame { id, fds: 0, request }, Vec::new(), self.now);
         (id, self.reply_to(client, id))
     }
 
@@ -110,7 +110,7 @@ impl World {
         let id = self.next_id;
         self.next_id += 1;
         let request = Request::MapSync(p::MapSync { handle });
-        self.core.handle_request(ClientId(client), RequestFrame { id, request }, self.now);
+        self.core.handle_request(ClientId(client), RequestFrame { id, fds: 0, request }, Vec::new(), self.now);
         for out in self.core.drain_output() {
             if let Output::Reply { client: c, frame, fds } = out
                 && c == ClientId(client)
@@ -373,6 +373,22 @@ fn open_asking_for_no_access_is_denied() {
 }
 
 #[test]
+fn a_file_section_whose_descriptor_did_not_come_is_invalid_handle() {
+    let mut w = World::new();
+    let req = p::CreateSection {
+        name: None,
+        size: 0,
+        protection: p::PageProtection::ReadOnly,
+        file: true,
+        access: 0x000F_001F,
+        security: p::Security::default(),
+    };
+    let e = w.call(1, Request::CreateSection(req)).unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_INVALID_HANDLE);
+    assert!(e.message.contains("no file descriptor"), "{}", e.message);
+}
+
+#[test]
 fn generic_execute_can_wait() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
@@ -523,7 +539,12 @@ fn duplicate_gives_a_second_handle_to_the_same_object() {
 fn request_with_id_zero_gets_no_reply_but_takes_effect() {
     let mut w = World::new();
     let h = w.create(1, "E", false, false).unwrap().handle;
-    w.core.handle_request(ClientId(1), RequestFrame { id: 0, request: Request::Close(p::Close { handle: h }) }, w.now);
+    w.core.handle_request(
+        ClientId(1),
+        RequestFrame { id: 0, fds: 0, request: Request::Close(p::Close { handle: h }) },
+        Vec::new(),
+        w.now,
+    );
     assert!(w.core.drain_output().is_empty());
     assert!(!w.exists(2, "E"));
 }

@@ -1,5 +1,5 @@
 //! `section create|write|dump|info`: named shared memory (file mappings
-//! backed by memory) from the shell.
+//! backed by memory or by a file) from the shell.
 
 use std::io::Read;
 
@@ -34,9 +34,16 @@ pub enum SectionCommand {
         /// The section's name (`S`, `Local\S`, `Global\S`).
         name: String,
         /// The size: bytes, or with a unit: 64KiB, 1MiB, 2GiB (K, M, G are the
-        /// same binary units). An existing section keeps its own size.
-        #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
-        size: u64,
+        /// same binary units). An existing section keeps its own size. With
+        /// --file it may be left out (the whole file), and a larger size
+        /// grows a readwrite file.
+        #[arg(long, value_name = "SIZE", value_parser = size::parse_size, required_unless_present = "file")]
+        size: Option<u64>,
+        /// Map this file instead of memory (`CreateFileMapping(hFile, …)`):
+        /// it is opened read-write for a readwrite section, else read-only,
+        /// and views read and write the file itself.
+        #[arg(long, value_name = "PATH")]
+        file: Option<std::path::PathBuf>,
         /// The page protection: readonly sections can never be written,
         /// writecopy ones only copied on write.
         #[arg(long, value_enum, default_value_t = Protection::Readwrite)]
@@ -116,12 +123,12 @@ impl From<Protection> for PageProtection {
 /// Runs a section command.
 pub fn run(ctx: &Ctx, command: SectionCommand) -> Result<Done> {
     match command {
-        SectionCommand::Create { name, size, protection, sddl, hold } => {
-            let mut options = SectionOptions::new(size).protection(protection.into());
+        SectionCommand::Create { name, size, file, protection, sddl, hold } => {
+            let mut options = SectionOptions::new(size.unwrap_or(0)).protection(protection.into());
             if let Some(sddl) = sddl {
                 options = options.security(sddl);
             }
-            create(ctx, &name, &options, hold)
+            create(ctx, &name, &options, file.as_deref(), hold)
         }
         SectionCommand::Write { name, offset, data } => write(ctx, &name, offset, &data),
         SectionCommand::Dump { name, offset, length, raw } => dump(ctx, &name, offset, length, raw),
@@ -188,9 +195,28 @@ struct CreatedJson<'a> {
     held: bool,
 }
 
-fn create(ctx: &Ctx, name: &str, options: &SectionOptions, hold: bool) -> Result<Done> {
+fn create(ctx: &Ctx, name: &str, options: &SectionOptions, file: Option<&std::path::Path>, hold: bool) -> Result<Done> {
     let conn = ctx.connect()?;
-    let created = options.create(&conn, name)?;
+    let created = match file {
+        None => options.create(&conn, name)?,
+        Some(path) => {
+            let writable = options.page_protection() == PageProtection::ReadWrite;
+            let opened = std::fs::OpenOptions::new().read(true).write(writable).open(path).map_err(|e| {
+                let code = match e.kind() {
+                    std::io::ErrorKind::PermissionDenied => Win32Error::ERROR_ACCESS_DENIED,
+                    _ => Win32Error::ERROR_FILE_NOT_FOUND,
+                };
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    code,
+                    "CreateFile",
+                    Some(&path.display().to_string()),
+                    e.to_string(),
+                )
+            })?;
+            options.create_for_file(&conn, &opened, Some(name))?
+        }
+    };
     let handle = created.object.handle().raw();
     let size = created.object.size();
     let already_existed = created.already_existed;
@@ -367,18 +393,27 @@ struct InfoJson<'a> {
     protection: &'static str,
     /// The access an open with `FILE_MAP_READ` got.
     access: u32,
+    /// `memory` or `file`.
+    backing: &'static str,
 }
 
 fn info(ctx: &Ctx, name: &str) -> Result<Done> {
     let conn = ctx.connect_existing()?;
     let section = Section::open(&conn, name, FILE_MAP_READ)?;
     let protection = section.protection();
-    let json =
-        InfoJson { name, size: section.size(), protection: protection_name(protection), access: section.access() };
+    let backing = if section.maps_file() { "file" } else { "memory" };
+    let json = InfoJson {
+        name,
+        size: section.size(),
+        protection: protection_name(protection),
+        access: section.access(),
+        backing,
+    };
     ctx.emit(&json, || {
         key_values(&[
             ("name", name.to_owned()),
             ("size", size_text(section.size())),
+            ("backing", backing.to_owned()),
             ("protection", format!("{} ({})", protection_name(protection), protection_windows_name(protection))),
             ("handle access", access_text(section.access())),
         ])
