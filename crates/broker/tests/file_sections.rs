@@ -56,6 +56,8 @@ fn the_files_open_mode_must_allow_the_protection() {
         assert_eq!(s.object.size(), 100);
         assert_eq!(code(s.object.map_view(ViewAccess::Write, 0, 0)), Win32Error::ERROR_ACCESS_DENIED);
     }
+    let reserve = SectionOptions::new(0).protection(PageProtection::ReadOnly).reserve(true);
+    assert_eq!(code(reserve.create_for_file(&conn, read_only(), None)), Win32Error::ERROR_INVALID_PARAMETER);
     let write_only = OpenOptions::new().write(true).open(&path).unwrap();
     let ro = SectionOptions::new(0).protection(PageProtection::ReadOnly);
     assert_eq!(code(ro.create_for_file(&conn, write_only, None)), Win32Error::ERROR_ACCESS_DENIED);

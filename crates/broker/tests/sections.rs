@@ -2,8 +2,8 @@
 //! pagefile sections, and two processes sharing the bytes.
 
 use switchboard::section::{
-    FILE_MAP_ALL_ACCESS, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE, PageProtection, Section, SectionOptions,
-    ViewAccess,
+    FILE_MAP_ALL_ACCESS, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE, PageProtection, PageState, Region, Section,
+    SectionInfo, SectionOptions, ViewAccess,
 };
 use switchboard::{Connection, EventOptions, Win32Error};
 use switchboard_testkit::TestBroker;
@@ -47,6 +47,53 @@ fn a_view_of_size_zero_maps_the_whole_section() {
     let view = s.map_view(ViewAccess::Write, 0, 0).unwrap();
     assert_eq!(view.len(), 4090);
     view.write_at(4089, b"z").unwrap();
+    // VirtualQuery: one committed page of 4096 bytes (a view is MEM_MAPPED).
+    assert_eq!(view.query(0).unwrap(), Region { offset: 0, size: 4096, state: PageState::Committed });
+}
+
+#[test]
+fn a_reserved_section_commits_through_one_view_for_every_view_and_refuses_decommit() {
+    if role::current().is_some() {
+        // Another process's view sees the commit made in the test's process.
+        let conn = Connection::connect().unwrap();
+        let view = Section::open(&conn, "reserved", FILE_MAP_READ).unwrap().map_view(ViewAccess::Read, 0, 0).unwrap();
+        let mut byte = [0u8; 1];
+        view.read_at(4096, &mut byte).unwrap();
+        let refused = view.read_at(0, &mut byte).unwrap_err().win32_error();
+        role::report(&format!("READ {} {refused:?}", byte[0]));
+        return;
+    }
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let s = SectionOptions::new(4 * 4096).reserve(true).create(&conn, "reserved").unwrap().object;
+    let a = s.map_view(ViewAccess::Write, 0, 0).unwrap();
+    let b = s.map_view(ViewAccess::Write, 0, 0).unwrap();
+    assert_eq!(a.query(0).unwrap(), Region { offset: 0, size: 4 * 4096, state: PageState::Reserved });
+    assert_eq!(code(a.write_at(0, b"x")), Win32Error::ERROR_NOACCESS, "a reserved page refuses access");
+    a.commit(4096, 10).unwrap();
+    assert_eq!(b.query(5000).unwrap(), Region { offset: 4096, size: 4096, state: PageState::Committed });
+    assert_eq!(b.query(8192).unwrap(), Region { offset: 8192, size: 2 * 4096, state: PageState::Reserved });
+    b.write_at(4096, &[42]).unwrap();
+    assert_eq!(code(b.write_at(4095, &[1, 2])), Win32Error::ERROR_NOACCESS, "a write that touches a reserved page");
+    assert_eq!(code(a.decommit(4096, 4096)), Win32Error::ERROR_INVALID_PARAMETER);
+    let mut child =
+        Role::new("a_reserved_section_commits_through_one_view_for_every_view_and_refuses_decommit", "reader")
+            .env(broker.env())
+            .spawn();
+    assert_eq!(child.expect_line("READ"), "42 ERROR_NOACCESS");
+    child.wait_success();
+}
+
+#[test]
+fn nt_query_section_needs_section_query_and_reports_commit_or_reserve() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let reserved = SectionOptions::new(8192).reserve(true).create(&conn, "R").unwrap().object;
+    assert_eq!(reserved.query().unwrap(), SectionInfo { size: 8192, reserve: true, file: false });
+    let committed = SectionOptions::new(100).create(&conn, "C").unwrap().object;
+    assert_eq!(committed.query().unwrap(), SectionInfo { size: 100, reserve: false, file: false });
+    let no_query = Section::open(&conn, "C", FILE_MAP_READ).unwrap();
+    assert_eq!(code(no_query.query()), Win32Error::ERROR_ACCESS_DENIED);
 }
 
 #[test]

@@ -709,6 +709,9 @@ pub struct CreateSection {
     /// Map a file: its descriptor comes with the frame (`CreateFileMapping(hFile, …)`).
     /// Else the section is memory (`INVALID_HANDLE_VALUE`).
     pub file: bool,
+    /// `SEC_RESERVE`: pages start reserved and are committed through views
+    /// (memory only).
+    pub reserve: bool,
     /// Desired access for the handle.
     pub access: u32,
     /// Security for a new section.
@@ -737,6 +740,9 @@ pub struct SectionOpened {
     pub protection: PageProtection,
     /// It maps a file (else memory).
     pub file: bool,
+    /// `SEC_RESERVE`: a second descriptor follows, the shared bitmap of
+    /// committed pages.
+    pub reserve: bool,
     /// A create found the name taken and opened it (`ERROR_ALREADY_EXISTS`).
     pub already_existed: bool,
 }

@@ -18,10 +18,12 @@
 //! ```
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use switchboard_proto as p;
 pub use switchboard_proto::PageProtection;
-use switchboard_sys::shm::{View as RawView, ViewKind};
+use switchboard_sys::shm::{CounterPage, View as RawView, ViewKind, allocation_granularity};
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
@@ -30,6 +32,8 @@ use crate::handle::OwnedHandle;
 
 /// `FILE_MAP_COPY` (`SECTION_QUERY`).
 pub const FILE_MAP_COPY: u32 = 0x0001;
+/// `SECTION_QUERY` (the same bit as `FILE_MAP_COPY`).
+pub const SECTION_QUERY: u32 = 0x0001;
 /// `FILE_MAP_WRITE` (`SECTION_MAP_WRITE`).
 pub const FILE_MAP_WRITE: u32 = 0x0002;
 /// `FILE_MAP_READ` (`SECTION_MAP_READ`).
@@ -53,6 +57,7 @@ pub enum ViewAccess {
 pub struct SectionOptions {
     size: u64,
     protection: PageProtection,
+    reserve: bool,
     access: u32,
     sddl: Option<String>,
 }
@@ -60,13 +65,23 @@ pub struct SectionOptions {
 impl SectionOptions {
     /// A read-write section of `size` bytes, handle with all access.
     pub fn new(size: u64) -> Self {
-        Self { size, protection: PageProtection::ReadWrite, access: FILE_MAP_ALL_ACCESS, sddl: None }
+        Self { size, protection: PageProtection::ReadWrite, reserve: false, access: FILE_MAP_ALL_ACCESS, sddl: None }
     }
 
     /// The page protection (`PAGE_READONLY`, `PAGE_READWRITE`, `PAGE_WRITECOPY`).
     #[must_use]
     pub fn protection(mut self, protection: PageProtection) -> Self {
         self.protection = protection;
+        self
+    }
+
+    /// `SEC_RESERVE`: the pages start reserved, and each is committed, for
+    /// every view at once, by [`View::commit`] (`VirtualAlloc(MEM_COMMIT)`).
+    /// Reading or writing a reserved page is `ERROR_NOACCESS`. Memory
+    /// sections only (with a file: `ERROR_INVALID_PARAMETER`).
+    #[must_use]
+    pub fn reserve(mut self, reserve: bool) -> Self {
+        self.reserve = reserve;
         self
     }
 
@@ -143,6 +158,7 @@ impl SectionOptions {
             size: self.size,
             protection: self.protection,
             file: file.is_some(),
+            reserve: self.reserve,
             access: self.access,
             security: p::Security { sddl: self.sddl.clone() },
         };
@@ -162,6 +178,19 @@ pub struct Section {
     protection: PageProtection,
     access: u32,
     file: bool,
+    /// `SEC_RESERVE`: which pages are committed, shared by every view.
+    commits: Option<Arc<CounterPage>>,
+}
+
+/// What `NtQuerySection` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionInfo {
+    /// The size in bytes.
+    pub size: u64,
+    /// `SEC_RESERVE` (else `SEC_COMMIT`).
+    pub reserve: bool,
+    /// It maps a file (`SEC_FILE`).
+    pub file: bool,
 }
 
 impl Section {
@@ -172,9 +201,18 @@ impl Section {
         name: Option<&str>,
         op: &'static str,
     ) -> Result<Self> {
-        let memory = fds.into_iter().next().ok_or_else(|| {
-            Error::new(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, op, name, "the broker sent no section")
-        })?;
+        let protocol =
+            |reason: String| Error::new(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, op, name, reason);
+        let mut fds = fds.into_iter();
+        let memory = fds.next().ok_or_else(|| protocol("the broker sent no section".into()))?;
+        let commits = if opened.reserve {
+            let fd = fds.next().ok_or_else(|| protocol("the broker sent no commit bitmap".into()))?;
+            let words = usize::try_from(pages(opened.size).div_ceil(64))
+                .map_err(|_| protocol(format!("a section of {} bytes", opened.size)))?;
+            Some(Arc::new(CounterPage::map(&fd, words).map_err(|e| protocol(e.to_string()))?))
+        } else {
+            None
+        };
         Ok(Self {
             handle: OwnedHandle::new(conn.clone(), opened.handle, name.map(str::to_owned)),
             memory,
@@ -182,6 +220,7 @@ impl Section {
             protection: opened.protection,
             access: opened.access,
             file: opened.file,
+            commits,
         })
     }
 
@@ -255,8 +294,9 @@ impl Section {
         let len = usize::try_from(len)
             .map_err(|_| self.error(Win32Error::ERROR_NOT_ENOUGH_MEMORY, "the view is too large"))?;
         let name = self.handle.name().map(str::to_owned);
+        let commits = self.commits.clone().map(|bits| (bits, page_index(offset)));
         RawView::map(&self.memory, offset, len, kind)
-            .map(|raw| View { raw, name })
+            .map(|raw| View { raw, name, commits })
             .map_err(|e| self.error(Win32Error::ERROR_ACCESS_DENIED, e.to_string()))
     }
 
@@ -273,6 +313,25 @@ impl Section {
     /// Whether it maps a file (else memory).
     pub fn maps_file(&self) -> bool {
         self.file
+    }
+
+    /// The section's size and attributes.
+    ///
+    /// # Windows equivalent
+    ///
+    /// `NtQuerySection(SectionBasicInformation)`: the handle needs
+    /// `SECTION_QUERY` (else `ERROR_ACCESS_DENIED`, for `STATUS_ACCESS_DENIED`).
+    pub fn query(&self) -> Result<SectionInfo> {
+        if self.access & SECTION_QUERY == 0 {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                Win32Error::ERROR_ACCESS_DENIED,
+                "NtQuerySection",
+                self.handle.name(),
+                format!("the handle's access 0x{:08x} lacks SECTION_QUERY", self.access),
+            ));
+        }
+        Ok(SectionInfo { size: self.size, reserve: self.commits.is_some(), file: self.file })
     }
 
     /// Closes the handle now, reporting the outcome (views stay mapped).
@@ -299,6 +358,43 @@ pub struct View {
     raw: RawView,
     /// The section's name, for errors.
     name: Option<String>,
+    /// `SEC_RESERVE`: the section's commit bitmap and this view's first page.
+    commits: Option<(Arc<CounterPage>, usize)>,
+}
+
+/// A page's state, as `VirtualQuery` reports it (views are always `MEM_MAPPED`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageState {
+    /// `MEM_COMMIT`.
+    Committed,
+    /// `MEM_RESERVE`.
+    Reserved,
+}
+
+/// A run of pages of one state in a view (`MEMORY_BASIC_INFORMATION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// Where the run starts, from the start of the view (page-aligned).
+    pub offset: usize,
+    /// Its length in bytes: whole pages, to the end of the run or the view.
+    pub size: usize,
+    /// The pages' state.
+    pub state: PageState,
+}
+
+/// The page size.
+fn page() -> u64 {
+    allocation_granularity() as u64
+}
+
+/// How many pages `bytes` spans.
+fn pages(bytes: u64) -> u64 {
+    bytes.div_ceil(page())
+}
+
+/// The page holding byte `offset` of the section.
+fn page_index(offset: u64) -> usize {
+    usize::try_from(offset / page()).unwrap_or(usize::MAX)
 }
 
 impl View {
@@ -312,8 +408,90 @@ impl View {
         self.raw.is_empty()
     }
 
+    fn is_committed(&self, page_in_view: usize) -> bool {
+        let Some((bits, first)) = &self.commits else { return true };
+        let page = first + page_in_view;
+        bits.counter(page / 64).load(Ordering::SeqCst) & (1 << (page % 64)) != 0
+    }
+
+    /// `ERROR_NOACCESS` unless every page of the range is committed (the
+    /// access violation a reserved page gives on Windows).
+    fn check_committed(&self, op: &'static str, offset: usize, len: usize) -> Result<()> {
+        if self.commits.is_none() || len == 0 {
+            return Ok(());
+        }
+        let size = page() as usize;
+        let last = offset.saturating_add(len - 1).min(self.len().saturating_sub(1)) / size;
+        match (offset / size..=last).find(|&p| !self.is_committed(p)) {
+            None => Ok(()),
+            Some(p) => Err(Error::new(
+                ErrorKind::Refused,
+                Win32Error::ERROR_NOACCESS,
+                op,
+                self.name.as_deref(),
+                format!("page {p} of the view (offset {}) is reserved, not committed", p * size),
+            )),
+        }
+    }
+
+    /// Commits the pages holding `offset..offset + len`, for every view of
+    /// the section in every process (`VirtualAlloc(MEM_COMMIT)` on a view of
+    /// a `SEC_RESERVE` section). Committing committed pages, or pages of a
+    /// section that is not `SEC_RESERVE`, changes nothing.
+    pub fn commit(&self, offset: usize, len: usize) -> Result<()> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len()) || len == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                Win32Error::ERROR_INVALID_PARAMETER,
+                "VirtualAlloc",
+                self.name.as_deref(),
+                format!("bytes {offset}..+{len} are not inside the view of {} bytes", self.len()),
+            ));
+        }
+        let Some((bits, first)) = &self.commits else { return Ok(()) };
+        let size = page() as usize;
+        for p in offset / size..=(offset + len - 1) / size {
+            let page = first + p;
+            bits.counter(page / 64).fetch_or(1 << (page % 64), Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Decommitting pages of a mapped view is refused, as on Windows
+    /// (`VirtualFree(MEM_DECOMMIT)`: `ERROR_INVALID_PARAMETER`).
+    pub fn decommit(&self, offset: usize, len: usize) -> Result<()> {
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            Win32Error::ERROR_INVALID_PARAMETER,
+            "VirtualFree",
+            self.name.as_deref(),
+            format!("bytes {offset}..+{len} belong to a mapped view, whose pages cannot be decommitted"),
+        ))
+    }
+
+    /// The run of same-state pages holding byte `offset` (`VirtualQuery`).
+    pub fn query(&self, offset: usize) -> Result<Region> {
+        let size = page() as usize;
+        let view_pages = self.len().div_ceil(size);
+        let first = offset / size;
+        if first >= view_pages {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                Win32Error::ERROR_INVALID_PARAMETER,
+                "VirtualQuery",
+                self.name.as_deref(),
+                format!("offset {offset} lies beyond the view of {} bytes", self.len()),
+            ));
+        }
+        let committed = self.is_committed(first);
+        let end = (first..view_pages).find(|&p| self.is_committed(p) != committed).unwrap_or(view_pages);
+        let state = if committed { PageState::Committed } else { PageState::Reserved };
+        Ok(Region { offset: first * size, size: (end - first) * size, state })
+    }
+
     /// Copies bytes out of the view.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        self.check_committed("read view", offset, buf.len())?;
         self.raw.read_at(offset, buf).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidArgument,
@@ -327,6 +505,7 @@ impl View {
 
     /// Copies bytes into the view (read views refuse: `ERROR_ACCESS_DENIED`).
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
+        self.check_committed("write view", offset, data.len())?;
         self.raw.write_at(offset, data).map_err(|e| {
             let code = if self.raw.is_writable() {
                 Win32Error::ERROR_INVALID_PARAMETER

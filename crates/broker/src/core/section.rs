@@ -43,6 +43,8 @@ pub struct Section {
     memory: OwnedFd,
     /// It maps a file.
     file: bool,
+    /// `SEC_RESERVE`: the shared bitmap of committed pages.
+    commits: Option<OwnedFd>,
 }
 
 impl Object for Section {
@@ -55,7 +57,12 @@ impl Object for Section {
     }
 
     fn describe(&self) -> String {
-        format!("{} bytes, {:?}, {}", self.size, self.protection, if self.file { "file" } else { "memory" })
+        let backing = match (self.file, self.commits.is_some()) {
+            (true, _) => "file",
+            (false, true) => "memory, SEC_RESERVE",
+            (false, false) => "memory",
+        };
+        format!("{} bytes, {:?}, {backing}", self.size, self.protection)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -113,12 +120,14 @@ fn file_section(file: OwnedFd, size: u64, protection: PageProtection) -> Result<
         rustix::fs::ftruncate(&file, size)
             .map_err(|e| err(Win32Error::ERROR_DISK_FULL, format!("cannot grow the file to {size} bytes: {e}")))?;
     }
-    Ok(Section { size, protection, memory: file, file: true })
+    Ok(Section { size, protection, memory: file, file: true, commits: None })
 }
 
 impl Core {
     pub(super) fn section_create(&mut self, cx: &Cx, req: &p::CreateSection) -> Result<p::SectionOpened, WireError> {
-        let section = if req.file {
+        let section = if req.file && req.reserve {
+            return Err(err(Win32Error::ERROR_INVALID_PARAMETER, "SEC_RESERVE applies only to sections of memory"));
+        } else if req.file {
             let file = self
                 .received
                 .pop()
@@ -131,7 +140,19 @@ impl Core {
             let memory = switchboard_sys::shm::memory_file("switchboard-section", req.size).map_err(|e| {
                 err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("cannot make {} bytes: {e}", req.size))
             })?;
-            Section { size: req.size, protection: req.protection, memory, file: false }
+            let commits = if req.reserve {
+                let pages = req.size.div_ceil(switchboard_sys::shm::allocation_granularity() as u64);
+                let words = usize::try_from(pages.div_ceil(64)).map_err(|_| {
+                    err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("{} bytes is too large to reserve", req.size))
+                })?;
+                let (_, fd) = switchboard_sys::shm::CounterPage::create("switchboard-commits", words).map_err(|e| {
+                    err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("cannot make the commit bitmap: {e}"))
+                })?;
+                Some(fd)
+            } else {
+                None
+            };
+            Section { size: req.size, protection: req.protection, memory, file: false, commits }
         };
         let created =
             self.create_or_open(cx, req.name.as_ref(), ObjectKind::Section, req.access, &req.security, || {
@@ -161,15 +182,23 @@ impl Core {
             switchboard_sys::shm::reopen_read_only(&section.memory)
         };
         let fd = fd.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
+        let commits = section
+            .commits
+            .as_ref()
+            .map(OwnedFd::try_clone)
+            .transpose()
+            .map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
         let reply = p::SectionOpened {
             handle,
             access: entry.access.bits(),
             size: section.size,
             protection: section.protection,
             file: section.file,
+            reserve: commits.is_some(),
             already_existed,
         };
         self.attach.push(fd);
+        self.attach.extend(commits);
         Ok(reply)
     }
 }

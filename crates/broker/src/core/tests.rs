@@ -380,6 +380,7 @@ fn a_file_section_whose_descriptor_did_not_come_is_invalid_handle() {
         size: 0,
         protection: p::PageProtection::ReadOnly,
         file: true,
+        reserve: false,
         access: 0x000F_001F,
         security: p::Security::default(),
     };
