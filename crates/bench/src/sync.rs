@@ -68,6 +68,45 @@ pub(crate) fn round_trip(ping: &switchboard::Event, pong: &switchboard::Event, b
     }
 }
 
+/// Where `scripts/bench` builds the raw_sync peer.
+fn raw_sync_peer() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-peers/raw-sync-events/target/release/raw-sync-events")
+}
+
+/// The same round trip with raw_sync's events (a process-shared pthread
+/// mutex and condition variable), if `scripts/bench` built the peer.
+pub(crate) fn raw_sync_round_trip(
+    ping: &switchboard::Event,
+    pong: &switchboard::Event,
+    broker: &Path,
+    n: usize,
+) -> Option<Row> {
+    let peer = raw_sync_peer();
+    if !peer.exists() {
+        eprintln!("(no raw_sync row: `bash scripts/bench` builds its peer, {})", peer.display());
+        return None;
+    }
+    let output = Command::new(&peer).arg("parent").arg(n.to_string()).stderr(Stdio::inherit()).output().ok()?;
+    let samples: Vec<Duration> = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|ns| ns.parse().ok())
+        .map(Duration::from_nanos)
+        .collect();
+    if samples.len() != n {
+        eprintln!("(no raw_sync row: the peer gave {} of {n} samples)", samples.len());
+        return None;
+    }
+    let echo = crate::spawn_child("event-echo", broker);
+    let ours = crate::event_ping_pong(ping, pong, n);
+    drop(echo);
+    Some(Row {
+        what: "event set → other process wakes → sets back (shared memory)".into(),
+        ours,
+        baseline_name: "raw_sync events (process-shared pthread mutex + condvar)".into(),
+        baseline: Sample::new(samples),
+    })
+}
+
 /// One uncontended-operation row: nanoseconds per operation pair.
 pub(crate) struct NsRow {
     pub(crate) what: &'static str,
