@@ -68,12 +68,12 @@ pub(crate) fn round_trip(ping: &switchboard::Event, pong: &switchboard::Event, b
     }
 }
 
-/// Where `scripts/bench` builds the raw_sync peer.
+/// Where `scripts/bench` builds the `raw_sync` peer.
 fn raw_sync_peer() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-peers/raw-sync-events/target/release/raw-sync-events")
 }
 
-/// The same round trip with raw_sync's events (a process-shared pthread
+/// The same round trip with `raw_sync` events (a process-shared pthread
 /// mutex and condition variable), if `scripts/bench` built the peer.
 pub(crate) fn raw_sync_round_trip(
     ping: &switchboard::Event,
