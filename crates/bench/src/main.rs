@@ -158,7 +158,13 @@ fn all(n: usize) {
     let ping = switchboard::EventOptions::new().create(&conn, "bench.ping").expect("create ping").object;
     let pong = switchboard::EventOptions::new().create(&conn, "bench.pong").expect("create pong").object;
     rows.push(sync::round_trip(&ping, &pong, &broker_path, n / 4));
-    rows.extend(sync::raw_sync_round_trip(&ping, &pong, &broker_path, n / 4));
+    let peers = [
+        ("raw-sync-events", "raw_sync events (process-shared pthread mutex + condvar)"),
+        ("iceoryx2-events", "iceoryx2 event services (notifier → listener)"),
+    ];
+    for (peer, baseline) in peers {
+        rows.extend(sync::peer_round_trip(peer, baseline, &ping, &pong, &broker_path, n / 4));
+    }
     let setup_n = (n / 10).max(100);
     let raw_connect = raw_connect(&echo_path, setup_n);
     let our_connect = our_connect(&broker_path, setup_n);

@@ -68,32 +68,34 @@ pub(crate) fn round_trip(ping: &switchboard::Event, pong: &switchboard::Event, b
     }
 }
 
-/// Where `scripts/bench` builds the `raw_sync` peer.
-fn raw_sync_peer() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-peers/raw-sync-events/target/release/raw-sync-events")
+/// Where `scripts/bench` builds a peer program.
+fn peer(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../bench-peers/{name}/target/release/{name}"))
 }
 
-/// The same round trip with `raw_sync` events (a process-shared pthread
-/// mutex and condition variable), if `scripts/bench` built the peer.
-pub(crate) fn raw_sync_round_trip(
+/// The event round trip with another library's events, run by its peer
+/// program (`bench-peers/NAME`, built by `scripts/bench`), beside ours.
+pub(crate) fn peer_round_trip(
+    name: &str,
+    baseline_name: &str,
     ping: &switchboard::Event,
     pong: &switchboard::Event,
     broker: &Path,
     n: usize,
 ) -> Option<Row> {
-    let peer = raw_sync_peer();
-    if !peer.exists() {
-        eprintln!("(no raw_sync row: `bash scripts/bench` builds its peer, {})", peer.display());
+    let program = peer(name);
+    if !program.exists() {
+        eprintln!("(no {name} row: `bash scripts/bench` builds its peer, {})", program.display());
         return None;
     }
-    let output = Command::new(&peer).arg("parent").arg(n.to_string()).stderr(Stdio::inherit()).output().ok()?;
+    let output = Command::new(&program).arg("parent").arg(n.to_string()).stderr(Stdio::null()).output().ok()?;
     let samples: Vec<Duration> = String::from_utf8_lossy(&output.stdout)
         .split_whitespace()
         .filter_map(|ns| ns.parse().ok())
         .map(Duration::from_nanos)
         .collect();
     if samples.len() != n {
-        eprintln!("(no raw_sync row: the peer gave {} of {n} samples)", samples.len());
+        eprintln!("(no {name} row: the peer gave {} of {n} samples)", samples.len());
         return None;
     }
     let echo = crate::spawn_child("event-echo", broker);
@@ -102,7 +104,7 @@ pub(crate) fn raw_sync_round_trip(
     Some(Row {
         what: "event set → other process wakes → sets back (shared memory)".into(),
         ours,
-        baseline_name: "raw_sync events (process-shared pthread mutex + condvar)".into(),
+        baseline_name: baseline_name.into(),
         baseline: Sample::new(samples),
     })
 }
