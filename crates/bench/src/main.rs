@@ -165,6 +165,7 @@ fn all(n: usize) {
     for (peer, baseline) in peers {
         rows.extend(sync::peer_round_trip(peer, baseline, &ping, &pong, &broker_path, n / 4));
     }
+    rows.extend(sync::same_cpu_rows(&ping, &pong, &broker_path, dir.path(), n / 20));
     let setup_n = (n / 10).max(100);
     let raw_connect = raw_connect(&echo_path, setup_n);
     let our_connect = our_connect(&broker_path, setup_n);
@@ -314,7 +315,7 @@ pub(crate) fn event_ping_pong(ping: &switchboard::Event, pong: &switchboard::Eve
     measure(n, &mut once)
 }
 
-fn raw_round_trip(path: &Path, n: usize) -> Sample {
+pub(crate) fn raw_round_trip(path: &Path, n: usize) -> Sample {
     let mut s = UnixStream::connect(path).expect("connect echo");
     let mut buf = [7u8; RAW_MESSAGE];
     let mut once = || {

@@ -23,8 +23,9 @@ const SPIN: Duration = Duration::from_micros(20);
 pub(crate) fn mailbox_echo() {
     let stdin = std::io::stdin();
     let mailbox = Mailbox::map(&stdin.as_fd()).expect("map the mailbox");
-    println!("ready");
+    // Read before saying ready: the parent posts as soon as it hears it.
     let mut seen = mailbox.value(0);
+    println!("ready");
     loop {
         seen = mailbox.wait_past(0, seen, SPIN);
         mailbox.post(1);
@@ -107,6 +108,51 @@ pub(crate) fn peer_round_trip(
         baseline_name: baseline_name.into(),
         baseline: Sample::new(samples),
     })
+}
+
+/// The round trips again with both processes on one CPU (children inherit
+/// the parent's affinity): where spinning cannot help, since the peer
+/// cannot run while we spin. Ours beside a raw socket and beside the
+/// mailbox's fixed spin.
+pub(crate) fn same_cpu_rows(
+    ping: &switchboard::Event,
+    pong: &switchboard::Event,
+    broker: &Path,
+    dir: &Path,
+    n: usize,
+) -> Vec<Row> {
+    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+    let Ok(original) = sched_getaffinity(None) else { return Vec::new() };
+    let Some(cpu) = (0..CpuSet::MAX_CPU).find(|&c| original.is_set(c)) else { return Vec::new() };
+    let mut one = CpuSet::new();
+    one.set(cpu);
+    if sched_setaffinity(None, &one).is_err() {
+        return Vec::new();
+    }
+    let echo = crate::spawn_child("event-echo", broker);
+    let ours = crate::event_ping_pong(ping, pong, n);
+    drop(echo);
+    let echo_path = dir.join("echo-one-cpu.sock");
+    let echo = crate::spawn_child("echo-server", &echo_path);
+    let raw = crate::raw_round_trip(&echo_path, n);
+    drop(echo);
+    let mailbox = mailbox_round_trip(n);
+    let _ = sched_setaffinity(None, &original);
+    let what = "event set → wake → set back, both processes on one CPU";
+    vec![
+        Row {
+            what: what.into(),
+            ours: ours.clone(),
+            baseline_name: "raw Unix socket round trip, one CPU".into(),
+            baseline: raw,
+        },
+        Row {
+            what: what.into(),
+            ours,
+            baseline_name: format!("mailbox, fixed {} µs spin, one CPU", SPIN.as_micros()),
+            baseline: mailbox,
+        },
+    ]
 }
 
 /// One uncontended-operation row: nanoseconds per operation pair.

@@ -16,6 +16,7 @@
 //! mutexes abandons them itself, from a thread-local destructor.
 
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -35,10 +36,13 @@ pub const MAXIMUM_WAIT_OBJECTS: usize = 64;
 /// reporting the object as stuck (a lock is normally held for nanoseconds;
 /// one held this long belongs to a process that wrote nonsense or is frozen).
 const LOCK_PATIENCE: Duration = Duration::from_secs(2);
-/// How long a wait keeps looking before it sleeps: a handoff between two
+/// The longest a wait keeps looking before it sleeps: a handoff between two
 /// running processes takes well under this, and a futex sleep and wake cost
 /// several microseconds each.
 pub(crate) const SPIN_FOR: Duration = Duration::from_micros(20);
+/// The shortest spin an object's budget falls to, so that a pattern that
+/// changes (the peer moves to another CPU) is noticed again.
+const SPIN_FLOOR_NS: u32 = 500;
 
 /// One handle's view of its object: the page (when the handle may use it)
 /// and what the broker said about it.
@@ -48,6 +52,10 @@ pub(crate) struct Shared {
     shape: Shape,
     object: u32,
     access: u32,
+    /// How long waits on this object spin before sleeping, in ns: halved
+    /// each time a spin ends in sleep anyway, doubled when it pays off (see
+    /// [`spin`]). Private to this process.
+    spin_ns: AtomicU32,
 }
 
 impl Shared {
@@ -74,7 +82,13 @@ impl Shared {
                 ));
             }
         };
-        let shared = Arc::new(Shared { page, shape: mapped.shape, object: mapped.object, access: mapped.access });
+        let shared = Arc::new(Shared {
+            page,
+            shape: mapped.shape,
+            object: mapped.object,
+            access: mapped.access,
+            spin_ns: AtomicU32::new(initial_spin_ns()),
+        });
         if shared.shape == Shape::Mutex && shared.page.is_some() {
             remember_mutex(&shared);
         }
@@ -416,7 +430,7 @@ pub(crate) fn wait(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(WaitResult::TimedOut);
         }
-        match spin(&mut || attempt(&mut seen), deadline)? {
+        match spin(&shared[0].spin_ns, &mut || attempt(&mut seen), deadline)? {
             Some(Step::Done(result)) => return Ok(result),
             Some(_) => continue,
             None => {}
@@ -457,13 +471,31 @@ fn take_at_once(handle: &OwnedHandle, op: &'static str, name: Option<&str>) -> R
     })
 }
 
-/// Keeps trying for [`SPIN_FOR`] (or until the deadline): the object is
-/// often about to change. `None` if it stayed blocked.
+/// The spin budget a new handle starts with: none when this process may run
+/// on one CPU only (the peer cannot run while we spin, so spinning only
+/// delays it), else the most.
+fn initial_spin_ns() -> u32 {
+    static ONE_CPU: OnceLock<bool> = OnceLock::new();
+    let one_cpu = *ONE_CPU.get_or_init(|| rustix::thread::sched_getaffinity(None).is_ok_and(|set| set.count() <= 1));
+    if one_cpu { 0 } else { SPIN_FOR.as_nanos() as u32 }
+}
+
+/// Keeps trying for the object's spin budget (or until the deadline): the
+/// object is often about to change, and a handoff between two running
+/// processes is far cheaper than a futex sleep and wake. The budget adapts:
+/// a spin that ends in sleep anyway halves it (down to a floor: the peer
+/// probably shares our CPU, and spinning only delays it), one that finds
+/// the object doubles it (up to [`SPIN_FOR`]). `None` if it stayed blocked.
 fn spin(
+    budget: &AtomicU32,
     attempt: &mut dyn FnMut() -> Result<Step<WaitResult>>,
     deadline: Option<Instant>,
 ) -> Result<Option<Step<WaitResult>>> {
-    let until = Instant::now() + SPIN_FOR;
+    let ns = budget.load(Ordering::Relaxed);
+    if ns == 0 {
+        return Ok(None);
+    }
+    let until = Instant::now() + Duration::from_nanos(u64::from(ns));
     let until = deadline.map_or(until, |d| d.min(until));
     while Instant::now() < until {
         for _ in 0..32 {
@@ -471,9 +503,14 @@ fn spin(
         }
         match attempt()? {
             Step::Blocked(_) => {}
-            other => return Ok(Some(other)),
+            other => {
+                let most = SPIN_FOR.as_nanos() as u32;
+                budget.store(ns.saturating_mul(2).min(most), Ordering::Relaxed);
+                return Ok(Some(other));
+            }
         }
     }
+    budget.store((ns / 2).max(SPIN_FLOOR_NS), Ordering::Relaxed);
     Ok(None)
 }
 
