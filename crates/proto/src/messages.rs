@@ -374,7 +374,7 @@ pub struct ObjectInfo {
     pub holders: Vec<HandleInfo>,
     /// Its state in words (for an event: `signaled, manual-reset`).
     pub state: String,
-    /// Waits parked on it now.
+    /// Threads asleep on it now (events, mutexes and semaphores).
     pub waiters: u32,
 }
 

@@ -1,4 +1,11 @@
 //! Named and unnamed events.
+//!
+//! The broker makes the event and hands each handle that may wait on it or
+//! change it the event's page of shared memory, at first use. From then on
+//! `set`, `reset`, `pulse` and waits happen in this process: a set with no
+//! waiter asleep, or a wait on a signaled event, makes no system call; a
+//! wait that must sleep spins briefly, then sleeps on a futex, and a set
+//! wakes it directly, without the broker.
 
 use std::time::Duration;
 

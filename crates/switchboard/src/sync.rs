@@ -5,6 +5,12 @@
 //! does — while holding it, the mutex is abandoned: the next waiter gets
 //! [`WaitResult::Abandoned`] and owns it. Closing a handle does not release
 //! ownership.
+//!
+//! Like events, both keep their state in a page of shared memory: an
+//! uncontended acquire or release is a compare-and-swap in this process, with
+//! no system call and no message to the broker. A thread announces itself to
+//! the broker once (a message it does not wait for) before it may own a
+//! mutex, so that the broker can abandon what it owns if the process dies.
 
 use std::time::Duration;
 
