@@ -89,6 +89,9 @@ pub(crate) fn peer_round_trip(
         eprintln!("(no {name} row: `bash scripts/bench` builds its peer, {})", program.display());
         return None;
     }
+    let echo = crate::spawn_child("event-echo", broker);
+    let ours = crate::event_ping_pong(ping, pong, n);
+    drop(echo);
     let output = Command::new(&program).arg("parent").arg(n.to_string()).stderr(Stdio::null()).output().ok()?;
     let samples: Vec<Duration> = String::from_utf8_lossy(&output.stdout)
         .split_whitespace()
@@ -99,9 +102,6 @@ pub(crate) fn peer_round_trip(
         eprintln!("(no {name} row: the peer gave {} of {n} samples)", samples.len());
         return None;
     }
-    let echo = crate::spawn_child("event-echo", broker);
-    let ours = crate::event_ping_pong(ping, pong, n);
-    drop(echo);
     Some(Row {
         what: "event set → other process wakes → sets back (shared memory)".into(),
         ours,
