@@ -79,6 +79,10 @@ win32_errors! {
     ERROR_NO_SYSTEM_RESOURCES = 1450, "insufficient system resources exist to complete the requested service";
     ERROR_UNSUPPORTED_TYPE = 1630, "data of this type is not supported";
     ERROR_BUSY = 170, "the requested resource is in use";
+    ERROR_BADKEY = 1010, "the configuration registry key is invalid";
+    ERROR_BADDB = 1009, "the configuration registry database is corrupt";
+    ERROR_WRITE_FAULT = 29, "the system cannot write to the specified device";
+    ERROR_CHILD_MUST_BE_VOLATILE = 1021, "cannot create a stable subkey under a volatile parent key";
     ERROR_DISK_FULL = 112, "there is not enough space on the disk";
     ERROR_SIGNAL_REFUSED = 156, "the recipient process has refused the signal";
     ERROR_MAPPED_ALIGNMENT = 1132, "the base address or the file offset specified does not have the proper alignment";
