@@ -23,6 +23,7 @@
 
 mod hive;
 pub mod path;
+pub mod regfile;
 pub mod value;
 
 use std::fmt;
