@@ -24,7 +24,8 @@
 mod hive;
 pub mod path;
 pub mod regfile;
-pub mod value;
+/// Value types and their bytes (shared with the client, so they live in `switchboard-types`).
+pub use switchboard_types::registry as value;
 
 use std::fmt;
 

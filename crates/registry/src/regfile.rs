@@ -19,52 +19,7 @@ use std::fmt::{self, Write as _};
 use crate::path::KeyPath;
 use crate::value::{REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_SZ, RawValue};
 
-/// The predefined keys a `.reg` file names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RootKey {
-    /// `HKEY_LOCAL_MACHINE`.
-    LocalMachine,
-    /// `HKEY_CURRENT_USER`.
-    CurrentUser,
-    /// `HKEY_CLASSES_ROOT`.
-    ClassesRoot,
-    /// `HKEY_USERS`.
-    Users,
-    /// `HKEY_CURRENT_CONFIG`.
-    CurrentConfig,
-}
-
-impl RootKey {
-    /// The full name, as `.reg` files spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::LocalMachine => "HKEY_LOCAL_MACHINE",
-            Self::CurrentUser => "HKEY_CURRENT_USER",
-            Self::ClassesRoot => "HKEY_CLASSES_ROOT",
-            Self::Users => "HKEY_USERS",
-            Self::CurrentConfig => "HKEY_CURRENT_CONFIG",
-        }
-    }
-
-    /// Parses a full name (any case) or the usual short one (`HKLM`, `HKCU`,
-    /// `HKCR`, `HKU`, `HKCC`).
-    pub fn parse(text: &str) -> Option<Self> {
-        let upper = text.to_ascii_uppercase();
-        [Self::LocalMachine, Self::CurrentUser, Self::ClassesRoot, Self::Users, Self::CurrentConfig].into_iter().find(
-            |r| {
-                upper == r.name()
-                    || upper
-                        == match r {
-                            Self::LocalMachine => "HKLM",
-                            Self::CurrentUser => "HKCU",
-                            Self::ClassesRoot => "HKCR",
-                            Self::Users => "HKU",
-                            Self::CurrentConfig => "HKCC",
-                        }
-            },
-        )
-    }
-}
+pub use switchboard_types::registry::RootKey;
 
 /// A key path with its predefined root: `HKEY_CURRENT_USER\Software\App`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,6 +10,7 @@ pub mod mailslot_name;
 pub mod names;
 pub mod object;
 pub mod pipe_name;
+pub mod registry;
 mod sddl;
 pub mod security;
 pub mod syncstate;

@@ -1,4 +1,55 @@
-//! Registry value types and their bytes, as `RegSetValueExW` stores them.
+//! The registry's vocabulary: the predefined keys, value types and their
+//! bytes as `RegSetValueExW` stores them. (The store itself is the
+//! `switchboard-registry` crate, in the broker.)
+
+/// The predefined keys (`HKEY_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum RootKey {
+    /// `HKEY_LOCAL_MACHINE`.
+    LocalMachine,
+    /// `HKEY_CURRENT_USER`.
+    CurrentUser,
+    /// `HKEY_CLASSES_ROOT`.
+    ClassesRoot,
+    /// `HKEY_USERS`.
+    Users,
+    /// `HKEY_CURRENT_CONFIG`.
+    CurrentConfig,
+}
+
+impl RootKey {
+    /// Every predefined key.
+    pub const ALL: [Self; 5] =
+        [Self::LocalMachine, Self::CurrentUser, Self::ClassesRoot, Self::Users, Self::CurrentConfig];
+
+    /// The full name, as `.reg` files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LocalMachine => "HKEY_LOCAL_MACHINE",
+            Self::CurrentUser => "HKEY_CURRENT_USER",
+            Self::ClassesRoot => "HKEY_CLASSES_ROOT",
+            Self::Users => "HKEY_USERS",
+            Self::CurrentConfig => "HKEY_CURRENT_CONFIG",
+        }
+    }
+
+    /// The short name (`HKLM`, `HKCU`, `HKCR`, `HKU`, `HKCC`).
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Self::LocalMachine => "HKLM",
+            Self::CurrentUser => "HKCU",
+            Self::ClassesRoot => "HKCR",
+            Self::Users => "HKU",
+            Self::CurrentConfig => "HKCC",
+        }
+    }
+
+    /// Parses a full or short name, in any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        let upper = text.to_ascii_uppercase();
+        Self::ALL.into_iter().find(|r| upper == r.name() || upper == r.short_name())
+    }
+}
 
 /// `REG_NONE`.
 pub const REG_NONE: u32 = 0;
