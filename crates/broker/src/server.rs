@@ -51,9 +51,28 @@ impl ServerConfig {
             owner_uid: switchboard_sys::current_uid(),
             socket: realm.socket.display().to_string(),
             realm: realm.kind.to_string(),
+            registry_dir: Some(registry_dir(&realm)),
             ..Config::default()
         };
         Self { realm, core, max_frame: switchboard_proto::frame::DEFAULT_MAX_FRAME, max_write_buffer: 8 << 20 }
+    }
+}
+
+/// Where a realm keeps its registry hives: `$XDG_DATA_HOME/switchboard/registry`
+/// (else `~/.local/share/…`) for a user realm, `/var/lib/switchboard/registry`
+/// for the system realm, and beside the socket for a realm named by its socket.
+fn registry_dir(realm: &Realm) -> std::path::PathBuf {
+    use switchboard_sys::RealmKind;
+    let beside_socket =
+        || realm.socket.parent().map_or_else(|| "/tmp".into(), std::path::Path::to_path_buf).join("registry");
+    match realm.kind {
+        RealmKind::System => "/var/lib/switchboard/registry".into(),
+        RealmKind::Custom => beside_socket(),
+        RealmKind::User => std::env::var_os("XDG_DATA_HOME")
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share")))
+            .map_or_else(beside_socket, |d| d.join("switchboard/registry")),
     }
 }
 

@@ -2,6 +2,7 @@
 //! `Variant => handler_method(RequestType) -> ReplyType;`.
 
 use serde::{Deserialize, Serialize};
+use switchboard_types::registry::{RawValue, RootKey};
 use switchboard_types::syncstate::Shape;
 use switchboard_types::{
     Atom, AtomEntry, AtomKey, Handle, MailslotName, NamespacePath, ObjectKind, ObjectName, PipeName, Win32Error,
@@ -79,6 +80,24 @@ protocol_table! {
     ThreadStarted => thread_started(ThreadStarted) -> ();
     /// A thread of the caller ended (it abandoned its own mutexes): forget it.
     ThreadExited => thread_exited(ThreadExited) -> ();
+    /// `RegCreateKeyEx`: opens a key, or creates it and any missing key above it.
+    RegCreateKey => reg_create_key(RegCreateKey) -> RegKeyCreated;
+    /// `RegOpenKeyEx`.
+    RegOpenKey => reg_open_key(RegOpenKey) -> Handle;
+    /// `RegSetValueEx`.
+    RegSetValue => reg_set_value(RegSetValue) -> ();
+    /// `RegQueryValueEx`: the value's type and bytes.
+    RegQueryValue => reg_query_value(RegQueryValue) -> RawValue;
+    /// `RegDeleteValue`.
+    RegDeleteValue => reg_delete_value(RegDeleteValue) -> ();
+    /// `RegEnumValue`, all at once: every value in its order.
+    RegEnumValues => reg_enum_values(RegEnumValues) -> Vec<RegNamedValue>;
+    /// `RegEnumKeyEx`, all at once: the subkeys' names.
+    RegEnumKeys => reg_enum_keys(RegEnumKeys) -> Vec<String>;
+    /// `RegQueryInfoKey`.
+    RegQueryInfo => reg_query_info(RegQueryInfo) -> RegKeyInfo;
+    /// `RegDeleteKey`, or `RegDeleteTree` with `tree`.
+    RegDeleteKey => reg_delete_key(RegDeleteKey) -> ();
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -789,6 +808,146 @@ pub struct ThreadStarted {
 pub struct ThreadExited {
     /// The thread.
     pub thread: u32,
+}
+
+/// Where a registry path starts: a predefined key or an open key handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegBase {
+    /// `HKEY_LOCAL_MACHINE`, `HKEY_CURRENT_USER`, ….
+    Root(RootKey),
+    /// A key the caller opened.
+    Key(Handle),
+}
+
+/// `RegCreateKeyEx`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegCreateKey {
+    /// Where `path` starts.
+    pub base: RegBase,
+    /// The key below `base` (`A\B`; empty: `base` itself).
+    pub path: String,
+    /// `REG_OPTION_VOLATILE` for keys this creates.
+    pub volatile: bool,
+    /// The class of keys this creates.
+    pub class: String,
+    /// Security for keys this creates (default: the parent's).
+    pub security: Security,
+    /// Desired access for the handle (`KEY_*`).
+    pub access: u32,
+}
+
+/// What `RegCreateKeyEx` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegKeyCreated {
+    /// The key's handle.
+    pub handle: Handle,
+    /// `REG_CREATED_NEW_KEY` (else `REG_OPENED_EXISTING_KEY`).
+    pub created: bool,
+}
+
+/// `RegOpenKeyEx`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegOpenKey {
+    /// Where `path` starts.
+    pub base: RegBase,
+    /// The key below `base` (empty: `base` itself).
+    pub path: String,
+    /// Desired access (`KEY_*`).
+    pub access: u32,
+}
+
+/// `RegSetValueEx`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegSetValue {
+    /// The key (`KEY_SET_VALUE`).
+    pub key: Handle,
+    /// The value's name (`""`: the default value).
+    pub name: String,
+    /// Its type and bytes.
+    pub value: RawValue,
+}
+
+/// `RegQueryValueEx` (needs `KEY_QUERY_VALUE`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegQueryValue {
+    /// The key.
+    pub key: Handle,
+    /// The value's name (`""`: the default value).
+    pub name: String,
+}
+
+/// `RegDeleteValue` (needs `KEY_SET_VALUE`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegDeleteValue {
+    /// The key.
+    pub key: Handle,
+    /// The value's name (`""`: the default value).
+    pub name: String,
+}
+
+/// `RegEnumValue` (needs `KEY_QUERY_VALUE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegEnumValues {
+    /// The key.
+    pub key: Handle,
+}
+
+/// `RegEnumKeyEx` (needs `KEY_ENUMERATE_SUB_KEYS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegEnumKeys {
+    /// The key.
+    pub key: Handle,
+}
+
+/// `RegQueryInfoKey` (needs `KEY_QUERY_VALUE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegQueryInfo {
+    /// The key.
+    pub key: Handle,
+}
+
+/// A value with its name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegNamedValue {
+    /// The name, case kept.
+    pub name: String,
+    /// Its type and bytes.
+    pub value: RawValue,
+}
+
+/// What `RegQueryInfoKey` reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegKeyInfo {
+    /// The key's full name (`HKEY_CURRENT_USER\Software\App`).
+    pub path: String,
+    /// The class string.
+    pub class: String,
+    /// Direct subkeys.
+    pub subkeys: u32,
+    /// The longest subkey name, in UTF-16 units.
+    pub max_subkey_name: u32,
+    /// Values.
+    pub values: u32,
+    /// The longest value name, in UTF-16 units.
+    pub max_value_name: u32,
+    /// The largest value's data, in bytes.
+    pub max_value_data: u32,
+    /// Last change, in nanoseconds since the Unix epoch.
+    pub last_write_unix_ns: u64,
+    /// `REG_OPTION_VOLATILE`.
+    pub volatile: bool,
+}
+
+/// `RegDeleteKey` / `RegDeleteTree`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegDeleteKey {
+    /// Where `path` starts.
+    pub base: RegBase,
+    /// The key to delete (for a tree, empty means `base` itself, whose
+    /// contents go and which stays).
+    pub path: String,
+    /// Everything below too (`RegDeleteTree`); else a key with subkeys is refused.
+    pub tree: bool,
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ mod fastsync;
 mod handle;
 pub mod mailslot;
 pub mod pipe;
+pub mod registry;
 pub mod section;
 pub mod sync;
 

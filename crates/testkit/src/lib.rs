@@ -96,6 +96,22 @@ impl TestBroker {
         fs::set_permissions(&self.socket, fs::Permissions::from_mode(0o666)).expect("chmod socket");
     }
 
+    /// Stops the broker and starts a new one on the same realm (default
+    /// configuration): what the realm keeps on disk, such as the registry's
+    /// hives, survives.
+    ///
+    /// # Panics
+    ///
+    /// If the old event loop failed or the new broker cannot bind.
+    pub fn restart(&mut self) {
+        self.shutdown();
+        let server = Server::bind(ServerConfig::new(Realm::custom(&self.socket))).expect("bind the restarted broker");
+        self.stop = server.stop_handle();
+        self.thread = Some(
+            std::thread::Builder::new().name("test-broker".into()).spawn(move || server.run()).expect("broker thread"),
+        );
+    }
+
     /// Stops the broker and waits for its thread.
     ///
     /// # Panics

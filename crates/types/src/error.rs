@@ -81,6 +81,7 @@ win32_errors! {
     ERROR_BUSY = 170, "the requested resource is in use";
     ERROR_BADKEY = 1010, "the configuration registry key is invalid";
     ERROR_BADDB = 1009, "the configuration registry database is corrupt";
+    ERROR_KEY_DELETED = 1018, "illegal operation attempted on a registry key that has been marked for deletion";
     ERROR_WRITE_FAULT = 29, "the system cannot write to the specified device";
     ERROR_CHILD_MUST_BE_VOLATILE = 1021, "cannot create a stable subkey under a volatile parent key";
     ERROR_DISK_FULL = 112, "there is not enough space on the disk";

@@ -23,6 +23,8 @@ pub enum ObjectKind {
     Mutex,
     /// A semaphore.
     Semaphore,
+    /// An open registry key.
+    Key,
 }
 
 impl ObjectKind {
@@ -37,6 +39,7 @@ impl ObjectKind {
             Self::Section => "Section",
             Self::Mutex => "Mutant",
             Self::Semaphore => "Semaphore",
+            Self::Key => "Key",
         }
     }
 }

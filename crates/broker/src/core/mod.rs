@@ -20,6 +20,7 @@ mod mailslot;
 mod namespace;
 mod objects;
 mod pipe;
+mod registry;
 mod requests;
 mod section;
 mod sync;
@@ -71,6 +72,8 @@ pub struct Config {
     pub socket: String,
     /// Realm kind, for status.
     pub realm: String,
+    /// Where the registry's hives live (`None`: in memory only).
+    pub registry_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -83,6 +86,7 @@ impl Default for Config {
             pid: std::process::id(),
             socket: String::new(),
             realm: "user".into(),
+            registry_dir: None,
         }
     }
 }
@@ -129,6 +133,7 @@ pub struct Core {
     atoms: switchboard_types::AtomTable,
     pipes: pipe::Pipes,
     mailslots: mailslot::Mailslots,
+    registry: registry::Registry,
     out: VecDeque<Output>,
     /// Descriptors a handler attaches to the reply it is producing.
     attach: Vec<OwnedFd>,
@@ -148,7 +153,9 @@ pub struct Cx {
 impl Core {
     /// An empty object manager.
     pub fn new(config: Config, now: Instant) -> Self {
+        let registry = registry::Registry::new(config.registry_dir.clone(), config.realm == "system", config.owner_uid);
         Self {
+            registry,
             config,
             started: now,
             clients: HashMap::new(),

@@ -174,6 +174,46 @@ impl Handler for Core {
         ready(self.semaphore_create(cx, &req))
     }
 
+    fn reg_create_key(&mut self, cx: &mut Cx, req: p::RegCreateKey) -> Response<p::RegKeyCreated> {
+        ready(self.reg_create(cx, req))
+    }
+
+    fn reg_open_key(&mut self, cx: &mut Cx, req: p::RegOpenKey) -> Response<Handle> {
+        ready(self.reg_open(cx, &req))
+    }
+
+    fn reg_set_value(&mut self, cx: &mut Cx, req: p::RegSetValue) -> Response<()> {
+        ready(self.reg_set(cx, req))
+    }
+
+    fn reg_query_value(
+        &mut self,
+        cx: &mut Cx,
+        req: p::RegQueryValue,
+    ) -> Response<switchboard_types::registry::RawValue> {
+        ready(self.reg_query(cx, &req))
+    }
+
+    fn reg_delete_value(&mut self, cx: &mut Cx, req: p::RegDeleteValue) -> Response<()> {
+        ready(Core::reg_delete_value(self, cx, &req))
+    }
+
+    fn reg_enum_values(&mut self, cx: &mut Cx, req: p::RegEnumValues) -> Response<Vec<p::RegNamedValue>> {
+        ready(self.reg_values(cx, req.key))
+    }
+
+    fn reg_enum_keys(&mut self, cx: &mut Cx, req: p::RegEnumKeys) -> Response<Vec<String>> {
+        ready(self.reg_subkeys(cx, req.key))
+    }
+
+    fn reg_query_info(&mut self, cx: &mut Cx, req: p::RegQueryInfo) -> Response<p::RegKeyInfo> {
+        ready(self.reg_info(cx, req.key))
+    }
+
+    fn reg_delete_key(&mut self, cx: &mut Cx, req: p::RegDeleteKey) -> Response<()> {
+        ready(self.reg_delete(cx, &req))
+    }
+
     fn map_sync(&mut self, cx: &mut Cx, req: p::MapSync) -> Response<p::SyncMapped> {
         ready(self.map_sync(cx, req))
     }

@@ -1,0 +1,378 @@
+//! The registry: the broker owns the hives and hands out keys as handles.
+//!
+//! `HKEY_LOCAL_MACHINE` is the realm's machine hive: in the system realm it
+//! is machine-wide (everyone may read, root may write, unless a key's own
+//! DACL says otherwise); in a user realm it is that user's own.
+//! `HKEY_CURRENT_USER` is the calling user's hive, also reachable as
+//! `HKEY_USERS\S-1-22-1-<uid>`. Hives open at first use from the realm's
+//! registry directory and stay open. Each key may carry a security
+//! descriptor; a key without one takes its nearest ancestor's, and the
+//! hive's default above that.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::UNIX_EPOCH;
+
+use switchboard_proto as p;
+use switchboard_proto::WireError;
+use switchboard_registry::{Hive, KeyOptions, KeyPath, RegError};
+use switchboard_types::registry::RootKey;
+use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor, Sid, Token};
+use switchboard_types::{Handle, ObjectKind, Win32Error};
+
+use super::objects::{Entry, Object, downcast};
+use super::{Core, Cx};
+
+/// `KEY_QUERY_VALUE`.
+pub const KEY_QUERY_VALUE: u32 = 0x0001;
+/// `KEY_SET_VALUE`.
+pub const KEY_SET_VALUE: u32 = 0x0002;
+/// `KEY_CREATE_SUB_KEY`.
+pub const KEY_CREATE_SUB_KEY: u32 = 0x0004;
+/// `KEY_ENUMERATE_SUB_KEYS`.
+pub const KEY_ENUMERATE_SUB_KEYS: u32 = 0x0008;
+/// `DELETE`.
+pub const DELETE: u32 = 0x0001_0000;
+/// `KEY_READ`.
+pub const KEY_READ: u32 = 0x0002_0019;
+/// `KEY_WRITE`.
+pub const KEY_WRITE: u32 = 0x0002_0006;
+/// `KEY_ALL_ACCESS`.
+pub const KEY_ALL_ACCESS: u32 = 0x000F_003F;
+
+/// The generic mapping of keys, as Windows defines it.
+pub const KEY_MAPPING: GenericMapping = GenericMapping {
+    read: AccessMask(KEY_READ),
+    write: AccessMask(KEY_WRITE),
+    execute: AccessMask(KEY_READ),
+    all: AccessMask(KEY_ALL_ACCESS),
+};
+
+/// Which hive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HiveId {
+    /// `HKEY_LOCAL_MACHINE`.
+    Machine,
+    /// One user's `HKEY_CURRENT_USER`.
+    User(u32),
+}
+
+/// The broker's hives.
+#[derive(Debug)]
+pub struct Registry {
+    /// Where hives live; `None`: in memory only (tests of the core).
+    dir: Option<PathBuf>,
+    /// Whether this is the system realm (its machine hive is machine-wide).
+    system: bool,
+    /// The realm's owner (owner of a user realm's machine hive).
+    owner: u32,
+    hives: HashMap<HiveId, Hive>,
+}
+
+impl Registry {
+    /// Hives under `dir`, opened at first use.
+    pub fn new(dir: Option<PathBuf>, system: bool, owner: u32) -> Self {
+        Self { dir, system, owner, hives: HashMap::new() }
+    }
+
+    fn hive(&mut self, id: HiveId) -> Result<&mut Hive, WireError> {
+        if !self.hives.contains_key(&id) {
+            let hive = match &self.dir {
+                None => Hive::in_memory(),
+                Some(dir) => {
+                    let file = match id {
+                        HiveId::Machine => dir.join("machine.hive"),
+                        HiveId::User(uid) => dir.join("users").join(format!("{uid}.hive")),
+                    };
+                    if let Some(parent) = file.parent() {
+                        make_private_dir(parent)?;
+                    }
+                    Hive::open(&file).map_err(wire)?
+                }
+            };
+            self.hives.insert(id, hive);
+        }
+        self.hives.get_mut(&id).ok_or_else(|| WireError::new(Win32Error::ERROR_BADDB, "the hive vanished"))
+    }
+
+    /// The hive's default security descriptor (for keys without their own).
+    fn default_security(&self, id: HiveId) -> SecurityDescriptor {
+        let owner_token = |uid| Token { uid, gid: uid, groups: Vec::new() };
+        match id {
+            HiveId::Machine if self.system => {
+                let sddl = "O:SYD:(A;;KA;;;SY)(A;;KR;;;WD)";
+                SecurityDescriptor::parse_sddl(sddl, &Sid::LocalSystem)
+                    .unwrap_or_else(|_| SecurityDescriptor::default_for(&owner_token(0)))
+            }
+            HiveId::Machine => SecurityDescriptor::default_for(&owner_token(self.owner)),
+            HiveId::User(uid) => SecurityDescriptor::default_for(&owner_token(uid)),
+        }
+    }
+
+    /// The descriptor that governs `path`: its own, its nearest ancestor's,
+    /// or the hive's.
+    fn security(&mut self, id: HiveId, path: &KeyPath) -> Result<SecurityDescriptor, WireError> {
+        let fallback = self.default_security(id);
+        let hive = self.hive(id)?;
+        let mut at = Some(path.clone());
+        while let Some(key) = at {
+            if let Ok(info) = hive.info(&key)
+                && let Some(sddl) = info.sddl
+            {
+                return SecurityDescriptor::parse_sddl(&sddl, &fallback.owner)
+                    .map_err(|e| WireError::new(Win32Error::ERROR_BADDB, format!("{key}: a stored descriptor: {e}")));
+            }
+            at = key.parent();
+        }
+        Ok(fallback)
+    }
+}
+
+/// Creates `dir` (0700) if missing; refuses one that another user owns or
+/// that others may write.
+fn make_private_dir(dir: &std::path::Path) -> Result<(), WireError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let fail =
+        |why: String| WireError::new(Win32Error::ERROR_BADDB, format!("registry directory {}: {why}", dir.display()));
+    if !dir.exists() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| fail(e.to_string()))?;
+    }
+    let meta = std::fs::metadata(dir).map_err(|e| fail(e.to_string()))?;
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(fail(format!("owned by uid {}, not by the broker", meta.uid())));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(fail(format!("mode {:o} lets others write", meta.mode() & 0o777)));
+    }
+    Ok(())
+}
+
+fn wire(e: RegError) -> WireError {
+    WireError::new(e.code, e.message)
+}
+
+/// An open key.
+#[derive(Debug)]
+pub struct KeyObject {
+    hive: HiveId,
+    root: RootKey,
+    path: KeyPath,
+}
+
+impl KeyObject {
+    fn full_name(&self) -> String {
+        if self.path.is_root() { self.root.name().to_owned() } else { format!("{}\\{}", self.root.name(), self.path) }
+    }
+}
+
+impl Object for KeyObject {
+    fn kind(&self) -> ObjectKind {
+        ObjectKind::Key
+    }
+
+    fn mapping(&self) -> GenericMapping {
+        KEY_MAPPING
+    }
+
+    fn describe(&self) -> String {
+        self.full_name()
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+fn err(code: Win32Error, message: impl Into<String>) -> WireError {
+    WireError::new(code, message)
+}
+
+impl Core {
+    fn token(&self, cx: &Cx) -> Result<Token, WireError> {
+        Ok(self.client(cx.client)?.token.clone())
+    }
+
+    /// The hive and path a base plus a relative path name.
+    fn resolve_key(&self, cx: &Cx, base: p::RegBase, rest: &str, needed: u32) -> Result<KeyObject, WireError> {
+        let rest = KeyPath::parse(rest).map_err(wire)?;
+        let (hive, root, start) = match base {
+            p::RegBase::Root(RootKey::LocalMachine) => (HiveId::Machine, RootKey::LocalMachine, KeyPath::root()),
+            p::RegBase::Root(RootKey::CurrentUser) => {
+                (HiveId::User(self.token(cx)?.uid), RootKey::CurrentUser, KeyPath::root())
+            }
+            p::RegBase::Root(RootKey::Users) => {
+                // HKEY_USERS\S-1-22-1-<uid>\… is that user's hive.
+                let Some((first, tail)) = rest.parts().split_first() else {
+                    return Err(err(Win32Error::ERROR_NOT_SUPPORTED, "HKEY_USERS itself cannot be opened yet"));
+                };
+                let uid = first
+                    .strip_prefix("S-1-22-1-")
+                    .and_then(|u| u.parse().ok())
+                    .ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no user hive {first}")))?;
+                let path = KeyPath::parse(&tail.join("\\")).map_err(wire)?;
+                return Ok(KeyObject { hive: HiveId::User(uid), root: RootKey::CurrentUser, path });
+            }
+            p::RegBase::Root(other) => {
+                return Err(err(Win32Error::ERROR_NOT_SUPPORTED, format!("{} is not served yet", other.name())));
+            }
+            p::RegBase::Key(handle) => {
+                let key = self.key_handle(cx, handle, needed)?;
+                (key.hive, key.root, key.path.clone())
+            }
+        };
+        let mut path = start;
+        for part in rest.parts() {
+            path = path.child(part).map_err(wire)?;
+        }
+        Ok(KeyObject { hive, root, path })
+    }
+
+    /// The key a handle names, if the handle has `needed` access.
+    fn key_handle(&self, cx: &Cx, handle: Handle, needed: u32) -> Result<&KeyObject, WireError> {
+        let (id, _) = self.lookup(cx, handle, AccessMask(0))?;
+        if self.store.get(id).and_then(|e| downcast::<KeyObject>(e.object.as_ref())).is_none() {
+            return Err(err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not a registry key")));
+        }
+        let (id, _) = self.lookup(cx, handle, AccessMask(needed))?;
+        self.store
+            .get(id)
+            .and_then(|e| downcast::<KeyObject>(e.object.as_ref()))
+            .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, "not a key"))
+    }
+
+    /// The key of a handle that must still exist (`ERROR_KEY_DELETED` if
+    /// it was deleted since).
+    fn live_key(&mut self, cx: &Cx, handle: Handle, needed: u32) -> Result<(HiveId, KeyPath, String), WireError> {
+        let key = self.key_handle(cx, handle, needed)?;
+        let (hive, path, name) = (key.hive, key.path.clone(), key.full_name());
+        if self.registry.hive(hive)?.open_key(&path).is_err() {
+            return Err(err(Win32Error::ERROR_KEY_DELETED, format!("{name} was deleted")));
+        }
+        Ok((hive, path, name))
+    }
+
+    /// Checks `desired` against the key's descriptor; the access granted.
+    fn key_access(&mut self, cx: &Cx, key: &KeyObject, desired: u32) -> Result<AccessMask, WireError> {
+        let sd = self.registry.security(key.hive, &key.path)?;
+        sd.access_check(&self.token(cx)?, AccessMask(desired), &KEY_MAPPING)
+            .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, format!("{}: {denied}", key.full_name())))
+    }
+
+    fn key_entry(&mut self, cx: &Cx, key: KeyObject, granted: AccessMask) -> Result<Handle, WireError> {
+        let security = self.registry.security(key.hive, &key.path)?;
+        let id = self.store.insert(Entry { object: Box::new(key), path: None, security, handles: 0 });
+        self.add_handle(cx, id, granted)
+    }
+
+    pub(super) fn reg_create(&mut self, cx: &Cx, req: p::RegCreateKey) -> Result<p::RegKeyCreated, WireError> {
+        let key = self.resolve_key(cx, req.base, &req.path, KEY_CREATE_SUB_KEY)?;
+        let exists = self.registry.hive(key.hive)?.open_key(&key.path).is_ok();
+        if exists {
+            let granted = self.key_access(cx, &key, req.access)?;
+            let handle = self.key_entry(cx, key, granted)?;
+            return Ok(p::RegKeyCreated { handle, created: false });
+        }
+        // The nearest existing key above must let the caller create below it.
+        let mut above = key.path.parent();
+        while let Some(at) = &above {
+            if self.registry.hive(key.hive)?.open_key(at).is_ok() {
+                break;
+            }
+            above = at.parent();
+        }
+        let parent = KeyObject { hive: key.hive, root: key.root, path: above.unwrap_or_default() };
+        self.key_access(cx, &parent, KEY_CREATE_SUB_KEY)?;
+        let token = self.token(cx)?;
+        let sddl = match &req.security.sddl {
+            None => None,
+            Some(text) => Some(
+                SecurityDescriptor::parse_sddl(text, &token.user_sid())
+                    .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?
+                    .to_sddl(),
+            ),
+        };
+        let options = KeyOptions { volatile: req.volatile, sddl, class: req.class };
+        self.registry.hive(key.hive)?.create_key(&key.path, &options).map_err(wire)?;
+        // The creator gets what it asked for.
+        let granted = KEY_MAPPING.map(AccessMask(req.access)).difference(AccessMask::MAXIMUM_ALLOWED);
+        let granted = if AccessMask(req.access).contains(AccessMask::MAXIMUM_ALLOWED) {
+            granted.union(KEY_MAPPING.all)
+        } else {
+            granted
+        };
+        let handle = self.key_entry(cx, key, granted)?;
+        Ok(p::RegKeyCreated { handle, created: true })
+    }
+
+    pub(super) fn reg_open(&mut self, cx: &Cx, req: &p::RegOpenKey) -> Result<Handle, WireError> {
+        let key = self.resolve_key(cx, req.base, &req.path, 0)?;
+        if self.registry.hive(key.hive)?.open_key(&key.path).is_err() {
+            return Err(err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no key {}", key.full_name())));
+        }
+        let granted = self.key_access(cx, &key, req.access)?;
+        self.key_entry(cx, key, granted)
+    }
+
+    pub(super) fn reg_set(&mut self, cx: &Cx, req: p::RegSetValue) -> Result<(), WireError> {
+        let (hive, path, _) = self.live_key(cx, req.key, KEY_SET_VALUE)?;
+        self.registry.hive(hive)?.set_value(&path, &req.name, req.value).map_err(wire)
+    }
+
+    pub(super) fn reg_query(
+        &mut self,
+        cx: &Cx,
+        req: &p::RegQueryValue,
+    ) -> Result<switchboard_types::registry::RawValue, WireError> {
+        let (hive, path, _) = self.live_key(cx, req.key, KEY_QUERY_VALUE)?;
+        self.registry.hive(hive)?.value(&path, &req.name).map_err(wire)
+    }
+
+    pub(super) fn reg_delete_value(&mut self, cx: &Cx, req: &p::RegDeleteValue) -> Result<(), WireError> {
+        let (hive, path, _) = self.live_key(cx, req.key, KEY_SET_VALUE)?;
+        self.registry.hive(hive)?.delete_value(&path, &req.name).map_err(wire)
+    }
+
+    pub(super) fn reg_values(&mut self, cx: &Cx, key: Handle) -> Result<Vec<p::RegNamedValue>, WireError> {
+        let (hive, path, _) = self.live_key(cx, key, KEY_QUERY_VALUE)?;
+        let values = self.registry.hive(hive)?.values(&path).map_err(wire)?;
+        Ok(values.into_iter().map(|(name, value)| p::RegNamedValue { name, value }).collect())
+    }
+
+    pub(super) fn reg_subkeys(&mut self, cx: &Cx, key: Handle) -> Result<Vec<String>, WireError> {
+        let (hive, path, _) = self.live_key(cx, key, KEY_ENUMERATE_SUB_KEYS)?;
+        self.registry.hive(hive)?.subkeys(&path).map_err(wire)
+    }
+
+    pub(super) fn reg_info(&mut self, cx: &Cx, key: Handle) -> Result<p::RegKeyInfo, WireError> {
+        let (hive, path, name) = self.live_key(cx, key, KEY_QUERY_VALUE)?;
+        let info = self.registry.hive(hive)?.info(&path).map_err(wire)?;
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(p::RegKeyInfo {
+            path: name,
+            class: info.class,
+            subkeys: count(info.subkeys),
+            max_subkey_name: count(info.max_subkey_name),
+            values: count(info.values),
+            max_value_name: count(info.max_value_name),
+            max_value_data: count(info.max_value_data),
+            last_write_unix_ns: info
+                .last_write
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            volatile: info.volatile,
+        })
+    }
+
+    pub(super) fn reg_delete(&mut self, cx: &Cx, req: &p::RegDeleteKey) -> Result<(), WireError> {
+        let key = self.resolve_key(cx, req.base, &req.path, 0)?;
+        if self.registry.hive(key.hive)?.open_key(&key.path).is_err() {
+            return Err(err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no key {}", key.full_name())));
+        }
+        let needed = if req.tree { DELETE | KEY_ENUMERATE_SUB_KEYS | KEY_QUERY_VALUE } else { DELETE };
+        self.key_access(cx, &key, needed)?;
+        let hive = self.registry.hive(key.hive)?;
+        let deleted = if req.tree { hive.delete_tree(&key.path) } else { hive.delete_key(&key.path) };
+        deleted.map_err(wire)
+    }
+}

@@ -1,0 +1,135 @@
+//! The registry through the broker: SEMANTICS.md §6 between real processes,
+//! durability across a broker restart, and access control.
+
+use switchboard::registry::access::{KEY_QUERY_VALUE, KEY_READ, KEY_SET_VALUE};
+use switchboard::registry::{CreateOptions, RawValue, RegKey, RegValue, RootKey};
+use switchboard::{Connection, Win32Error};
+use switchboard_testkit::TestBroker;
+use switchboard_testkit::role::{self, Role};
+
+fn code<T: std::fmt::Debug>(r: switchboard::Result<T>) -> Win32Error {
+    r.expect_err("expected an error").win32_error()
+}
+
+#[test]
+fn a_value_set_by_one_process_is_read_by_another_with_its_type_and_bytes() {
+    if role::current().is_some() {
+        let conn = Connection::connect().unwrap();
+        let key = RegKey::open(&conn, RootKey::CurrentUser, r"SOFTWARE\switchboard test", KEY_READ).unwrap();
+        for (name, value) in key.values().unwrap() {
+            role::report(&format!("VALUE {name} {} {:?}", value.kind, value.data));
+        }
+        role::report(&format!("LEVEL {:?}", key.value("level").unwrap()));
+        return;
+    }
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let created =
+        RegKey::create(&conn, RootKey::CurrentUser, r"Software\Switchboard Test", &CreateOptions::new()).unwrap();
+    assert!(!created.already_existed);
+    let key = created.object;
+    key.set_value("Level", &RegValue::Dword(7)).unwrap();
+    key.set_raw("Odd", RawValue { kind: 0x99, data: vec![1, 2, 3] }).unwrap();
+    let mut child = Role::new("a_value_set_by_one_process_is_read_by_another_with_its_type_and_bytes", "reader")
+        .env(broker.env())
+        .spawn();
+    assert_eq!(child.expect_line("VALUE"), "Level 4 [7, 0, 0, 0]");
+    assert_eq!(child.expect_line("VALUE"), "Odd 153 [1, 2, 3]");
+    assert_eq!(child.expect_line("LEVEL"), "Dword(7)");
+    child.wait_success();
+    let again =
+        RegKey::create(&conn, RootKey::CurrentUser, r"software\SWITCHBOARD TEST", &CreateOptions::new()).unwrap();
+    assert!(again.already_existed, "REG_OPENED_EXISTING_KEY");
+}
+
+#[test]
+fn stable_keys_survive_a_broker_restart_and_volatile_ones_do_not() {
+    let mut broker = TestBroker::start();
+    {
+        let conn = broker.connect();
+        let app = RegKey::create(&conn, RootKey::LocalMachine, r"Software\App", &CreateOptions::new()).unwrap().object;
+        app.set_value("", &RegValue::Sz("default".into())).unwrap();
+        let vol = app.create_subkey("Session", &CreateOptions::new().volatile(true)).unwrap().object;
+        vol.set_value("pid", &RegValue::Dword(1)).unwrap();
+        assert_eq!(code(vol.create_subkey("Stable", &CreateOptions::new())), Win32Error::ERROR_CHILD_MUST_BE_VOLATILE);
+        assert_eq!(app.subkeys().unwrap(), ["Session"]);
+    }
+    broker.restart();
+    let conn = broker.connect();
+    let app = RegKey::open(&conn, RootKey::LocalMachine, r"SOFTWARE\APP", KEY_READ).unwrap();
+    assert_eq!(app.value("").unwrap(), RegValue::Sz("default".into()));
+    assert!(app.subkeys().unwrap().is_empty(), "the volatile key went with the broker");
+}
+
+#[test]
+fn deletes_follow_the_windows_rules() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let root = RegKey::create(&conn, RootKey::CurrentUser, "T", &CreateOptions::new()).unwrap().object;
+    let child = root.create_subkey(r"A\B", &CreateOptions::new()).unwrap().object;
+    assert_eq!(code(root.delete_subkey("A")), Win32Error::ERROR_ACCESS_DENIED, "a key with subkeys");
+    root.delete_tree("A").unwrap();
+    assert_eq!(code(child.set_value("x", &RegValue::Dword(1))), Win32Error::ERROR_KEY_DELETED);
+    assert_eq!(code(root.open_subkey("A", KEY_READ)), Win32Error::ERROR_FILE_NOT_FOUND);
+    root.set_value("v", &RegValue::Dword(1)).unwrap();
+    root.delete_value("V").unwrap();
+    assert_eq!(code(root.delete_value("v")), Win32Error::ERROR_FILE_NOT_FOUND);
+    assert_eq!(code(root.value("v")), Win32Error::ERROR_FILE_NOT_FOUND);
+    RegKey::delete(&conn, RootKey::CurrentUser, "T", false).unwrap();
+    assert_eq!(code(RegKey::open(&conn, RootKey::CurrentUser, "T", KEY_READ)), Win32Error::ERROR_FILE_NOT_FOUND);
+}
+
+#[test]
+fn a_handle_does_only_what_its_access_allows_and_info_counts() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let key = RegKey::create(&conn, RootKey::CurrentUser, "K", &CreateOptions::new()).unwrap().object;
+    key.set_value("a value name", &RegValue::Binary(vec![0; 50])).unwrap();
+    key.create_subkey("sub", &CreateOptions::new()).unwrap();
+    let reader = RegKey::open(&conn, RootKey::CurrentUser, "K", KEY_QUERY_VALUE).unwrap();
+    assert_eq!(code(reader.set_value("x", &RegValue::Dword(1))), Win32Error::ERROR_ACCESS_DENIED);
+    assert_eq!(code(reader.subkeys()), Win32Error::ERROR_ACCESS_DENIED);
+    let writer = RegKey::open(&conn, RootKey::CurrentUser, "K", KEY_SET_VALUE).unwrap();
+    assert_eq!(code(writer.value("a value name")), Win32Error::ERROR_ACCESS_DENIED);
+    let info = reader.info().unwrap();
+    assert_eq!(info.path, r"HKEY_CURRENT_USER\K");
+    assert_eq!((info.subkeys, info.values, info.max_value_name, info.max_value_data), (1, 1, 12, 50));
+    assert!(!info.volatile);
+    assert_eq!(code(RegKey::open(&conn, RootKey::ClassesRoot, "x", KEY_READ)), Win32Error::ERROR_NOT_SUPPORTED);
+}
+
+#[test]
+fn another_user_has_its_own_current_user_and_needs_the_dacl_for_the_machine_hive() {
+    if role::current().is_some() {
+        let conn = Connection::connect().unwrap();
+        let report = |what: &str, r: switchboard::Result<()>| match r {
+            Ok(()) => role::report(&format!("{what} ok")),
+            Err(e) => role::report(&format!("{what} {:?}", e.win32_error())),
+        };
+        report("OWN", RegKey::open(&conn, RootKey::CurrentUser, "Mine", KEY_READ).map(drop));
+        report("PRIVATE", RegKey::open(&conn, RootKey::LocalMachine, "Private", KEY_READ).map(drop));
+        report("SHARED", RegKey::open(&conn, RootKey::LocalMachine, "Shared", KEY_READ).map(drop));
+        report("WRITE", RegKey::open(&conn, RootKey::LocalMachine, "Shared", KEY_SET_VALUE).map(drop));
+        return;
+    }
+    if !switchboard_testkit::is_root() {
+        eprintln!("skipped: running a child under another uid needs root");
+        return;
+    }
+    let broker = TestBroker::start();
+    broker.open_to_all_users();
+    let conn = broker.connect();
+    RegKey::create(&conn, RootKey::CurrentUser, "Mine", &CreateOptions::new()).unwrap();
+    RegKey::create(&conn, RootKey::LocalMachine, "Private", &CreateOptions::new()).unwrap();
+    let readable = CreateOptions::new().security("D:(A;;KA;;;OW)(A;;KR;;;WD)");
+    RegKey::create(&conn, RootKey::LocalMachine, "Shared", &readable).unwrap();
+    let mut child = Role::new("another_user_has_its_own_current_user_and_needs_the_dacl_for_the_machine_hive", "other")
+        .env(broker.env())
+        .user(65_534, 65_534)
+        .spawn();
+    assert_eq!(child.expect_line("OWN"), "ERROR_FILE_NOT_FOUND", "its HKCU is its own, and empty");
+    assert_eq!(child.expect_line("PRIVATE"), "ERROR_ACCESS_DENIED");
+    assert_eq!(child.expect_line("SHARED"), "ok");
+    assert_eq!(child.expect_line("WRITE"), "ERROR_ACCESS_DENIED");
+    child.wait_success();
+}

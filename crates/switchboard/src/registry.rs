@@ -1,0 +1,255 @@
+//! The registry: keys and values with the `Reg*` semantics, kept by the
+//! broker and durable when a call returns.
+//!
+//! `HKEY_CURRENT_USER` is the calling user's hive; `HKEY_LOCAL_MACHINE` is
+//! the realm's machine hive — machine-wide in the system realm (everyone
+//! reads, root writes), the user's own in a user realm. Names compare
+//! case-insensitively and keep their case; values keep their type and bytes
+//! exactly.
+//!
+//! ```no_run
+//! use switchboard::Connection;
+//! use switchboard::registry::{CreateOptions, RegKey, RegValue, RootKey};
+//!
+//! # fn main() -> switchboard::Result<()> {
+//! let conn = Connection::connect()?;
+//! let app = RegKey::create(&conn, RootKey::CurrentUser, r"Software\Vendor\App", &CreateOptions::new())?.object;
+//! app.set_value("Level", &RegValue::Dword(3))?;
+//! assert_eq!(app.value("LEVEL")?, RegValue::Dword(3));
+//! # Ok(()) }
+//! ```
+
+use switchboard_proto as p;
+pub use switchboard_proto::RegKeyInfo as KeyInfo;
+pub use switchboard_types::registry::{
+    REG_BINARY, REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_EXPAND_SZ, REG_MULTI_SZ, REG_NONE, REG_QWORD, REG_SZ, RawValue,
+    RegValue, RootKey, type_name,
+};
+
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::event::Created;
+use crate::handle::OwnedHandle;
+
+/// Access rights for keys.
+pub mod access {
+    /// `KEY_QUERY_VALUE`.
+    pub const KEY_QUERY_VALUE: u32 = 0x0001;
+    /// `KEY_SET_VALUE`.
+    pub const KEY_SET_VALUE: u32 = 0x0002;
+    /// `KEY_CREATE_SUB_KEY`.
+    pub const KEY_CREATE_SUB_KEY: u32 = 0x0004;
+    /// `KEY_ENUMERATE_SUB_KEYS`.
+    pub const KEY_ENUMERATE_SUB_KEYS: u32 = 0x0008;
+    /// `DELETE`.
+    pub const DELETE: u32 = 0x0001_0000;
+    /// `KEY_READ`.
+    pub const KEY_READ: u32 = 0x0002_0019;
+    /// `KEY_WRITE`.
+    pub const KEY_WRITE: u32 = 0x0002_0006;
+    /// `KEY_ALL_ACCESS`.
+    pub const KEY_ALL_ACCESS: u32 = 0x000F_003F;
+}
+
+/// How to make keys that do not exist yet (`RegCreateKeyEx`).
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    volatile: bool,
+    class: String,
+    sddl: Option<String>,
+    access: u32,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CreateOptions {
+    /// Stable keys, no class, the parent's security, `KEY_ALL_ACCESS`.
+    pub fn new() -> Self {
+        Self { volatile: false, class: String::new(), sddl: None, access: access::KEY_ALL_ACCESS }
+    }
+
+    /// `REG_OPTION_VOLATILE`: kept in memory only, gone when the broker
+    /// stops; only volatile keys may go below it.
+    #[must_use]
+    pub fn volatile(mut self, yes: bool) -> Self {
+        self.volatile = yes;
+        self
+    }
+
+    /// The key's class string.
+    #[must_use]
+    pub fn class(mut self, class: impl Into<String>) -> Self {
+        self.class = class.into();
+        self
+    }
+
+    /// A security descriptor in SDDL for the keys this creates (default:
+    /// the parent's applies).
+    #[must_use]
+    pub fn security(mut self, sddl: impl Into<String>) -> Self {
+        self.sddl = Some(sddl.into());
+        self
+    }
+
+    /// The access wanted on the handle.
+    #[must_use]
+    pub fn access(mut self, access: u32) -> Self {
+        self.access = access;
+        self
+    }
+}
+
+/// An open registry key (`HKEY`), closed on drop (`RegCloseKey`).
+#[derive(Debug)]
+pub struct RegKey {
+    handle: OwnedHandle,
+    path: String,
+}
+
+fn joined(base: &str, path: &str) -> String {
+    let path = path.trim_matches('\\');
+    if path.is_empty() { base.to_owned() } else { format!("{base}\\{path}") }
+}
+
+impl RegKey {
+    fn create_at(
+        conn: &Connection,
+        base: p::RegBase,
+        shown: String,
+        path: &str,
+        options: &CreateOptions,
+    ) -> Result<Created<RegKey>> {
+        let request = p::RegCreateKey {
+            base,
+            path: path.to_owned(),
+            volatile: options.volatile,
+            class: options.class.clone(),
+            security: p::Security { sddl: options.sddl.clone() },
+            access: options.access,
+        };
+        let created = conn.call(request, "RegCreateKeyEx", Some(&shown))?;
+        Ok(Created {
+            object: RegKey { handle: OwnedHandle::new(conn.clone(), created.handle, Some(shown.clone())), path: shown },
+            already_existed: !created.created,
+        })
+    }
+
+    fn open_at(conn: &Connection, base: p::RegBase, shown: String, path: &str, access: u32) -> Result<RegKey> {
+        let handle = conn.call(p::RegOpenKey { base, path: path.to_owned(), access }, "RegOpenKeyEx", Some(&shown))?;
+        Ok(RegKey { handle: OwnedHandle::new(conn.clone(), handle, Some(shown.clone())), path: shown })
+    }
+
+    /// Opens `root\path`, or creates it and any missing key above it.
+    /// `already_existed` is `REG_OPENED_EXISTING_KEY`.
+    ///
+    /// # Windows equivalent
+    ///
+    /// `RegCreateKeyEx`. A stable key under a volatile one is
+    /// `ERROR_CHILD_MUST_BE_VOLATILE`; names longer than 255 characters or
+    /// nested deeper than 512, `ERROR_INVALID_PARAMETER`.
+    pub fn create(conn: &Connection, root: RootKey, path: &str, options: &CreateOptions) -> Result<Created<RegKey>> {
+        Self::create_at(conn, p::RegBase::Root(root), joined(root.name(), path), path, options)
+    }
+
+    /// Opens `root\path` with `access` (`RegOpenKeyEx`); a missing key is
+    /// `ERROR_FILE_NOT_FOUND`, a descriptor that does not grant the access
+    /// `ERROR_ACCESS_DENIED`.
+    pub fn open(conn: &Connection, root: RootKey, path: &str, access: u32) -> Result<RegKey> {
+        Self::open_at(conn, p::RegBase::Root(root), joined(root.name(), path), path, access)
+    }
+
+    /// Opens or creates a key below this one (needs `KEY_CREATE_SUB_KEY`).
+    pub fn create_subkey(&self, path: &str, options: &CreateOptions) -> Result<Created<RegKey>> {
+        let conn = self.handle.connection();
+        Self::create_at(conn, p::RegBase::Key(self.handle.raw()), joined(&self.path, path), path, options)
+    }
+
+    /// Opens a key below this one.
+    pub fn open_subkey(&self, path: &str, access: u32) -> Result<RegKey> {
+        let conn = self.handle.connection();
+        Self::open_at(conn, p::RegBase::Key(self.handle.raw()), joined(&self.path, path), path, access)
+    }
+
+    /// The key's full name (`HKEY_CURRENT_USER\Software\App`), as opened.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The handle.
+    pub fn handle(&self) -> &OwnedHandle {
+        &self.handle
+    }
+
+    fn call<C: switchboard_proto::Call>(&self, request: C, op: &'static str) -> Result<C::Reply> {
+        self.handle.connection().call(request, op, Some(&self.path))
+    }
+
+    /// Sets value `name` (`""`: the default value) from a typed value
+    /// (`RegSetValueEx`, needs `KEY_SET_VALUE`). Durable when it returns.
+    pub fn set_value(&self, name: &str, value: &RegValue) -> Result<()> {
+        self.set_raw(name, value.to_raw())
+    }
+
+    /// Sets value `name` to exactly these bytes of this type.
+    pub fn set_raw(&self, name: &str, value: RawValue) -> Result<()> {
+        self.call(p::RegSetValue { key: self.handle.raw(), name: name.to_owned(), value }, "RegSetValueEx")
+    }
+
+    /// Value `name`, read by its type (`RegQueryValueEx`); a missing value
+    /// is `ERROR_FILE_NOT_FOUND`.
+    pub fn value(&self, name: &str) -> Result<RegValue> {
+        self.raw_value(name).map(|raw| RegValue::from_raw(&raw))
+    }
+
+    /// Value `name`: its type and bytes, exactly as stored.
+    pub fn raw_value(&self, name: &str) -> Result<RawValue> {
+        self.call(p::RegQueryValue { key: self.handle.raw(), name: name.to_owned() }, "RegQueryValueEx")
+    }
+
+    /// Every value with its name, in the order the values were first set
+    /// (`RegEnumValue`).
+    pub fn values(&self) -> Result<Vec<(String, RawValue)>> {
+        let values: Vec<p::RegNamedValue> = self.call(p::RegEnumValues { key: self.handle.raw() }, "RegEnumValue")?;
+        Ok(values.into_iter().map(|v| (v.name, v.value)).collect())
+    }
+
+    /// The subkeys' names, ordered by name ignoring case (`RegEnumKeyEx`,
+    /// needs `KEY_ENUMERATE_SUB_KEYS`).
+    pub fn subkeys(&self) -> Result<Vec<String>> {
+        self.call(p::RegEnumKeys { key: self.handle.raw() }, "RegEnumKeyEx")
+    }
+
+    /// `RegDeleteValue`.
+    pub fn delete_value(&self, name: &str) -> Result<()> {
+        self.call(p::RegDeleteValue { key: self.handle.raw(), name: name.to_owned() }, "RegDeleteValue")
+    }
+
+    /// Deletes the subkey `path` (`RegDeleteKey`): one with subkeys is
+    /// `ERROR_ACCESS_DENIED`.
+    pub fn delete_subkey(&self, path: &str) -> Result<()> {
+        let request = p::RegDeleteKey { base: p::RegBase::Key(self.handle.raw()), path: path.to_owned(), tree: false };
+        self.handle.connection().call(request, "RegDeleteKey", Some(&joined(&self.path, path)))
+    }
+
+    /// Deletes `path` and everything below it (`RegDeleteTree`); an empty
+    /// `path` empties this key and keeps it.
+    pub fn delete_tree(&self, path: &str) -> Result<()> {
+        let request = p::RegDeleteKey { base: p::RegBase::Key(self.handle.raw()), path: path.to_owned(), tree: true };
+        self.handle.connection().call(request, "RegDeleteTree", Some(&joined(&self.path, path)))
+    }
+
+    /// Deletes `root\path` (`RegDeleteKey` on a predefined key).
+    pub fn delete(conn: &Connection, root: RootKey, path: &str, tree: bool) -> Result<()> {
+        let request = p::RegDeleteKey { base: p::RegBase::Root(root), path: path.to_owned(), tree };
+        conn.call(request, if tree { "RegDeleteTree" } else { "RegDeleteKey" }, Some(&joined(root.name(), path)))
+    }
+
+    /// Counts, longest names and data, last write (`RegQueryInfoKey`).
+    pub fn info(&self) -> Result<KeyInfo> {
+        self.call(p::RegQueryInfo { key: self.handle.raw() }, "RegQueryInfoKey")
+    }
+}
