@@ -23,6 +23,7 @@ use commands::mailslot::MailslotCommand;
 use commands::mutex::MutexCommand;
 use commands::objects::{self, DEFAULT_DIRECTORY};
 use commands::pipe::PipeCommand;
+use commands::reg::RegCommand;
 use commands::section::SectionCommand;
 use commands::sem::SemCommand;
 use commands::{Ctx, Done};
@@ -116,6 +117,10 @@ enum Command {
     /// Named shared memory (file mappings): create, write, dump, info.
     #[command(subcommand)]
     Section(SectionCommand),
+    /// The registry, as reg.exe: query, add, delete, export, import
+    /// (options as `/v` or `--v`).
+    #[command(subcommand)]
+    Reg(RegCommand),
     /// The broker: start, stop, restart, status.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -141,7 +146,7 @@ impl Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(commands::reg::rewrite_args(std::env::args_os().collect()));
     if let Err(e) = cli.check() {
         e.exit();
     }
@@ -171,6 +176,7 @@ fn run(ctx: &Ctx, command: Command) -> switchboard::Result<Done> {
         Command::Pipe(c) => commands::pipe::run(ctx, c),
         Command::Mailslot(c) => commands::mailslot::run(ctx, c),
         Command::Section(c) => commands::section::run(ctx, c),
+        Command::Reg(c) => commands::reg::run(ctx, c),
         Command::Daemon(c) => commands::daemon::run(ctx, c),
         Command::Completions { shell } => {
             let mut script = Vec::new();

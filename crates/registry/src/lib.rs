@@ -10,6 +10,7 @@
 //! hive's own file.
 //!
 //! ```
+//! # #[cfg(feature = "store")] {
 //! use switchboard_registry::{Hive, KeyOptions, KeyPath, RegValue};
 //! let mut hive = Hive::in_memory();
 //! let app = KeyPath::parse(r"Software\Vendor\App")?;
@@ -17,10 +18,12 @@
 //! hive.set_value(&app, "Level", RegValue::Dword(3).to_raw())?;
 //! let read = hive.value(&KeyPath::parse(r"SOFTWARE\vendor\app")?, "level")?;
 //! assert_eq!(RegValue::from_raw(&read), RegValue::Dword(3));
+//! # }
 //! # Ok::<(), switchboard_registry::RegError>(())
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "store")]
 mod hive;
 pub mod path;
 pub mod regfile;
@@ -29,6 +32,7 @@ pub use switchboard_types::registry as value;
 
 use std::fmt;
 
+#[cfg(feature = "store")]
 pub use hive::{Disposition, Hive, KeyInfo, KeyOptions};
 pub use path::KeyPath;
 use switchboard_types::Win32Error;

@@ -89,6 +89,7 @@ impl KeyPath {
     }
 
     /// The path folded for comparison: names are case-insensitive.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
     pub(crate) fn folded(&self) -> String {
         fold(&self.to_string())
     }
@@ -102,11 +103,13 @@ impl fmt::Display for KeyPath {
 
 /// A name folded for case-insensitive comparison (Windows compares key and
 /// value names by their upper-case forms).
+#[cfg_attr(not(feature = "store"), allow(dead_code))]
 pub(crate) fn fold(name: &str) -> String {
     name.chars().flat_map(char::to_uppercase).collect()
 }
 
 /// Checks a value name (the empty name is the key's default value).
+#[cfg_attr(not(feature = "store"), allow(dead_code))]
 pub(crate) fn check_value_name(name: &str) -> Result<(), RegError> {
     if name.encode_utf16().count() > MAX_VALUE_NAME {
         return Err(RegError::new(

@@ -7,6 +7,7 @@ pub mod mailslot;
 pub mod mutex;
 pub mod objects;
 pub mod pipe;
+pub mod reg;
 pub mod section;
 pub mod sem;
 
