@@ -263,8 +263,11 @@ fn query(ctx: &Ctx, key: &str, name: Option<&str>, deep: bool) -> Result<Done> {
     let (root, path) = split_key("RegOpenKeyEx", key)?;
     let conn = ctx.connect_existing()?;
     let opened = RegKey::open(&conn, root, &path, KEY_READ)?;
-    if let Some(name) = name {
-        let raw = opened.raw_value(name)?;
+    if let Some(asked) = name {
+        let raw = opened.raw_value(asked)?;
+        // Shown as stored: names keep their case, whatever case was asked.
+        let stored = opened.values()?.into_iter().map(|(n, _)| n).find(|n| n.to_uppercase() == asked.to_uppercase());
+        let name = stored.as_deref().unwrap_or(asked);
         let json = value_json(name, &raw);
         return ctx.emit(&json, || format!("{}\n{}\n", opened.path(), value_line(name, &raw))).map(|()| Done::Ok);
     }
