@@ -23,7 +23,7 @@ fn add_query_and_delete_like_reg_exe() {
     );
     let one = run(&broker, &["--json", "reg", "query", r"HKCU\Software\Demo", "/v", "level"]);
     let value: serde_json::Value = serde_json::from_str(&stdout(&one)).unwrap();
-    assert_eq!(value, serde_json::json!({"name": "level", "type": "REG_DWORD", "data": 42}));
+    assert_eq!(value, serde_json::json!({"name": "Level", "type": "REG_DWORD", "data": 42}), "the name as stored");
 
     let refused = run(&broker, &["reg", "delete", r"HKCU\Software\Demo", "/v", "Level"]);
     assert_eq!(refused.status.code(), Some(1), "delete needs /f");
