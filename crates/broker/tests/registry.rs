@@ -133,3 +133,117 @@ fn another_user_has_its_own_current_user_and_needs_the_dacl_for_the_machine_hive
     assert_eq!(child.expect_line("WRITE"), "ERROR_ACCESS_DENIED");
     child.wait_success();
 }
+
+mod notifications {
+    use std::time::Duration;
+
+    use switchboard::registry::access::{KEY_NOTIFY, KEY_QUERY_VALUE};
+    use switchboard::registry::notify::{REG_NOTIFY_CHANGE_LAST_SET, REG_NOTIFY_CHANGE_NAME};
+    use switchboard::registry::{CreateOptions, RegKey, RegValue, RootKey};
+    use switchboard::{Connection, EventOptions, WaitResult, Win32Error};
+    use switchboard_testkit::TestBroker;
+    use switchboard_testkit::role::{self, Role};
+
+    use super::code;
+
+    fn signaled(event: &switchboard::Event) -> bool {
+        event.wait(Some(Duration::ZERO)).unwrap() != WaitResult::TimedOut
+    }
+
+    #[test]
+    fn a_notification_fires_once_for_a_matching_change_of_its_own_key() {
+        let broker = TestBroker::start();
+        let conn = broker.connect();
+        let key = RegKey::create(&conn, RootKey::CurrentUser, "W", &CreateOptions::new()).unwrap().object;
+        let sub = key.create_subkey("Sub", &CreateOptions::new()).unwrap().object;
+        let event = EventOptions::new().create_unnamed(&conn).unwrap();
+        key.notify_change(false, REG_NOTIFY_CHANGE_LAST_SET, &event).unwrap();
+        sub.set_value("deep", &RegValue::Dword(1)).unwrap();
+        key.create_subkey("Other", &CreateOptions::new()).unwrap();
+        assert!(!signaled(&event), "a change below, or of another kind, without subtree");
+        key.set_value("v", &RegValue::Dword(1)).unwrap();
+        assert!(signaled(&event));
+        key.set_value("v", &RegValue::Dword(2)).unwrap();
+        assert!(!signaled(&event), "once: it must be asked for again");
+    }
+
+    #[test]
+    fn subtree_and_name_filters_see_changes_below() {
+        let broker = TestBroker::start();
+        let conn = broker.connect();
+        let key = RegKey::create(&conn, RootKey::CurrentUser, "W", &CreateOptions::new()).unwrap().object;
+        let names = EventOptions::new().create_unnamed(&conn).unwrap();
+        let values = EventOptions::new().create_unnamed(&conn).unwrap();
+        key.notify_change(true, REG_NOTIFY_CHANGE_NAME, &names).unwrap();
+        key.notify_change(true, REG_NOTIFY_CHANGE_LAST_SET, &values).unwrap();
+        let deep = key.create_subkey(r"A\B", &CreateOptions::new()).unwrap().object;
+        assert!(signaled(&names) && !signaled(&values));
+        deep.set_value("x", &RegValue::Sz("y".into())).unwrap();
+        assert!(signaled(&values));
+    }
+
+    #[test]
+    fn deleting_the_key_or_closing_its_handle_sets_the_event() {
+        let broker = TestBroker::start();
+        let conn = broker.connect();
+        let key = RegKey::create(&conn, RootKey::CurrentUser, "Doomed", &CreateOptions::new()).unwrap().object;
+        let deleted = EventOptions::new().create_unnamed(&conn).unwrap();
+        key.notify_change(false, REG_NOTIFY_CHANGE_LAST_SET, &deleted).unwrap();
+        RegKey::delete(&conn, RootKey::CurrentUser, "Doomed", true).unwrap();
+        assert!(signaled(&deleted));
+        let other = RegKey::create(&conn, RootKey::CurrentUser, "Kept", &CreateOptions::new()).unwrap().object;
+        let closed = EventOptions::new().create_unnamed(&conn).unwrap();
+        other.notify_change(false, REG_NOTIFY_CHANGE_LAST_SET, &closed).unwrap();
+        other.handle().try_clone().unwrap().close().unwrap();
+        assert!(!signaled(&closed), "another handle to the key is still open");
+        drop(other);
+        assert!(switchboard_testkit::eventually(Duration::from_secs(10), || signaled(&closed)));
+    }
+
+    #[test]
+    fn bad_filters_and_handles_without_key_notify_are_refused() {
+        let broker = TestBroker::start();
+        let conn = broker.connect();
+        RegKey::create(&conn, RootKey::CurrentUser, "K", &CreateOptions::new()).unwrap();
+        let event = EventOptions::new().create_unnamed(&conn).unwrap();
+        let key = RegKey::open(&conn, RootKey::CurrentUser, "K", KEY_NOTIFY).unwrap();
+        assert_eq!(code(key.notify_change(false, 0, &event)), Win32Error::ERROR_INVALID_PARAMETER);
+        assert_eq!(code(key.notify_change(false, 0x20, &event)), Win32Error::ERROR_INVALID_PARAMETER);
+        let no_notify = RegKey::open(&conn, RootKey::CurrentUser, "K", KEY_QUERY_VALUE).unwrap();
+        assert_eq!(
+            code(no_notify.notify_change(false, REG_NOTIFY_CHANGE_NAME, &event)),
+            Win32Error::ERROR_ACCESS_DENIED
+        );
+    }
+
+    #[test]
+    fn a_watch_reports_each_change_another_process_makes() {
+        if role::current().is_some() {
+            let conn = Connection::connect().unwrap();
+            let key = RegKey::open(&conn, RootKey::CurrentUser, "Watched", 0x2_0006).unwrap();
+            let next = switchboard::Event::open(&conn, "next", switchboard::event::access::SYNCHRONIZE).unwrap();
+            for i in 0..3 {
+                key.set_value("n", &RegValue::Dword(i)).unwrap();
+                role::report(&format!("SET {i}"));
+                // The parent says when it has seen this change.
+                next.wait_signaled(Some(Duration::from_secs(30))).unwrap();
+            }
+            return;
+        }
+        let broker = TestBroker::start();
+        let conn = broker.connect();
+        let key = RegKey::create(&conn, RootKey::CurrentUser, "Watched", &CreateOptions::new()).unwrap().object;
+        let watch = key.watch(false, REG_NOTIFY_CHANGE_LAST_SET).unwrap();
+        let next = EventOptions::new().create(&conn, "next").unwrap().object;
+        let mut child = Role::new("notifications::a_watch_reports_each_change_another_process_makes", "writer")
+            .env(broker.env())
+            .spawn();
+        for i in 0..3 {
+            assert_eq!(child.expect_line("SET"), i.to_string());
+            assert!(watch.wait(Some(Duration::from_secs(20))), "change {i} was reported");
+            assert_eq!(key.value("n").unwrap(), RegValue::Dword(i));
+            next.set().unwrap();
+        }
+        child.wait_success();
+    }
+}

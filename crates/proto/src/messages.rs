@@ -98,6 +98,8 @@ protocol_table! {
     RegQueryInfo => reg_query_info(RegQueryInfo) -> RegKeyInfo;
     /// `RegDeleteKey`, or `RegDeleteTree` with `tree`.
     RegDeleteKey => reg_delete_key(RegDeleteKey) -> ();
+    /// `RegNotifyChangeKeyValue` (asynchronous): the event is set once, at the next matching change.
+    RegNotify => reg_notify(RegNotify) -> ();
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -936,6 +938,19 @@ pub struct RegKeyInfo {
     pub last_write_unix_ns: u64,
     /// `REG_OPTION_VOLATILE`.
     pub volatile: bool,
+}
+
+/// `RegNotifyChangeKeyValue` with an event (`fAsynchronous`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegNotify {
+    /// The key to watch (`KEY_NOTIFY`).
+    pub key: Handle,
+    /// Changes anywhere below it too.
+    pub subtree: bool,
+    /// `REG_NOTIFY_CHANGE_*` bits: name (1), attributes (2), last set (4), security (8).
+    pub filter: u32,
+    /// The event to set, once.
+    pub event: Handle,
 }
 
 /// `RegDeleteKey` / `RegDeleteTree`.

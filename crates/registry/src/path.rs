@@ -88,6 +88,12 @@ impl KeyPath {
         self.parts.last().map_or("", String::as_str)
     }
 
+    /// Whether this is `ancestor` or lies below it (names compared ignoring case).
+    pub fn is_within(&self, ancestor: &KeyPath) -> bool {
+        self.parts.len() >= ancestor.parts.len()
+            && self.parts.iter().zip(&ancestor.parts).all(|(a, b)| a == b || fold(a) == fold(b))
+    }
+
     /// The path folded for comparison: names are case-insensitive.
     #[cfg_attr(not(feature = "store"), allow(dead_code))]
     pub(crate) fn folded(&self) -> String {
@@ -103,7 +109,6 @@ impl fmt::Display for KeyPath {
 
 /// A name folded for case-insensitive comparison (Windows compares key and
 /// value names by their upper-case forms).
-#[cfg_attr(not(feature = "store"), allow(dead_code))]
 pub(crate) fn fold(name: &str) -> String {
     name.chars().flat_map(char::to_uppercase).collect()
 }
@@ -138,5 +143,8 @@ mod tests {
         assert!(KeyPath::parse(&deep).is_ok());
         assert!(KeyPath::parse(&format!("{deep}\\k")).is_err());
         assert_eq!(fold("Straße"), "STRASSE");
+        assert!(p.is_within(&KeyPath::parse("software\\VENDOR").unwrap()));
+        assert!(p.is_within(&p) && p.is_within(&KeyPath::root()));
+        assert!(!KeyPath::parse("Software").unwrap().is_within(&p));
     }
 }

@@ -41,6 +41,8 @@ pub mod access {
     pub const KEY_CREATE_SUB_KEY: u32 = 0x0004;
     /// `KEY_ENUMERATE_SUB_KEYS`.
     pub const KEY_ENUMERATE_SUB_KEYS: u32 = 0x0008;
+    /// `KEY_NOTIFY`.
+    pub const KEY_NOTIFY: u32 = 0x0010;
     /// `DELETE`.
     pub const DELETE: u32 = 0x0001_0000;
     /// `KEY_READ`.
@@ -49,6 +51,49 @@ pub mod access {
     pub const KEY_WRITE: u32 = 0x0002_0006;
     /// `KEY_ALL_ACCESS`.
     pub const KEY_ALL_ACCESS: u32 = 0x000F_003F;
+}
+
+/// What a change notification watches for (`REG_NOTIFY_CHANGE_*`).
+pub mod notify {
+    /// A subkey was added or deleted.
+    pub const REG_NOTIFY_CHANGE_NAME: u32 = 0x1;
+    /// A key's attributes changed.
+    pub const REG_NOTIFY_CHANGE_ATTRIBUTES: u32 = 0x2;
+    /// A value was set or deleted.
+    pub const REG_NOTIFY_CHANGE_LAST_SET: u32 = 0x4;
+    /// A key's security descriptor changed.
+    pub const REG_NOTIFY_CHANGE_SECURITY: u32 = 0x8;
+    /// Everything.
+    pub const ALL: u32 = 0xF;
+}
+
+/// Changes to a key, as a channel: one message per notification
+/// ([`RegKey::watch`]). Dropping it stops watching.
+#[derive(Debug)]
+pub struct Watch {
+    changes: std::sync::mpsc::Receiver<()>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watch {
+    /// Waits for the next change (`None`: forever); `false` if `timeout` passed first.
+    pub fn wait(&self, timeout: Option<std::time::Duration>) -> bool {
+        match timeout {
+            None => self.changes.recv().is_ok(),
+            Some(t) => self.changes.recv_timeout(t).is_ok(),
+        }
+    }
+
+    /// The channel itself, for `select`-style use.
+    pub fn receiver(&self) -> &std::sync::mpsc::Receiver<()> {
+        &self.changes
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// How to make keys that do not exist yet (`RegCreateKeyEx`).
@@ -246,6 +291,59 @@ impl RegKey {
     pub fn delete(conn: &Connection, root: RootKey, path: &str, tree: bool) -> Result<()> {
         let request = p::RegDeleteKey { base: p::RegBase::Root(root), path: path.to_owned(), tree };
         conn.call(request, if tree { "RegDeleteTree" } else { "RegDeleteKey" }, Some(&joined(root.name(), path)))
+    }
+
+    /// Sets `event` at the next change to this key (or, with `subtree`, to
+    /// any key below it) that `filter` selects (`notify::*`); once. The
+    /// key's deletion, and the closing of this handle, set it too.
+    ///
+    /// # Windows equivalent
+    ///
+    /// `RegNotifyChangeKeyValue(hKey, bWatchSubtree, dwNotifyFilter, hEvent, TRUE)`:
+    /// the handle needs `KEY_NOTIFY`.
+    pub fn notify_change(&self, subtree: bool, filter: u32, event: &crate::Event) -> Result<()> {
+        let request = p::RegNotify { key: self.handle.raw(), subtree, filter, event: event.handle().raw() };
+        self.call(request, "RegNotifyChangeKeyValue")
+    }
+
+    /// Every change that `filter` selects, as a channel. A thread of this
+    /// library re-arms the notification after each one, before it reports
+    /// it; a change in the instant between two notifications may be
+    /// reported together with the next one, as on Windows.
+    pub fn watch(&self, subtree: bool, filter: u32) -> Result<Watch> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let key = self.open_subkey("", access::KEY_NOTIFY)?;
+        let event = crate::EventOptions::new().create_unnamed(self.handle.connection())?;
+        key.notify_change(subtree, filter, &event)?;
+        let (tx, changes) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("switchboard-reg-watch".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    match event.wait(Some(std::time::Duration::from_millis(200))) {
+                        Ok(crate::WaitResult::TimedOut) => {}
+                        Ok(_) => {
+                            let rearmed = key.notify_change(subtree, filter, &event);
+                            if tx.send(()).is_err() || rearmed.is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| {
+                crate::Error::new(
+                    crate::ErrorKind::Protocol,
+                    crate::Win32Error::ERROR_NO_SYSTEM_RESOURCES,
+                    "RegNotifyChangeKeyValue",
+                    Some(&self.path),
+                    e.to_string(),
+                )
+            })?;
+        Ok(Watch { changes, stop })
     }
 
     /// Counts, longest names and data, last write (`RegQueryInfoKey`).

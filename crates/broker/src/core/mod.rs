@@ -349,6 +349,7 @@ impl Core {
         if e.handles == 0 {
             self.pipe_handle_closed(object);
             self.mailslot_handle_closed(object);
+            self.registry_key_closed(object);
         }
         let Some(e) = self.store.get_mut(object) else { return };
         if e.handles == 0 {

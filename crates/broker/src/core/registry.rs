@@ -21,7 +21,8 @@ use switchboard_types::registry::RootKey;
 use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor, Sid, Token};
 use switchboard_types::{Handle, ObjectKind, Win32Error};
 
-use super::objects::{Entry, Object, downcast};
+use super::objects::{Entry, Object, ObjectId, downcast};
+use super::sync::SyncObject;
 use super::{Core, Cx};
 
 /// `KEY_QUERY_VALUE`.
@@ -32,8 +33,18 @@ pub const KEY_SET_VALUE: u32 = 0x0002;
 pub const KEY_CREATE_SUB_KEY: u32 = 0x0004;
 /// `KEY_ENUMERATE_SUB_KEYS`.
 pub const KEY_ENUMERATE_SUB_KEYS: u32 = 0x0008;
+/// `KEY_NOTIFY`.
+pub const KEY_NOTIFY: u32 = 0x0010;
 /// `DELETE`.
 pub const DELETE: u32 = 0x0001_0000;
+/// `REG_NOTIFY_CHANGE_NAME`: a subkey was added or deleted.
+pub const REG_NOTIFY_CHANGE_NAME: u32 = 0x1;
+/// `REG_NOTIFY_CHANGE_LAST_SET`: a value was set or deleted.
+pub const REG_NOTIFY_CHANGE_LAST_SET: u32 = 0x4;
+/// The filter bits Windows defines (name, attributes, last set, security).
+const REG_NOTIFY_FILTERS: u32 = 0xF;
+/// `REG_NOTIFY_THREAD_AGNOSTIC`: accepted, and meaningless here (no thread owns a watch).
+const REG_NOTIFY_THREAD_AGNOSTIC: u32 = 0x1000_0000;
 /// `KEY_READ`.
 pub const KEY_READ: u32 = 0x0002_0019;
 /// `KEY_WRITE`.
@@ -68,12 +79,27 @@ pub struct Registry {
     /// The realm's owner (owner of a user realm's machine hive).
     owner: u32,
     hives: HashMap<HiveId, Hive>,
+    /// Pending `RegNotifyChangeKeyValue` watches, each fired once.
+    watches: Vec<Watch>,
+}
+
+/// One pending notification.
+#[derive(Debug)]
+struct Watch {
+    /// The key object watched (its last handle closing fires the watch).
+    key: ObjectId,
+    hive: HiveId,
+    path: KeyPath,
+    subtree: bool,
+    filter: u32,
+    /// The event to set; the watch holds a reference to it.
+    event: ObjectId,
 }
 
 impl Registry {
     /// Hives under `dir`, opened at first use.
     pub fn new(dir: Option<PathBuf>, system: bool, owner: u32) -> Self {
-        Self { dir, system, owner, hives: HashMap::new() }
+        Self { dir, system, owner, hives: HashMap::new(), watches: Vec::new() }
     }
 
     fn hive(&mut self, id: HiveId) -> Result<&mut Hive, WireError> {
@@ -294,6 +320,7 @@ impl Core {
         };
         let options = KeyOptions { volatile: req.volatile, sddl, class: req.class };
         self.registry.hive(key.hive)?.create_key(&key.path, &options).map_err(wire)?;
+        self.registry_changed(key.hive, &parent.path, REG_NOTIFY_CHANGE_NAME);
         // The creator gets what it asked for.
         let granted = KEY_MAPPING.map(AccessMask(req.access)).difference(AccessMask::MAXIMUM_ALLOWED);
         let granted = if AccessMask(req.access).contains(AccessMask::MAXIMUM_ALLOWED) {
@@ -316,7 +343,9 @@ impl Core {
 
     pub(super) fn reg_set(&mut self, cx: &Cx, req: p::RegSetValue) -> Result<(), WireError> {
         let (hive, path, _) = self.live_key(cx, req.key, KEY_SET_VALUE)?;
-        self.registry.hive(hive)?.set_value(&path, &req.name, req.value).map_err(wire)
+        self.registry.hive(hive)?.set_value(&path, &req.name, req.value).map_err(wire)?;
+        self.registry_changed(hive, &path, REG_NOTIFY_CHANGE_LAST_SET);
+        Ok(())
     }
 
     pub(super) fn reg_query(
@@ -330,7 +359,9 @@ impl Core {
 
     pub(super) fn reg_delete_value(&mut self, cx: &Cx, req: &p::RegDeleteValue) -> Result<(), WireError> {
         let (hive, path, _) = self.live_key(cx, req.key, KEY_SET_VALUE)?;
-        self.registry.hive(hive)?.delete_value(&path, &req.name).map_err(wire)
+        self.registry.hive(hive)?.delete_value(&path, &req.name).map_err(wire)?;
+        self.registry_changed(hive, &path, REG_NOTIFY_CHANGE_LAST_SET);
+        Ok(())
     }
 
     pub(super) fn reg_values(&mut self, cx: &Cx, key: Handle) -> Result<Vec<p::RegNamedValue>, WireError> {
@@ -373,6 +404,75 @@ impl Core {
         self.key_access(cx, &key, needed)?;
         let hive = self.registry.hive(key.hive)?;
         let deleted = if req.tree { hive.delete_tree(&key.path) } else { hive.delete_key(&key.path) };
-        deleted.map_err(wire)
+        deleted.map_err(wire)?;
+        if key.path.is_root() {
+            // A tree emptied at the root: everything below changed.
+            self.fire_watches(|w| w.hive == key.hive);
+        } else {
+            self.registry_deleted(key.hive, &key.path);
+        }
+        Ok(())
+    }
+
+    pub(super) fn reg_notify_change(&mut self, cx: &Cx, req: p::RegNotify) -> Result<(), WireError> {
+        self.live_key(cx, req.key, KEY_NOTIFY)?;
+        let (key_id, _) = self.lookup(cx, req.key, AccessMask(KEY_NOTIFY))?;
+        let filter = req.filter & !REG_NOTIFY_THREAD_AGNOSTIC;
+        if filter == 0 || filter & !REG_NOTIFY_FILTERS != 0 {
+            return Err(err(Win32Error::ERROR_INVALID_PARAMETER, format!("0x{:x} is not a notify filter", req.filter)));
+        }
+        let (event, _) = self.lookup(cx, req.event, AccessMask(0))?;
+        let is_event = self.store.get(event).is_some_and(|e| {
+            e.object.kind() == ObjectKind::Event && downcast::<SyncObject>(e.object.as_ref()).is_some()
+        });
+        if !is_event {
+            return Err(err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {} is not an event", req.event)));
+        }
+        let (hive, path) = {
+            let key = self.key_handle(cx, req.key, KEY_NOTIFY)?;
+            (key.hive, key.path.clone())
+        };
+        if let Some(e) = self.store.get_mut(event) {
+            e.handles += 1;
+        }
+        self.registry.watches.push(Watch { key: key_id, hive, path, subtree: req.subtree, filter, event });
+        Ok(())
+    }
+
+    /// Fires (once) the watches `hit` selects: sets their events.
+    fn fire_watches(&mut self, hit: impl Fn(&Watch) -> bool) {
+        let (fired, kept): (Vec<Watch>, Vec<Watch>) =
+            std::mem::take(&mut self.registry.watches).into_iter().partition(|w| hit(w));
+        self.registry.watches = kept;
+        for watch in fired {
+            self.signal_event(watch.event);
+            self.drop_handle_ref(watch.event);
+        }
+    }
+
+    /// A change of `kind` (`REG_NOTIFY_CHANGE_*`) at `at`: fires the
+    /// watches on that key, and the subtree watches above it.
+    fn registry_changed(&mut self, hive: HiveId, at: &KeyPath, kind: u32) {
+        self.fire_watches(|w| {
+            w.hive == hive
+                && w.filter & kind != 0
+                && (at.is_within(&w.path) && (w.subtree || at.parts().len() == w.path.parts().len()))
+        });
+    }
+
+    /// `deleted` and everything below it are gone: their watches fire
+    /// whatever their filter, and the parent's subkeys changed.
+    fn registry_deleted(&mut self, hive: HiveId, deleted: &KeyPath) {
+        self.fire_watches(|w| w.hive == hive && w.path.is_within(deleted));
+        if let Some(parent) = deleted.parent() {
+            self.registry_changed(hive, &parent, REG_NOTIFY_CHANGE_NAME);
+        }
+    }
+
+    /// The last handle to a key object closed: its watches fire, as on Windows.
+    pub(super) fn registry_key_closed(&mut self, key: ObjectId) {
+        if self.registry.watches.iter().any(|w| w.key == key) {
+            self.fire_watches(|w| w.key == key);
+        }
     }
 }

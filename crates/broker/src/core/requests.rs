@@ -214,6 +214,10 @@ impl Handler for Core {
         ready(self.reg_delete(cx, &req))
     }
 
+    fn reg_notify(&mut self, cx: &mut Cx, req: p::RegNotify) -> Response<()> {
+        ready(self.reg_notify_change(cx, req))
+    }
+
     fn map_sync(&mut self, cx: &mut Cx, req: p::MapSync) -> Response<p::SyncMapped> {
         ready(self.map_sync(cx, req))
     }

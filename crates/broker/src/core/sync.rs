@@ -21,7 +21,7 @@ use switchboard_types::security::{AccessMask, GenericMapping};
 use switchboard_types::syncstate::{self, Shape, Slot, Step};
 use switchboard_types::{ObjectKind, Win32Error};
 
-use super::objects::{Object, downcast};
+use super::objects::{Object, ObjectId, downcast};
 use super::{ClientId, Core, Cx};
 
 /// `EVENT_QUERY_STATE`.
@@ -186,6 +186,24 @@ impl Core {
             self.attach.push(fd);
         }
         Ok(p::SyncMapped { shape: object.shape, object: id.0, access: entry.access.bits(), mapped })
+    }
+
+    /// Sets an event on behalf of the system (a registry notification), and
+    /// wakes its sleepers.
+    pub(super) fn signal_event(&mut self, id: ObjectId) {
+        let Some(object) = self.store.get(id).and_then(|e| downcast::<SyncObject>(e.object.as_ref())) else { return };
+        for _ in 0..1000 {
+            match object.slot().set() {
+                Step::Done(changed) => {
+                    if changed.wake {
+                        object.page.wake_all();
+                    }
+                    return;
+                }
+                Step::Locked => std::thread::yield_now(),
+                Step::Blocked(_) => return,
+            }
+        }
     }
 
     /// Notes a thread of the caller that may own mutexes.
