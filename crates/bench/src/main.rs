@@ -11,6 +11,7 @@
 
 mod mailslots;
 mod pipes;
+mod registry;
 mod stats;
 mod sync;
 
@@ -179,6 +180,7 @@ fn all(n: usize) {
     rows.extend(pipe_rows);
     rows.push(mailslots::round_trip(dir.path(), &broker_path, n / 4));
     rows.push(section_open_and_map(&conn, (n / 10).max(100)));
+    rows.extend(registry::rows(&conn, dir.path(), (n / 20).max(100)));
     let uncontended = sync::uncontended(&conn, n * 50);
     let rates = mailslots::rates(dir.path(), &broker_path, 200_000);
     let clients = many_clients(&broker_path, broker.0.id(), 10_000, n / 4);
