@@ -95,7 +95,43 @@ fn a_handle_does_only_what_its_access_allows_and_info_counts() {
     assert_eq!(info.path, r"HKEY_CURRENT_USER\K");
     assert_eq!((info.subkeys, info.values, info.max_value_name, info.max_value_data), (1, 1, 12, 50));
     assert!(!info.volatile);
-    assert_eq!(code(RegKey::open(&conn, RootKey::ClassesRoot, "x", KEY_READ)), Win32Error::ERROR_NOT_SUPPORTED);
+    assert_eq!(code(RegKey::open(&conn, RootKey::CurrentConfig, "x", KEY_READ)), Win32Error::ERROR_NOT_SUPPORTED);
+}
+
+#[test]
+fn classes_root_merges_the_users_classes_over_the_machines() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let create = |root, path: &str| RegKey::create(&conn, root, path, &CreateOptions::new()).unwrap().object;
+    let machine = create(RootKey::LocalMachine, r"Software\Classes\.txt");
+    machine.set_value("", &RegValue::Sz("txtfile".into())).unwrap();
+    machine.set_value("PerceivedType", &RegValue::Sz("text".into())).unwrap();
+    create(RootKey::LocalMachine, r"Software\Classes\MachineOnly");
+    let user = create(RootKey::CurrentUser, r"Software\Classes\.txt");
+    user.set_value("Content Type", &RegValue::Sz("text/plain".into())).unwrap();
+    create(RootKey::CurrentUser, r"Software\Classes\UserOnly");
+
+    let txt = RegKey::open(&conn, RootKey::ClassesRoot, ".TXT", KEY_READ | KEY_SET_VALUE).unwrap();
+    assert_eq!(txt.value("").unwrap(), RegValue::Sz("txtfile".into()), "the machine's value shows through");
+    assert_eq!(txt.value("content type").unwrap(), RegValue::Sz("text/plain".into()));
+    let classes = RegKey::open(&conn, RootKey::ClassesRoot, "", KEY_READ).unwrap();
+    assert_eq!(classes.subkeys().unwrap(), [".txt", "MachineOnly", "UserOnly"]);
+
+    // The user's copy exists, so writes go there and win over the machine's.
+    txt.set_value("", &RegValue::Sz("mytxt".into())).unwrap();
+    assert_eq!(txt.value("").unwrap(), RegValue::Sz("mytxt".into()));
+    assert_eq!(machine.value("").unwrap(), RegValue::Sz("txtfile".into()), "the machine's copy is untouched");
+    assert_eq!(txt.info().unwrap().values, 3);
+    // A new classes key goes to the machine's Software\Classes.
+    RegKey::create(&conn, RootKey::ClassesRoot, ".new", &CreateOptions::new()).unwrap();
+    RegKey::open(&conn, RootKey::LocalMachine, r"Software\Classes\.new", KEY_READ).unwrap();
+    assert_eq!(
+        code(RegKey::open(&conn, RootKey::CurrentUser, r"Software\Classes\.new", KEY_READ)),
+        Win32Error::ERROR_FILE_NOT_FOUND
+    );
+    // Below a key the user has its own copy of, it goes to the user's.
+    RegKey::create(&conn, RootKey::ClassesRoot, r".txt\ShellNew", &CreateOptions::new()).unwrap();
+    RegKey::open(&conn, RootKey::CurrentUser, r"Software\Classes\.txt\ShellNew", KEY_READ).unwrap();
 }
 
 #[test]

@@ -88,8 +88,8 @@ pub struct Registry {
 struct Watch {
     /// The key object watched (its last handle closing fires the watch).
     key: ObjectId,
-    hive: HiveId,
-    path: KeyPath,
+    /// Where the key is (two places for `HKEY_CLASSES_ROOT`).
+    places: Vec<(HiveId, KeyPath)>,
     subtree: bool,
     filter: u32,
     /// The event to set; the watch holds a reference to it.
@@ -178,17 +178,37 @@ fn wire(e: RegError) -> WireError {
     WireError::new(e.code, e.message)
 }
 
-/// An open key.
-#[derive(Debug)]
+/// Where `HKEY_CLASSES_ROOT` lives in each hive.
+const CLASSES: &str = r"Software\Classes";
+
+/// An open key: where it is. A key of `HKEY_CLASSES_ROOT` is in two places
+/// at once, the user's `Software\Classes` (first: it wins) and the
+/// machine's.
+#[derive(Debug, Clone)]
 pub struct KeyObject {
-    hive: HiveId,
     root: RootKey,
+    /// The path below `root`, as named.
     path: KeyPath,
+    /// (hive, path in it): one, or two for `HKEY_CLASSES_ROOT`.
+    places: Vec<(HiveId, KeyPath)>,
 }
 
 impl KeyObject {
     fn full_name(&self) -> String {
         if self.path.is_root() { self.root.name().to_owned() } else { format!("{}\\{}", self.root.name(), self.path) }
+    }
+
+    /// The key one level or more below.
+    fn below(&self, rest: &KeyPath) -> Result<Self, WireError> {
+        let join = |base: &KeyPath| -> Result<KeyPath, WireError> {
+            let mut at = base.clone();
+            for part in rest.parts() {
+                at = at.child(part).map_err(wire)?;
+            }
+            Ok(at)
+        };
+        let places = self.places.iter().map(|(h, p)| Ok((*h, join(p)?))).collect::<Result<_, WireError>>()?;
+        Ok(Self { root: self.root, path: join(&self.path)?, places })
     }
 }
 
@@ -214,44 +234,79 @@ fn err(code: Win32Error, message: impl Into<String>) -> WireError {
     WireError::new(code, message)
 }
 
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// The key to write to: the first place that exists (for
+/// `HKEY_CLASSES_ROOT`, the user's copy if there is one), else the last
+/// (the machine's, where Windows puts new classes keys).
+fn write_place(registry: &mut Registry, key: &KeyObject) -> Result<(HiveId, KeyPath), WireError> {
+    for (hive, path) in &key.places {
+        if registry.hive(*hive)?.open_key(path).is_ok() {
+            return Ok((*hive, path.clone()));
+        }
+    }
+    key.places.last().cloned().ok_or_else(|| err(Win32Error::ERROR_BADKEY, "a key with no place"))
+}
+
+fn exists(registry: &mut Registry, key: &KeyObject) -> Result<bool, WireError> {
+    for (hive, path) in &key.places {
+        if registry.hive(*hive)?.open_key(path).is_ok() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 impl Core {
     fn token(&self, cx: &Cx) -> Result<Token, WireError> {
         Ok(self.client(cx.client)?.token.clone())
     }
 
-    /// The hive and path a base plus a relative path name.
+    /// The key a base plus a relative path names.
     fn resolve_key(&self, cx: &Cx, base: p::RegBase, rest: &str, needed: u32) -> Result<KeyObject, WireError> {
         let rest = KeyPath::parse(rest).map_err(wire)?;
-        let (hive, root, start) = match base {
-            p::RegBase::Root(RootKey::LocalMachine) => (HiveId::Machine, RootKey::LocalMachine, KeyPath::root()),
+        let uid = self.token(cx)?.uid;
+        let start = |root, places| KeyObject { root, path: KeyPath::root(), places };
+        let base = match base {
+            p::RegBase::Root(RootKey::LocalMachine) => {
+                start(RootKey::LocalMachine, vec![(HiveId::Machine, KeyPath::root())])
+            }
             p::RegBase::Root(RootKey::CurrentUser) => {
-                (HiveId::User(self.token(cx)?.uid), RootKey::CurrentUser, KeyPath::root())
+                start(RootKey::CurrentUser, vec![(HiveId::User(uid), KeyPath::root())])
+            }
+            p::RegBase::Root(RootKey::ClassesRoot) => {
+                let classes = KeyPath::parse(CLASSES).map_err(wire)?;
+                start(RootKey::ClassesRoot, vec![(HiveId::User(uid), classes.clone()), (HiveId::Machine, classes)])
             }
             p::RegBase::Root(RootKey::Users) => {
                 // HKEY_USERS\S-1-22-1-<uid>\… is that user's hive.
                 let Some((first, tail)) = rest.parts().split_first() else {
                     return Err(err(Win32Error::ERROR_NOT_SUPPORTED, "HKEY_USERS itself cannot be opened yet"));
                 };
-                let uid = first
+                let user: u32 = first
                     .strip_prefix("S-1-22-1-")
                     .and_then(|u| u.parse().ok())
                     .ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no user hive {first}")))?;
-                let path = KeyPath::parse(&tail.join("\\")).map_err(wire)?;
-                return Ok(KeyObject { hive: HiveId::User(uid), root: RootKey::CurrentUser, path });
+                let tail = KeyPath::parse(&tail.join("\\")).map_err(wire)?;
+                let at = KeyObject {
+                    root: RootKey::Users,
+                    path: KeyPath::root().child(first).map_err(wire)?,
+                    places: vec![(HiveId::User(user), KeyPath::root())],
+                };
+                return at.below(&tail);
             }
             p::RegBase::Root(other) => {
                 return Err(err(Win32Error::ERROR_NOT_SUPPORTED, format!("{} is not served yet", other.name())));
             }
-            p::RegBase::Key(handle) => {
-                let key = self.key_handle(cx, handle, needed)?;
-                (key.hive, key.root, key.path.clone())
-            }
+            p::RegBase::Key(handle) => self.key_handle(cx, handle, needed)?.clone(),
         };
-        let mut path = start;
-        for part in rest.parts() {
-            path = path.child(part).map_err(wire)?;
-        }
-        Ok(KeyObject { hive, root, path })
+        base.below(&rest)
     }
 
     /// The key a handle names, if the handle has `needed` access.
@@ -269,47 +324,66 @@ impl Core {
 
     /// The key of a handle that must still exist (`ERROR_KEY_DELETED` if
     /// it was deleted since).
-    fn live_key(&mut self, cx: &Cx, handle: Handle, needed: u32) -> Result<(HiveId, KeyPath, String), WireError> {
-        let key = self.key_handle(cx, handle, needed)?;
-        let (hive, path, name) = (key.hive, key.path.clone(), key.full_name());
-        if self.registry.hive(hive)?.open_key(&path).is_err() {
-            return Err(err(Win32Error::ERROR_KEY_DELETED, format!("{name} was deleted")));
+    fn live_key(&mut self, cx: &Cx, handle: Handle, needed: u32) -> Result<KeyObject, WireError> {
+        let key = self.key_handle(cx, handle, needed)?.clone();
+        if !exists(&mut self.registry, &key)? {
+            return Err(err(Win32Error::ERROR_KEY_DELETED, format!("{} was deleted", key.full_name())));
         }
-        Ok((hive, path, name))
+        Ok(key)
     }
 
-    /// Checks `desired` against the key's descriptor; the access granted.
+    /// Checks `desired` against the descriptor of the key's first existing
+    /// place (or of `place` when given); the access granted.
     fn key_access(&mut self, cx: &Cx, key: &KeyObject, desired: u32) -> Result<AccessMask, WireError> {
-        let sd = self.registry.security(key.hive, &key.path)?;
+        let (hive, path) = write_place(&mut self.registry, key)?;
+        let sd = self.registry.security(hive, &path)?;
         sd.access_check(&self.token(cx)?, AccessMask(desired), &KEY_MAPPING)
             .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, format!("{}: {denied}", key.full_name())))
     }
 
     fn key_entry(&mut self, cx: &Cx, key: KeyObject, granted: AccessMask) -> Result<Handle, WireError> {
-        let security = self.registry.security(key.hive, &key.path)?;
+        let (hive, path) = write_place(&mut self.registry, &key)?;
+        let security = self.registry.security(hive, &path)?;
         let id = self.store.insert(Entry { object: Box::new(key), path: None, security, handles: 0 });
         self.add_handle(cx, id, granted)
     }
 
     pub(super) fn reg_create(&mut self, cx: &Cx, req: p::RegCreateKey) -> Result<p::RegKeyCreated, WireError> {
         let key = self.resolve_key(cx, req.base, &req.path, KEY_CREATE_SUB_KEY)?;
-        let exists = self.registry.hive(key.hive)?.open_key(&key.path).is_ok();
-        if exists {
+        if exists(&mut self.registry, &key)? {
             let granted = self.key_access(cx, &key, req.access)?;
             let handle = self.key_entry(cx, key, granted)?;
             return Ok(p::RegKeyCreated { handle, created: false });
         }
+        // Where to create it: a classes key goes to the user's copy when its
+        // parent is a key of the user's own (not the classes root, which both
+        // have), else to the machine's, as Windows does.
+        let classes_depth = KeyPath::parse(CLASSES).map_err(wire)?.parts().len();
+        let merged = key.places.len() > 1;
+        let (hive, path) = key
+            .places
+            .iter()
+            .find(|(h, p)| {
+                (!merged || p.parts().len() > classes_depth + 1)
+                    && p.parent()
+                        .is_some_and(|parent| self.registry.hive(*h).is_ok_and(|hv| hv.open_key(&parent).is_ok()))
+            })
+            .or(key.places.last())
+            .cloned()
+            .ok_or_else(|| err(Win32Error::ERROR_BADKEY, "a key with no place"))?;
         // The nearest existing key above must let the caller create below it.
-        let mut above = key.path.parent();
+        let mut above = path.parent();
         while let Some(at) = &above {
-            if self.registry.hive(key.hive)?.open_key(at).is_ok() {
+            if self.registry.hive(hive)?.open_key(at).is_ok() {
                 break;
             }
             above = at.parent();
         }
-        let parent = KeyObject { hive: key.hive, root: key.root, path: above.unwrap_or_default() };
-        self.key_access(cx, &parent, KEY_CREATE_SUB_KEY)?;
+        let above = above.unwrap_or_default();
+        let sd = self.registry.security(hive, &above)?;
         let token = self.token(cx)?;
+        sd.access_check(&token, AccessMask(KEY_CREATE_SUB_KEY), &KEY_MAPPING)
+            .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, format!("{}: {denied}", key.full_name())))?;
         let sddl = match &req.security.sddl {
             None => None,
             Some(text) => Some(
@@ -319,8 +393,8 @@ impl Core {
             ),
         };
         let options = KeyOptions { volatile: req.volatile, sddl, class: req.class };
-        self.registry.hive(key.hive)?.create_key(&key.path, &options).map_err(wire)?;
-        self.registry_changed(key.hive, &parent.path, REG_NOTIFY_CHANGE_NAME);
+        self.registry.hive(hive)?.create_key(&path, &options).map_err(wire)?;
+        self.registry_changed(hive, &above, REG_NOTIFY_CHANGE_NAME);
         // The creator gets what it asked for.
         let granted = KEY_MAPPING.map(AccessMask(req.access)).difference(AccessMask::MAXIMUM_ALLOWED);
         let granted = if AccessMask(req.access).contains(AccessMask::MAXIMUM_ALLOWED) {
@@ -334,7 +408,7 @@ impl Core {
 
     pub(super) fn reg_open(&mut self, cx: &Cx, req: &p::RegOpenKey) -> Result<Handle, WireError> {
         let key = self.resolve_key(cx, req.base, &req.path, 0)?;
-        if self.registry.hive(key.hive)?.open_key(&key.path).is_err() {
+        if !exists(&mut self.registry, &key)? {
             return Err(err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no key {}", key.full_name())));
         }
         let granted = self.key_access(cx, &key, req.access)?;
@@ -342,7 +416,8 @@ impl Core {
     }
 
     pub(super) fn reg_set(&mut self, cx: &Cx, req: p::RegSetValue) -> Result<(), WireError> {
-        let (hive, path, _) = self.live_key(cx, req.key, KEY_SET_VALUE)?;
+        let key = self.live_key(cx, req.key, KEY_SET_VALUE)?;
+        let (hive, path) = write_place(&mut self.registry, &key)?;
         self.registry.hive(hive)?.set_value(&path, &req.name, req.value).map_err(wire)?;
         self.registry_changed(hive, &path, REG_NOTIFY_CHANGE_LAST_SET);
         Ok(())
@@ -353,40 +428,76 @@ impl Core {
         cx: &Cx,
         req: &p::RegQueryValue,
     ) -> Result<switchboard_types::registry::RawValue, WireError> {
-        let (hive, path, _) = self.live_key(cx, req.key, KEY_QUERY_VALUE)?;
-        self.registry.hive(hive)?.value(&path, &req.name).map_err(wire)
+        let key = self.live_key(cx, req.key, KEY_QUERY_VALUE)?;
+        for (hive, path) in &key.places {
+            if let Ok(value) = self.registry.hive(*hive)?.value(path, &req.name) {
+                return Ok(value);
+            }
+        }
+        Err(err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no value {:?} in {}", req.name, key.full_name())))
     }
 
     pub(super) fn reg_delete_value(&mut self, cx: &Cx, req: &p::RegDeleteValue) -> Result<(), WireError> {
-        let (hive, path, _) = self.live_key(cx, req.key, KEY_SET_VALUE)?;
+        let key = self.live_key(cx, req.key, KEY_SET_VALUE)?;
+        let (hive, path) = write_place(&mut self.registry, &key)?;
         self.registry.hive(hive)?.delete_value(&path, &req.name).map_err(wire)?;
         self.registry_changed(hive, &path, REG_NOTIFY_CHANGE_LAST_SET);
         Ok(())
     }
 
+    /// Every value, the first place's winning for a name in both.
+    fn merged_values(&mut self, key: &KeyObject) -> Result<Vec<p::RegNamedValue>, WireError> {
+        let mut out: Vec<p::RegNamedValue> = Vec::new();
+        for (hive, path) in &key.places {
+            let Ok(values) = self.registry.hive(*hive)?.values(path) else { continue };
+            for (name, value) in values {
+                if !out.iter().any(|v| v.name.to_uppercase() == name.to_uppercase()) {
+                    out.push(p::RegNamedValue { name, value });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every subkey name, once, ordered ignoring case.
+    fn merged_subkeys(&mut self, key: &KeyObject) -> Result<Vec<String>, WireError> {
+        let mut out: Vec<String> = Vec::new();
+        for (hive, path) in &key.places {
+            let Ok(names) = self.registry.hive(*hive)?.subkeys(path) else { continue };
+            for name in names {
+                if !out.iter().any(|n| n.to_uppercase() == name.to_uppercase()) {
+                    out.push(name);
+                }
+            }
+        }
+        out.sort_by_key(|n| n.to_uppercase());
+        Ok(out)
+    }
+
     pub(super) fn reg_values(&mut self, cx: &Cx, key: Handle) -> Result<Vec<p::RegNamedValue>, WireError> {
-        let (hive, path, _) = self.live_key(cx, key, KEY_QUERY_VALUE)?;
-        let values = self.registry.hive(hive)?.values(&path).map_err(wire)?;
-        Ok(values.into_iter().map(|(name, value)| p::RegNamedValue { name, value }).collect())
+        let key = self.live_key(cx, key, KEY_QUERY_VALUE)?;
+        self.merged_values(&key)
     }
 
     pub(super) fn reg_subkeys(&mut self, cx: &Cx, key: Handle) -> Result<Vec<String>, WireError> {
-        let (hive, path, _) = self.live_key(cx, key, KEY_ENUMERATE_SUB_KEYS)?;
-        self.registry.hive(hive)?.subkeys(&path).map_err(wire)
+        let key = self.live_key(cx, key, KEY_ENUMERATE_SUB_KEYS)?;
+        self.merged_subkeys(&key)
     }
 
     pub(super) fn reg_info(&mut self, cx: &Cx, key: Handle) -> Result<p::RegKeyInfo, WireError> {
-        let (hive, path, name) = self.live_key(cx, key, KEY_QUERY_VALUE)?;
+        let key = self.live_key(cx, key, KEY_QUERY_VALUE)?;
+        let (hive, path) = write_place(&mut self.registry, &key)?;
         let info = self.registry.hive(hive)?.info(&path).map_err(wire)?;
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let values = self.merged_values(&key)?;
+        let subkeys = self.merged_subkeys(&key)?;
         Ok(p::RegKeyInfo {
-            path: name,
+            path: key.full_name(),
             class: info.class,
-            subkeys: count(info.subkeys),
-            max_subkey_name: count(info.max_subkey_name),
-            values: count(info.values),
-            max_value_name: count(info.max_value_name),
-            max_value_data: count(info.max_value_data),
+            subkeys: count(subkeys.len()),
+            max_subkey_name: count(subkeys.iter().map(|n| utf16_len(n)).max().unwrap_or(0)),
+            values: count(values.len()),
+            max_value_name: count(values.iter().map(|v| utf16_len(&v.name)).max().unwrap_or(0)),
+            max_value_data: count(values.iter().map(|v| v.value.data.len()).max().unwrap_or(0)),
             last_write_unix_ns: info
                 .last_write
                 .duration_since(UNIX_EPOCH)
@@ -397,25 +508,26 @@ impl Core {
 
     pub(super) fn reg_delete(&mut self, cx: &Cx, req: &p::RegDeleteKey) -> Result<(), WireError> {
         let key = self.resolve_key(cx, req.base, &req.path, 0)?;
-        if self.registry.hive(key.hive)?.open_key(&key.path).is_err() {
+        if !exists(&mut self.registry, &key)? {
             return Err(err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no key {}", key.full_name())));
         }
         let needed = if req.tree { DELETE | KEY_ENUMERATE_SUB_KEYS | KEY_QUERY_VALUE } else { DELETE };
         self.key_access(cx, &key, needed)?;
-        let hive = self.registry.hive(key.hive)?;
-        let deleted = if req.tree { hive.delete_tree(&key.path) } else { hive.delete_key(&key.path) };
+        let (hive, path) = write_place(&mut self.registry, &key)?;
+        let store = self.registry.hive(hive)?;
+        let deleted = if req.tree { store.delete_tree(&path) } else { store.delete_key(&path) };
         deleted.map_err(wire)?;
-        if key.path.is_root() {
+        if path.is_root() {
             // A tree emptied at the root: everything below changed.
-            self.fire_watches(|w| w.hive == key.hive);
+            self.fire_watches(|w| w.places.iter().any(|(h, _)| *h == hive));
         } else {
-            self.registry_deleted(key.hive, &key.path);
+            self.registry_deleted(hive, &path);
         }
         Ok(())
     }
 
     pub(super) fn reg_notify_change(&mut self, cx: &Cx, req: p::RegNotify) -> Result<(), WireError> {
-        self.live_key(cx, req.key, KEY_NOTIFY)?;
+        let key = self.live_key(cx, req.key, KEY_NOTIFY)?;
         let (key_id, _) = self.lookup(cx, req.key, AccessMask(KEY_NOTIFY))?;
         let filter = req.filter & !REG_NOTIFY_THREAD_AGNOSTIC;
         if filter == 0 || filter & !REG_NOTIFY_FILTERS != 0 {
@@ -428,14 +540,10 @@ impl Core {
         if !is_event {
             return Err(err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {} is not an event", req.event)));
         }
-        let (hive, path) = {
-            let key = self.key_handle(cx, req.key, KEY_NOTIFY)?;
-            (key.hive, key.path.clone())
-        };
         if let Some(e) = self.store.get_mut(event) {
             e.handles += 1;
         }
-        self.registry.watches.push(Watch { key: key_id, hive, path, subtree: req.subtree, filter, event });
+        self.registry.watches.push(Watch { key: key_id, places: key.places, subtree: req.subtree, filter, event });
         Ok(())
     }
 
@@ -454,16 +562,17 @@ impl Core {
     /// watches on that key, and the subtree watches above it.
     fn registry_changed(&mut self, hive: HiveId, at: &KeyPath, kind: u32) {
         self.fire_watches(|w| {
-            w.hive == hive
-                && w.filter & kind != 0
-                && (at.is_within(&w.path) && (w.subtree || at.parts().len() == w.path.parts().len()))
+            w.filter & kind != 0
+                && w.places
+                    .iter()
+                    .any(|(h, p)| *h == hive && at.is_within(p) && (w.subtree || at.parts().len() == p.parts().len()))
         });
     }
 
     /// `deleted` and everything below it are gone: their watches fire
     /// whatever their filter, and the parent's subkeys changed.
     fn registry_deleted(&mut self, hive: HiveId, deleted: &KeyPath) {
-        self.fire_watches(|w| w.hive == hive && w.path.is_within(deleted));
+        self.fire_watches(|w| w.places.iter().any(|(h, p)| *h == hive && p.is_within(deleted)));
         if let Some(parent) = deleted.parent() {
             self.registry_changed(hive, &parent, REG_NOTIFY_CHANGE_NAME);
         }
