@@ -283,3 +283,46 @@ mod notifications {
         child.wait_success();
     }
 }
+
+#[test]
+fn get_value_filters_by_type_and_a_four_byte_binary_passes_as_a_dword() {
+    use switchboard::registry::rrf::{RRF_RT_ANY, RRF_RT_DWORD, RRF_RT_REG_DWORD, RRF_RT_REG_SZ};
+    use switchboard::registry::{REG_BINARY, REG_SZ};
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let key = RegKey::create(&conn, RootKey::CurrentUser, "Types", &CreateOptions::new()).unwrap().object;
+    key.set_value("text", &RegValue::Sz("x".into())).unwrap();
+    key.set_raw("four", RawValue { kind: REG_BINARY, data: vec![1, 0, 0, 0] }).unwrap();
+    key.set_raw("three", RawValue { kind: REG_BINARY, data: vec![1, 0, 0] }).unwrap();
+    key.set_raw("empty", RawValue { kind: REG_SZ, data: vec![] }).unwrap();
+    key.set_raw("nul inside", RawValue { kind: REG_SZ, data: vec![b'a', 0, 0, 0, b'b', 0, 0, 0] }).unwrap();
+    assert_eq!(code(key.get_value("text", RRF_RT_REG_DWORD)), Win32Error::ERROR_UNSUPPORTED_TYPE);
+    assert_eq!(key.get_value("text", RRF_RT_REG_SZ).unwrap().kind, REG_SZ);
+    assert_eq!(key.get_value("four", RRF_RT_DWORD).unwrap().data, [1, 0, 0, 0]);
+    assert_eq!(code(key.get_value("three", RRF_RT_DWORD)), Win32Error::ERROR_DATATYPE_MISMATCH);
+    assert_eq!(key.get_value("three", RRF_RT_ANY).unwrap().data.len(), 3);
+    assert!(key.raw_value("empty").unwrap().data.is_empty(), "an empty REG_SZ stores 0 bytes");
+    assert_eq!(key.raw_value("NUL INSIDE").unwrap().data, [b'a', 0, 0, 0, b'b', 0, 0, 0], "embedded NULs kept");
+}
+
+#[test]
+fn a_keys_own_descriptor_governs_it_and_its_change_is_notified() {
+    use switchboard::registry::notify::REG_NOTIFY_CHANGE_SECURITY;
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let key = RegKey::create(&conn, RootKey::LocalMachine, "Secured", &CreateOptions::new()).unwrap().object;
+    let inherited = key.security().unwrap();
+    assert!(inherited.contains("D:"), "{inherited}");
+    let event = switchboard::EventOptions::new().create_unnamed(&conn).unwrap();
+    key.notify_change(false, REG_NOTIFY_CHANGE_SECURITY, &event).unwrap();
+    key.set_security("D:(A;;KA;;;OW)(A;;KR;;;WD)").unwrap();
+    assert_eq!(event.wait(Some(std::time::Duration::ZERO)).unwrap(), switchboard::WaitResult::Signaled(0));
+    let own = key.security().unwrap();
+    let me = format!("O:S-1-22-1-{}", switchboard_sys::current_uid());
+    assert_eq!(own, format!("{me}D:(A;;0xf003f;;;OW)(A;;0x20019;;;WD)"), "KA and KR, owner the caller");
+    let child = key.create_subkey("Child", &CreateOptions::new()).unwrap().object;
+    assert_eq!(child.security().unwrap(), key.security().unwrap(), "a key without its own follows its parent");
+    let reader = RegKey::open(&conn, RootKey::LocalMachine, "Secured", KEY_READ).unwrap();
+    assert_eq!(code(reader.set_security("D:")), Win32Error::ERROR_ACCESS_DENIED, "needs WRITE_DAC");
+    assert_eq!(code(key.set_security("D:(bogus)")), Win32Error::ERROR_INVALID_PARAMETER);
+}

@@ -100,6 +100,10 @@ protocol_table! {
     RegDeleteKey => reg_delete_key(RegDeleteKey) -> ();
     /// `RegNotifyChangeKeyValue` (asynchronous): the event is set once, at the next matching change.
     RegNotify => reg_notify(RegNotify) -> ();
+    /// `RegGetKeySecurity`: the descriptor that governs the key, in SDDL.
+    RegGetSecurity => reg_get_security(RegGetSecurity) -> String;
+    /// `RegSetKeySecurity`: the key's own descriptor, in SDDL.
+    RegSetSecurity => reg_set_security(RegSetSecurity) -> ();
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -951,6 +955,22 @@ pub struct RegNotify {
     pub filter: u32,
     /// The event to set, once.
     pub event: Handle,
+}
+
+/// `RegGetKeySecurity` (needs `READ_CONTROL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegGetSecurity {
+    /// The key.
+    pub key: Handle,
+}
+
+/// `RegSetKeySecurity` (needs `WRITE_DAC`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegSetSecurity {
+    /// The key.
+    pub key: Handle,
+    /// The new descriptor, in SDDL (a missing owner is the caller).
+    pub sddl: String,
 }
 
 /// `RegDeleteKey` / `RegDeleteTree`.

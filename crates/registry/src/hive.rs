@@ -415,6 +415,19 @@ impl Hive {
         if volatile { self.commit(Vec::new(), changes) } else { self.commit(changes, Vec::new()) }
     }
 
+    /// `RegSetKeySecurity`: the key's own descriptor (SDDL), or `None` to
+    /// take its parent's again.
+    pub fn set_security(&mut self, path: &KeyPath, sddl: Option<String>) -> Result<(), RegError> {
+        let mut key = self.existing(path)?.clone();
+        if path.is_root() {
+            return Err(RegError::new(Win32Error::ERROR_ACCESS_DENIED, "a hive's root keeps the hive's descriptor"));
+        }
+        key.sddl = sddl;
+        let volatile = key.volatile;
+        let changes = vec![Change::PutKey(slot(path), key)];
+        if volatile { self.commit(Vec::new(), changes) } else { self.commit(changes, Vec::new()) }
+    }
+
     /// `RegQueryInfoKey`.
     pub fn info(&self, path: &KeyPath) -> Result<KeyInfo, RegError> {
         let record = self.existing(path)?;

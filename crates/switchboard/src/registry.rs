@@ -53,6 +53,30 @@ pub mod access {
     pub const KEY_ALL_ACCESS: u32 = 0x000F_003F;
 }
 
+/// `RegGetValue`'s type filter (`RRF_RT_*`).
+pub mod rrf {
+    /// `REG_NONE`.
+    pub const RRF_RT_REG_NONE: u32 = 0x0001;
+    /// `REG_SZ`.
+    pub const RRF_RT_REG_SZ: u32 = 0x0002;
+    /// `REG_EXPAND_SZ`.
+    pub const RRF_RT_REG_EXPAND_SZ: u32 = 0x0004;
+    /// `REG_BINARY`.
+    pub const RRF_RT_REG_BINARY: u32 = 0x0008;
+    /// `REG_DWORD`.
+    pub const RRF_RT_REG_DWORD: u32 = 0x0010;
+    /// `REG_MULTI_SZ`.
+    pub const RRF_RT_REG_MULTI_SZ: u32 = 0x0020;
+    /// `REG_QWORD`.
+    pub const RRF_RT_REG_QWORD: u32 = 0x0040;
+    /// A 32-bit value: `REG_DWORD`, or a 4-byte `REG_BINARY`.
+    pub const RRF_RT_DWORD: u32 = RRF_RT_REG_BINARY | RRF_RT_REG_DWORD;
+    /// A 64-bit value: `REG_QWORD`, or an 8-byte `REG_BINARY`.
+    pub const RRF_RT_QWORD: u32 = RRF_RT_REG_BINARY | RRF_RT_REG_QWORD;
+    /// Any type.
+    pub const RRF_RT_ANY: u32 = 0x0000_FFFF;
+}
+
 /// What a change notification watches for (`REG_NOTIFY_CHANGE_*`).
 pub mod notify {
     /// A subkey was added or deleted.
@@ -255,6 +279,51 @@ impl RegKey {
         self.call(p::RegQueryValue { key: self.handle.raw(), name: name.to_owned() }, "RegQueryValueEx")
     }
 
+    /// Value `name` of the key, only if its type passes `filter` (`rrf::*`).
+    ///
+    /// # Windows equivalent
+    ///
+    /// `RegGetValue(hKey, NULL, name, filter, …)`: a type the filter
+    /// excludes is `ERROR_UNSUPPORTED_TYPE`. With [`rrf::RRF_RT_DWORD`]
+    /// (or `QWORD`) a `REG_BINARY` passes only at 4 (or 8) bytes, else
+    /// `ERROR_DATATYPE_MISMATCH`.
+    pub fn get_value(&self, name: &str, filter: u32) -> Result<RawValue> {
+        let value = self.raw_value(name)?;
+        let fail = |code, reason: String| {
+            crate::Error::new(crate::ErrorKind::Refused, code, "RegGetValue", Some(&self.path), reason)
+        };
+        let bit = match value.kind {
+            REG_NONE => rrf::RRF_RT_REG_NONE,
+            REG_SZ => rrf::RRF_RT_REG_SZ,
+            REG_EXPAND_SZ => rrf::RRF_RT_REG_EXPAND_SZ,
+            REG_BINARY => rrf::RRF_RT_REG_BINARY,
+            REG_DWORD => rrf::RRF_RT_REG_DWORD,
+            REG_MULTI_SZ => rrf::RRF_RT_REG_MULTI_SZ,
+            REG_QWORD => rrf::RRF_RT_REG_QWORD,
+            _ => 0,
+        };
+        if filter & rrf::RRF_RT_ANY != rrf::RRF_RT_ANY && filter & bit == 0 {
+            return Err(fail(
+                crate::Win32Error::ERROR_UNSUPPORTED_TYPE,
+                format!("{name:?} is {}, which the filter 0x{filter:x} excludes", type_name(value.kind)),
+            ));
+        }
+        if value.kind == REG_BINARY && filter & rrf::RRF_RT_REG_BINARY != 0 && filter != rrf::RRF_RT_ANY {
+            let wanted = match filter & (rrf::RRF_RT_REG_DWORD | rrf::RRF_RT_REG_QWORD) {
+                rrf::RRF_RT_REG_DWORD => Some(4),
+                rrf::RRF_RT_REG_QWORD => Some(8),
+                _ => None,
+            };
+            if let Some(size) = wanted.filter(|&s| s != value.data.len()) {
+                return Err(fail(
+                    crate::Win32Error::ERROR_DATATYPE_MISMATCH,
+                    format!("{name:?} is a REG_BINARY of {} bytes, not {size}", value.data.len()),
+                ));
+            }
+        }
+        Ok(value)
+    }
+
     /// Every value with its name, in the order the values were first set
     /// (`RegEnumValue`).
     pub fn values(&self) -> Result<Vec<(String, RawValue)>> {
@@ -344,6 +413,19 @@ impl RegKey {
                 )
             })?;
         Ok(Watch { changes, stop })
+    }
+
+    /// The descriptor that governs the key, in SDDL: its own, or the
+    /// nearest ancestor's, or the hive's (`RegGetKeySecurity`, needs
+    /// `READ_CONTROL`).
+    pub fn security(&self) -> Result<String> {
+        self.call(p::RegGetSecurity { key: self.handle.raw() }, "RegGetKeySecurity")
+    }
+
+    /// Gives the key its own descriptor (`RegSetKeySecurity`, needs
+    /// `WRITE_DAC`); keys below without their own follow it.
+    pub fn set_security(&self, sddl: &str) -> Result<()> {
+        self.call(p::RegSetSecurity { key: self.handle.raw(), sddl: sddl.to_owned() }, "RegSetKeySecurity")
     }
 
     /// Counts, longest names and data, last write (`RegQueryInfoKey`).

@@ -78,6 +78,7 @@ win32_errors! {
     ERROR_INVALID_SECURITY_DESCR = 1338, "the security descriptor structure is invalid";
     ERROR_NO_SYSTEM_RESOURCES = 1450, "insufficient system resources exist to complete the requested service";
     ERROR_UNSUPPORTED_TYPE = 1630, "data of this type is not supported";
+    ERROR_DATATYPE_MISMATCH = 1629, "the data is of the wrong type";
     ERROR_BUSY = 170, "the requested resource is in use";
     ERROR_BADKEY = 1010, "the configuration registry key is invalid";
     ERROR_BADDB = 1009, "the configuration registry database is corrupt";

@@ -39,6 +39,12 @@ pub const KEY_NOTIFY: u32 = 0x0010;
 pub const DELETE: u32 = 0x0001_0000;
 /// `REG_NOTIFY_CHANGE_NAME`: a subkey was added or deleted.
 pub const REG_NOTIFY_CHANGE_NAME: u32 = 0x1;
+/// `REG_NOTIFY_CHANGE_SECURITY`: the key's descriptor changed.
+pub const REG_NOTIFY_CHANGE_SECURITY: u32 = 0x8;
+/// `READ_CONTROL`.
+const READ_CONTROL: u32 = 0x0002_0000;
+/// `WRITE_DAC`.
+const WRITE_DAC: u32 = 0x0004_0000;
 /// `REG_NOTIFY_CHANGE_LAST_SET`: a value was set or deleted.
 pub const REG_NOTIFY_CHANGE_LAST_SET: u32 = 0x4;
 /// The filter bits Windows defines (name, attributes, last set, security).
@@ -523,6 +529,23 @@ impl Core {
         } else {
             self.registry_deleted(hive, &path);
         }
+        Ok(())
+    }
+
+    pub(super) fn reg_get_security(&mut self, cx: &Cx, req: p::RegGetSecurity) -> Result<String, WireError> {
+        let key = self.live_key(cx, req.key, READ_CONTROL)?;
+        let (hive, path) = write_place(&mut self.registry, &key)?;
+        Ok(self.registry.security(hive, &path)?.to_sddl())
+    }
+
+    pub(super) fn reg_set_security(&mut self, cx: &Cx, req: &p::RegSetSecurity) -> Result<(), WireError> {
+        let key = self.live_key(cx, req.key, WRITE_DAC)?;
+        let token = self.token(cx)?;
+        let sd = SecurityDescriptor::parse_sddl(&req.sddl, &token.user_sid())
+            .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?;
+        let (hive, path) = write_place(&mut self.registry, &key)?;
+        self.registry.hive(hive)?.set_security(&path, Some(sd.to_sddl())).map_err(wire)?;
+        self.registry_changed(hive, &path, REG_NOTIFY_CHANGE_SECURITY);
         Ok(())
     }
 

@@ -218,6 +218,14 @@ impl Handler for Core {
         ready(self.reg_notify_change(cx, req))
     }
 
+    fn reg_get_security(&mut self, cx: &mut Cx, req: p::RegGetSecurity) -> Response<String> {
+        ready(Core::reg_get_security(self, cx, req))
+    }
+
+    fn reg_set_security(&mut self, cx: &mut Cx, req: p::RegSetSecurity) -> Response<()> {
+        ready(Core::reg_set_security(self, cx, &req))
+    }
+
     fn map_sync(&mut self, cx: &mut Cx, req: p::MapSync) -> Response<p::SyncMapped> {
         ready(self.map_sync(cx, req))
     }
