@@ -326,3 +326,19 @@ fn a_keys_own_descriptor_governs_it_and_its_change_is_notified() {
     assert_eq!(code(reader.set_security("D:")), Win32Error::ERROR_ACCESS_DENIED, "needs WRITE_DAC");
     assert_eq!(code(key.set_security("D:(bogus)")), Win32Error::ERROR_INVALID_PARAMETER);
 }
+
+#[test]
+fn hkey_users_lists_the_users_hives_and_reaches_each_by_sid() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let mine = RegKey::create(&conn, RootKey::CurrentUser, r"Software\Mine", &CreateOptions::new()).unwrap().object;
+    mine.set_value("v", &RegValue::Dword(5)).unwrap();
+    let sid = format!("S-1-22-1-{}", switchboard_sys::current_uid());
+    let users = RegKey::open(&conn, RootKey::Users, "", KEY_READ).unwrap();
+    assert_eq!(users.subkeys().unwrap(), std::slice::from_ref(&sid));
+    let same = RegKey::open(&conn, RootKey::Users, &format!(r"{sid}\software\mine"), KEY_READ).unwrap();
+    assert_eq!(same.value("V").unwrap(), RegValue::Dword(5));
+    assert_eq!(same.path(), format!(r"HKEY_USERS\{sid}\software\mine"));
+    assert_eq!(code(users.create_subkey("S-1-22-1-99999", &CreateOptions::new())), Win32Error::ERROR_ACCESS_DENIED);
+    assert_eq!(code(RegKey::open(&conn, RootKey::Users, "", KEY_SET_VALUE)), Win32Error::ERROR_ACCESS_DENIED);
+}

@@ -128,6 +128,25 @@ impl Registry {
         self.hives.get_mut(&id).ok_or_else(|| WireError::new(Win32Error::ERROR_BADDB, "the hive vanished"))
     }
 
+    /// `HKEY_USERS`' subkeys: a SID per user hive, open or on disk.
+    fn user_sids(&self) -> Vec<String> {
+        let mut uids: Vec<u32> =
+            self.hives.keys().filter_map(|h| if let HiveId::User(uid) = h { Some(*uid) } else { None }).collect();
+        if let Some(dir) = &self.dir
+            && let Ok(entries) = std::fs::read_dir(dir.join("users"))
+        {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if let Some(uid) = name.to_str().and_then(|n| n.strip_suffix(".hive")).and_then(|u| u.parse().ok()) {
+                    uids.push(uid);
+                }
+            }
+        }
+        uids.sort_unstable();
+        uids.dedup();
+        uids.into_iter().map(|uid| format!("S-1-22-1-{uid}")).collect()
+    }
+
     /// The hive's default security descriptor (for keys without their own).
     fn default_security(&self, id: HiveId) -> SecurityDescriptor {
         let owner_token = |uid| Token { uid, gid: uid, groups: Vec::new() };
@@ -252,6 +271,9 @@ fn utf16_len(s: &str) -> usize {
 /// `HKEY_CLASSES_ROOT`, the user's copy if there is one), else the last
 /// (the machine's, where Windows puts new classes keys).
 fn write_place(registry: &mut Registry, key: &KeyObject) -> Result<(HiveId, KeyPath), WireError> {
+    if key.places.is_empty() {
+        return Err(err(Win32Error::ERROR_ACCESS_DENIED, "HKEY_USERS itself holds only the users' hives"));
+    }
     for (hive, path) in &key.places {
         if registry.hive(*hive)?.open_key(path).is_ok() {
             return Ok((*hive, path.clone()));
@@ -261,6 +283,9 @@ fn write_place(registry: &mut Registry, key: &KeyObject) -> Result<(HiveId, KeyP
 }
 
 fn exists(registry: &mut Registry, key: &KeyObject) -> Result<bool, WireError> {
+    if key.places.is_empty() {
+        return Ok(true);
+    }
     for (hive, path) in &key.places {
         if registry.hive(*hive)?.open_key(path).is_ok() {
             return Ok(true);
@@ -293,7 +318,8 @@ impl Core {
             p::RegBase::Root(RootKey::Users) => {
                 // HKEY_USERS\S-1-22-1-<uid>\… is that user's hive.
                 let Some((first, tail)) = rest.parts().split_first() else {
-                    return Err(err(Win32Error::ERROR_NOT_SUPPORTED, "HKEY_USERS itself cannot be opened yet"));
+                    // HKEY_USERS itself: a key of no place, whose subkeys are the users' hives.
+                    return Ok(start(RootKey::Users, Vec::new()));
                 };
                 let user: u32 = first
                     .strip_prefix("S-1-22-1-")
@@ -341,6 +367,15 @@ impl Core {
     /// Checks `desired` against the descriptor of the key's first existing
     /// place (or of `place` when given); the access granted.
     fn key_access(&mut self, cx: &Cx, key: &KeyObject, desired: u32) -> Result<AccessMask, WireError> {
+        if key.places.is_empty() {
+            // HKEY_USERS itself may be read (its subkeys listed), nothing more.
+            let wanted = KEY_MAPPING.map(AccessMask(desired)).difference(AccessMask::MAXIMUM_ALLOWED);
+            return if AccessMask(KEY_READ).contains(wanted) {
+                Ok(AccessMask(KEY_READ))
+            } else {
+                Err(err(Win32Error::ERROR_ACCESS_DENIED, "HKEY_USERS itself can only be read"))
+            };
+        }
         let (hive, path) = write_place(&mut self.registry, key)?;
         let sd = self.registry.security(hive, &path)?;
         sd.access_check(&self.token(cx)?, AccessMask(desired), &KEY_MAPPING)
@@ -348,8 +383,10 @@ impl Core {
     }
 
     fn key_entry(&mut self, cx: &Cx, key: KeyObject, granted: AccessMask) -> Result<Handle, WireError> {
-        let (hive, path) = write_place(&mut self.registry, &key)?;
-        let security = self.registry.security(hive, &path)?;
+        let security = match write_place(&mut self.registry, &key) {
+            Ok((hive, path)) => self.registry.security(hive, &path)?,
+            Err(_) => self.registry.default_security(HiveId::Machine),
+        };
         let id = self.store.insert(Entry { object: Box::new(key), path: None, security, handles: 0 });
         self.add_handle(cx, id, granted)
     }
@@ -467,6 +504,9 @@ impl Core {
 
     /// Every subkey name, once, ordered ignoring case.
     fn merged_subkeys(&mut self, key: &KeyObject) -> Result<Vec<String>, WireError> {
+        if key.places.is_empty() {
+            return Ok(self.registry.user_sids());
+        }
         let mut out: Vec<String> = Vec::new();
         for (hive, path) in &key.places {
             let Ok(names) = self.registry.hive(*hive)?.subkeys(path) else { continue };
@@ -492,23 +532,27 @@ impl Core {
 
     pub(super) fn reg_info(&mut self, cx: &Cx, key: Handle) -> Result<p::RegKeyInfo, WireError> {
         let key = self.live_key(cx, key, KEY_QUERY_VALUE)?;
-        let (hive, path) = write_place(&mut self.registry, &key)?;
-        let info = self.registry.hive(hive)?.info(&path).map_err(wire)?;
+        let (class, last_write, volatile) = match write_place(&mut self.registry, &key) {
+            Ok((hive, path)) => {
+                let info = self.registry.hive(hive)?.info(&path).map_err(wire)?;
+                (info.class, info.last_write, info.volatile)
+            }
+            Err(_) => (String::new(), UNIX_EPOCH, true),
+        };
         let values = self.merged_values(&key)?;
         let subkeys = self.merged_subkeys(&key)?;
         Ok(p::RegKeyInfo {
             path: key.full_name(),
-            class: info.class,
+            class,
             subkeys: count(subkeys.len()),
             max_subkey_name: count(subkeys.iter().map(|n| utf16_len(n)).max().unwrap_or(0)),
             values: count(values.len()),
             max_value_name: count(values.iter().map(|v| utf16_len(&v.name)).max().unwrap_or(0)),
             max_value_data: count(values.iter().map(|v| v.value.data.len()).max().unwrap_or(0)),
-            last_write_unix_ns: info
-                .last_write
+            last_write_unix_ns: last_write
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-            volatile: info.volatile,
+            volatile,
         })
     }
 
