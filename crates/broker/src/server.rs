@@ -52,6 +52,7 @@ impl ServerConfig {
             socket: realm.socket.display().to_string(),
             realm: realm.kind.to_string(),
             registry_dir: Some(registry_dir(&realm)),
+            verify_threads: true,
             ..Config::default()
         };
         Self { realm, core, max_frame: switchboard_proto::frame::DEFAULT_MAX_FRAME, max_write_buffer: 8 << 20 }

@@ -50,7 +50,6 @@ const SPIN_FLOOR_NS: u32 = 500;
 pub(crate) struct Shared {
     page: Option<SyncPage>,
     shape: Shape,
-    object: u32,
     access: u32,
     /// How long waits on this object spin before sleeping, in ns: halved
     /// each time a spin ends in sleep anyway, doubled when it pays off (see
@@ -85,7 +84,6 @@ impl Shared {
         let shared = Arc::new(Shared {
             page,
             shape: mapped.shape,
-            object: mapped.object,
             access: mapped.access,
             spin_ns: AtomicU32::new(initial_spin_ns()),
         });
@@ -122,8 +120,13 @@ struct ThisThread {
 impl Drop for ThisThread {
     fn drop(&mut self) {
         abandon_owned_by(self.tid);
+        // The broker abandons what this thread still owns through handles
+        // the process no longer has, and forgets it. The answer is awaited:
+        // until it comes, this thread's id cannot be given to a new thread
+        // whose mutexes the broker would then take for these.
         for conn in self.announced.borrow().iter() {
-            conn.send_and_forget(p::ThreadExited { thread: self.tid });
+            let _ =
+                conn.call_for(p::ThreadExited { thread: self.tid }, "ThreadExit", None, Some(Duration::from_secs(5)));
         }
     }
 }
@@ -181,6 +184,7 @@ fn abandon_owned_by(tid: u32) {
     for shared in live {
         let Some(page) = &shared.page else { continue };
         let started = Instant::now();
+        let mut round = 0;
         loop {
             match page.slot().abandon_if(|owner| owner == tid) {
                 Step::Done(changed) => {
@@ -189,7 +193,10 @@ fn abandon_owned_by(tid: u32) {
                     }
                     break;
                 }
-                Step::Locked if started.elapsed() < LOCK_PATIENCE => backoff(0),
+                Step::Locked if started.elapsed() < LOCK_PATIENCE => {
+                    backoff(round);
+                    round += 1;
+                }
                 Step::Locked | Step::Blocked(_) => break,
             }
         }
@@ -199,11 +206,15 @@ fn abandon_owned_by(tid: u32) {
 // ---- operations ----
 
 /// Spins briefly, then yields: the lock of a wait-all lasts nanoseconds.
+/// Past the first thousand rounds it sleeps a little, so a lock left by a
+/// frozen or hostile process does not burn a CPU.
 fn backoff(round: u32) {
     if round < 16 {
         std::hint::spin_loop();
-    } else {
+    } else if round < 1000 {
         std::thread::yield_now();
+    } else {
+        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
@@ -378,9 +389,12 @@ pub(crate) fn wait(
     }
     let pages: Vec<&SyncPage> = shared.iter().filter_map(|s| s.page.as_ref()).collect();
     let slots: Vec<(&Slot, Shape)> = shared.iter().zip(&pages).map(|(s, page)| (page.slot(), s.shape)).collect();
+    // Objects are known by their pages' identity (unique across brokers);
+    // wait-all locks them in that order.
+    let ids: Vec<u64> = pages.iter().map(|p| p.id()).collect();
     let mut order: Vec<usize> = (0..shared.len()).collect();
-    order.sort_by_key(|&i| shared[i].object);
-    if wait_all && order.windows(2).any(|w| shared[w[0]].object == shared[w[1]].object) {
+    order.sort_by_key(|&i| ids[i]);
+    if wait_all && order.windows(2).any(|w| ids[w[0]] == ids[w[1]]) {
         return Err(invalid(Win32Error::ERROR_INVALID_PARAMETER, "wait-all names the same object twice".into()));
     }
     if wait_all || shared.iter().any(|s| s.shape == Shape::Mutex) {
@@ -414,18 +428,17 @@ pub(crate) fn wait(
         })
     };
     let mut round = 0;
+    let mut locked_since: Option<Instant> = None;
     loop {
         match attempt(&mut seen)? {
             Step::Done(result) => return Ok(result),
             Step::Locked => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Ok(WaitResult::TimedOut);
+                if let Some(ended) = on_locked(&mut round, &mut locked_since, deadline, op, name)? {
+                    return Ok(ended);
                 }
-                backoff(round);
-                round += 1;
                 continue;
             }
-            Step::Blocked(_) => {}
+            Step::Blocked(_) => locked_since = None,
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(WaitResult::TimedOut);
@@ -455,6 +468,34 @@ pub(crate) fn wait(
             (_, Some(Ok(Woke::Retry | Woke::TimedOut)) | None) => round = 0,
         }
     }
+}
+
+/// A wait-all holds an object for nanoseconds: keep trying (even a zero
+/// timeout must not miss a signaled object for that), but give up on a lock
+/// that never goes away. `Some` ends the wait.
+fn on_locked(
+    round: &mut u32,
+    locked_since: &mut Option<Instant>,
+    deadline: Option<Instant>,
+    op: &'static str,
+    name: Option<&str>,
+) -> Result<Option<WaitResult>> {
+    let since = *locked_since.get_or_insert_with(Instant::now);
+    if *round >= 1000 && deadline.is_some_and(|d| Instant::now() >= d) {
+        return Ok(Some(WaitResult::TimedOut));
+    }
+    if since.elapsed() >= LOCK_PATIENCE {
+        return Err(Error::new(
+            ErrorKind::Refused,
+            Win32Error::ERROR_BUSY,
+            op,
+            name,
+            format!("an object's shared state has stayed locked for {LOCK_PATIENCE:?}"),
+        ));
+    }
+    backoff(*round);
+    *round += 1;
+    Ok(None)
 }
 
 /// One object, free to take: taken with no allocation and no system call.

@@ -31,6 +31,8 @@ const _: () = assert!(std::mem::size_of::<Slot>() <= PAGE && std::mem::align_of:
 #[derive(Debug)]
 pub struct SyncPage {
     base: NonNull<u8>,
+    /// The memfd's inode: one object's identity, whichever broker made it.
+    id: u64,
 }
 
 // SAFETY: the mapping is shared memory reached only through the atomics of
@@ -64,7 +66,8 @@ impl SyncPage {
     /// Maps a page made by [`SyncPage::create`]. The descriptor comes from
     /// the broker; one that is too small, or could shrink, is refused.
     pub fn map(fd: &impl AsFd) -> io::Result<Self> {
-        let size = rustix::fs::fstat(fd)?.st_size;
+        let stat = rustix::fs::fstat(fd)?;
+        let (size, id) = (stat.st_size, stat.st_ino);
         let seals = rustix::fs::fcntl_get_seals(fd)?;
         if u64::try_from(size).unwrap_or(0) < PAGE as u64 || !seals.contains(rustix::fs::SealFlags::SHRINK) {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "not an object's shared page"));
@@ -76,7 +79,13 @@ impl SyncPage {
         let ptr =
             unsafe { mmap(std::ptr::null_mut(), PAGE, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0)? };
         let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        Ok(Self { base })
+        Ok(Self { base, id })
+    }
+
+    /// The object's identity (its page's inode): the same for every mapping
+    /// of it, different for every other object, whichever broker made it.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The object's state.
@@ -154,6 +163,12 @@ pub fn sleep_any(pages: &[&SyncPage], seen: &[u32], deadline: Option<Instant>) -
     {
         Ok(_) | Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => Ok(Woke::Retry),
         Err(rustix::io::Errno::TIMEDOUT) => Ok(Woke::TimedOut),
+        // Before Linux 5.16: sleep on the first word a millisecond at a
+        // time, and let the caller look at all of them again.
+        Err(rustix::io::Errno::NOSYS) => {
+            let soon = Instant::now() + Duration::from_millis(1);
+            pages[0].sleep(seen[0], Some(deadline.map_or(soon, |d| d.min(soon)))).map(|_| Woke::Retry)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -74,6 +74,11 @@ pub struct Config {
     pub realm: String,
     /// Where the registry's hives live (`None`: in memory only).
     pub registry_dir: Option<std::path::PathBuf>,
+    /// Check that a thread a client announces is one of its process's
+    /// (`/proc/<pid>/task/<tid>`), so that no client can have another
+    /// process's mutexes abandoned. Off only for tests of the core, whose
+    /// clients are not real processes.
+    pub verify_threads: bool,
 }
 
 impl Default for Config {
@@ -87,6 +92,7 @@ impl Default for Config {
             socket: String::new(),
             realm: "user".into(),
             registry_dir: None,
+            verify_threads: false,
         }
     }
 }
@@ -134,6 +140,8 @@ pub struct Core {
     pipes: pipe::Pipes,
     mailslots: mailslot::Mailslots,
     registry: registry::Registry,
+    /// Abandonments a live wait-all's lock put off: retried from the timer.
+    sync_retry: Vec<(ObjectId, HashSet<u32>)>,
     out: VecDeque<Output>,
     /// Descriptors a handler attaches to the reply it is producing.
     attach: Vec<OwnedFd>,
@@ -156,6 +164,7 @@ impl Core {
         let registry = registry::Registry::new(config.registry_dir.clone(), config.realm == "system", config.owner_uid);
         Self {
             registry,
+            sync_retry: Vec::new(),
             config,
             started: now,
             clients: HashMap::new(),
@@ -268,12 +277,17 @@ impl Core {
 
     /// When [`Core::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pipes.next_deadline()
+        let retry = (!self.sync_retry.is_empty()).then(|| Instant::now() + std::time::Duration::from_millis(2));
+        match (self.pipes.next_deadline(), retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Times out the pipe waits whose deadline is `now` or earlier.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.pipe_expire(now);
+        self.retry_abandonments();
     }
 
     /// The next thing for the event loop to do.
@@ -350,6 +364,8 @@ impl Core {
             self.pipe_handle_closed(object);
             self.mailslot_handle_closed(object);
             self.registry_key_closed(object);
+            // Its id may be reused: nothing pending may point at it.
+            self.sync_retry.retain(|(id, _)| *id != object);
         }
         let Some(e) = self.store.get_mut(object) else { return };
         if e.handles == 0 {

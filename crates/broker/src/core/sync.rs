@@ -192,7 +192,10 @@ impl Core {
     /// wakes its sleepers.
     pub(super) fn signal_event(&mut self, id: ObjectId) {
         let Some(object) = self.store.get(id).and_then(|e| downcast::<SyncObject>(e.object.as_ref())) else { return };
-        for _ in 0..1000 {
+        // A live wait-all lets go within moments; a lock held longer than
+        // this belongs to a frozen or hostile process.
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        while std::time::Instant::now() < until {
             match object.slot().set() {
                 Step::Done(changed) => {
                     if changed.wake {
@@ -204,12 +207,20 @@ impl Core {
                 Step::Blocked(_) => return,
             }
         }
+        tracing::warn!(object = id.0, "an event stayed locked for 100 ms; its notification was not delivered");
     }
 
     /// Notes a thread of the caller that may own mutexes.
     pub(super) fn thread_started(&mut self, cx: &Cx, thread: u32) -> Result<(), WireError> {
         let thread = owner_thread(thread)?;
+        let verify = self.config.verify_threads;
         let client = self.clients.get_mut(&cx.client).ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, "gone"))?;
+        if verify && !std::path::Path::new(&format!("/proc/{}/task/{thread}", client.cred.pid)).exists() {
+            return Err(err(
+                Win32Error::ERROR_INVALID_PARAMETER,
+                format!("thread {thread} is not a thread of process {}", client.cred.pid),
+            ));
+        }
         if client.threads.len() >= MAX_THREADS_PER_CLIENT && !client.threads.contains(&thread) {
             return Err(err(
                 Win32Error::ERROR_NO_SYSTEM_RESOURCES,
@@ -220,10 +231,14 @@ impl Core {
         Ok(())
     }
 
-    /// Forgets a thread that ended (it abandoned its own mutexes).
+    /// A thread of the caller ended: the mutexes it still owns are
+    /// abandoned (including those its process no longer has a handle to),
+    /// and it is forgotten. The client waits for this answer before the
+    /// thread is gone, so its id cannot have been reused meanwhile.
     pub(super) fn thread_exited(&mut self, cx: &Cx, thread: u32) {
-        if let Some(client) = self.clients.get_mut(&cx.client) {
-            client.threads.remove(&thread);
+        let announced = self.clients.get_mut(&cx.client).is_some_and(|client| client.threads.remove(&thread));
+        if announced {
+            self.abandon_threads(&HashSet::from([thread]));
         }
     }
 
@@ -241,33 +256,65 @@ impl Core {
             .flat_map(|(_, c)| c.threads.iter().copied())
             .filter(|t| threads.contains(t))
             .collect();
-        let gone = |t: u32| threads.contains(&t) && !still_here.contains(&t);
-        for (_, entry) in self.store.iter() {
-            let Some(object) = downcast::<SyncObject>(entry.object.as_ref()) else { continue };
-            let slot = object.slot();
-            let mut wake = slot.unlock_if(gone);
-            if object.shape == Shape::Mutex {
-                // A lock still held by a live thread is let go within
-                // moments; a few tries, then this mutex is left as it is.
-                for _ in 0..1000 {
-                    match slot.abandon_if(gone) {
-                        Step::Done(changed) => {
-                            if changed.previous {
-                                tracing::info!(
-                                    object = entry.path.as_ref().map(ToString::to_string),
-                                    "mutex abandoned: its owner's process went away"
-                                );
-                            }
-                            wake |= changed.wake;
-                            break;
-                        }
-                        Step::Locked => std::thread::yield_now(),
-                        Step::Blocked(_) => break,
-                    }
-                }
+        let gone: HashSet<u32> = threads.difference(&still_here).copied().collect();
+        self.abandon_threads(&gone);
+    }
+
+    /// Abandons every mutex the `gone` threads own and lets go of their
+    /// wait-all locks, then wakes the sleepers. An object that a live
+    /// thread's wait-all holds locked for the moment is retried from the
+    /// timer (until it is done, or the object goes with its last handle).
+    pub(super) fn abandon_threads(&mut self, gone: &HashSet<u32>) {
+        if gone.is_empty() {
+            return;
+        }
+        let ids: Vec<ObjectId> = self
+            .store
+            .iter()
+            .filter(|(_, e)| downcast::<SyncObject>(e.object.as_ref()).is_some())
+            .map(|(id, _)| id)
+            .collect();
+        for id in ids {
+            if !self.abandon_in(id, gone) {
+                self.sync_retry.push((id, gone.clone()));
             }
-            if wake {
-                object.page.wake_all();
+        }
+    }
+
+    /// One object; `false` if a live lock kept it from being finished.
+    fn abandon_in(&mut self, id: ObjectId, gone: &HashSet<u32>) -> bool {
+        let Some(entry) = self.store.get(id) else { return true };
+        let Some(object) = downcast::<SyncObject>(entry.object.as_ref()) else { return true };
+        let slot = object.slot();
+        let is_gone = |t: u32| gone.contains(&t);
+        let mut wake = slot.unlock_if(is_gone);
+        let mut finished = true;
+        if object.shape == Shape::Mutex {
+            match slot.abandon_if(is_gone) {
+                Step::Done(changed) => {
+                    if changed.previous {
+                        tracing::info!(
+                            object = entry.path.as_ref().map(ToString::to_string),
+                            "mutex abandoned: its owning thread is gone"
+                        );
+                    }
+                    wake |= changed.wake;
+                }
+                Step::Locked => finished = false,
+                Step::Blocked(_) => {}
+            }
+        }
+        if wake {
+            object.page.wake_all();
+        }
+        finished
+    }
+
+    /// Retries the abandonments a live lock put off.
+    pub(super) fn retry_abandonments(&mut self) {
+        for (id, gone) in std::mem::take(&mut self.sync_retry) {
+            if !self.abandon_in(id, &gone) {
+                self.sync_retry.push((id, gone));
             }
         }
     }

@@ -354,6 +354,45 @@ fn a_departed_clients_wait_all_lock_is_let_go() {
 }
 
 #[test]
+fn a_thread_that_is_not_the_clients_own_cannot_be_announced() {
+    let mut w = World::with(Config { verify_threads: true, ..Config::default() });
+    // Client 1 claims pid 101; thread 0x3fff_fff0 is beyond any pid_max.
+    let r = w.call(1, Request::ThreadStarted(p::ThreadStarted { thread: 0x3FFF_FFF0 }));
+    let e = r.unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_INVALID_PARAMETER);
+    assert!(e.message.contains("not a thread of process 101"), "{}", e.message);
+}
+
+#[test]
+fn a_thread_that_exits_abandons_even_the_mutexes_its_process_no_longer_holds() {
+    let mut w = World::new();
+    w.announce(1, 500);
+    let m = w.create_mutex(1, "M", Some(500)).unwrap().handle;
+    let watch = w.create_mutex(2, "M", None).unwrap().handle;
+    w.close(1, m).unwrap();
+    w.call(1, Request::ThreadExited(p::ThreadExited { thread: 500 })).unwrap();
+    assert_eq!(w.slot(2, watch).try_take(Shape::Mutex, 700, None), Ok(Step::Done(syncstate::Taken::Abandoned)));
+}
+
+#[test]
+fn an_abandonment_held_up_by_a_live_lock_is_finished_from_the_timer() {
+    let mut w = World::new();
+    w.announce(1, 500);
+    w.create_mutex(1, "M", Some(500)).unwrap();
+    let watch = w.create_mutex(2, "M", None).unwrap().handle;
+    // Thread 900 of client 2 is in the middle of a wait-all on M.
+    let state = w.slot(2, watch).state();
+    w.slot(2, watch).overwrite(u64::from(state) | (900 << 32));
+    w.core.client_disconnected(ClientId(1), "killed");
+    assert!(w.core.poll_timeout().is_some(), "a retry is due");
+    assert_eq!(syncstate::mutex_owner(w.slot(2, watch).state()), Some(500), "not yet");
+    w.slot(2, watch).overwrite(u64::from(state));
+    w.core.handle_timeout(w.now);
+    assert_eq!(w.slot(2, watch).try_take(Shape::Mutex, 700, None), Ok(Step::Done(syncstate::Taken::Abandoned)));
+    assert_eq!(w.core.poll_timeout(), None);
+}
+
+#[test]
 fn announcing_thread_zero_is_invalid_and_the_count_is_bounded() {
     let mut w = World::new();
     let r = w.call(1, Request::ThreadStarted(p::ThreadStarted { thread: 0 }));
