@@ -320,8 +320,14 @@ fn a_keys_own_descriptor_governs_it_and_its_change_is_notified() {
     let own = key.security().unwrap();
     let me = format!("O:S-1-22-1-{}", switchboard_sys::current_uid());
     assert_eq!(own, format!("{me}D:(A;;0xf003f;;;OW)(A;;0x20019;;;WD)"), "KA and KR, owner the caller");
+    // Neither ACE is container-inherit: a new key below gets its creator's default.
     let child = key.create_subkey("Child", &CreateOptions::new()).unwrap().object;
-    assert_eq!(child.security().unwrap(), key.security().unwrap(), "a key without its own follows its parent");
+    let child_sd = child.security().unwrap();
+    assert!(child_sd.starts_with(&me) && child_sd.contains("(A;;GA;;;BA)"), "{child_sd}");
+    // A container-inherit ACE is inherited, marked so.
+    key.set_security("D:(A;CI;KA;;;OW)(A;CI;KR;;;WD)").unwrap();
+    let heir = key.create_subkey("Heir", &CreateOptions::new()).unwrap().object;
+    assert_eq!(heir.security().unwrap(), format!("{me}D:(A;CIID;0xf003f;;;OW)(A;CIID;0x20019;;;WD)"));
     let reader = RegKey::open(&conn, RootKey::LocalMachine, "Secured", KEY_READ).unwrap();
     assert_eq!(code(reader.set_security("D:")), Win32Error::ERROR_ACCESS_DENIED, "needs WRITE_DAC");
     assert_eq!(code(key.set_security("D:(bogus)")), Win32Error::ERROR_INVALID_PARAMETER);
@@ -341,4 +347,39 @@ fn hkey_users_lists_the_users_hives_and_reaches_each_by_sid() {
     assert_eq!(same.path(), format!(r"HKEY_USERS\{sid}\software\mine"));
     assert_eq!(code(users.create_subkey("S-1-22-1-99999", &CreateOptions::new())), Win32Error::ERROR_ACCESS_DENIED);
     assert_eq!(code(RegKey::open(&conn, RootKey::Users, "", KEY_SET_VALUE)), Win32Error::ERROR_ACCESS_DENIED);
+}
+
+#[test]
+fn review_cases_deletes_handles_and_roots() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    // HKEY_CLASSES_ROOT exists on a fresh realm.
+    RegKey::open(&conn, RootKey::ClassesRoot, "", KEY_READ).unwrap();
+    // RegDeleteTree(hKey, NULL) empties the key and keeps it.
+    let key = RegKey::create(&conn, RootKey::CurrentUser, "Tree", &CreateOptions::new()).unwrap().object;
+    key.create_subkey(r"A\B", &CreateOptions::new()).unwrap();
+    key.set_value("v", &RegValue::Dword(1)).unwrap();
+    key.delete_tree("").unwrap();
+    assert!(key.subkeys().unwrap().is_empty() && key.values().unwrap().is_empty());
+    key.set_value("still", &RegValue::Dword(2)).unwrap();
+    // A key deleted and made again is another key: old handles stay deleted.
+    let old = RegKey::open(&conn, RootKey::CurrentUser, "Tree", KEY_READ).unwrap();
+    RegKey::delete(&conn, RootKey::CurrentUser, "Tree", true).unwrap();
+    RegKey::create(&conn, RootKey::CurrentUser, "Tree", &CreateOptions::new()).unwrap();
+    assert_eq!(code(old.values()), Win32Error::ERROR_KEY_DELETED);
+    // One subkey that refuses DELETE keeps the whole tree.
+    let guarded = RegKey::create(&conn, RootKey::CurrentUser, "Guarded", &CreateOptions::new()).unwrap().object;
+    guarded.create_subkey("Locked", &CreateOptions::new().security("D:(A;;KR;;;OW)")).unwrap();
+    assert_eq!(code(RegKey::delete(&conn, RootKey::CurrentUser, "Guarded", true)), Win32Error::ERROR_ACCESS_DENIED);
+    assert_eq!(guarded.subkeys().unwrap(), ["Locked"]);
+    // Below HKEY_USERS itself a SID comes first; a junk name is not found.
+    let users = RegKey::open(&conn, RootKey::Users, "", KEY_READ).unwrap();
+    assert_eq!(code(users.open_subkey("junk", KEY_READ)), Win32Error::ERROR_FILE_NOT_FOUND);
+    let sid = format!("s-1-22-1-{}", switchboard_sys::current_uid());
+    users.open_subkey(&format!(r"{sid}\Tree"), KEY_READ).unwrap();
+    assert_eq!(
+        code(users.open_subkey("S-1-22-1-4000000", KEY_READ)),
+        Win32Error::ERROR_FILE_NOT_FOUND,
+        "no hive is made"
+    );
 }

@@ -3,7 +3,7 @@
 use serde::{Serialize, de::DeserializeOwned};
 
 /// The largest frame body a broker accepts unless configured otherwise.
-pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
+pub const DEFAULT_MAX_FRAME: usize = (1 << 20) + 64 * 1024;
 
 /// Why a frame could not be taken from the stream.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -68,6 +68,9 @@ pub struct KeyInfo {
     pub volatile: bool,
     /// Its security descriptor, in SDDL, if one was set.
     pub sddl: Option<String>,
+    /// A number no other key of the hive has had: a key deleted and made
+    /// again is another key (handles to the old one stay deleted).
+    pub serial: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +84,8 @@ struct KeyRecord {
     /// The creation rank the next new value gets (values enumerate in the
     /// order they were first set, as on Windows).
     next_rank: u64,
+    /// Unique within the hive, never reused.
+    serial: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +107,8 @@ enum Change {
 #[derive(Debug)]
 pub struct Hive {
     db: Option<Database>,
+    /// The serial the next new key gets.
+    next_serial: u64,
     root: KeyRecord,
     keys: BTreeMap<(String, String), KeyRecord>,
     values: BTreeMap<(String, String), ValueRecord>,
@@ -131,7 +138,7 @@ fn utf16_len(s: &str) -> usize {
 impl Hive {
     /// A hive in memory only (every key behaves as volatile).
     pub fn in_memory() -> Self {
-        Self { db: None, root: Self::root_record(), keys: BTreeMap::new(), values: BTreeMap::new() }
+        Self { db: None, next_serial: 1, root: Self::root_record(), keys: BTreeMap::new(), values: BTreeMap::new() }
     }
 
     fn root_record() -> KeyRecord {
@@ -142,6 +149,7 @@ impl Hive {
             last_write: now(),
             volatile: false,
             next_rank: 0,
+            serial: 0,
         }
     }
 
@@ -149,7 +157,13 @@ impl Hive {
     pub fn open(file: &Path) -> Result<Self, RegError> {
         let shown = file.display().to_string();
         let db = Database::create(file).map_err(|e| store_error(&format!("open {shown}"), e))?;
-        let mut hive = Self { db: None, root: Self::root_record(), keys: BTreeMap::new(), values: BTreeMap::new() };
+        let mut hive = Self {
+            db: None,
+            next_serial: 1,
+            root: Self::root_record(),
+            keys: BTreeMap::new(),
+            values: BTreeMap::new(),
+        };
         {
             let read = db.begin_read().map_err(|e| store_error("read", e))?;
             let damaged = |what: &str, e: &dyn std::fmt::Display| {
@@ -180,6 +194,7 @@ impl Hive {
                 Err(e) => return Err(store_error("read", e)),
             }
         }
+        hive.next_serial = hive.keys.values().map(|k| k.serial + 1).max().unwrap_or(1);
         // The root is not stored: its next rank follows from its values.
         hive.root.next_rank =
             hive.values.iter().filter(|((k, _), _)| k.is_empty()).map(|(_, r)| r.rank + 1).max().unwrap_or(0);
@@ -282,7 +297,9 @@ impl Hive {
                     last_write: stamp,
                     volatile: key_volatile,
                     next_rank: 0,
+                    serial: self.next_serial,
                 };
+                self.next_serial += 1;
                 let change = Change::PutKey(slot(&at), record);
                 if key_volatile {
                     volatile.push(change);
@@ -337,8 +354,9 @@ impl Hive {
     }
 
     /// `RegDeleteTree`: every subkey below `path` and every value in them
-    /// and in `path`; `path` itself too unless it is the root.
-    pub fn delete_tree(&mut self, path: &KeyPath) -> Result<(), RegError> {
+    /// and in `path`; `path` itself too unless it is the root or
+    /// `keep_self` (`RegDeleteTree(hKey, NULL)` empties a key and keeps it).
+    pub fn delete_tree(&mut self, path: &KeyPath, keep_self: bool) -> Result<(), RegError> {
         self.existing(path)?;
         let (mut stable, mut volatile) = (Vec::new(), Vec::new());
         let mut pending = vec![path.clone()];
@@ -346,7 +364,8 @@ impl Hive {
             let record = self.existing(&at)?;
             let bucket = if record.volatile { &mut volatile } else { &mut stable };
             bucket.extend(self.value_rows(&at).map(|(k, _)| Change::DeleteValue(k.clone())));
-            if !at.is_root() {
+            let kept = at.is_root() || (keep_self && at == *path);
+            if !kept {
                 bucket.push(Change::DeleteKey(slot(&at)));
             }
             for (_, child) in self.children(&at) {
@@ -362,21 +381,28 @@ impl Hive {
         check_value_name(name)?;
         let mut key = self.existing(path)?.clone();
         let id = (path.folded(), fold(name));
-        let rank = if let Some(old) = self.values.get(&id) {
-            old.rank
+        // A replaced value keeps its place and the case it was created with.
+        let (rank, name) = if let Some(old) = self.values.get(&id) {
+            (old.rank, old.name.clone())
         } else {
             key.next_rank += 1;
-            key.next_rank - 1
+            (key.next_rank - 1, name.to_owned())
         };
         key.last_write = now();
         let volatile = key.volatile;
-        let mut changes = vec![Change::PutValue(id, ValueRecord { name: name.to_owned(), rank, value })];
+        let mut changes = vec![Change::PutValue(id, ValueRecord { name, rank, value })];
+        if !path.is_root() {
+            changes.push(Change::PutKey(slot(path), key.clone()));
+        }
+        if volatile {
+            self.commit(Vec::new(), changes)?;
+        } else {
+            self.commit(changes, Vec::new())?;
+        }
         if path.is_root() {
             self.root = key;
-        } else {
-            changes.push(Change::PutKey(slot(path), key));
         }
-        if volatile { self.commit(Vec::new(), changes) } else { self.commit(changes, Vec::new()) }
+        Ok(())
     }
 
     /// `RegQueryValueEx`: value `name` (`ERROR_FILE_NOT_FOUND` if absent).
@@ -407,12 +433,18 @@ impl Hive {
         key.last_write = now();
         let volatile = key.volatile;
         let mut changes = vec![Change::DeleteValue(id)];
+        if !path.is_root() {
+            changes.push(Change::PutKey(slot(path), key.clone()));
+        }
+        if volatile {
+            self.commit(Vec::new(), changes)?;
+        } else {
+            self.commit(changes, Vec::new())?;
+        }
         if path.is_root() {
             self.root = key;
-        } else {
-            changes.push(Change::PutKey(slot(path), key));
         }
-        if volatile { self.commit(Vec::new(), changes) } else { self.commit(changes, Vec::new()) }
+        Ok(())
     }
 
     /// `RegSetKeySecurity`: the key's own descriptor (SDDL), or `None` to
@@ -444,6 +476,7 @@ impl Hive {
             last_write: UNIX_EPOCH + Duration::from_nanos(record.last_write),
             volatile: record.volatile,
             sddl: record.sddl.clone(),
+            serial: record.serial,
         })
     }
 

@@ -107,10 +107,27 @@ impl fmt::Display for KeyPath {
     }
 }
 
+/// A name folded for comparison as Windows compares key and value names
+/// (for callers outside this crate, such as the merged `HKEY_CLASSES_ROOT`).
+pub fn fold_name(name: &str) -> String {
+    fold(name)
+}
+
 /// A name folded for case-insensitive comparison (Windows compares key and
 /// value names by their upper-case forms).
+///
+/// Each character maps to one (as Windows upcases each UTF-16 unit to one):
+/// a character whose upper case is several (`ß`) stays as it is.
 pub(crate) fn fold(name: &str) -> String {
-    name.chars().flat_map(char::to_uppercase).collect()
+    name.chars()
+        .map(|c| {
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// Checks a value name (the empty name is the key's default value).
@@ -142,7 +159,8 @@ mod tests {
         let deep = vec!["k"; 512].join("\\");
         assert!(KeyPath::parse(&deep).is_ok());
         assert!(KeyPath::parse(&format!("{deep}\\k")).is_err());
-        assert_eq!(fold("Straße"), "STRASSE");
+        assert_eq!(fold("Straße"), "STRAßE", "one character for one, as Windows");
+        assert_eq!(fold("ÉcoLE"), "ÉCOLE");
         assert!(p.is_within(&KeyPath::parse("software\\VENDOR").unwrap()));
         assert!(p.is_within(&p) && p.is_within(&KeyPath::root()));
         assert!(!KeyPath::parse("Software").unwrap().is_within(&p));

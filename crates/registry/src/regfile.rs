@@ -91,6 +91,9 @@ pub struct RegFile {
     pub version: Version,
     /// The instructions, in order.
     pub ops: Vec<Op>,
+    /// The line (from 1) each instruction came from, for errors met while
+    /// applying it.
+    pub lines: Vec<usize>,
 }
 
 /// Why a `.reg` file was refused, and where.
@@ -140,7 +143,8 @@ pub fn parse(bytes: &[u8]) -> Result<RegFile, ParseError> {
             }
             None => (i + 1, line.to_owned()),
         };
-        if joined.ends_with('\\') && !joined.trim_start().starts_with('[') {
+        let comment = joined.trim_start().starts_with(';');
+        if joined.ends_with('\\') && !joined.trim_start().starts_with('[') && !comment {
             joined.pop();
             pending = Some((number, joined));
         } else {
@@ -166,6 +170,7 @@ pub fn parse(bytes: &[u8]) -> Result<RegFile, ParseError> {
         None => return Err(ParseError { line: 0, reason: "the file is empty".into() }),
     };
     let mut ops = Vec::new();
+    let mut op_lines = Vec::new();
     let mut current: Option<FullPath> = None;
     for (n, line) in lines {
         let fail = |reason: String| ParseError { line: n, reason };
@@ -176,10 +181,16 @@ pub fn parse(bytes: &[u8]) -> Result<RegFile, ParseError> {
         if let Some(inner) = line.strip_prefix('[') {
             let inner = inner.strip_suffix(']').ok_or_else(|| fail("a key line must end with ']'".into()))?;
             if let Some(deleted) = inner.strip_prefix('-') {
-                ops.push(Op::DeleteKey(FullPath::parse(deleted).map_err(fail)?));
+                let deleted = served(FullPath::parse(deleted).map_err(fail)?).map_err(fail)?;
+                if deleted.path.is_root() {
+                    return Err(fail(format!("[-{}] would delete a whole predefined key", deleted.root.name())));
+                }
+                op_lines.push(n);
+                ops.push(Op::DeleteKey(deleted));
                 current = None;
             } else {
-                let key = FullPath::parse(inner).map_err(fail)?;
+                let key = served(FullPath::parse(inner).map_err(fail)?).map_err(fail)?;
+                op_lines.push(n);
                 ops.push(Op::CreateKey(key.clone()));
                 current = Some(key);
             }
@@ -198,6 +209,7 @@ pub fn parse(bytes: &[u8]) -> Result<RegFile, ParseError> {
         let data =
             rest.trim_start().strip_prefix('=').ok_or_else(|| fail("expected '=' after the value's name".into()))?;
         let data = data.trim();
+        op_lines.push(n);
         if data == "-" {
             ops.push(Op::DeleteValue { key, name });
             continue;
@@ -205,7 +217,16 @@ pub fn parse(bytes: &[u8]) -> Result<RegFile, ParseError> {
         let value = parse_data(data, version).map_err(fail)?;
         ops.push(Op::SetValue { key, name, value });
     }
-    Ok(RegFile { version, ops })
+    Ok(RegFile { version, ops, lines: op_lines })
+}
+
+/// Only the predefined keys Switchboard serves may appear in a file, so
+/// that a file naming another is refused before anything is applied.
+fn served(key: FullPath) -> Result<FullPath, String> {
+    match key.root {
+        RootKey::CurrentConfig => Err(format!("{} is not served", key.root.name())),
+        _ => Ok(key),
+    }
 }
 
 /// A quoted string at the start of `text` (`\\` and `\"` escaped): the
@@ -283,10 +304,16 @@ fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
-        if matches!(c, '\\' | '"') {
-            out.push('\\');
+        match c {
+            '\\' | '"' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // A line break would end the line: escaped (the parser reads these).
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
         }
-        out.push(c);
     }
     out.push('"');
     out
@@ -346,10 +373,15 @@ fn value_line(name: &str, value: &RawValue) -> String {
 pub type ExportKey = (FullPath, Vec<(String, RawValue)>);
 
 /// Writes keys as a REGEDIT5 file: UTF-16LE with a byte-order mark, CRLF
-/// line ends.
-pub fn export(keys: &[ExportKey]) -> Vec<u8> {
+/// line ends. A key whose name holds a line break or a `]` cannot be
+/// written in this format: that is an error naming it.
+pub fn export(keys: &[ExportKey]) -> Result<Vec<u8>, String> {
     let mut text = String::from("Windows Registry Editor Version 5.00\r\n");
     for (key, values) in keys {
+        let shown = key.to_string();
+        if shown.contains(['\r', '\n', ']']) {
+            return Err(format!("{shown:?}: a key name with a line break or ']' cannot be written to a .reg file"));
+        }
         let _ = write!(text, "\r\n[{key}]\r\n");
         for (name, value) in values {
             text.push_str(&value_line(name, value));
@@ -358,7 +390,7 @@ pub fn export(keys: &[ExportKey]) -> Vec<u8> {
     text.push_str("\r\n");
     let mut out = vec![0xFF, 0xFE];
     out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -394,7 +426,7 @@ mod tests {
             (key(r"HKEY_CURRENT_USER\Software\App"), values.clone()),
             (key(r"HKEY_CURRENT_USER\Software\App\Empty"), vec![]),
         ];
-        let bytes = export(&keys);
+        let bytes = export(&keys).unwrap();
         assert_eq!(&bytes[..2], &[0xFF, 0xFE], "UTF-16LE with a byte-order mark");
         let file = parse(&bytes).unwrap();
         assert_eq!(file.version, Version::Regedit5);
@@ -438,6 +470,8 @@ mod tests {
             ("REGEDIT4\n[HKEY_CURRENT_USER\\X]\n\"v=1\n", 3, "not closed"),
             ("REGEDIT4\n[HKEY_CURRENT_USER\\X\n", 2, "end with ']'"),
             ("REGEDIT4\n[HKEY_CURRENT_USER\\X]\nv=1\n", 3, "expected"),
+            ("REGEDIT4\n[-HKEY_CURRENT_USER]\n", 2, "whole predefined key"),
+            ("REGEDIT4\n[HKEY_CURRENT_CONFIG\\X]\n", 2, "not served"),
         ];
         for (text, line, reason) in cases {
             let err = parse(text.as_bytes()).unwrap_err();
@@ -449,18 +483,26 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_value_round_trips(
-            name in "[^\\r\\n]{0,20}",
+            name in "(?s).{0,20}",
             kind in proptest::prop_oneof![0u32..12, proptest::num::u32::ANY],
             data in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
             text in "[^\\r\\n]{0,40}",
         ) {
             let k = key(r"HKEY_LOCAL_MACHINE\Software\P");
             let values = vec![(name.clone(), RawValue { kind, data }), (format!("{name}2"), RegValue::Sz(text).to_raw())];
-            let file = parse(&export(&[(k.clone(), values.clone())])).unwrap();
+            let file = parse(&export(&[(k.clone(), values.clone())]).unwrap()).unwrap();
             let mut expected = vec![Op::CreateKey(k.clone())];
             expected.extend(values.into_iter().map(|(name, value)| Op::SetValue { key: k.clone(), name, value }));
             proptest::prop_assert_eq!(file.ops, expected);
         }
+    }
+
+    #[test]
+    fn a_comment_ending_in_a_backslash_does_not_swallow_the_next_line_and_ops_know_their_lines() {
+        let text = "REGEDIT4\n; see C:\\\n[HKEY_CURRENT_USER\\X]\n\"v\"=dword:1\n";
+        let file = parse(text.as_bytes()).unwrap();
+        assert_eq!(file.ops.len(), 2);
+        assert_eq!(file.lines, [3, 4]);
     }
 
     #[test]

@@ -64,7 +64,7 @@ fn delete_refuses_a_key_with_subkeys_and_delete_tree_takes_everything() {
     hive.delete_key(&path(r"A\B\C")).unwrap();
     assert_eq!(hive.delete_key(&path(r"A\B\C")).unwrap_err().code, Win32Error::ERROR_FILE_NOT_FOUND);
     hive.create_key(&path(r"A\B\C\D"), &stable()).unwrap();
-    hive.delete_tree(&path("a")).unwrap();
+    hive.delete_tree(&path("a"), false).unwrap();
     assert_eq!(hive.open_key(&path("A")).unwrap_err().code, Win32Error::ERROR_FILE_NOT_FOUND);
     assert_eq!(hive.key_count(), 0);
     // A new key of the same name starts empty.
@@ -119,7 +119,7 @@ fn a_replaced_value_keeps_its_place_and_a_deleted_one_goes() {
     hive.delete_value(&k, "B").unwrap();
     assert_eq!(hive.delete_value(&k, "b").unwrap_err().code, Win32Error::ERROR_FILE_NOT_FOUND);
     let values = hive.values(&k).unwrap();
-    assert_eq!(values.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["A", "c"]);
+    assert_eq!(values.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["a", "c"], "the case it was made with");
     assert_eq!(RegValue::from_raw(&values[0].1), RegValue::Sz("new".into()));
 }
 
@@ -254,7 +254,7 @@ proptest! {
                     Op::Set(a, b, n, d) => hive.set_value(&key_of(a, b), &format!("v{}", n % 4), RawValue { kind: u32::from(n), data: d }),
                     Op::DeleteValue(a, n) => hive.delete_value(&key_of(a, a), &format!("v{}", n % 4)),
                     Op::DeleteKey(a, b) => hive.delete_key(&key_of(a, b)),
-                    Op::DeleteTree(a) => hive.delete_tree(&path(&format!("K{}", a % 3))),
+                    Op::DeleteTree(a) => hive.delete_tree(&path(&format!("K{}", a % 3)), false),
                 };
             }
             // What should survive: the stable keys and their values.

@@ -265,6 +265,16 @@ impl RegKey {
 
     /// Sets value `name` to exactly these bytes of this type.
     pub fn set_raw(&self, name: &str, value: RawValue) -> Result<()> {
+        let limit = switchboard_types::registry::MAX_VALUE_DATA;
+        if value.data.len() > limit {
+            return Err(crate::Error::new(
+                crate::ErrorKind::InvalidArgument,
+                crate::Win32Error::ERROR_INVALID_PARAMETER,
+                "RegSetValueEx",
+                Some(&self.path),
+                format!("{} bytes of data; a value holds at most {limit}", value.data.len()),
+            ));
+        }
         self.call(p::RegSetValue { key: self.handle.raw(), name: name.to_owned(), value }, "RegSetValueEx")
     }
 
@@ -377,8 +387,8 @@ impl RegKey {
 
     /// Every change that `filter` selects, as a channel. A thread of this
     /// library re-arms the notification after each one, before it reports
-    /// it; a change in the instant between two notifications may be
-    /// reported together with the next one, as on Windows.
+    /// it; a change made in the instant between a notification and its
+    /// re-arming is not reported.
     pub fn watch(&self, subtree: bool, filter: u32) -> Result<Watch> {
         use std::sync::atomic::{AtomicBool, Ordering};
         let key = self.open_subkey("", access::KEY_NOTIFY)?;

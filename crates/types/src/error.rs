@@ -76,6 +76,7 @@ win32_errors! {
     ERROR_SERVICE_NOT_ACTIVE = 1062, "the service has not been started";
     ERROR_REVISION_MISMATCH = 1306, "indicates two revision levels are incompatible";
     ERROR_INVALID_SECURITY_DESCR = 1338, "the security descriptor structure is invalid";
+    ERROR_INVALID_OWNER = 1307, "this security ID may not be assigned as the owner of this object";
     ERROR_NO_SYSTEM_RESOURCES = 1450, "insufficient system resources exist to complete the requested service";
     ERROR_UNSUPPORTED_TYPE = 1630, "data of this type is not supported";
     ERROR_DATATYPE_MISMATCH = 1629, "the data is of the wrong type";

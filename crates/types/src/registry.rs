@@ -70,6 +70,9 @@ pub const REG_MULTI_SZ: u32 = 7;
 /// `REG_QWORD`: 8 bytes, little-endian.
 pub const REG_QWORD: u32 = 11;
 
+/// The largest value's data (Windows' standard-format limit: 1 MB).
+pub const MAX_VALUE_DATA: usize = 1 << 20;
+
 /// A value as stored: its type and its bytes, exactly as given. A type the
 /// registry does not know is kept as it is.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -143,7 +146,18 @@ impl RegValue {
 
     /// Reads stored bytes by their type; bytes that do not fit it come back
     /// as [`RegValue::Other`], unchanged.
+    ///
+    /// A typed value always gives back exactly the bytes it came from: bytes
+    /// that a typed value would write differently (a `REG_MULTI_SZ` with an
+    /// empty string inside, a `REG_SZ` with bytes after its NUL or without
+    /// one) come back as [`RegValue::Other`], so that reading and writing
+    /// through the typed API never changes data.
     pub fn from_raw(raw: &RawValue) -> Self {
+        let typed = Self::decode(raw);
+        if matches!(typed, Self::Other(_)) || typed.to_raw() == *raw { typed } else { Self::Other(raw.clone()) }
+    }
+
+    fn decode(raw: &RawValue) -> Self {
         let other = || Self::Other(raw.clone());
         let four = <[u8; 4]>::try_from(raw.data.as_slice()).ok();
         match raw.kind {
@@ -219,6 +233,10 @@ mod tests {
             RawValue { kind: REG_DWORD, data: vec![1, 2, 3] },
             RawValue { kind: REG_SZ, data: vec![1] },
             RawValue { kind: 0x1234, data: vec![9; 7] },
+            RawValue { kind: REG_MULTI_SZ, data: vec![b'a', 0, 0, 0, b'b', 0, 0, 0] },
+            RawValue { kind: REG_SZ, data: vec![b'a', 0, 0, 0, b'b', 0, 0, 0] },
+            RawValue { kind: REG_SZ, data: vec![b'a', 0] },
+            RawValue { kind: REG_SZ, data: vec![] },
         ] {
             assert_eq!(RegValue::from_raw(&raw), RegValue::Other(raw.clone()));
             assert_eq!(RegValue::from_raw(&raw).to_raw(), raw);

@@ -16,6 +16,7 @@ use std::time::UNIX_EPOCH;
 
 use switchboard_proto as p;
 use switchboard_proto::WireError;
+use switchboard_registry::path::fold_name;
 use switchboard_registry::{Hive, KeyOptions, KeyPath, RegError};
 use switchboard_types::registry::RootKey;
 use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor, Sid, Token};
@@ -45,6 +46,8 @@ pub const REG_NOTIFY_CHANGE_SECURITY: u32 = 0x8;
 const READ_CONTROL: u32 = 0x0002_0000;
 /// `WRITE_DAC`.
 const WRITE_DAC: u32 = 0x0004_0000;
+/// `WRITE_OWNER`.
+const WRITE_OWNER: u32 = 0x0008_0000;
 /// `REG_NOTIFY_CHANGE_LAST_SET`: a value was set or deleted.
 pub const REG_NOTIFY_CHANGE_LAST_SET: u32 = 0x4;
 /// The filter bits Windows defines (name, attributes, last set, security).
@@ -148,17 +151,39 @@ impl Registry {
     }
 
     /// The hive's default security descriptor (for keys without their own).
+    /// Its ACEs are container-inherit, so new keys take them.
     fn default_security(&self, id: HiveId) -> SecurityDescriptor {
         let owner_token = |uid| Token { uid, gid: uid, groups: Vec::new() };
-        match id {
-            HiveId::Machine if self.system => {
-                let sddl = "O:SYD:(A;;KA;;;SY)(A;;KR;;;WD)";
-                SecurityDescriptor::parse_sddl(sddl, &Sid::LocalSystem)
-                    .unwrap_or_else(|_| SecurityDescriptor::default_for(&owner_token(0)))
+        let sddl = match id {
+            HiveId::Machine if self.system => "O:SYD:(A;CI;KA;;;SY)(A;CI;KR;;;WD)".to_owned(),
+            HiveId::Machine => format!("O:S-1-22-1-{0}D:(A;CI;KA;;;S-1-22-1-{0})(A;CI;KA;;;BA)", self.owner),
+            HiveId::User(uid) => format!("O:S-1-22-1-{uid}D:(A;CI;KA;;;S-1-22-1-{uid})(A;CI;KA;;;BA)"),
+        };
+        let fallback = match id {
+            HiveId::Machine if self.system => 0,
+            HiveId::Machine => self.owner,
+            HiveId::User(uid) => uid,
+        };
+        SecurityDescriptor::parse_sddl(&sddl, &Sid::LocalSystem)
+            .unwrap_or_else(|_| SecurityDescriptor::default_for(&owner_token(fallback)))
+    }
+
+    /// Whether a user's hive exists (open, or on disk).
+    fn user_hive_exists(&self, uid: u32) -> bool {
+        self.hives.contains_key(&HiveId::User(uid))
+            || self.dir.as_ref().is_some_and(|d| d.join("users").join(format!("{uid}.hive")).exists())
+    }
+
+    /// `Software\Classes` in the user's hive and the machine's: `HKEY_CLASSES_ROOT` always exists.
+    fn ensure_classes(&mut self, uid: u32) -> Result<(), WireError> {
+        let classes = KeyPath::parse(CLASSES).map_err(wire)?;
+        for hive in [HiveId::User(uid), HiveId::Machine] {
+            let store = self.hive(hive)?;
+            if store.open_key(&classes).is_err() {
+                store.create_key(&classes, &KeyOptions::default()).map_err(wire)?;
             }
-            HiveId::Machine => SecurityDescriptor::default_for(&owner_token(self.owner)),
-            HiveId::User(uid) => SecurityDescriptor::default_for(&owner_token(uid)),
         }
+        Ok(())
     }
 
     /// The descriptor that governs `path`: its own, its nearest ancestor's,
@@ -199,6 +224,43 @@ fn make_private_dir(dir: &std::path::Path) -> Result<(), WireError> {
     Ok(())
 }
 
+/// The descriptor a new key gets from its parent's (as Windows builds it):
+/// the parent's container-inherit ACEs, marked inherited (a
+/// no-propagate one stops there); without any, the creator's default.
+fn inherited(parent: &SecurityDescriptor, creator: &Token) -> SecurityDescriptor {
+    use switchboard_types::security::AceFlags;
+    let aces: Vec<_> = parent
+        .dacl
+        .iter()
+        .flatten()
+        .filter(|ace| ace.flags.contains(AceFlags::CONTAINER_INHERIT))
+        .map(|ace| {
+            let mut ace = ace.clone();
+            let mut bits = (ace.flags.0 & !AceFlags::INHERIT_ONLY.0) | AceFlags::INHERITED.0;
+            if ace.flags.contains(AceFlags::NO_PROPAGATE_INHERIT) {
+                bits &=
+                    !(AceFlags::CONTAINER_INHERIT.0 | AceFlags::OBJECT_INHERIT.0 | AceFlags::NO_PROPAGATE_INHERIT.0);
+            }
+            ace.flags = AceFlags(bits);
+            ace
+        })
+        .collect();
+    if aces.is_empty() {
+        return SecurityDescriptor::default_for(creator);
+    }
+    SecurityDescriptor { owner: creator.user_sid(), group: None, dacl: Some(aces), dacl_protected: false }
+}
+
+/// A descriptor's owner must be its setter, unless the setter is root
+/// (Windows: `ERROR_INVALID_OWNER` without the restore privilege).
+fn check_owner(sd: &SecurityDescriptor, token: &Token) -> Result<(), WireError> {
+    if token.uid == 0 || sd.owner == token.user_sid() {
+        Ok(())
+    } else {
+        Err(err(Win32Error::ERROR_INVALID_OWNER, format!("only root may make {} the owner", sd.owner)))
+    }
+}
+
 fn wire(e: RegError) -> WireError {
     WireError::new(e.code, e.message)
 }
@@ -216,6 +278,9 @@ pub struct KeyObject {
     path: KeyPath,
     /// (hive, path in it): one, or two for `HKEY_CLASSES_ROOT`.
     places: Vec<(HiveId, KeyPath)>,
+    /// For an open handle: each place's key serial when it was opened
+    /// (`None`: it did not exist). A key deleted and made again is not it.
+    serials: Vec<Option<u64>>,
 }
 
 impl KeyObject {
@@ -233,7 +298,7 @@ impl KeyObject {
             Ok(at)
         };
         let places = self.places.iter().map(|(h, p)| Ok((*h, join(p)?))).collect::<Result<_, WireError>>()?;
-        Ok(Self { root: self.root, path: join(&self.path)?, places })
+        Ok(Self { root: self.root, path: join(&self.path)?, places, serials: Vec::new() })
     }
 }
 
@@ -300,10 +365,10 @@ impl Core {
     }
 
     /// The key a base plus a relative path names.
-    fn resolve_key(&self, cx: &Cx, base: p::RegBase, rest: &str, needed: u32) -> Result<KeyObject, WireError> {
+    fn resolve_key(&mut self, cx: &Cx, base: p::RegBase, rest: &str, needed: u32) -> Result<KeyObject, WireError> {
         let rest = KeyPath::parse(rest).map_err(wire)?;
         let uid = self.token(cx)?.uid;
-        let start = |root, places| KeyObject { root, path: KeyPath::root(), places };
+        let start = |root, places| KeyObject { root, path: KeyPath::root(), places, serials: Vec::new() };
         let base = match base {
             p::RegBase::Root(RootKey::LocalMachine) => {
                 start(RootKey::LocalMachine, vec![(HiveId::Machine, KeyPath::root())])
@@ -312,6 +377,7 @@ impl Core {
                 start(RootKey::CurrentUser, vec![(HiveId::User(uid), KeyPath::root())])
             }
             p::RegBase::Root(RootKey::ClassesRoot) => {
+                self.registry.ensure_classes(uid)?;
                 let classes = KeyPath::parse(CLASSES).map_err(wire)?;
                 start(RootKey::ClassesRoot, vec![(HiveId::User(uid), classes.clone()), (HiveId::Machine, classes)])
             }
@@ -321,22 +387,37 @@ impl Core {
                     // HKEY_USERS itself: a key of no place, whose subkeys are the users' hives.
                     return Ok(start(RootKey::Users, Vec::new()));
                 };
+                // A SID, any case, in its one canonical spelling; and only a
+                // hive that exists (or the caller's own) is opened.
                 let user: u32 = first
+                    .to_ascii_uppercase()
                     .strip_prefix("S-1-22-1-")
+                    .filter(|u| {
+                        !u.is_empty() && u.bytes().all(|b| b.is_ascii_digit()) && (u == &"0" || !u.starts_with('0'))
+                    })
                     .and_then(|u| u.parse().ok())
+                    .filter(|&u| u == uid || self.registry.user_hive_exists(u))
                     .ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no user hive {first}")))?;
                 let tail = KeyPath::parse(&tail.join("\\")).map_err(wire)?;
                 let at = KeyObject {
                     root: RootKey::Users,
                     path: KeyPath::root().child(first).map_err(wire)?,
                     places: vec![(HiveId::User(user), KeyPath::root())],
+                    serials: Vec::new(),
                 };
                 return at.below(&tail);
             }
             p::RegBase::Root(other) => {
                 return Err(err(Win32Error::ERROR_NOT_SUPPORTED, format!("{} is not served yet", other.name())));
             }
-            p::RegBase::Key(handle) => self.key_handle(cx, handle, needed)?.clone(),
+            p::RegBase::Key(handle) => {
+                let key = self.key_handle(cx, handle, needed)?.clone();
+                if key.places.is_empty() {
+                    // Below HKEY_USERS itself: a user's SID comes first.
+                    return self.resolve_key(cx, p::RegBase::Root(RootKey::Users), &rest.to_string(), needed);
+                }
+                key
+            }
         };
         base.below(&rest)
     }
@@ -358,7 +439,13 @@ impl Core {
     /// it was deleted since).
     fn live_key(&mut self, cx: &Cx, handle: Handle, needed: u32) -> Result<KeyObject, WireError> {
         let key = self.key_handle(cx, handle, needed)?.clone();
-        if !exists(&mut self.registry, &key)? {
+        let mut alive = key.places.is_empty();
+        for ((hive, path), serial) in key.places.iter().zip(&key.serials) {
+            if let Some(serial) = serial {
+                alive |= self.registry.hive(*hive)?.info(path).is_ok_and(|i| i.serial == *serial);
+            }
+        }
+        if !alive || !exists(&mut self.registry, &key)? {
             return Err(err(Win32Error::ERROR_KEY_DELETED, format!("{} was deleted", key.full_name())));
         }
         Ok(key)
@@ -382,7 +469,12 @@ impl Core {
             .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, format!("{}: {denied}", key.full_name())))
     }
 
-    fn key_entry(&mut self, cx: &Cx, key: KeyObject, granted: AccessMask) -> Result<Handle, WireError> {
+    fn key_entry(&mut self, cx: &Cx, mut key: KeyObject, granted: AccessMask) -> Result<Handle, WireError> {
+        let mut serials = Vec::with_capacity(key.places.len());
+        for (hive, path) in &key.places {
+            serials.push(self.registry.hive(*hive)?.info(path).ok().map(|i| i.serial));
+        }
+        key.serials = serials;
         let security = match write_place(&mut self.registry, &key) {
             Ok((hive, path)) => self.registry.security(hive, &path)?,
             Err(_) => self.registry.default_security(HiveId::Machine),
@@ -427,14 +519,18 @@ impl Core {
         let token = self.token(cx)?;
         sd.access_check(&token, AccessMask(KEY_CREATE_SUB_KEY), &KEY_MAPPING)
             .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, format!("{}: {denied}", key.full_name())))?;
-        let sddl = match &req.security.sddl {
-            None => None,
-            Some(text) => Some(
-                SecurityDescriptor::parse_sddl(text, &token.user_sid())
-                    .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?
-                    .to_sddl(),
-            ),
+        // The new key's own descriptor: the one given, or what it inherits
+        // from the key above (as Windows assigns it at creation).
+        let sd = match &req.security.sddl {
+            Some(text) => {
+                let sd = SecurityDescriptor::parse_sddl(text, &token.user_sid())
+                    .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?;
+                check_owner(&sd, &token)?;
+                sd
+            }
+            None => inherited(&sd, &token),
         };
+        let sddl = Some(sd.to_sddl());
         let options = KeyOptions { volatile: req.volatile, sddl, class: req.class };
         self.registry.hive(hive)?.create_key(&path, &options).map_err(wire)?;
         self.registry_changed(hive, &above, REG_NOTIFY_CHANGE_NAME);
@@ -458,9 +554,30 @@ impl Core {
         self.key_entry(cx, key, granted)
     }
 
+    /// Where a change to `key` goes. For a key of `HKEY_CLASSES_ROOT` the
+    /// place may not be the one the handle was checked against when it was
+    /// opened (the user's copy came or went since), so `needed` is checked
+    /// against the descriptor of the place actually written.
+    fn target(&mut self, cx: &Cx, key: &KeyObject, needed: u32) -> Result<(HiveId, KeyPath), WireError> {
+        let (hive, path) = write_place(&mut self.registry, key)?;
+        if key.places.len() > 1 {
+            let sd = self.registry.security(hive, &path)?;
+            sd.access_check(&self.token(cx)?, AccessMask(needed), &KEY_MAPPING)
+                .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, format!("{}: {denied}", key.full_name())))?;
+        }
+        Ok((hive, path))
+    }
+
     pub(super) fn reg_set(&mut self, cx: &Cx, req: p::RegSetValue) -> Result<(), WireError> {
+        let limit = switchboard_types::registry::MAX_VALUE_DATA;
+        if req.value.data.len() > limit {
+            return Err(err(
+                Win32Error::ERROR_INVALID_PARAMETER,
+                format!("{} bytes of data; a value holds at most {limit}", req.value.data.len()),
+            ));
+        }
         let key = self.live_key(cx, req.key, KEY_SET_VALUE)?;
-        let (hive, path) = write_place(&mut self.registry, &key)?;
+        let (hive, path) = self.target(cx, &key, KEY_SET_VALUE)?;
         self.registry.hive(hive)?.set_value(&path, &req.name, req.value).map_err(wire)?;
         self.registry_changed(hive, &path, REG_NOTIFY_CHANGE_LAST_SET);
         Ok(())
@@ -482,7 +599,7 @@ impl Core {
 
     pub(super) fn reg_delete_value(&mut self, cx: &Cx, req: &p::RegDeleteValue) -> Result<(), WireError> {
         let key = self.live_key(cx, req.key, KEY_SET_VALUE)?;
-        let (hive, path) = write_place(&mut self.registry, &key)?;
+        let (hive, path) = self.target(cx, &key, KEY_SET_VALUE)?;
         self.registry.hive(hive)?.delete_value(&path, &req.name).map_err(wire)?;
         self.registry_changed(hive, &path, REG_NOTIFY_CHANGE_LAST_SET);
         Ok(())
@@ -494,7 +611,7 @@ impl Core {
         for (hive, path) in &key.places {
             let Ok(values) = self.registry.hive(*hive)?.values(path) else { continue };
             for (name, value) in values {
-                if !out.iter().any(|v| v.name.to_uppercase() == name.to_uppercase()) {
+                if !out.iter().any(|v| fold_name(&v.name) == fold_name(&name)) {
                     out.push(p::RegNamedValue { name, value });
                 }
             }
@@ -511,12 +628,12 @@ impl Core {
         for (hive, path) in &key.places {
             let Ok(names) = self.registry.hive(*hive)?.subkeys(path) else { continue };
             for name in names {
-                if !out.iter().any(|n| n.to_uppercase() == name.to_uppercase()) {
+                if !out.iter().any(|n| fold_name(n) == fold_name(&name)) {
                     out.push(name);
                 }
             }
         }
-        out.sort_by_key(|n| n.to_uppercase());
+        out.sort_by_key(|n| fold_name(n));
         Ok(out)
     }
 
@@ -561,15 +678,34 @@ impl Core {
         if !exists(&mut self.registry, &key)? {
             return Err(err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no key {}", key.full_name())));
         }
+        let keep_self = req.tree && req.path.trim_matches('\\').is_empty();
         let needed = if req.tree { DELETE | KEY_ENUMERATE_SUB_KEYS | KEY_QUERY_VALUE } else { DELETE };
         self.key_access(cx, &key, needed)?;
         let (hive, path) = write_place(&mut self.registry, &key)?;
+        if req.tree {
+            // As Windows opens each subkey for DELETE: one refusal anywhere
+            // deletes nothing.
+            let token = self.token(cx)?;
+            let mut pending = vec![path.clone()];
+            while let Some(at) = pending.pop() {
+                let names = self.registry.hive(hive)?.subkeys(&at).map_err(wire)?;
+                for name in names {
+                    let child = at.child(&name).map_err(wire)?;
+                    let sd = self.registry.security(hive, &child)?;
+                    sd.access_check(&token, AccessMask(DELETE), &KEY_MAPPING).map_err(|denied| {
+                        err(Win32Error::ERROR_ACCESS_DENIED, format!("{} below {}: {denied}", child, key.full_name()))
+                    })?;
+                    pending.push(child);
+                }
+            }
+        }
         let store = self.registry.hive(hive)?;
-        let deleted = if req.tree { store.delete_tree(&path) } else { store.delete_key(&path) };
+        let deleted = if req.tree { store.delete_tree(&path, keep_self) } else { store.delete_key(&path) };
         deleted.map_err(wire)?;
-        if path.is_root() {
-            // A tree emptied at the root: everything below changed.
-            self.fire_watches(|w| w.places.iter().any(|(h, _)| *h == hive));
+        if keep_self || path.is_root() {
+            // Emptied and kept: what was below is gone, the key itself changed.
+            self.fire_watches(|w| w.places.iter().any(|(h, p)| *h == hive && p.is_within(&path) && *p != path));
+            self.registry_changed(hive, &path, REG_NOTIFY_CHANGE_NAME | REG_NOTIFY_CHANGE_LAST_SET);
         } else {
             self.registry_deleted(hive, &path);
         }
@@ -587,7 +723,12 @@ impl Core {
         let token = self.token(cx)?;
         let sd = SecurityDescriptor::parse_sddl(&req.sddl, &token.user_sid())
             .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?;
-        let (hive, path) = write_place(&mut self.registry, &key)?;
+        let (hive, path) = self.target(cx, &key, WRITE_DAC)?;
+        if sd.owner != self.registry.security(hive, &path)?.owner {
+            // A new owner needs WRITE_OWNER, and may only be the caller (root may name anyone).
+            self.key_handle(cx, req.key, WRITE_OWNER)?;
+            check_owner(&sd, &token)?;
+        }
         self.registry.hive(hive)?.set_security(&path, Some(sd.to_sddl())).map_err(wire)?;
         self.registry_changed(hive, &path, REG_NOTIFY_CHANGE_SECURITY);
         Ok(())

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use serde::Serialize;
-use switchboard::registry::access::{KEY_ALL_ACCESS, KEY_READ};
+use switchboard::registry::access::{KEY_QUERY_VALUE, KEY_READ, KEY_SET_VALUE, KEY_WRITE};
 use switchboard::registry::{
     CreateOptions, REG_BINARY, REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_EXPAND_SZ, REG_MULTI_SZ, REG_NONE, REG_QWORD,
     REG_SZ, RawValue, RegKey, RegValue, RootKey, type_name,
@@ -266,7 +266,11 @@ fn query(ctx: &Ctx, key: &str, name: Option<&str>, deep: bool) -> Result<Done> {
     if let Some(asked) = name {
         let raw = opened.raw_value(asked)?;
         // Shown as stored: names keep their case, whatever case was asked.
-        let stored = opened.values()?.into_iter().map(|(n, _)| n).find(|n| n.to_uppercase() == asked.to_uppercase());
+        let stored = opened
+            .values()?
+            .into_iter()
+            .map(|(n, _)| n)
+            .find(|n| switchboard_registry::path::fold_name(n) == switchboard_registry::path::fold_name(asked));
         let name = stored.as_deref().unwrap_or(asked);
         let json = value_json(name, &raw);
         return ctx.emit(&json, || format!("{}\n{}\n", opened.path(), value_line(name, &raw))).map(|()| Done::Ok);
@@ -355,7 +359,7 @@ fn add(ctx: &Ctx, key: &str, name: Option<&str>, kind: &str, data: &str, separat
         None => None,
     };
     let conn = ctx.connect()?;
-    let created = RegKey::create(&conn, root, &path, &CreateOptions::new().access(KEY_ALL_ACCESS))?;
+    let created = RegKey::create(&conn, root, &path, &CreateOptions::new().access(KEY_WRITE | KEY_QUERY_VALUE))?;
     let opened = created.object;
     if let (Some(name), Some(value)) = (name, value) {
         if !force && opened.raw_value(name).is_ok() {
@@ -381,11 +385,14 @@ fn delete(ctx: &Ctx, key: &str, name: Option<&str>, all_values: bool, force: boo
     if !force {
         return Err(usage("RegDeleteKey", key, "deleting needs /f (there is no prompt)"));
     }
+    if name.is_none() && !all_values && path.is_empty() {
+        return Err(usage("RegDeleteKey", key, "this would delete a whole predefined key"));
+    }
     let conn = ctx.connect_existing()?;
     match (name, all_values) {
-        (Some(name), _) => RegKey::open(&conn, root, &path, KEY_ALL_ACCESS)?.delete_value(name)?,
+        (Some(name), _) => RegKey::open(&conn, root, &path, KEY_SET_VALUE)?.delete_value(name)?,
         (None, true) => {
-            let opened = RegKey::open(&conn, root, &path, KEY_ALL_ACCESS)?;
+            let opened = RegKey::open(&conn, root, &path, KEY_SET_VALUE | KEY_QUERY_VALUE)?;
             for (name, _) in opened.values()? {
                 opened.delete_value(&name)?;
             }
@@ -457,7 +464,7 @@ fn export(ctx: &Ctx, key: &str, file: &std::path::Path, overwrite: bool) -> Resu
         progress.tick(keys.len(), None);
     }
     progress.finish();
-    let bytes = regfile::export(&keys);
+    let bytes = regfile::export(&keys).map_err(|why| usage(op, key, why))?;
     std::fs::write(file, &bytes).map_err(|e| {
         Error::new(
             ErrorKind::Refused,
@@ -491,8 +498,16 @@ fn import(ctx: &Ctx, file: &std::path::Path) -> Result<Done> {
     let conn = ctx.connect()?;
     let total = parsed.ops.len();
     let mut progress = Progress::new("imported:");
-    for (i, op_) in parsed.ops.into_iter().enumerate() {
-        apply(&conn, op_)?;
+    for (i, (op_, line)) in parsed.ops.into_iter().zip(parsed.lines).enumerate() {
+        apply(&conn, op_).map_err(|e| {
+            Error::new(
+                ErrorKind::Refused,
+                e.win32_error(),
+                op,
+                Some(&shown),
+                format!("line {line}: {} (the {i} operations before it were applied)", e.reason()),
+            )
+        })?;
         progress.tick(i + 1, Some(total));
     }
     progress.finish();
@@ -504,17 +519,19 @@ fn import(ctx: &Ctx, file: &std::path::Path) -> Result<Done> {
 
 fn apply(conn: &Connection, op: Op) -> Result<()> {
     match op {
-        Op::CreateKey(key) => RegKey::create(conn, key.root, &key.path.to_string(), &CreateOptions::new()).map(drop),
+        Op::CreateKey(key) => {
+            RegKey::create(conn, key.root, &key.path.to_string(), &CreateOptions::new().access(KEY_WRITE)).map(drop)
+        }
         Op::DeleteKey(key) => match RegKey::delete(conn, key.root, &key.path.to_string(), true) {
             Err(e) if e.win32_error() == Win32Error::ERROR_FILE_NOT_FOUND => Ok(()),
             other => other,
         },
         Op::SetValue { key, name, value } => {
-            RegKey::create(conn, key.root, &key.path.to_string(), &CreateOptions::new())?.object.set_raw(&name, value)
+            let options = CreateOptions::new().access(KEY_WRITE);
+            RegKey::create(conn, key.root, &key.path.to_string(), &options)?.object.set_raw(&name, value)
         }
         Op::DeleteValue { key, name } => {
-            match RegKey::open(conn, key.root, &key.path.to_string(), KEY_ALL_ACCESS)
-                .and_then(|k| k.delete_value(&name))
+            match RegKey::open(conn, key.root, &key.path.to_string(), KEY_SET_VALUE).and_then(|k| k.delete_value(&name))
             {
                 Err(e) if e.win32_error() == Win32Error::ERROR_FILE_NOT_FOUND => Ok(()),
                 other => other,
