@@ -633,6 +633,7 @@ mod random {
         Open { client: u64, name: u8, access: u32 },
         Close { client: u64, handle: u32 },
         Map { client: u64, handle: u32 },
+        Reg { client: u64, op: u8, base: u32, path: u8, value: u8, flag: bool },
         Thread { client: u64, thread: u32, started: bool },
         Scribble { client: u64, handle: u32, word: u64 },
         CreatePipe { client: u64, name: u8, max: u32 },
@@ -663,6 +664,8 @@ mod random {
                 .prop_map(|(client, name, access)| Step::Open { client, name, access }),
             (client(), handle()).prop_map(|(client, handle)| Step::Close { client, handle }),
             (client(), handle()).prop_map(|(client, handle)| Step::Map { client, handle }),
+            (client(), 0u8..9, prop_oneof![Just(0u32), handle()], any::<u8>(), any::<u8>(), any::<bool>())
+                .prop_map(|(client, op, base, path, value, flag)| Step::Reg { client, op, base, path, value, flag }),
             (client(), prop_oneof![1u32..4, any::<u32>()], any::<bool>())
                 .prop_map(|(client, thread, started)| Step::Thread { client, thread, started }),
             (client(), handle(), any::<u64>()).prop_map(|(client, handle, word)| Step::Scribble {
@@ -687,6 +690,50 @@ mod random {
             client().prop_map(|client| Step::Disconnect { client }),
             client().prop_map(|client| Step::Malformed { client }),
         ]
+    }
+
+    /// A registry request from random bits: any root or handle as base, a few
+    /// paths (some odd), values of any type.
+    fn registry_request(op: u8, base: u32, path: u8, value: u8, flag: bool) -> Request {
+        use switchboard_types::registry::{RawValue, RootKey};
+        let base = if base == 0 {
+            p::RegBase::Root(RootKey::ALL[usize::from(path) % RootKey::ALL.len()])
+        } else {
+            p::RegBase::Key(Handle(base))
+        };
+        let path = ["", "A", r"A\B", r"\\", "S-1-22-1-101", r"S-1-22-1-102\X", "a\u{0}b", "Software\\Classes\\.t"]
+            [usize::from(path) % 8]
+            .to_owned();
+        let key = match base {
+            p::RegBase::Key(h) => h,
+            p::RegBase::Root(_) => Handle(4),
+        };
+        let name = format!("v{}", value % 3);
+        match op {
+            0 => Request::RegCreateKey(p::RegCreateKey {
+                base,
+                path,
+                volatile: flag,
+                class: String::new(),
+                security: p::Security { sddl: flag.then(|| "D:(A;CI;KA;;;OW)".to_owned()) },
+                access: 0x000F_003F,
+            }),
+            1 => Request::RegOpenKey(p::RegOpenKey { base, path, access: if flag { 0x2_0019 } else { 0x000F_003F } }),
+            2 => Request::RegSetValue(p::RegSetValue {
+                key,
+                name,
+                value: RawValue { kind: u32::from(value), data: vec![value; usize::from(value % 17)] },
+            }),
+            3 => Request::RegQueryValue(p::RegQueryValue { key, name }),
+            4 => Request::RegDeleteValue(p::RegDeleteValue { key, name }),
+            5 => Request::RegEnumKeys(p::RegEnumKeys { key }),
+            6 => Request::RegDeleteKey(p::RegDeleteKey { base, path, tree: flag }),
+            7 => Request::RegNotify(p::RegNotify { key, subtree: flag, filter: u32::from(value), event: Handle(4) }),
+            _ => Request::RegSetSecurity(p::RegSetSecurity {
+                key,
+                sddl: if flag { "D:".into() } else { "O:SYD:".into() },
+            }),
+        }
     }
 
     fn pipe_name(n: u8) -> switchboard_types::PipeName {
@@ -751,6 +798,9 @@ mod random {
             ),
             Step::Close { client, handle } => (client, Request::Close(p::Close { handle: Handle(handle) })),
             Step::Map { client, handle } => (client, Request::MapSync(p::MapSync { handle: Handle(handle) })),
+            Step::Reg { client, op, base, path, value, flag } => {
+                (client, registry_request(op, base, path, value, flag))
+            }
             Step::Thread { client, thread, started: true } => {
                 (client, Request::ThreadStarted(p::ThreadStarted { thread }))
             }
