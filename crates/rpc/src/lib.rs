@@ -1,0 +1,66 @@
+//! DCE/RPC as Windows speaks it (OSF DCE 1.1, C706, with the Microsoft
+//! extensions of MS-RPCE): the connection-oriented PDUs ([`pdu`]), NDR20
+//! data representation ([`ndr`]) and the UUIDs and syntax identifiers both
+//! use ([`uuid`]).
+//!
+//! Everything here is sans-IO: bytes in, typed values out, and back. Parsers
+//! never panic on input from the network; every failure is a [`pdu::PduError`]
+//! or an [`ndr::NdrError`] saying what and where. The association state
+//! machine, the transports, the endpoint mapper and the interface macros are
+//! issue #7's later steps.
+#![forbid(unsafe_code)]
+
+pub mod ndr;
+pub mod pdu;
+pub mod uuid;
+
+/// The data representation label of a PDU (`drep`): byte order, character
+/// set and floating-point format of everything the sender wrote.
+/// Receiver makes right: a reader honours whatever label it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataRep {
+    /// Integers little-endian (`0x10` in the first byte), else big-endian.
+    pub little_endian: bool,
+    /// Characters in EBCDIC (else ASCII).
+    pub ebcdic: bool,
+    /// The floating-point format (0 IEEE, 1 VAX, 2 Cray, 3 IBM).
+    pub float: u8,
+}
+
+impl DataRep {
+    /// What Windows sends: little-endian, ASCII, IEEE.
+    pub const NATIVE: Self = Self { little_endian: true, ebcdic: false, float: 0 };
+
+    /// Big-endian, ASCII, IEEE (what some DCE stacks send).
+    pub const BIG_ENDIAN: Self = Self { little_endian: false, ebcdic: false, float: 0 };
+
+    /// The four bytes of the label.
+    pub fn to_bytes(self) -> [u8; 4] {
+        [u8::from(self.little_endian) << 4 | u8::from(self.ebcdic), self.float, 0, 0]
+    }
+
+    /// Reads the label.
+    pub fn from_bytes(b: [u8; 4]) -> Self {
+        Self { little_endian: b[0] & 0xF0 == 0x10, ebcdic: b[0] & 0x0F == 1, float: b[1] }
+    }
+
+    pub(crate) fn u16(self, b: [u8; 2]) -> u16 {
+        if self.little_endian { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) }
+    }
+
+    pub(crate) fn u32(self, b: [u8; 4]) -> u32 {
+        if self.little_endian { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) }
+    }
+
+    pub(crate) fn u64(self, b: [u8; 8]) -> u64 {
+        if self.little_endian { u64::from_le_bytes(b) } else { u64::from_be_bytes(b) }
+    }
+
+    pub(crate) fn put_u16(self, out: &mut Vec<u8>, v: u16) {
+        out.extend_from_slice(&if self.little_endian { v.to_le_bytes() } else { v.to_be_bytes() });
+    }
+
+    pub(crate) fn put_u32(self, out: &mut Vec<u8>, v: u32) {
+        out.extend_from_slice(&if self.little_endian { v.to_le_bytes() } else { v.to_be_bytes() });
+    }
+}
