@@ -5,13 +5,18 @@
 //!
 //! Everything here is sans-IO: bytes in, typed values out, and back. Parsers
 //! never panic on input from the network; every failure is a [`pdu::PduError`]
-//! or an [`ndr::NdrError`] saying what and where. The association state
-//! machine, the transports, the endpoint mapper and the interface macros are
-//! issue #7's later steps.
+//! or an [`ndr::NdrError`] saying what and where. [`server::Association`] is
+//! one server association as a state machine (bind and `alter_context` with
+//! per-context negotiation, request reassembly, fragmented responses,
+//! faults), and [`example`] the example interface. The transports, the
+//! endpoint mapper, the client and the interface macros are issue #7's later
+//! steps.
 #![forbid(unsafe_code)]
 
+pub mod example;
 pub mod ndr;
 pub mod pdu;
+pub mod server;
 pub mod uuid;
 
 /// The data representation label of a PDU (`drep`): byte order, character

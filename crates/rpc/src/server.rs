@@ -1,0 +1,313 @@
+//! The server side of one association, without I/O.
+//!
+//! # Driving contract
+//!
+//! The transport owns the connection. It hands every byte it reads to
+//! [`Association::receive`], then sends whatever [`Association::poll_transmit`]
+//! gives until it gives nothing; when [`Association::is_closed`] turns true
+//! it closes the connection. Nothing here blocks, sleeps or reads a clock.
+
+use std::collections::HashMap;
+
+use crate::DataRep;
+use crate::ndr::NdrError;
+use crate::pdu::{
+    self, Body, ContextElem, ContextResult, HEADER_LEN, Header, MIN_FRAGMENT, PacketType, Pdu, PduError, flags,
+};
+use crate::uuid::{SyntaxId, Uuid};
+
+/// The largest fragment we send or take.
+pub const MAX_FRAGMENT: u16 = 5840;
+/// The largest stub data one call may bring, all fragments together.
+pub const MAX_CALL_STUB: usize = 4 << 20;
+
+/// `bind_nak` reason: the authentication type is not recognized.
+pub const REJECT_AUTHENTICATION_TYPE: u16 = 8;
+/// `p_cont_def_result`: accepted.
+const ACCEPTANCE: u16 = 0;
+/// `p_cont_def_result`: the provider rejects.
+const PROVIDER_REJECTION: u16 = 2;
+/// `p_cont_def_result`: the bind-time feature negotiation's answer.
+const NEGOTIATE_ACK: u16 = 3;
+/// Provider rejection reason: the abstract syntax (interface) is not supported.
+const ABSTRACT_SYNTAX_NOT_SUPPORTED: u16 = 1;
+/// Provider rejection reason: none of the proposed transfer syntaxes is supported.
+const TRANSFER_SYNTAXES_NOT_SUPPORTED: u16 = 2;
+
+/// An interface a server offers.
+pub trait Interface: Send {
+    /// Its UUID and version.
+    fn syntax(&self) -> SyntaxId;
+
+    /// Runs operation `opnum` on NDR20 stub data written with `drep`: the
+    /// reply's stub data, or a fault status (`NCA_S_OP_RNG_ERROR` for an
+    /// operation it does not have, `RPC_X_BAD_STUB_DATA` for data it cannot read).
+    fn call(&mut self, opnum: u16, stub: &[u8], drep: DataRep) -> Result<Vec<u8>, u32>;
+}
+
+/// Whether an abstract syntax is the bind-time feature negotiation's
+/// (`6cb71c2c-9812-4540-…`, MS-RPCE 3.3.1.5.3).
+fn is_feature_negotiation(syntax: &SyntaxId) -> bool {
+    syntax.uuid.d1 == 0x6cb7_1c2c && syntax.uuid.d2 == 0x9812 && syntax.uuid.d3 == 0x4540
+}
+
+/// A call being reassembled.
+struct Call {
+    context: u16,
+    opnum: u16,
+    drep: DataRep,
+    stub: Vec<u8>,
+}
+
+/// One association (one connection) of a server.
+pub struct Association {
+    interfaces: Vec<Box<dyn Interface>>,
+    /// Presentation context id → interface.
+    contexts: HashMap<u16, usize>,
+    assoc_group: u32,
+    secondary_address: String,
+    max_xmit: u16,
+    max_recv: u16,
+    bound: bool,
+    calls: HashMap<u32, Call>,
+    input: Vec<u8>,
+    output: std::collections::VecDeque<Vec<u8>>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Association {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Association")
+            .field("contexts", &self.contexts)
+            .field("bound", &self.bound)
+            .field("calls", &self.calls.len())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Association {
+    /// A new association offering `interfaces`, in association group
+    /// `assoc_group`; `secondary_address` goes in the `bind_ack` (the TCP
+    /// port, or the endpoint's name).
+    pub fn new(interfaces: Vec<Box<dyn Interface>>, assoc_group: u32, secondary_address: &str) -> Self {
+        Self {
+            interfaces,
+            contexts: HashMap::new(),
+            assoc_group,
+            secondary_address: secondary_address.to_owned(),
+            max_xmit: MIN_FRAGMENT,
+            max_recv: MIN_FRAGMENT,
+            bound: false,
+            calls: HashMap::new(),
+            input: Vec::new(),
+            output: std::collections::VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    /// Bytes from the connection. A protocol error closes the association
+    /// (after queueing a fault when one can be addressed) and is returned
+    /// for the log.
+    pub fn receive(&mut self, bytes: &[u8]) -> Result<(), PduError> {
+        if self.closed {
+            return Ok(());
+        }
+        self.input.extend_from_slice(bytes);
+        loop {
+            let header = match Header::peek(&self.input) {
+                Ok(Some(h)) => h,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(self.fail(e)),
+            };
+            if header.frag_length > self.max_recv.max(MAX_FRAGMENT) {
+                let e = PduError { part: "header", reason: format!("a fragment of {} bytes", header.frag_length) };
+                return Err(self.fail(e));
+            }
+            let len = usize::from(header.frag_length);
+            if self.input.len() < len {
+                return Ok(());
+            }
+            let frag: Vec<u8> = self.input.drain(..len).collect();
+            match Pdu::parse(&frag) {
+                Ok(pdu) => self.handle(pdu)?,
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
+
+    /// The next bytes to send.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.output.pop_front()
+    }
+
+    /// Whether the connection should be closed (once the output is sent).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn fail(&mut self, e: PduError) -> PduError {
+        self.closed = true;
+        e
+    }
+
+    fn send(&mut self, ptype: PacketType, flags: u8, call_id: u32, body: Body) {
+        let header = Header { minor: 0, ptype, flags, drep: DataRep::NATIVE, frag_length: 0, auth_length: 0, call_id };
+        self.output.push_back(Pdu { header, body, auth: None }.emit());
+    }
+
+    fn handle(&mut self, pdu: Pdu) -> Result<(), PduError> {
+        let call_id = pdu.header.call_id;
+        match pdu.body {
+            Body::Bind { max_xmit, max_recv, assoc_group, contexts } => {
+                let alter = pdu.header.ptype == PacketType::AlterContext;
+                if self.bound != alter {
+                    let why = if alter { "alter_context before bind" } else { "a second bind" };
+                    return Err(self.fail(PduError { part: "bind", reason: why.into() }));
+                }
+                if pdu.auth.is_some() {
+                    // No authentication service yet: refuse, not hang.
+                    self.send(
+                        PacketType::BindNak,
+                        flags::FIRST_FRAG | flags::LAST_FRAG,
+                        call_id,
+                        Body::BindNak { reason: REJECT_AUTHENTICATION_TYPE, versions: vec![(5, 0)] },
+                    );
+                    return Ok(());
+                }
+                if !alter {
+                    self.max_xmit = max_recv.clamp(MIN_FRAGMENT, MAX_FRAGMENT);
+                    self.max_recv = max_xmit.clamp(MIN_FRAGMENT, MAX_FRAGMENT);
+                    if assoc_group != 0 {
+                        self.assoc_group = assoc_group;
+                    }
+                    self.bound = true;
+                }
+                let results = contexts.iter().map(|c| self.negotiate(c)).collect();
+                let ptype = if alter { PacketType::AlterContextResp } else { PacketType::BindAck };
+                let body = Body::BindAck {
+                    max_xmit: self.max_xmit,
+                    max_recv: self.max_recv,
+                    assoc_group: self.assoc_group,
+                    secondary_address: if alter { String::new() } else { self.secondary_address.clone() },
+                    results,
+                };
+                self.send(ptype, flags::FIRST_FRAG | flags::LAST_FRAG, call_id, body);
+                Ok(())
+            }
+            Body::Request { context, opnum, stub, .. } => {
+                if !self.bound {
+                    return Err(self.fail(PduError { part: "request", reason: "a request before bind".into() }));
+                }
+                let first = pdu.header.flags & flags::FIRST_FRAG != 0;
+                let call = if first {
+                    self.calls.entry(call_id).or_insert(Call {
+                        context,
+                        opnum,
+                        drep: pdu.header.drep,
+                        stub: Vec::new(),
+                    })
+                } else if let Some(call) = self.calls.get_mut(&call_id) {
+                    call
+                } else {
+                    return Err(self
+                        .fail(PduError { part: "request", reason: format!("call {call_id} has no first fragment") }));
+                };
+                if call.stub.len() + stub.len() > MAX_CALL_STUB {
+                    self.calls.remove(&call_id);
+                    self.fault(call_id, context, pdu::NCA_S_PROTO_ERROR);
+                    return Ok(());
+                }
+                call.stub.extend_from_slice(&stub);
+                if pdu.header.flags & flags::LAST_FRAG != 0
+                    && let Some(call) = self.calls.remove(&call_id)
+                {
+                    self.run(call_id, &call);
+                }
+                Ok(())
+            }
+            Body::Empty if pdu.header.ptype == PacketType::Orphaned => {
+                self.calls.remove(&call_id);
+                Ok(())
+            }
+            Body::Empty if pdu.header.ptype == PacketType::Shutdown => {
+                self.closed = true;
+                Ok(())
+            }
+            Body::Empty => Ok(()),
+            _ => Err(self.fail(PduError {
+                part: "pdu",
+                reason: format!("a {:?} is not something a client sends", pdu.header.ptype),
+            })),
+        }
+    }
+
+    /// The result for one proposed context, in order.
+    fn negotiate(&mut self, c: &ContextElem) -> ContextResult {
+        let none = SyntaxId { uuid: Uuid::default(), major: 0, minor: 0 };
+        if is_feature_negotiation(&c.abstract_syntax) {
+            // Bind-time feature negotiation: no optional features offered.
+            return ContextResult { result: NEGOTIATE_ACK, reason: 0, transfer_syntax: none };
+        }
+        let Some(index) = self.interfaces.iter().position(|i| i.syntax() == c.abstract_syntax) else {
+            return ContextResult {
+                result: PROVIDER_REJECTION,
+                reason: ABSTRACT_SYNTAX_NOT_SUPPORTED,
+                transfer_syntax: none,
+            };
+        };
+        if !c.transfer_syntaxes.contains(&SyntaxId::ndr20()) {
+            // NDR64 only (or something else): refused; the client retries with NDR20.
+            return ContextResult {
+                result: PROVIDER_REJECTION,
+                reason: TRANSFER_SYNTAXES_NOT_SUPPORTED,
+                transfer_syntax: none,
+            };
+        }
+        self.contexts.insert(c.id, index);
+        ContextResult { result: ACCEPTANCE, reason: 0, transfer_syntax: SyntaxId::ndr20() }
+    }
+
+    fn fault(&mut self, call_id: u32, context: u16, status: u32) {
+        let body = Body::Fault { alloc_hint: 0, context, cancel_count: 0, status };
+        self.send(PacketType::Fault, flags::FIRST_FRAG | flags::LAST_FRAG | flags::DID_NOT_EXECUTE, call_id, body);
+    }
+
+    fn run(&mut self, call_id: u32, call: &Call) {
+        let Some(&index) = self.contexts.get(&call.context) else {
+            self.fault(call_id, call.context, pdu::NCA_S_UNK_IF);
+            return;
+        };
+        match self.interfaces[index].call(call.opnum, &call.stub, call.drep) {
+            Err(status) => self.fault(call_id, call.context, status),
+            Ok(reply) => {
+                // Fragments of at most max_xmit bytes: header 16 + response fields 8.
+                let room = usize::from(self.max_xmit) - HEADER_LEN - 8;
+                let total = u32::try_from(reply.len()).unwrap_or(u32::MAX);
+                let chunks: Vec<&[u8]> = if reply.is_empty() { vec![&[][..]] } else { reply.chunks(room).collect() };
+                let last = chunks.len() - 1;
+                for (i, chunk) in chunks.into_iter().enumerate() {
+                    let mut f = 0;
+                    if i == 0 {
+                        f |= flags::FIRST_FRAG;
+                    }
+                    if i == last {
+                        f |= flags::LAST_FRAG;
+                    }
+                    let body = Body::Response {
+                        alloc_hint: total,
+                        context: call.context,
+                        cancel_count: 0,
+                        stub: chunk.to_vec(),
+                    };
+                    self.send(PacketType::Response, f, call_id, body);
+                }
+            }
+        }
+    }
+}
+
+/// An NDR error as the fault a server answers with.
+pub fn bad_stub(_: NdrError) -> u32 {
+    pdu::RPC_X_BAD_STUB_DATA
+}
