@@ -17,6 +17,7 @@ pub mod example;
 pub mod ndr;
 pub mod pdu;
 pub mod server;
+pub mod tcp;
 pub mod uuid;
 
 /// The data representation label of a PDU (`drep`): byte order, character
