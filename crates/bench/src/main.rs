@@ -12,6 +12,7 @@
 mod mailslots;
 mod pipes;
 mod registry;
+mod rpc;
 mod stats;
 mod sync;
 
@@ -44,6 +45,8 @@ fn main() {
         Some("mailslot-echo") => mailslots::mailslot_echo(Path::new(&args[1])),
         Some("raw-dgram-echo") => mailslots::raw_echo(Path::new(&args[1])),
         Some("mailbox-echo") => sync::mailbox_echo(),
+        Some("rpc-serve") => rpc::serve(Path::new(&args[1])),
+        Some("rpc-echo") => rpc::echo(Path::new(&args[1])),
         Some("syscall-probe") => syscall_probe(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000)),
         Some("all") | None => all(iterations(&args)),
         Some(other) => {
@@ -181,6 +184,7 @@ fn all(n: usize) {
     rows.push(mailslots::round_trip(dir.path(), &broker_path, n / 4));
     rows.push(section_open_and_map(&conn, (n / 10).max(100)));
     rows.extend(registry::rows(&conn, dir.path(), (n / 20).max(100)));
+    rows.push(rpc::row(dir.path(), n / 4));
     let uncontended = sync::uncontended(&conn, n * 50);
     let rates = mailslots::rates(dir.path(), &broker_path, 200_000);
     let clients = many_clients(&broker_path, broker.0.id(), 10_000, n / 4);

@@ -24,6 +24,7 @@ use commands::mutex::MutexCommand;
 use commands::objects::{self, DEFAULT_DIRECTORY};
 use commands::pipe::PipeCommand;
 use commands::reg::RegCommand;
+use commands::rpc::RpcCommand;
 use commands::section::SectionCommand;
 use commands::sem::SemCommand;
 use commands::{Ctx, Done};
@@ -121,6 +122,9 @@ enum Command {
     /// (options as `/v` or `--v`).
     #[command(subcommand)]
     Reg(RegCommand),
+    /// DCE/RPC: serve and call the example interface.
+    #[command(subcommand)]
+    Rpc(RpcCommand),
     /// The broker: start, stop, restart, status.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -177,6 +181,7 @@ fn run(ctx: &Ctx, command: Command) -> switchboard::Result<Done> {
         Command::Mailslot(c) => commands::mailslot::run(ctx, c),
         Command::Section(c) => commands::section::run(ctx, c),
         Command::Reg(c) => commands::reg::run(ctx, c),
+        Command::Rpc(c) => commands::rpc::run(ctx, c),
         Command::Daemon(c) => commands::daemon::run(ctx, c),
         Command::Completions { shell } => {
             let mut script = Vec::new();

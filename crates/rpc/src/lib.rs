@@ -13,6 +13,8 @@
 //! steps.
 #![forbid(unsafe_code)]
 
+pub mod binding;
+pub mod client;
 pub mod example;
 pub mod ndr;
 pub mod pdu;

@@ -81,6 +81,7 @@ win32_errors! {
     ERROR_UNSUPPORTED_TYPE = 1630, "data of this type is not supported";
     ERROR_DATATYPE_MISMATCH = 1629, "the data is of the wrong type";
     ERROR_BUSY = 170, "the requested resource is in use";
+    ERROR_BAD_NETPATH = 53, "the network path was not found";
     ERROR_BADKEY = 1010, "the configuration registry key is invalid";
     ERROR_BADDB = 1009, "the configuration registry database is corrupt";
     ERROR_KEY_DELETED = 1018, "illegal operation attempted on a registry key that has been marked for deletion";

@@ -8,6 +8,7 @@ pub mod mutex;
 pub mod objects;
 pub mod pipe;
 pub mod reg;
+pub mod rpc;
 pub mod section;
 pub mod sem;
 

@@ -1,0 +1,154 @@
+//! `rpc serve-example|call-example`: the DCE/RPC example interface from the
+//! shell.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Subcommand;
+use switchboard::{Error, ErrorKind, Result, Win32Error};
+use switchboard_rpc::binding::Binding;
+use switchboard_rpc::client::Client;
+use switchboard_rpc::example::{self, Example};
+use switchboard_rpc::ndr::{NdrReader, NdrWriter};
+use switchboard_rpc::server::Interface;
+
+use super::{Ctx, Done};
+
+/// DCE/RPC commands.
+#[derive(Debug, Subcommand)]
+pub enum RpcCommand {
+    /// Serve the example interface (5b9f3a4e-…, v1.0) until interrupted.
+    ServeExample {
+        /// Listen on TCP (`ncacn_ip_tcp`), e.g. 127.0.0.1:5000.
+        #[arg(long, value_name = "ADDR")]
+        tcp: Option<String>,
+        /// Listen on `ncalrpc` endpoint NAME: a Unix socket in the realm's `ncalrpc` directory.
+        #[arg(long, value_name = "NAME")]
+        ncalrpc: Option<String>,
+    },
+    /// Call one operation of the example interface: `add A B`, `length TEXT`,
+    /// `sum N…`, `reverse TEXT`.
+    CallExample {
+        /// Where: `ncacn_ip_tcp:HOST[PORT]` or `ncalrpc:[NAME]`.
+        binding: String,
+        /// The operation.
+        op: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
+}
+
+/// The directory of `ncalrpc` endpoints: beside the broker's socket.
+fn ncalrpc_dir(ctx: &Ctx) -> PathBuf {
+    let from_env = std::env::var_os("SWITCHBOARD_SOCKET").filter(|s| !s.is_empty()).map(PathBuf::from);
+    let socket = ctx.socket.clone().or(from_env).unwrap_or_else(|| {
+        switchboard_sys::Realm::user().map_or_else(|_| PathBuf::from("/tmp/switchboard"), |r| r.socket)
+    });
+    socket.parent().map_or_else(|| PathBuf::from("/tmp"), Path::to_path_buf).join("ncalrpc")
+}
+
+fn io(op: &'static str, what: &str, e: &std::io::Error) -> Error {
+    Error::new(ErrorKind::Refused, Win32Error::ERROR_BAD_NETPATH, op, Some(what), e.to_string())
+}
+
+fn usage(op: &'static str, what: &str, reason: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidArgument, Win32Error::ERROR_INVALID_PARAMETER, op, Some(what), reason)
+}
+
+/// Runs an RPC command.
+pub fn run(ctx: &Ctx, command: RpcCommand) -> Result<Done> {
+    match command {
+        RpcCommand::ServeExample { tcp, ncalrpc } => serve(ctx, tcp.as_deref(), ncalrpc.as_deref()),
+        RpcCommand::CallExample { binding, op, args } => call(ctx, &binding, &op, &args),
+    }
+}
+
+fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>) -> Result<Done> {
+    let op = "RpcServerListen";
+    if tcp.is_none() && ncalrpc.is_none() {
+        return Err(usage(op, "serve-example", "give --tcp ADDR, --ncalrpc NAME, or both"));
+    }
+    let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> =
+        Arc::new(|| vec![Box::new(Example) as Box<dyn Interface>]);
+    let mut threads = Vec::new();
+    if let Some(addr) = tcp {
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| io(op, addr, &e))?;
+        let shown = listener.local_addr().map_or_else(|_| addr.to_owned(), |a| a.to_string());
+        let port = listener.local_addr().map_or(0, |a| a.port());
+        println!(
+            "serving SwitchboardExample at ncacn_ip_tcp:{}[{port}] ({shown})",
+            shown.rsplit_once(':').map_or("", |(h, _)| h)
+        );
+        let make = Arc::clone(&make);
+        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&listener, &make)));
+    }
+    if let Some(name) = ncalrpc {
+        let dir = ncalrpc_dir(ctx);
+        std::fs::create_dir_all(&dir).map_err(|e| io(op, &dir.display().to_string(), &e))?;
+        let path = dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).map_err(|e| io(op, name, &e))?;
+        println!("serving SwitchboardExample at ncalrpc:[{name}] ({})", path.display());
+        let (make, name) = (Arc::clone(&make), name.to_owned());
+        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, &name, &make)));
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(Done::Ok)
+}
+
+fn call(ctx: &Ctx, binding: &str, op_name: &str, args: &[String]) -> Result<Done> {
+    let op = "RpcCall";
+    let parsed = Binding::parse(binding).map_err(|why| usage(op, binding, why))?;
+    let number = |s: &String| s.parse::<i32>().map_err(|_| usage(op, op_name, format!("{s:?} is not a 32-bit number")));
+    let mut w = NdrWriter::new();
+    let opnum = match (op_name, args) {
+        ("add", [a, b]) => {
+            w.i32(number(a)?);
+            w.i32(number(b)?);
+            0
+        }
+        ("length", [text]) => {
+            w.pointer(true);
+            w.wide_string(text);
+            1
+        }
+        ("sum", values) => {
+            let values = values.iter().map(number).collect::<Result<Vec<i32>>>()?;
+            w.i32(i32::try_from(values.len()).unwrap_or(i32::MAX));
+            w.conformant_u32s(&values.iter().map(|v| v.cast_unsigned()).collect::<Vec<_>>());
+            2
+        }
+        ("reverse", [text]) => {
+            w.i32(i32::try_from(text.len()).unwrap_or(i32::MAX));
+            w.conformant_bytes(text.as_bytes());
+            3
+        }
+        _ => return Err(usage(op, op_name, "operations: add A B, length TEXT, sum N…, reverse TEXT")),
+    };
+    let stub = w.into_bytes();
+    let reply = match &parsed {
+        Binding::Tcp { host, port } => {
+            let stream = std::net::TcpStream::connect((host.as_str(), *port)).map_err(|e| io(op, binding, &e))?;
+            Client::bind(stream, example::syntax()).and_then(|mut c| c.call(opnum, &stub))
+        }
+        Binding::Local { endpoint } => {
+            let path = ncalrpc_dir(ctx).join(endpoint);
+            let stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| io(op, binding, &e))?;
+            Client::bind(stream, example::syntax()).and_then(|mut c| c.call(opnum, &stub))
+        }
+    }
+    .map_err(|e| io(op, binding, &e))?;
+    let mut r = NdrReader::new(&reply, switchboard_rpc::DataRep::NATIVE);
+    let bad = |e: switchboard_rpc::ndr::NdrError| usage(op, binding, e.to_string());
+    let text = match opnum {
+        0 | 1 => r.i32().map_err(bad)?.to_string(),
+        2 => r.u64().map_err(bad)?.cast_signed().to_string(),
+        _ => String::from_utf8_lossy(&r.conformant_bytes().map_err(bad)?).into_owned(),
+    };
+    ctx.emit(&serde_json::json!({ "binding": parsed.to_string(), "op": op_name, "result": text }), || {
+        format!("{text}\n")
+    })?;
+    Ok(Done::Ok)
+}

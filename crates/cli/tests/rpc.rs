@@ -1,0 +1,31 @@
+//! `switchboard rpc …`: one process serves the example interface, others
+//! call it over TCP and over ncalrpc.
+
+mod common;
+use common::*;
+
+use switchboard_testkit::TestBroker;
+
+#[test]
+fn serve_example_answers_call_example_over_tcp_and_ncalrpc() {
+    let broker = TestBroker::start();
+    let (_server, line) = Proc::start(&broker, &["rpc", "serve-example", "--tcp", "127.0.0.1:0"], "serving");
+    // "serving SwitchboardExample at ncacn_ip_tcp:127.0.0.1[PORT] (…)"
+    let binding = line.split_whitespace().nth(3).unwrap().to_owned();
+    assert!(binding.starts_with("ncacn_ip_tcp:127.0.0.1["), "{line}");
+    let added = run(&broker, &["rpc", "call-example", &binding, "add", "40", "2"]);
+    ok(&added);
+    assert_eq!(stdout(&added), "42\n");
+    let summed = run(&broker, &["--json", "rpc", "call-example", &binding, "sum", "1", "2", "2147483647"]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&summed)).unwrap();
+    assert_eq!(value["result"], "2147483650", "a 64-bit sum");
+
+    let (_local, line) = Proc::start(&broker, &["rpc", "serve-example", "--ncalrpc", "TEST"], "serving");
+    assert!(line.contains("ncalrpc:[TEST]"), "{line}");
+    let reversed = run(&broker, &["rpc", "call-example", "ncalrpc:[TEST]", "reverse", "abc"]);
+    ok(&reversed);
+    assert_eq!(stdout(&reversed), "cba\n");
+    let bad = run(&broker, &["rpc", "call-example", "ncadg_ip_udp:h[1]", "add", "1", "2"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("not supported"), "{}", stderr(&bad));
+}

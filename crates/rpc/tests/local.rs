@@ -1,0 +1,58 @@
+//! The example interface served on `ncalrpc` (a Unix socket) and on TCP,
+//! called by our own client from another thread through the real sockets.
+
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::Arc;
+
+use switchboard_rpc::client::Client;
+use switchboard_rpc::example::{self, Example};
+use switchboard_rpc::ndr::NdrWriter;
+use switchboard_rpc::server::Interface;
+
+fn make() -> Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> {
+    Arc::new(|| vec![Box::new(Example) as Box<dyn Interface>])
+}
+
+fn add_stub(a: i32, b: i32) -> Vec<u8> {
+    let mut w = NdrWriter::new();
+    w.i32(a);
+    w.i32(b);
+    w.into_bytes()
+}
+
+#[test]
+fn ncalrpc_serves_calls_of_any_size_and_faults_unknown_operations() {
+    let dir = tempfile_dir();
+    let path = dir.join("EXAMPLE");
+    let listener = UnixListener::bind(&path).unwrap();
+    let make = make();
+    std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "EXAMPLE", &make));
+    let mut client = Client::bind(UnixStream::connect(&path).unwrap(), example::syntax()).unwrap();
+    assert_eq!(client.call(0, &add_stub(40, 2)).unwrap(), 42i32.to_le_bytes());
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let mut w = NdrWriter::new();
+    w.i32(100_000);
+    w.conformant_bytes(&data);
+    let reply = client.call(3, &w.into_bytes()).unwrap();
+    assert!(reply[4..].iter().eq(data.iter().rev()), "100 kB reversed, both ways fragmented");
+    let e = client.call(9, &[0; 4]).unwrap_err();
+    assert!(e.to_string().contains("0x1c010002"), "{e}");
+    assert_eq!(client.call(0, &add_stub(1, 1)).unwrap(), 2i32.to_le_bytes(), "the association survives a fault");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn ncacn_ip_tcp_serves_the_same() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let make = make();
+    std::thread::spawn(move || switchboard_rpc::tcp::serve(&listener, &make));
+    let mut client = Client::bind(std::net::TcpStream::connect(addr).unwrap(), example::syntax()).unwrap();
+    assert_eq!(client.call(0, &add_stub(-7, 2)).unwrap(), (-5i32).to_le_bytes());
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-rpc-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
