@@ -3,6 +3,7 @@
 unknown operation number. Exits non-zero on the first wrong answer.
 
 Usage: python impacket_example.py PORT [MAX_FRAGMENT]
+       python impacket_example.py --epm PORT   (impacket's hept_map on our mapper at 135)
 """
 import sys
 
@@ -77,7 +78,15 @@ def expect(what, got, wanted):
     print(f"ok {what}")
 
 
+def epm(port):
+    from impacket.dcerpc.v5 import epm as impacket_epm
+    binding = impacket_epm.hept_map('127.0.0.1', uuidtup_to_bin(EXAMPLE), protocol='ncacn_ip_tcp')
+    expect("hept_map finds the example", binding, f'ncacn_ip_tcp:127.0.0.1[{port}]')
+
+
 def main():
+    if sys.argv[1] == '--epm':
+        return epm(sys.argv[2])
     port = sys.argv[1]
     fragment = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     rpc = transport.DCERPCTransportFactory(f'ncacn_ip_tcp:127.0.0.1[{port}]')

@@ -1,15 +1,27 @@
-//! Serves the example interface on `ncacn_ip_tcp`: `cargo run -p switchboard-rpc --example serve_example -- 127.0.0.1:5000`.
+//! Serves the example interface on `ncacn_ip_tcp`, and with a second
+//! address the endpoint mapper too, with the example registered:
+//! `cargo run -p switchboard-rpc --example serve_example -- 127.0.0.1:5000 [127.0.0.1:135]`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use switchboard_rpc::example::Example;
+use switchboard_rpc::epm::{Mapper, Registrations};
+use switchboard_rpc::example::{self, Example};
 use switchboard_rpc::server::Interface;
+
+type Make = Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>;
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:5000".into());
     let listener = std::net::TcpListener::bind(&addr)?;
+    let port = listener.local_addr()?.port();
+    if let Some(epm) = std::env::args().nth(2) {
+        let mapper = std::net::TcpListener::bind(&epm)?;
+        let registered: Registrations = Arc::new(Mutex::new(vec![(example::syntax(), port)]));
+        let make: Make = Arc::new(move || vec![Box::new(Mapper::new(Arc::clone(&registered))) as Box<dyn Interface>]);
+        println!("endpoint mapper on ncacn_ip_tcp:{epm}");
+        std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make));
+    }
     println!("serving SwitchboardExample on ncacn_ip_tcp:{addr}");
-    let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> =
-        Arc::new(|| vec![Box::new(Example) as Box<dyn Interface>]);
+    let make: Make = Arc::new(|| vec![Box::new(Example) as Box<dyn Interface>]);
     switchboard_rpc::tcp::serve(&listener, &make)
 }

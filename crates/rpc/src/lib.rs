@@ -15,6 +15,7 @@
 
 pub mod binding;
 pub mod client;
+pub mod epm;
 pub mod example;
 pub mod ndr;
 pub mod pdu;
