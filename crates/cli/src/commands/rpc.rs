@@ -2,12 +2,13 @@
 //! shell.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use clap::Subcommand;
 use switchboard::{Error, ErrorKind, Result, Win32Error};
 use switchboard_rpc::binding::Binding;
 use switchboard_rpc::client::Client;
+use switchboard_rpc::epm::{Mapper, Registrations};
 use switchboard_rpc::example::{self, Example};
 use switchboard_rpc::ndr::{NdrReader, NdrWriter};
 use switchboard_rpc::server::Interface;
@@ -25,6 +26,10 @@ pub enum RpcCommand {
         /// Listen on `ncalrpc` endpoint NAME: a Unix socket in the realm's `ncalrpc` directory.
         #[arg(long, value_name = "NAME")]
         ncalrpc: Option<String>,
+        /// Also run the endpoint mapper at ADDR (port 135 needs root), with
+        /// the example's TCP endpoint registered.
+        #[arg(long, value_name = "ADDR", requires = "tcp")]
+        epm: Option<String>,
     },
     /// Call one operation of the example interface: `add A B`, `length TEXT`,
     /// `sum N…`, `reverse TEXT`.
@@ -58,12 +63,14 @@ fn usage(op: &'static str, what: &str, reason: impl Into<String>) -> Error {
 /// Runs an RPC command.
 pub fn run(ctx: &Ctx, command: RpcCommand) -> Result<Done> {
     match command {
-        RpcCommand::ServeExample { tcp, ncalrpc } => serve(ctx, tcp.as_deref(), ncalrpc.as_deref()),
+        RpcCommand::ServeExample { tcp, ncalrpc, epm } => {
+            serve(ctx, tcp.as_deref(), ncalrpc.as_deref(), epm.as_deref())
+        }
         RpcCommand::CallExample { binding, op, args } => call(ctx, &binding, &op, &args),
     }
 }
 
-fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>) -> Result<Done> {
+fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>, epm: Option<&str>) -> Result<Done> {
     let op = "RpcServerListen";
     if tcp.is_none() && ncalrpc.is_none() {
         return Err(usage(op, "serve-example", "give --tcp ADDR, --ncalrpc NAME, or both"));
@@ -81,6 +88,14 @@ fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>) -> Result<Done> {
         );
         let make = Arc::clone(&make);
         threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&listener, &make)));
+        if let Some(epm) = epm {
+            let mapper = std::net::TcpListener::bind(epm).map_err(|e| io(op, epm, &e))?;
+            let registered: Registrations = Arc::new(Mutex::new(vec![(example::syntax(), port)]));
+            let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> =
+                Arc::new(move || vec![Box::new(Mapper::new(Arc::clone(&registered))) as Box<dyn Interface>]);
+            println!("endpoint mapper at ncacn_ip_tcp:{epm}");
+            threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make)));
+        }
     }
     if let Some(name) = ncalrpc {
         let dir = ncalrpc_dir(ctx);
