@@ -151,13 +151,16 @@ pub(crate) fn me() -> u32 {
 }
 
 /// Announces this thread on `conn` (once), before it may own a mutex or
-/// hold a wait-all lock there.
+/// hold a wait-all lock there. The answer is awaited: the broker checks that
+/// the thread is one of this process's while it surely still runs.
 pub(crate) fn announce(conn: &Connection) {
     let _ = THIS.try_with(|this| {
-        let mut announced = this.announced.borrow_mut();
-        if !announced.iter().any(|c| c.same_as(conn)) {
-            conn.send_and_forget(p::ThreadStarted { thread: this.tid });
-            announced.push(conn.clone());
+        let known = this.announced.borrow().iter().any(|c| c.same_as(conn));
+        if !known {
+            // A refusal (a full table) only means the broker could not
+            // abandon this thread's mutexes if the process died.
+            let _ = conn.call(p::ThreadStarted { thread: this.tid }, "ThreadStart", None);
+            this.announced.borrow_mut().push(conn.clone());
         }
     });
 }
