@@ -82,6 +82,11 @@ def epm(port):
     from impacket.dcerpc.v5 import epm as impacket_epm
     binding = impacket_epm.hept_map('127.0.0.1', uuidtup_to_bin(EXAMPLE), protocol='ncacn_ip_tcp')
     expect("hept_map finds the example", binding, f'ncacn_ip_tcp:127.0.0.1[{port}]')
+    listed = [
+        (entry['tower']['Floors'][0]['InterfaceUUID'], impacket_epm.PrintStringBinding(entry['tower']['Floors']))
+        for entry in impacket_epm.hept_lookup('127.0.0.1')
+    ]
+    expect("hept_lookup lists the example", (uuidtup_to_bin(EXAMPLE)[:16], f'ncacn_ip_tcp:127.0.0.1[{port}]') in listed, True)
 
 
 def main():

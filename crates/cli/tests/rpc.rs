@@ -9,7 +9,8 @@ use switchboard_testkit::TestBroker;
 #[test]
 fn serve_example_answers_call_example_over_tcp_and_ncalrpc() {
     let broker = TestBroker::start();
-    let (_server, line) = Proc::start(&broker, &["rpc", "serve-example", "--tcp", "127.0.0.1:0"], "serving");
+    let (_server, line) =
+        Proc::start(&broker, &["rpc", "serve-example", "--tcp", "127.0.0.1:0", "--epm", "127.0.0.1:0"], "serving");
     // "serving SwitchboardExample at ncacn_ip_tcp:127.0.0.1[PORT] (…)"
     let binding = line.split_whitespace().nth(3).unwrap().to_owned();
     assert!(binding.starts_with("ncacn_ip_tcp:127.0.0.1["), "{line}");
@@ -19,6 +20,17 @@ fn serve_example_answers_call_example_over_tcp_and_ncalrpc() {
     let summed = run(&broker, &["--json", "rpc", "call-example", &binding, "sum", "1", "2", "2147483647"]);
     let value: serde_json::Value = serde_json::from_str(&stdout(&summed)).unwrap();
     assert_eq!(value["result"], "2147483650", "a 64-bit sum");
+
+    // The endpoint mapper knows where the example is.
+    let mapper = line.rsplit(' ').next().unwrap().trim().to_owned();
+    assert!(mapper.starts_with("ncacn_ip_tcp:127.0.0.1["), "{line}");
+    let listed = run(&broker, &["rpc", "ls", &mapper]);
+    ok(&listed);
+    let port = binding.trim_start_matches("ncacn_ip_tcp:127.0.0.1[").trim_end_matches(']').to_owned();
+    assert_eq!(
+        stdout(&listed),
+        format!("5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64 v1.0  ncacn_ip_tcp:127.0.0.1[{port}]  Switchboard\n")
+    );
 
     let (_local, line) = Proc::start(&broker, &["rpc", "serve-example", "--ncalrpc", "TEST"], "serving");
     assert!(line.contains("ncalrpc:[TEST]"), "{line}");

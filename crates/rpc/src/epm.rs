@@ -1,7 +1,8 @@
 //! The endpoint mapper (`e1af8308-5d1f-11c9-91a4-08002b14a0fa` v3.0): towers,
 //! and `ept_map` over registered `ncacn_ip_tcp` endpoints.
 //!
-//! So far `ept_map` only; `ept_lookup`, `ept_lookup_handle_free`, `ncalrpc`
+//! `ept_lookup` (every registration, in one batch: the handle comes back
+//! NULL) and `ept_map` are served; `ept_lookup_handle_free`, `ncalrpc`
 //! towers and where the mapper lives (broker or beside it) are issue #7's
 //! next steps.
 
@@ -108,6 +109,57 @@ impl Tower {
     }
 }
 
+/// The stub of an `ept_lookup` asking for every entry (up to `max`).
+pub fn lookup_request(max: u32) -> Vec<u8> {
+    let mut w = NdrWriter::new();
+    w.u32(0); // RPC_C_EP_ALL_ELTS
+    w.pointer(false); // object
+    w.pointer(false); // interface id
+    w.u32(1); // RPC_C_VERS_ALL
+    for _ in 0..5 {
+        w.u32(0); // a NULL entry handle
+    }
+    w.u32(max);
+    w.into_bytes()
+}
+
+/// The towers and annotations of an `ept_lookup` answer (towers that are
+/// not `ncacn_ip_tcp` are skipped), and its status.
+pub fn parse_lookup(reply: &[u8]) -> Result<(Vec<(Tower, String)>, u32), NdrError> {
+    let mut r = NdrReader::new(reply, DataRep::NATIVE);
+    for _ in 0..5 {
+        r.u32()?;
+    }
+    let count = r.u32()?;
+    let (_max, _offset, actual) = (r.u32()?, r.u32()?, r.u32()?);
+    if actual != count {
+        return Err(NdrError { at: r.position(), reason: "num_ents differs from the array's length".into() });
+    }
+    let mut heads = Vec::new();
+    for _ in 0..count.min(4096) {
+        for _ in 0..4 {
+            r.u32()?;
+        }
+        let tower = r.pointer()?;
+        let _offset = r.u32()?;
+        let length = r.u32()?.min(64);
+        let text: Vec<u8> = (0..length).map(|_| r.u8()).collect::<Result<_, _>>()?;
+        heads.push((tower.is_some(), String::from_utf8_lossy(text.strip_suffix(&[0]).unwrap_or(&text)).into_owned()));
+    }
+    let mut out = Vec::new();
+    for (has_tower, annotation) in heads {
+        if has_tower {
+            let (_max, length) = (r.u32()?, r.u32()?);
+            let octets: Vec<u8> = (0..length.min(1024)).map(|_| r.u8()).collect::<Result<_, _>>()?;
+            if let Some(t) = Tower::decode(&octets) {
+                out.push((t, annotation));
+            }
+        }
+    }
+    let status = r.u32()?;
+    Ok((out, status))
+}
+
 /// The registered endpoints, shared by every association of the mapper.
 pub type Registrations = Arc<Mutex<Vec<(SyntaxId, u16)>>>;
 
@@ -121,6 +173,68 @@ impl Mapper {
     /// A mapper answering from `registered`.
     pub fn new(registered: Registrations) -> Self {
         Self { registered }
+    }
+
+    /// `ept_lookup`: every registered endpoint (filters are not applied
+    /// yet), all in one answer whose handle is NULL.
+    fn lookup(&self, r: &mut NdrReader<'_>) -> Result<Vec<u8>, NdrError> {
+        let _inquiry = r.u32()?;
+        if r.pointer()?.is_some() {
+            for _ in 0..4 {
+                r.u32()?;
+            }
+        }
+        if r.pointer()?.is_some() {
+            for _ in 0..4 {
+                r.u32()?;
+            }
+            r.u16()?;
+            r.u16()?;
+        }
+        let _vers_option = r.u32()?;
+        for _ in 0..5 {
+            r.u32()?;
+        }
+        let max = r.u32()?;
+        let registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let entries: Vec<Vec<u8>> = registered
+            .iter()
+            .take(usize::try_from(max).unwrap_or(0))
+            .map(|&(s, port)| Tower { interface: s, transfer: SyntaxId::ndr20(), port, ip: [127, 0, 0, 1] }.encode())
+            .collect();
+        let count = u32::try_from(entries.len()).unwrap_or(0);
+        let mut w = NdrWriter::new();
+        for _ in 0..5 {
+            w.u32(0);
+        }
+        w.u32(count);
+        // [out, length_is(*num_ents), size_is(max_ents)] ept_entry_t entries[]
+        w.u32(max);
+        w.u32(0);
+        w.u32(count);
+        let annotation = b"Switchboard\0";
+        for _ in &entries {
+            // object (nil), tower pointer, [string] char annotation[64]
+            for _ in 0..4 {
+                w.u32(0);
+            }
+            w.pointer(true);
+            w.u32(0);
+            w.u32(u32::try_from(annotation.len()).unwrap_or(0));
+            for &b in annotation {
+                w.u8(b);
+            }
+            w.align(4);
+        }
+        for t in &entries {
+            w.u32(u32::try_from(t.len()).unwrap_or(0));
+            w.u32(u32::try_from(t.len()).unwrap_or(0));
+            for &b in t {
+                w.u8(b);
+            }
+        }
+        w.u32(if entries.is_empty() { EPT_S_NOT_REGISTERED } else { 0 });
+        Ok(w.into_bytes())
     }
 
     /// `ept_map`: the request's tower names the interface; the answer is its
@@ -195,6 +309,7 @@ impl Interface for Mapper {
 
     fn call(&mut self, opnum: u16, stub: &[u8], drep: DataRep) -> Result<Vec<u8>, u32> {
         match opnum {
+            2 => self.lookup(&mut NdrReader::new(stub, drep)).map_err(|_| RPC_X_BAD_STUB_DATA),
             3 => self.map(&mut NdrReader::new(stub, drep)).map_err(|_| RPC_X_BAD_STUB_DATA),
             _ => Err(NCA_S_OP_RNG_ERROR),
         }
@@ -204,6 +319,18 @@ impl Interface for Mapper {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ept_lookup_lists_every_registration() {
+        let registered: Registrations = Arc::new(Mutex::new(vec![(crate::example::syntax(), 5135), (syntax(), 135)]));
+        let mut mapper = Mapper::new(registered);
+        let reply = mapper.call(2, &lookup_request(500), DataRep::NATIVE).unwrap();
+        let (entries, status) = parse_lookup(&reply).unwrap();
+        assert_eq!(status, 0);
+        let listed: Vec<(SyntaxId, u16)> = entries.iter().map(|(t, _)| (t.interface, t.port)).collect();
+        assert_eq!(listed, [(crate::example::syntax(), 5135), (syntax(), 135)]);
+        assert_eq!(entries[0].1, "Switchboard");
+    }
 
     #[test]
     fn towers_round_trip_with_the_port_big_endian() {

@@ -1,6 +1,7 @@
 //! `rpc serve-example|call-example`: the DCE/RPC example interface from the
 //! shell.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +31,12 @@ pub enum RpcCommand {
         /// the example's TCP endpoint registered.
         #[arg(long, value_name = "ADDR", requires = "tcp")]
         epm: Option<String>,
+    },
+    /// List what an endpoint mapper knows (`ept_lookup`), like `rpcclient epmlookup`.
+    Ls {
+        /// The mapper: `ncacn_ip_tcp:HOST[PORT]` (135 by default).
+        #[arg(default_value = "ncacn_ip_tcp:127.0.0.1[135]")]
+        binding: String,
     },
     /// Call one operation of the example interface: `add A B`, `length TEXT`,
     /// `sum N…`, `reverse TEXT`.
@@ -67,6 +74,7 @@ pub fn run(ctx: &Ctx, command: RpcCommand) -> Result<Done> {
             serve(ctx, tcp.as_deref(), ncalrpc.as_deref(), epm.as_deref())
         }
         RpcCommand::CallExample { binding, op, args } => call(ctx, &binding, &op, &args),
+        RpcCommand::Ls { binding } => ls(ctx, &binding),
     }
 }
 
@@ -82,20 +90,20 @@ fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>, epm: Option<&str>)
         let listener = std::net::TcpListener::bind(addr).map_err(|e| io(op, addr, &e))?;
         let shown = listener.local_addr().map_or_else(|_| addr.to_owned(), |a| a.to_string());
         let port = listener.local_addr().map_or(0, |a| a.port());
-        println!(
-            "serving SwitchboardExample at ncacn_ip_tcp:{}[{port}] ({shown})",
-            shown.rsplit_once(':').map_or("", |(h, _)| h)
-        );
+        let host = shown.rsplit_once(':').map_or("", |(h, _)| h).to_owned();
+        let mut line = format!("serving SwitchboardExample at ncacn_ip_tcp:{host}[{port}] ({shown})");
         let make = Arc::clone(&make);
         threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&listener, &make)));
         if let Some(epm) = epm {
             let mapper = std::net::TcpListener::bind(epm).map_err(|e| io(op, epm, &e))?;
+            let epm_port = mapper.local_addr().map_or(0, |a| a.port());
             let registered: Registrations = Arc::new(Mutex::new(vec![(example::syntax(), port)]));
             let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> =
                 Arc::new(move || vec![Box::new(Mapper::new(Arc::clone(&registered))) as Box<dyn Interface>]);
-            println!("endpoint mapper at ncacn_ip_tcp:{epm}");
+            let _ = write!(line, ", endpoint mapper at ncacn_ip_tcp:{host}[{epm_port}]");
             threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make)));
         }
+        println!("{line}");
     }
     if let Some(name) = ncalrpc {
         let dir = ncalrpc_dir(ctx);
@@ -110,6 +118,56 @@ fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>, epm: Option<&str>)
     for t in threads {
         let _ = t.join();
     }
+    Ok(Done::Ok)
+}
+
+fn ls(ctx: &Ctx, binding: &str) -> Result<Done> {
+    let op = "ept_lookup";
+    let Binding::Tcp { host, port } = Binding::parse(binding).map_err(|why| usage(op, binding, why))? else {
+        return Err(usage(op, binding, "the endpoint mapper is reached over ncacn_ip_tcp"));
+    };
+    let stream = std::net::TcpStream::connect((host.as_str(), port)).map_err(|e| io(op, binding, &e))?;
+    let reply = Client::bind(stream, switchboard_rpc::epm::syntax())
+        .and_then(|mut c| c.call(2, &switchboard_rpc::epm::lookup_request(500)))
+        .map_err(|e| io(op, binding, &e))?;
+    let (entries, status) =
+        switchboard_rpc::epm::parse_lookup(&reply).map_err(|e| usage(op, binding, e.to_string()))?;
+    if status != 0 && entries.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Refused,
+            Win32Error::ERROR_FILE_NOT_FOUND,
+            op,
+            Some(binding),
+            format!("status 0x{status:08x}: nothing registered"),
+        ));
+    }
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(t, annotation)| {
+            let ip = t.ip.map(|b| b.to_string()).join(".");
+            serde_json::json!({
+                "interface": t.interface.uuid.to_string(),
+                "version": format!("{}.{}", t.interface.major, t.interface.minor),
+                "binding": format!("ncacn_ip_tcp:{ip}[{}]", t.port),
+                "annotation": annotation,
+            })
+        })
+        .collect();
+    ctx.emit(&rows, || {
+        let mut text = String::new();
+        for r in &rows {
+            let field = |k: &str| r[k].as_str().unwrap_or("").to_owned();
+            let _ = writeln!(
+                text,
+                "{} v{}  {}  {}",
+                field("interface"),
+                field("version"),
+                field("binding"),
+                field("annotation")
+            );
+        }
+        text
+    })?;
     Ok(Done::Ok)
 }
 
