@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use switchboard_rpc::client::Client;
-use switchboard_rpc::example::{self, Example};
+use switchboard_rpc::example;
 use switchboard_rpc::ndr::NdrWriter;
 use switchboard_rpc::server::Interface;
 
@@ -22,8 +22,7 @@ const CALL_BYTES: usize = 32;
 pub(crate) fn serve(path: &Path) {
     let listener = UnixListener::bind(path).expect("bind the ncalrpc endpoint");
     println!("ready");
-    let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> =
-        Arc::new(|| vec![Box::new(Example) as Box<dyn Interface>]);
+    let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> = Arc::new(|| vec![example::server()]);
     let _ = switchboard_rpc::tcp::serve_local(&listener, "BENCH", &make);
 }
 

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use switchboard_rpc::epm::{Mapper, Registrations};
-use switchboard_rpc::example::{self, Example};
+use switchboard_rpc::example;
 use switchboard_rpc::server::Interface;
 
 type Make = Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>;
@@ -22,6 +22,6 @@ fn main() -> std::io::Result<()> {
         std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make));
     }
     println!("serving SwitchboardExample on ncacn_ip_tcp:{addr}");
-    let make: Make = Arc::new(|| vec![Box::new(Example) as Box<dyn Interface>]);
+    let make: Make = Arc::new(|| vec![example::server()]);
     switchboard_rpc::tcp::serve(&listener, &make)
 }

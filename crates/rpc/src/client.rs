@@ -3,11 +3,89 @@
 //! responses). Enough for the benchmark and tests; the full client runtime
 //! (timeouts, cancellation, reconnect) is a later step of issue #7.
 
+use std::fmt;
 use std::io::{self, Read, Write};
 
 use crate::DataRep;
+use crate::ndr::NdrError;
 use crate::pdu::{Body, ContextElem, HEADER_LEN, Header, MIN_FRAGMENT, PacketType, Pdu, flags};
 use crate::uuid::SyntaxId;
+
+/// Why a call failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The connection failed (or timed out: `ErrorKind::TimedOut`/`WouldBlock`).
+    Io(io::Error),
+    /// The server refused the bind (`bind_nak`, or the context was rejected).
+    BindRefused(String),
+    /// The server answered with a fault.
+    Fault {
+        /// The operation.
+        opnum: u16,
+        /// The fault status (`nca_s_op_rng_error` 0x1C010002, …).
+        status: u32,
+    },
+    /// The server sent something that is not a well-formed answer.
+    Protocol(String),
+    /// The reply's stub data could not be read.
+    Reply {
+        /// The operation.
+        opnum: u16,
+        /// What was wrong.
+        error: NdrError,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "rpc connection: {e}"),
+            Self::BindRefused(why) => write!(f, "rpc bind refused: {why}"),
+            Self::Fault { opnum, status } => write!(f, "rpc call of operation {opnum}: fault 0x{status:08x}"),
+            Self::Protocol(why) => write!(f, "rpc protocol error: {why}"),
+            Self::Reply { opnum, error } => write!(f, "rpc reply to operation {opnum}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            Self::Reply { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+/// A reply's stub data and the byte order it was written in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The stub data, all fragments together.
+    pub stub: Vec<u8>,
+    /// Its data representation (receiver makes right).
+    pub drep: DataRep,
+}
+
+/// A connection bound to one interface that calls can go over: what the
+/// stubs `#[interface]` generates call.
+pub trait Call {
+    /// Calls operation `opnum` with NDR20 stub data.
+    fn call(&mut self, opnum: u16, stub: Vec<u8>) -> Result<Reply, Error>;
+}
+
+impl<S: Read + Write> Call for Client<S> {
+    fn call(&mut self, opnum: u16, stub: Vec<u8>) -> Result<Reply, Error> {
+        self.call_raw(opnum, &stub)
+    }
+}
 
 /// A bound client.
 #[derive(Debug)]
@@ -75,6 +153,15 @@ impl<S: Read + Write> Client<S> {
     /// Calls `opnum` with NDR20 stub data: the reply's stub data, or the
     /// fault status as an error.
     pub fn call(&mut self, opnum: u16, stub: &[u8]) -> io::Result<Vec<u8>> {
+        match self.call_raw(opnum, stub) {
+            Ok(reply) => Ok(reply.stub),
+            Err(Error::Io(e)) => Err(e),
+            Err(e) => Err(invalid(e.to_string())),
+        }
+    }
+
+    /// Calls `opnum`: the reply, or why not.
+    pub fn call_raw(&mut self, opnum: u16, stub: &[u8]) -> Result<Reply, Error> {
         self.call_id = self.call_id.wrapping_add(1);
         let room = usize::from(self.max_xmit) - HEADER_LEN - 8;
         let pieces: Vec<&[u8]> = if stub.is_empty() { vec![&[][..]] } else { stub.chunks(room).collect() };
@@ -91,15 +178,21 @@ impl<S: Read + Write> Client<S> {
         let mut reply = Vec::new();
         loop {
             let pdu = self.receive()?;
+            if pdu.header.call_id != self.call_id {
+                return Err(Error::Protocol(format!(
+                    "an answer to call {} during call {}",
+                    pdu.header.call_id, self.call_id
+                )));
+            }
             match pdu.body {
                 Body::Response { stub, .. } => {
                     reply.extend_from_slice(&stub);
                     if pdu.header.flags & flags::LAST_FRAG != 0 {
-                        return Ok(reply);
+                        return Ok(Reply { stub: reply, drep: pdu.header.drep });
                     }
                 }
-                Body::Fault { status, .. } => return Err(invalid(format!("fault 0x{status:08x}"))),
-                other => return Err(invalid(format!("unexpected {other:?}"))),
+                Body::Fault { status, .. } => return Err(Error::Fault { opnum, status }),
+                other => return Err(Error::Protocol(format!("a {other:?} in answer to a request"))),
             }
         }
     }

@@ -1,5 +1,5 @@
-//! The example interface issue #7 ships, exactly (hand-written stubs until
-//! the interface macro exists):
+//! The example interface issue #7 ships, exactly, declared with
+//! [`crate::interface`] (the derive and interface macros generate its stubs):
 //!
 //! ```idl
 //! [ uuid(5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64), version(1.0), pointer_default(unique) ]
@@ -17,115 +17,82 @@
 //! }
 //! ```
 
-use crate::DataRep;
-use crate::ndr::{NdrError, NdrReader, NdrWriter};
-use crate::pdu::{NCA_S_OP_RNG_ERROR, RPC_X_BAD_STUB_DATA};
 use crate::server::Interface;
-use crate::uuid::{SyntaxId, Uuid};
+use crate::uuid::SyntaxId;
+
+/// `typedef struct { long id; [string] wchar_t *name; } ITEM;`
+#[derive(crate::Ndr, Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// `long id`.
+    pub id: i32,
+    /// `[string] wchar_t *name` (`[unique]` by the interface's default).
+    #[ndr(string)]
+    pub name: Option<String>,
+}
+
+/// The interface, operation for operation as the IDL declares it.
+#[crate::interface(uuid = "5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64", version = "1.0")]
+pub trait SwitchboardExample {
+    /// 0: `a + b`, wrapping.
+    fn add(&mut self, a: i32, b: i32) -> i32;
+    /// 1: UTF-16 units without the NUL; -1 when `text` is NULL.
+    fn length(&mut self, #[ndr(string)] text: Option<String>) -> i32;
+    /// 2: the 64-bit sum.
+    fn sum(&mut self, count: i32, #[ndr(size_is = count)] values: Vec<i32>) -> i64;
+    /// 3: `reply` = `data` reversed.
+    fn reverse(&mut self, size: i32, #[ndr(size_is = size)] data: Vec<u8>, #[ndr(size_is = size)] reply: &mut Vec<u8>);
+    /// 4: the items whose name is not NULL; `total_chars` = their lengths summed as in `length`.
+    fn count_named(&mut self, count: i32, #[ndr(size_is = count)] items: Vec<Item>, total_chars: &mut i32) -> i32;
+}
 
 /// The interface's syntax: `5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64` v1.0.
 pub fn syntax() -> SyntaxId {
-    SyntaxId {
-        uuid: Uuid { d1: 0x5b9f_3a4e, d2: 0x7c21, d3: 0x4d6a, d4: [0x9e, 0x0b, 0x3f, 0x8a, 0x2c, 0x1d, 0x7e, 0x64] },
-        major: 1,
-        minor: 0,
-    }
+    SwitchboardExampleServer::<Example>::syntax()
 }
 
-/// The server side of `SwitchboardExample`.
+/// The example's implementation.
 #[derive(Debug, Default)]
 pub struct Example;
 
-/// A `[size_is(count)]` count: the conformance must equal the parameter.
-fn conformance(r: &mut NdrReader<'_>, count: i32) -> Result<(), NdrError> {
-    let max = r.u32()?;
-    if i64::from(max) != i64::from(count) {
-        return Err(NdrError { at: r.position(), reason: format!("conformance {max} for a count of {count}") });
-    }
-    Ok(())
+/// The example served: `SwitchboardExampleServer(Example)`, boxed.
+pub fn server() -> Box<dyn Interface> {
+    Box::new(SwitchboardExampleServer(Example))
 }
 
 fn utf16_len(s: &str) -> i32 {
     i32::try_from(s.encode_utf16().count()).unwrap_or(i32::MAX)
 }
 
-impl Example {
-    fn dispatch(opnum: u16, r: &mut NdrReader<'_>) -> Result<Result<Vec<u8>, u32>, NdrError> {
-        let mut w = NdrWriter::new();
-        match opnum {
-            0 => {
-                let (a, b) = (r.i32()?, r.i32()?);
-                w.i32(a.wrapping_add(b));
-            }
-            1 => {
-                let length = match r.pointer()? {
-                    None => -1,
-                    Some(_) => utf16_len(&r.wide_string()?),
-                };
-                w.i32(length);
-            }
-            2 => {
-                let count = r.i32()?;
-                let values = r.conformant_u32s()?;
-                if i64::try_from(values.len()).ok() != Some(i64::from(count)) {
-                    return Err(NdrError { at: r.position(), reason: "conformance differs from count".into() });
-                }
-                let sum: i64 = values.iter().map(|&v| i64::from(v.cast_signed())).fold(0i64, i64::wrapping_add);
-                w.u64(sum.cast_unsigned());
-            }
-            3 => {
-                let size = r.i32()?;
-                let data = r.conformant_bytes()?;
-                if i64::try_from(data.len()).ok() != Some(i64::from(size)) {
-                    return Err(NdrError { at: r.position(), reason: "conformance differs from size".into() });
-                }
-                let reversed: Vec<u8> = data.iter().rev().copied().collect();
-                w.conformant_bytes(&reversed);
-            }
-            4 => {
-                let count = r.i32()?;
-                conformance(r, count)?;
-                let count = usize::try_from(count)
-                    .map_err(|_| NdrError { at: r.position(), reason: "a negative count".into() })?;
-                // The structures, then the deferred referents in order.
-                let mut named = Vec::with_capacity(count.min(4096));
-                for _ in 0..count {
-                    let _id = r.i32()?;
-                    named.push(r.pointer()?.is_some());
-                }
-                let (mut items, mut total) = (0i32, 0i32);
-                for has_name in named {
-                    if has_name {
-                        items += 1;
-                        total = total.wrapping_add(utf16_len(&r.wide_string()?));
-                    }
-                }
-                w.i32(total);
-                w.i32(items);
-            }
-            _ => return Ok(Err(NCA_S_OP_RNG_ERROR)),
-        }
-        if !r.finished() {
-            return Err(NdrError { at: r.position(), reason: "bytes left after the last parameter".into() });
-        }
-        Ok(Ok(w.into_bytes()))
-    }
-}
-
-impl Interface for Example {
-    fn syntax(&self) -> SyntaxId {
-        syntax()
+impl SwitchboardExample for Example {
+    fn add(&mut self, a: i32, b: i32) -> i32 {
+        a.wrapping_add(b)
     }
 
-    fn call(&mut self, opnum: u16, stub: &[u8], drep: DataRep) -> Result<Vec<u8>, u32> {
-        let mut r = NdrReader::new(stub, drep);
-        Self::dispatch(opnum, &mut r).unwrap_or(Err(RPC_X_BAD_STUB_DATA))
+    fn length(&mut self, text: Option<String>) -> i32 {
+        text.map_or(-1, |t| utf16_len(&t))
+    }
+
+    fn sum(&mut self, _count: i32, values: Vec<i32>) -> i64 {
+        values.iter().map(|&v| i64::from(v)).fold(0i64, i64::wrapping_add)
+    }
+
+    fn reverse(&mut self, _size: i32, mut data: Vec<u8>, reply: &mut Vec<u8>) {
+        data.reverse();
+        *reply = data;
+    }
+
+    fn count_named(&mut self, _count: i32, items: Vec<Item>, total_chars: &mut i32) -> i32 {
+        let named: Vec<&String> = items.iter().filter_map(|i| i.name.as_ref()).collect();
+        *total_chars = named.iter().map(|n| utf16_len(n)).fold(0i32, i32::wrapping_add);
+        i32::try_from(named.len()).unwrap_or(i32::MAX)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DataRep;
+    use crate::ndr::NdrWriter;
     use crate::pdu::{Body, ContextElem, Header, PacketType, Pdu, flags};
     use crate::server::Association;
 
@@ -135,7 +102,7 @@ mod tests {
     }
 
     fn bound() -> Association {
-        let mut a = Association::new(vec![Box::new(Example)], 0x5555, "5000");
+        let mut a = Association::new(vec![server()], 0x5555, "5000");
         let contexts = vec![
             ContextElem { id: 0, abstract_syntax: syntax(), transfer_syntaxes: vec![SyntaxId::ndr64()] },
             ContextElem { id: 1, abstract_syntax: syntax(), transfer_syntaxes: vec![SyntaxId::ndr20()] },
@@ -251,7 +218,7 @@ mod tests {
 
     #[test]
     fn an_auth_trailer_we_do_not_support_gets_bind_nak_reason_8_and_garbage_closes() {
-        let mut a = Association::new(vec![Box::new(Example)], 1, "");
+        let mut a = Association::new(vec![server()], 1, "");
         let header = Header {
             minor: 0,
             ptype: PacketType::Bind,

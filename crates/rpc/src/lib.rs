@@ -13,10 +13,16 @@
 //! steps.
 #![forbid(unsafe_code)]
 
+// The derive and interface macros name this crate `::switchboard_rpc`, here too.
+extern crate self as switchboard_rpc;
+
+pub use switchboard_rpc_derive::{Ndr, interface};
+
 pub mod binding;
 pub mod client;
 pub mod epm;
 pub mod example;
+pub mod marshal;
 pub mod ndr;
 pub mod pdu;
 pub mod server;

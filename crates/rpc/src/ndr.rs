@@ -29,6 +29,17 @@ impl fmt::Display for NdrError {
 
 impl std::error::Error for NdrError {}
 
+impl NdrError {
+    /// The same error, said to be within `what` (a field or a parameter).
+    #[must_use]
+    pub fn within(mut self, what: &str) -> Self {
+        if !self.reason.starts_with(what) {
+            self.reason = format!("{what}: {}", self.reason);
+        }
+        self
+    }
+}
+
 /// Reads NDR20 stub data.
 #[derive(Debug)]
 pub struct NdrReader<'a> {
@@ -149,6 +160,26 @@ impl<'a> NdrReader<'a> {
         Ok(Some(self.u32()?).filter(|&id| id != 0))
     }
 
+    /// Bytes not yet read.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
+    /// `n` raw bytes.
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], NdrError> {
+        self.take(n)
+    }
+
+    /// The data representation the stub was written with.
+    pub fn drep(&self) -> DataRep {
+        self.drep
+    }
+
+    /// An error at the current position.
+    pub fn error(&self, reason: impl Into<String>) -> NdrError {
+        self.fail(reason)
+    }
+
     /// Whether every byte was read (a well-formed request leaves none).
     pub fn finished(&self) -> bool {
         self.at == self.bytes.len()
@@ -235,6 +266,21 @@ impl NdrWriter {
         for u in units {
             self.out.extend_from_slice(&u.to_le_bytes());
         }
+    }
+
+    /// Raw bytes, unaligned.
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// The number of bytes written so far.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
     }
 
     /// A `[unique]` pointer: a fresh referent id, or 0 for NULL. The

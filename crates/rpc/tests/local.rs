@@ -5,12 +5,12 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
 
 use switchboard_rpc::client::Client;
-use switchboard_rpc::example::{self, Example};
+use switchboard_rpc::example;
 use switchboard_rpc::ndr::NdrWriter;
 use switchboard_rpc::server::Interface;
 
 fn make() -> Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> {
-    Arc::new(|| vec![Box::new(Example) as Box<dyn Interface>])
+    Arc::new(|| vec![example::server()])
 }
 
 fn add_stub(a: i32, b: i32) -> Vec<u8> {
@@ -55,4 +55,37 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("switchboard-rpc-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[test]
+fn the_generated_client_stubs_call_every_operation_through_a_real_socket() {
+    use switchboard_rpc::example::{Item, SwitchboardExampleClient};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let make = make();
+    std::thread::spawn(move || switchboard_rpc::tcp::serve(&listener, &make));
+    let rpc = Client::bind(std::net::TcpStream::connect(addr).unwrap(), example::syntax()).unwrap();
+    let mut example = SwitchboardExampleClient::new(rpc);
+    assert_eq!(example.add(40, 2).unwrap(), 42);
+    assert_eq!(example.add(i32::MAX, 1).unwrap(), i32::MIN);
+    assert_eq!(example.length(Some("héllo wörld".into())).unwrap(), 11);
+    assert_eq!(example.length(None).unwrap(), -1);
+    assert_eq!(example.length(Some("😀".into())).unwrap(), 2, "UTF-16 units");
+    assert_eq!(example.sum(3, vec![i32::MAX, i32::MAX, -1]).unwrap(), 2 * i64::from(i32::MAX) - 1);
+    assert_eq!(example.sum(0, vec![]).unwrap(), 0);
+    let data: Vec<u8> = (0..70_000u32).map(|i| (i % 253) as u8).collect();
+    let mut reply = Vec::new();
+    example.reverse(70_000, data.clone(), &mut reply).unwrap();
+    assert!(reply.iter().eq(data.iter().rev()));
+    let items = vec![
+        Item { id: 1, name: Some("ab".into()) },
+        Item { id: 2, name: None },
+        Item { id: 3, name: Some("cde".into()) },
+    ];
+    let mut total = 0;
+    assert_eq!(example.count_named(3, items, &mut total).unwrap(), 2);
+    assert_eq!(total, 5);
+    // A count that disagrees with the array: the server's stub refuses it.
+    let e = example.sum(5, vec![1]).unwrap_err();
+    assert!(matches!(e, switchboard_rpc::client::Error::Fault { opnum: 2, status: 0x6F7 }), "{e}");
 }

@@ -10,8 +10,7 @@ use switchboard::{Error, ErrorKind, Result, Win32Error};
 use switchboard_rpc::binding::Binding;
 use switchboard_rpc::client::Client;
 use switchboard_rpc::epm::{Mapper, Registrations};
-use switchboard_rpc::example::{self, Example};
-use switchboard_rpc::ndr::{NdrReader, NdrWriter};
+use switchboard_rpc::example::{self, Item, SwitchboardExampleClient};
 use switchboard_rpc::server::Interface;
 
 use super::{Ctx, Done};
@@ -39,7 +38,7 @@ pub enum RpcCommand {
         binding: String,
     },
     /// Call one operation of the example interface: `add A B`, `length TEXT`,
-    /// `sum N…`, `reverse TEXT`.
+    /// `sum N…`, `reverse TEXT`, `count-named NAME|-…`.
     CallExample {
         /// Where: `ncacn_ip_tcp:HOST[PORT]` or `ncalrpc:[NAME]`.
         binding: String,
@@ -83,8 +82,7 @@ fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>, epm: Option<&str>)
     if tcp.is_none() && ncalrpc.is_none() {
         return Err(usage(op, "serve-example", "give --tcp ADDR, --ncalrpc NAME, or both"));
     }
-    let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> =
-        Arc::new(|| vec![Box::new(Example) as Box<dyn Interface>]);
+    let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> = Arc::new(|| vec![example::server()]);
     let mut threads = Vec::new();
     if let Some(addr) = tcp {
         let listener = std::net::TcpListener::bind(addr).map_err(|e| io(op, addr, &e))?;
@@ -171,55 +169,66 @@ fn ls(ctx: &Ctx, binding: &str) -> Result<Done> {
     Ok(Done::Ok)
 }
 
+/// One operation of the example, through the generated client stubs.
+fn call_op<S: std::io::Read + std::io::Write>(
+    rpc: Client<S>,
+    op_name: &str,
+    args: &[String],
+) -> std::result::Result<std::result::Result<String, String>, switchboard_rpc::client::Error> {
+    let mut example = SwitchboardExampleClient::new(rpc);
+    let numbers =
+        || args.iter().map(|s| s.parse::<i32>().map_err(|_| format!("{s:?} is not a 32-bit number"))).collect();
+    let numbers: std::result::Result<Vec<i32>, String> = numbers();
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    Ok(Ok(match (op_name, args) {
+        ("add", [_, _]) => match numbers.as_deref() {
+            Ok(&[a, b]) => example.add(a, b)?.to_string(),
+            Err(e) => return Ok(Err(e.clone())),
+            Ok(_) => unreachable!("two arguments"),
+        },
+        ("length", [text]) => example.length(Some(text.clone()))?.to_string(),
+        ("sum", _) => match numbers {
+            Ok(values) => example.sum(count(values.len()), values)?.to_string(),
+            Err(e) => return Ok(Err(e)),
+        },
+        ("reverse", [text]) => {
+            let mut reply = Vec::new();
+            example.reverse(count(text.len()), text.as_bytes().to_vec(), &mut reply)?;
+            String::from_utf8_lossy(&reply).into_owned()
+        }
+        ("count-named", names) => {
+            // Each argument a name; "-" for a NULL one.
+            let items: Vec<Item> =
+                (1..).zip(names).map(|(id, n)| Item { id, name: (n != "-").then(|| n.clone()) }).collect();
+            let mut total = 0;
+            let named = example.count_named(count(items.len()), items, &mut total)?;
+            format!("{named} {total}")
+        }
+        _ => return Ok(Err("operations: add A B, length TEXT, sum N…, reverse TEXT, count-named NAME|-…".into())),
+    }))
+}
+
 fn call(ctx: &Ctx, binding: &str, op_name: &str, args: &[String]) -> Result<Done> {
     let op = "RpcCall";
     let parsed = Binding::parse(binding).map_err(|why| usage(op, binding, why))?;
-    let number = |s: &String| s.parse::<i32>().map_err(|_| usage(op, op_name, format!("{s:?} is not a 32-bit number")));
-    let mut w = NdrWriter::new();
-    let opnum = match (op_name, args) {
-        ("add", [a, b]) => {
-            w.i32(number(a)?);
-            w.i32(number(b)?);
-            0
-        }
-        ("length", [text]) => {
-            w.pointer(true);
-            w.wide_string(text);
-            1
-        }
-        ("sum", values) => {
-            let values = values.iter().map(number).collect::<Result<Vec<i32>>>()?;
-            w.i32(i32::try_from(values.len()).unwrap_or(i32::MAX));
-            w.conformant_u32s(&values.iter().map(|v| v.cast_unsigned()).collect::<Vec<_>>());
-            2
-        }
-        ("reverse", [text]) => {
-            w.i32(i32::try_from(text.len()).unwrap_or(i32::MAX));
-            w.conformant_bytes(text.as_bytes());
-            3
-        }
-        _ => return Err(usage(op, op_name, "operations: add A B, length TEXT, sum N…, reverse TEXT")),
+    let rpc_error = |e: switchboard_rpc::client::Error| match e {
+        switchboard_rpc::client::Error::Io(e) => io(op, binding, &e),
+        e => Error::new(ErrorKind::Refused, Win32Error::ERROR_BAD_NETPATH, op, Some(binding), e.to_string()),
     };
-    let stub = w.into_bytes();
-    let reply = match &parsed {
+    let answer = match &parsed {
         Binding::Tcp { host, port } => {
             let stream = std::net::TcpStream::connect((host.as_str(), *port)).map_err(|e| io(op, binding, &e))?;
-            Client::bind(stream, example::syntax()).and_then(|mut c| c.call(opnum, &stub))
+            let rpc = Client::bind(stream, example::syntax()).map_err(|e| io(op, binding, &e))?;
+            call_op(rpc, op_name, args)
         }
         Binding::Local { endpoint } => {
             let path = ncalrpc_dir(ctx).join(endpoint);
             let stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| io(op, binding, &e))?;
-            Client::bind(stream, example::syntax()).and_then(|mut c| c.call(opnum, &stub))
+            let rpc = Client::bind(stream, example::syntax()).map_err(|e| io(op, binding, &e))?;
+            call_op(rpc, op_name, args)
         }
-    }
-    .map_err(|e| io(op, binding, &e))?;
-    let mut r = NdrReader::new(&reply, switchboard_rpc::DataRep::NATIVE);
-    let bad = |e: switchboard_rpc::ndr::NdrError| usage(op, binding, e.to_string());
-    let text = match opnum {
-        0 | 1 => r.i32().map_err(bad)?.to_string(),
-        2 => r.u64().map_err(bad)?.cast_signed().to_string(),
-        _ => String::from_utf8_lossy(&r.conformant_bytes().map_err(bad)?).into_owned(),
     };
+    let text = answer.map_err(rpc_error)?.map_err(|why| usage(op, op_name, why))?;
     ctx.emit(&serde_json::json!({ "binding": parsed.to_string(), "op": op_name, "result": text }), || {
         format!("{text}\n")
     })?;
