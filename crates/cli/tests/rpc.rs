@@ -9,8 +9,12 @@ use switchboard_testkit::TestBroker;
 #[test]
 fn serve_example_answers_call_example_over_tcp_and_ncalrpc() {
     let broker = TestBroker::start();
-    let (_server, line) =
-        Proc::start(&broker, &["rpc", "serve-example", "--tcp", "127.0.0.1:0", "--epm", "127.0.0.1:0"], "serving");
+    let mut server = Proc::spawn(&broker, &["rpc", "serve-example", "--tcp", "127.0.0.1:0", "--epm", "127.0.0.1:0"]);
+    let mut said = std::io::BufReader::new(server.child().stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    let mut mapper_line = String::new();
+    std::io::BufRead::read_line(&mut said, &mut line).unwrap();
+    std::io::BufRead::read_line(&mut said, &mut mapper_line).unwrap();
     // "serving SwitchboardExample at ncacn_ip_tcp:127.0.0.1[PORT] (…)"
     let binding = line.split_whitespace().nth(3).unwrap().to_owned();
     assert!(binding.starts_with("ncacn_ip_tcp:127.0.0.1["), "{line}");
@@ -22,15 +26,19 @@ fn serve_example_answers_call_example_over_tcp_and_ncalrpc() {
     assert_eq!(value["result"], "2147483650", "a 64-bit sum");
 
     // The endpoint mapper knows where the example is.
-    let mapper = line.rsplit(' ').next().unwrap().trim().to_owned();
-    assert!(mapper.starts_with("ncacn_ip_tcp:127.0.0.1["), "{line}");
+    // "endpoint mapper at ncacn_ip_tcp:127.0.0.1[PORT]"
+    let mapper = mapper_line.split_whitespace().nth(3).unwrap().to_owned();
+    assert!(mapper.starts_with("ncacn_ip_tcp:127.0.0.1["), "{mapper_line}");
     let listed = run(&broker, &["rpc", "ls", &mapper]);
     ok(&listed);
     let port = binding.trim_start_matches("ncacn_ip_tcp:127.0.0.1[").trim_end_matches(']').to_owned();
-    assert_eq!(
-        stdout(&listed),
-        format!("5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64 v1.0  ncacn_ip_tcp:127.0.0.1[{port}]  Switchboard\n")
-    );
+    let expected =
+        format!("5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64 v1.0  ncacn_ip_tcp:127.0.0.1[{port}]  Switchboard example\n");
+    assert_eq!(stdout(&listed), expected);
+    // The same mapper at ncalrpc:[EPMAPPER], in the realm's ncalrpc directory.
+    let local = run(&broker, &["rpc", "ls", "ncalrpc:[EPMAPPER]"]);
+    ok(&local);
+    assert_eq!(stdout(&local), expected);
 
     let (_local, line) = Proc::start(&broker, &["rpc", "serve-example", "--ncalrpc", "TEST"], "serving");
     assert!(line.contains("ncalrpc:[TEST]"), "{line}");

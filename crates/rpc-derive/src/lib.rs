@@ -10,7 +10,8 @@
 //!   varying or conformant-varying array; last in its structure unless it
 //!   is behind a pointer) or `Option<Vec<T>>` (a pointer to one); `EXPR`
 //!   names other fields (or parameters);
-//! - `switch_is = EXPR` on a union field.
+//! - `switch_is = EXPR` on a union field;
+//! - `string, char, fixed = N` on `String`: a `[string] char name[N]` in place.
 //!
 //! Type attributes: `v1_enum` (a 32-bit enum; 16-bit otherwise),
 //! `switch_type = TYPE` and `encapsulated` for unions; on a union's
@@ -57,6 +58,7 @@ pub(crate) struct Attrs {
     pub length_is: Option<Expr>,
     pub switch_is: Option<Expr>,
     pub case: Option<Expr>,
+    pub fixed: Option<Expr>,
     pub input: bool,
 }
 
@@ -81,6 +83,8 @@ pub(crate) fn parse_attrs(attrs: &[Attribute]) -> syn::Result<Attrs> {
                 out.length_is = Some(meta.value()?.parse()?);
             } else if p.is_ident("switch_is") {
                 out.switch_is = Some(meta.value()?.parse()?);
+            } else if p.is_ident("fixed") {
+                out.fixed = Some(meta.value()?.parse()?);
             } else if p.is_ident("case") {
                 out.case = Some(meta.value()?.parse()?);
             } else {
@@ -111,7 +115,10 @@ pub(crate) fn unwrap<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
 /// referent id), rather than a top-level parameter.
 pub(crate) fn codec(ty: &Type, a: &Attrs, embedded: bool) -> Tokens {
     let m = quote!(::switchboard_rpc::marshal);
-    if a.string {
+    if let (true, Some(n)) = (a.string, &a.fixed) {
+        // `[string] char name[N]`: in place, never a pointer.
+        quote!(#m::AVStr<{ #n }>)
+    } else if a.string {
         let base = if a.char { quote!(#m::AStr) } else { quote!(#m::WStr) };
         if unwrap(ty, "Option").is_some() {
             quote!(#m::Unique<#base>)

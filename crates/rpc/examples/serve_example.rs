@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use switchboard_rpc::epm::{Mapper, Registrations};
+use switchboard_rpc::epm::{Endpoint, Mapper, Registration, Registrations};
 use switchboard_rpc::example;
 use switchboard_rpc::server::Interface;
 
@@ -16,8 +16,10 @@ fn main() -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
     if let Some(epm) = std::env::args().nth(2) {
         let mapper = std::net::TcpListener::bind(&epm)?;
-        let registered: Registrations = Arc::new(Mutex::new(vec![(example::syntax(), port)]));
-        let make: Make = Arc::new(move || vec![Box::new(Mapper::new(Arc::clone(&registered))) as Box<dyn Interface>]);
+        let endpoint = Endpoint::Tcp { ip: [127, 0, 0, 1], port };
+        let registered: Registrations =
+            Arc::new(Mutex::new(vec![Registration::new(example::syntax(), endpoint, "Switchboard example")]));
+        let make: Make = Arc::new(move || vec![Mapper::new(Arc::clone(&registered)).into_server()]);
         println!("endpoint mapper on ncacn_ip_tcp:{epm}");
         std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make));
     }

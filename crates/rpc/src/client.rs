@@ -87,6 +87,21 @@ impl<S: Read + Write> Call for Client<S> {
     }
 }
 
+/// Calls straight into a server-side [`crate::server::Interface`] in this
+/// process, through the same stub data as on the wire: for tests, and to
+/// call a local implementation through its generated client.
+#[derive(Debug)]
+pub struct InProcess<I>(pub I);
+
+impl<I: crate::server::Interface> Call for InProcess<I> {
+    fn call(&mut self, opnum: u16, stub: Vec<u8>) -> Result<Reply, Error> {
+        match self.0.call(opnum, &stub, DataRep::NATIVE) {
+            Ok(stub) => Ok(Reply { stub, drep: DataRep::NATIVE }),
+            Err(status) => Err(Error::Fault { opnum, status }),
+        }
+    }
+}
+
 /// A bound client.
 #[derive(Debug)]
 pub struct Client<S> {

@@ -1,34 +1,175 @@
-//! The endpoint mapper (`e1af8308-5d1f-11c9-91a4-08002b14a0fa` v3.0): towers,
-//! and `ept_map` over registered `ncacn_ip_tcp` endpoints.
+//! The endpoint mapper (`e1af8308-5d1f-11c9-91a4-08002b14a0fa` v3.0),
+//! declared with [`crate::interface`]: towers for `ncacn_ip_tcp` and
+//! `ncalrpc`, `ept_lookup` (inquiry filters, paging through a lookup
+//! handle), `ept_map`, `ept_lookup_handle_free`, and `ept_insert`/
+//! `ept_delete` for local servers.
 //!
-//! `ept_lookup` (every registration, in one batch: the handle comes back
-//! NULL) and `ept_map` are served; `ept_lookup_handle_free`, `ncalrpc`
-//! towers and where the mapper lives (broker or beside it) are issue #7's
-//! next steps.
+//! # Where the mapper lives
+//!
+//! Beside the broker, not in it: it is an ordinary RPC server
+//! ([`Mapper`] behind [`EndpointMapperServer`]) that a process runs on TCP
+//! port 135 (or a configured port) and at the `ncalrpc` endpoint
+//! `EPMAPPER`. The broker's loop serves Switchboard's own protocol and
+//! holds no RPC state; keeping DCE/RPC out of it keeps a malformed PDU, or a
+//! slow mapper client, away from every other mechanism. Servers register
+//! with `ept_insert`, which is accepted only over `ncalrpc` (a Unix socket
+//! whose directory only its owner can reach): over TCP it is refused with
+//! `EPT_S_CANT_PERFORM_OP`, as Windows refuses remote registration.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::DataRep;
-use crate::ndr::{NdrError, NdrReader, NdrWriter};
-use crate::pdu::{NCA_S_OP_RNG_ERROR, RPC_X_BAD_STUB_DATA};
-use crate::server::Interface;
+use crate::marshal::ContextHandle;
 use crate::uuid::{SyntaxId, Uuid};
 
-/// `ept_s_not_registered`: no endpoint for that interface.
+/// `ept_s_not_registered`: no (more) endpoints for that interface.
 pub const EPT_S_NOT_REGISTERED: u32 = 0x16C9_A0D6;
+/// `ept_s_cant_perform_op`: not allowed here (registration from afar).
+pub const EPT_S_CANT_PERFORM_OP: u32 = 0x16C9_A0CD;
+/// `ept_s_invalid_entry`: an entry whose tower cannot be read.
+pub const EPT_S_INVALID_ENTRY: u32 = 0x16C9_A0CE;
 
 /// Tower floor protocol ids.
 const FLOOR_UUID: u8 = 0x0D;
 const FLOOR_RPC_CO: u8 = 0x0B;
 const FLOOR_TCP: u8 = 0x07;
 const FLOOR_IP: u8 = 0x09;
+const FLOOR_NCALRPC: u8 = 0x0C;
+const FLOOR_PIPE: u8 = 0x10;
 
-/// The mapper's interface syntax.
+/// `ept_lookup`'s inquiry types.
+pub const RPC_C_EP_ALL_ELTS: u32 = 0;
+/// Entries of one interface (and version, by `vers_option`).
+pub const RPC_C_EP_MATCH_BY_IF: u32 = 1;
+/// Entries of one object.
+pub const RPC_C_EP_MATCH_BY_OBJ: u32 = 2;
+/// Both.
+pub const RPC_C_EP_MATCH_BY_BOTH: u32 = 3;
+
+/// `ept_lookup`'s version options.
+pub const RPC_C_VERS_ALL: u32 = 1;
+/// The same major version, a minor version at least the one asked.
+pub const RPC_C_VERS_COMPATIBLE: u32 = 2;
+/// Exactly the version asked.
+pub const RPC_C_VERS_EXACT: u32 = 3;
+/// The same major version.
+pub const RPC_C_VERS_MAJOR_ONLY: u32 = 4;
+/// Versions up to the one asked.
+pub const RPC_C_VERS_UPTO: u32 = 5;
+
+/// `twr_t`: a tower's octets.
+#[derive(crate::Ndr, Clone, Debug, PartialEq, Eq)]
+pub struct Twr {
+    /// The number of octets.
+    pub tower_length: u32,
+    /// The octets (floor count, then the floors).
+    #[ndr(size_is = tower_length)]
+    pub octets: Vec<u8>,
+}
+
+impl Twr {
+    /// The octets of `tower`.
+    pub fn new(tower: &Tower) -> Self {
+        let octets = tower.encode();
+        Self { tower_length: u32::try_from(octets.len()).unwrap_or(u32::MAX), octets }
+    }
+}
+
+/// `rpc_if_id_t`: an interface and its version.
+#[derive(crate::Ndr, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RpcIfId {
+    /// The interface's UUID.
+    pub uuid: Uuid,
+    /// Major version.
+    pub vers_major: u16,
+    /// Minor version.
+    pub vers_minor: u16,
+}
+
+/// `ept_entry_t`: one registration as `ept_lookup` lists it.
+#[derive(crate::Ndr, Clone, Debug, PartialEq, Eq)]
+pub struct EptEntry {
+    /// The object (nil for none).
+    pub object: Uuid,
+    /// Where: the tower.
+    pub tower: Option<Twr>,
+    /// `[string] char annotation[64]`.
+    #[ndr(string, char, fixed = 64)]
+    pub annotation: String,
+}
+
+/// The endpoint mapper's operations (the C706 IDL, less the binding handle).
+#[crate::interface(uuid = "e1af8308-5d1f-11c9-91a4-08002b14a0fa", version = "3.0")]
+pub trait EndpointMapper {
+    /// 0: registers entries (local servers only).
+    fn ept_insert(
+        &mut self,
+        num_ents: u32,
+        #[ndr(size_is = num_ents)] entries: Vec<EptEntry>,
+        replace: u32,
+        status: &mut u32,
+    );
+    /// 1: removes entries (local servers only).
+    fn ept_delete(&mut self, num_ents: u32, #[ndr(size_is = num_ents)] entries: Vec<EptEntry>, status: &mut u32);
+    /// 2: lists entries, `max_ents` at a time.
+    #[allow(clippy::too_many_arguments)]
+    fn ept_lookup(
+        &mut self,
+        inquiry_type: u32,
+        object: Option<Uuid>,
+        interface_id: Option<RpcIfId>,
+        vers_option: u32,
+        #[ndr(in)] entry_handle: &mut ContextHandle,
+        max_ents: u32,
+        num_ents: &mut u32,
+        #[ndr(size_is = max_ents, length_is = num_ents)] entries: &mut Vec<EptEntry>,
+        status: &mut u32,
+    );
+    /// 3: the towers that reach the interface `map_tower` names.
+    #[allow(clippy::too_many_arguments)]
+    fn ept_map(
+        &mut self,
+        object: Option<Uuid>,
+        map_tower: Option<Twr>,
+        #[ndr(in)] entry_handle: &mut ContextHandle,
+        max_towers: u32,
+        num_towers: &mut u32,
+        #[ndr(size_is = max_towers, length_is = num_towers)] towers: &mut Vec<Option<Twr>>,
+        status: &mut u32,
+    );
+    /// 4: ends a lookup before its end.
+    fn ept_lookup_handle_free(&mut self, #[ndr(in)] entry_handle: &mut ContextHandle, status: &mut u32);
+}
+
+/// The mapper's syntax.
 pub fn syntax() -> SyntaxId {
-    SyntaxId {
-        uuid: Uuid { d1: 0xe1af_8308, d2: 0x5d1f, d3: 0x11c9, d4: [0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa] },
-        major: 3,
-        minor: 0,
+    EndpointMapperServer::<Mapper>::syntax()
+}
+
+/// Where an interface is served.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `ncacn_ip_tcp`.
+    Tcp {
+        /// The IPv4 address (0.0.0.0 in a query).
+        ip: [u8; 4],
+        /// The port (0 in a query).
+        port: u16,
+    },
+    /// `ncalrpc`: an endpoint name.
+    Local {
+        /// The name (empty in a query).
+        name: String,
+    },
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp { ip, port } => write!(f, "ncacn_ip_tcp:{}.{}.{}.{}[{port}]", ip[0], ip[1], ip[2], ip[3]),
+            Self::Local { name } => write!(f, "ncalrpc:[{name}]"),
+        }
     }
 }
 
@@ -39,10 +180,8 @@ pub struct Tower {
     pub interface: SyntaxId,
     /// The transfer syntax.
     pub transfer: SyntaxId,
-    /// `ncacn_ip_tcp`'s port (0 in a query).
-    pub port: u16,
-    /// The IPv4 address (0.0.0.0 in a query).
-    pub ip: [u8; 4],
+    /// The transport and its address.
+    pub endpoint: Endpoint,
 }
 
 fn floor(out: &mut Vec<u8>, lhs: &[u8], rhs: &[u8]) {
@@ -60,18 +199,32 @@ fn syntax_floor(out: &mut Vec<u8>, s: &SyntaxId) {
 }
 
 impl Tower {
-    /// The tower's octets (floor count, then five floors).
+    /// The tower's octets: for `ncacn_ip_tcp` five floors (interface,
+    /// transfer syntax, RPC connection-oriented, TCP port big-endian, IPv4
+    /// address); for `ncalrpc` four (interface, transfer syntax, `ncalrpc`,
+    /// the endpoint's name with its NUL), as Windows and Samba write them.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = 5u16.to_le_bytes().to_vec();
+        let floors: u16 = if matches!(self.endpoint, Endpoint::Tcp { .. }) { 5 } else { 4 };
+        let mut out = floors.to_le_bytes().to_vec();
         syntax_floor(&mut out, &self.interface);
         syntax_floor(&mut out, &self.transfer);
-        floor(&mut out, &[FLOOR_RPC_CO], &[0, 0]);
-        floor(&mut out, &[FLOOR_TCP], &self.port.to_be_bytes());
-        floor(&mut out, &[FLOOR_IP], &self.ip);
+        match &self.endpoint {
+            Endpoint::Tcp { ip, port } => {
+                floor(&mut out, &[FLOOR_RPC_CO], &[0, 0]);
+                floor(&mut out, &[FLOOR_TCP], &port.to_be_bytes());
+                floor(&mut out, &[FLOOR_IP], ip);
+            }
+            Endpoint::Local { name } => {
+                floor(&mut out, &[FLOOR_NCALRPC], &[0, 0]);
+                let mut rhs = name.as_bytes().to_vec();
+                rhs.push(0);
+                floor(&mut out, &[FLOOR_PIPE], &rhs);
+            }
+        }
         out
     }
 
-    /// Reads a tower; `None` unless it is an `ncacn_ip_tcp` one.
+    /// Reads a tower; `None` unless it is an `ncacn_ip_tcp` or `ncalrpc` one.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let mut at = 0usize;
         let mut take = |n: usize| -> Option<&[u8]> {
@@ -100,289 +253,286 @@ impl Tower {
             })
         };
         let (interface, transfer) = (syntax(floors.first()?)?, syntax(floors.get(1)?)?);
-        let (proto, port) = (floors.get(2)?, floors.get(3)?);
-        if proto.0 != [FLOOR_RPC_CO] || port.0 != [FLOOR_TCP] || port.1.len() != 2 {
+        let (proto, address) = (floors.get(2)?, floors.get(3)?);
+        let endpoint = if proto.0 == [FLOOR_RPC_CO] && address.0 == [FLOOR_TCP] && address.1.len() == 2 {
+            let ip =
+                floors.get(4).and_then(|(l, r)| (l == &[FLOOR_IP]).then(|| r.as_slice().try_into().ok()).flatten());
+            Endpoint::Tcp { ip: ip.unwrap_or([0; 4]), port: u16::from_be_bytes([address.1[0], address.1[1]]) }
+        } else if proto.0 == [FLOOR_NCALRPC] && address.0 == [FLOOR_PIPE] {
+            let name = address.1.strip_suffix(&[0]).unwrap_or(&address.1);
+            Endpoint::Local { name: String::from_utf8(name.to_vec()).ok()? }
+        } else {
             return None;
-        }
-        let ip = floors.get(4).and_then(|(l, r)| (l == &[FLOOR_IP]).then(|| r.as_slice().try_into().ok()).flatten());
-        Some(Self { interface, transfer, port: u16::from_be_bytes([port.1[0], port.1[1]]), ip: ip.unwrap_or([0; 4]) })
+        };
+        Some(Self { interface, transfer, endpoint })
     }
 }
 
-/// The stub of an `ept_lookup` asking for every entry (up to `max`).
-pub fn lookup_request(max: u32) -> Vec<u8> {
-    let mut w = NdrWriter::new();
-    w.u32(0); // RPC_C_EP_ALL_ELTS
-    w.pointer(false); // object
-    w.pointer(false); // interface id
-    w.u32(1); // RPC_C_VERS_ALL
-    for _ in 0..5 {
-        w.u32(0); // a NULL entry handle
-    }
-    w.u32(max);
-    w.into_bytes()
+/// One registered endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// The interface.
+    pub interface: SyntaxId,
+    /// The object (nil for none).
+    pub object: Uuid,
+    /// Where it is served.
+    pub endpoint: Endpoint,
+    /// Its annotation (at most 63 bytes go on the wire).
+    pub annotation: String,
 }
 
-/// The towers and annotations of an `ept_lookup` answer (towers that are
-/// not `ncacn_ip_tcp` are skipped), and its status.
-pub fn parse_lookup(reply: &[u8]) -> Result<(Vec<(Tower, String)>, u32), NdrError> {
-    let mut r = NdrReader::new(reply, DataRep::NATIVE);
-    for _ in 0..5 {
-        r.u32()?;
+impl Registration {
+    /// A registration of `interface` at `endpoint`, no object.
+    pub fn new(interface: SyntaxId, endpoint: Endpoint, annotation: &str) -> Self {
+        Self { interface, object: Uuid::default(), endpoint, annotation: annotation.to_owned() }
     }
-    let count = r.u32()?;
-    let (_max, _offset, actual) = (r.u32()?, r.u32()?, r.u32()?);
-    if actual != count {
-        return Err(NdrError { at: r.position(), reason: "num_ents differs from the array's length".into() });
+
+    fn entry(&self) -> EptEntry {
+        let tower = Tower { interface: self.interface, transfer: SyntaxId::ndr20(), endpoint: self.endpoint.clone() };
+        EptEntry { object: self.object, tower: Some(Twr::new(&tower)), annotation: self.annotation.clone() }
     }
-    let mut heads = Vec::new();
-    for _ in 0..count.min(4096) {
-        for _ in 0..4 {
-            r.u32()?;
-        }
-        let tower = r.pointer()?;
-        let _offset = r.u32()?;
-        let length = r.u32()?.min(64);
-        let text: Vec<u8> = (0..length).map(|_| r.u8()).collect::<Result<_, _>>()?;
-        heads.push((tower.is_some(), String::from_utf8_lossy(text.strip_suffix(&[0]).unwrap_or(&text)).into_owned()));
-    }
-    let mut out = Vec::new();
-    for (has_tower, annotation) in heads {
-        if has_tower {
-            let (_max, length) = (r.u32()?, r.u32()?);
-            let octets: Vec<u8> = (0..length.min(1024)).map(|_| r.u8()).collect::<Result<_, _>>()?;
-            if let Some(t) = Tower::decode(&octets) {
-                out.push((t, annotation));
-            }
-        }
-    }
-    let status = r.u32()?;
-    Ok((out, status))
 }
 
 /// The registered endpoints, shared by every association of the mapper.
-pub type Registrations = Arc<Mutex<Vec<(SyntaxId, u16)>>>;
+pub type Registrations = Arc<Mutex<Vec<Registration>>>;
 
-/// The endpoint mapper's server side.
+/// The most entries a lookup handle may still hold per association.
+const MAX_OPEN_LOOKUPS: usize = 64;
+
+/// The endpoint mapper's server side, one per association (lookup handles
+/// are the association's).
 #[derive(Debug)]
 pub struct Mapper {
     registered: Registrations,
+    /// Whether this association came over `ncalrpc` (registration allowed).
+    local: bool,
+    lookups: HashMap<Uuid, Vec<EptEntry>>,
+    next_handle: u32,
 }
 
 impl Mapper {
-    /// A mapper answering from `registered`.
+    /// A mapper answering from `registered`, for an association that came
+    /// over the network (`ept_insert` and `ept_delete` are refused).
     pub fn new(registered: Registrations) -> Self {
-        Self { registered }
+        Self { registered, local: false, lookups: HashMap::new(), next_handle: 1 }
     }
 
-    /// `ept_lookup`: every registered endpoint (filters are not applied
-    /// yet), all in one answer whose handle is NULL.
-    fn lookup(&self, r: &mut NdrReader<'_>) -> Result<Vec<u8>, NdrError> {
-        let _inquiry = r.u32()?;
-        if r.pointer()?.is_some() {
-            for _ in 0..4 {
-                r.u32()?;
-            }
-        }
-        if r.pointer()?.is_some() {
-            for _ in 0..4 {
-                r.u32()?;
-            }
-            r.u16()?;
-            r.u16()?;
-        }
-        let _vers_option = r.u32()?;
-        for _ in 0..5 {
-            r.u32()?;
-        }
-        let max = r.u32()?;
-        let registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let entries: Vec<Vec<u8>> = registered
-            .iter()
-            .take(usize::try_from(max).unwrap_or(0))
-            .map(|&(s, port)| Tower { interface: s, transfer: SyntaxId::ndr20(), port, ip: [127, 0, 0, 1] }.encode())
-            .collect();
-        let count = u32::try_from(entries.len()).unwrap_or(0);
-        let mut w = NdrWriter::new();
-        for _ in 0..5 {
-            w.u32(0);
-        }
-        w.u32(count);
-        // [out, length_is(*num_ents), size_is(max_ents)] ept_entry_t entries[]
-        w.u32(max);
-        w.u32(0);
-        w.u32(count);
-        let annotation = b"Switchboard\0";
-        for _ in &entries {
-            // object (nil), tower pointer, [string] char annotation[64]
-            for _ in 0..4 {
-                w.u32(0);
-            }
-            w.pointer(true);
-            w.u32(0);
-            w.u32(u32::try_from(annotation.len()).unwrap_or(0));
-            for &b in annotation {
-                w.u8(b);
-            }
-            w.align(4);
-        }
-        for t in &entries {
-            w.u32(u32::try_from(t.len()).unwrap_or(0));
-            w.u32(u32::try_from(t.len()).unwrap_or(0));
-            for &b in t {
-                w.u8(b);
-            }
-        }
-        w.u32(if entries.is_empty() { EPT_S_NOT_REGISTERED } else { 0 });
-        Ok(w.into_bytes())
+    /// The same for an `ncalrpc` association: local servers may register.
+    pub fn local(registered: Registrations) -> Self {
+        Self { local: true, ..Self::new(registered) }
     }
 
-    /// `ept_map`: the request's tower names the interface; the answer is its
-    /// tower with the port filled in, or none and `EPT_S_NOT_REGISTERED`.
-    fn map(&self, r: &mut NdrReader<'_>) -> Result<Vec<u8>, NdrError> {
-        // [in, ptr] uuid_p_t object
-        if r.pointer()?.is_some() {
-            for _ in 0..4 {
-                r.u32()?;
-            }
-        }
-        // [in, ptr] twr_p_t map_tower: the conformance first, then the struct.
-        let tower = if r.pointer()?.is_some() {
-            let max = r.u32()?;
-            let length = r.u32()?;
-            if max != length {
-                return Err(NdrError { at: r.position(), reason: "tower length differs from its conformance".into() });
-            }
-            let mut octets = Vec::with_capacity(usize::try_from(length).unwrap_or(0).min(1024));
-            for _ in 0..length {
-                octets.push(r.u8()?);
-            }
-            Tower::decode(&octets)
-        } else {
-            None
-        };
-        // [in, out] ept_lookup_handle_t *entry_handle; [in] unsigned32 max_towers
-        let attributes = r.u32()?;
-        let mut handle = [0u32; 4];
-        for h in &mut handle {
-            *h = r.u32()?;
-        }
-        let max_towers = r.u32()?;
-        let found = tower.as_ref().and_then(|t| {
-            let registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner);
-            registered
-                .iter()
-                .find(|(s, _)| s.uuid == t.interface.uuid && s.major == t.interface.major)
-                .map(|&(s, port)| Tower { interface: s, transfer: t.transfer, port, ip: [127, 0, 0, 1] })
-        });
-        let mut w = NdrWriter::new();
-        w.u32(attributes);
-        for h in handle {
-            w.u32(h);
-        }
-        let towers: Vec<Vec<u8>> =
-            found.iter().map(Tower::encode).take(usize::try_from(max_towers).unwrap_or(0)).collect();
-        w.u32(u32::try_from(towers.len()).unwrap_or(0));
-        // [out, ptr, size_is(max_towers), length_is(*num_towers)] twr_p_t towers[]
-        w.u32(max_towers);
-        w.u32(0);
-        w.u32(u32::try_from(towers.len()).unwrap_or(0));
-        for _ in &towers {
-            w.pointer(true);
-        }
-        for t in &towers {
-            w.u32(u32::try_from(t.len()).unwrap_or(0));
-            w.u32(u32::try_from(t.len()).unwrap_or(0));
-            for &b in t {
-                w.u8(b);
-            }
-        }
-        w.u32(if towers.is_empty() { EPT_S_NOT_REGISTERED } else { 0 });
-        Ok(w.into_bytes())
+    /// The mapper served (boxed for an association).
+    pub fn into_server(self) -> Box<dyn crate::server::Interface> {
+        Box::new(EndpointMapperServer(self))
+    }
+
+    fn snapshot(&self) -> Vec<Registration> {
+        self.registered.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
-impl Interface for Mapper {
-    fn syntax(&self) -> SyntaxId {
-        syntax()
+/// Whether a registered version answers a query under `vers_option`.
+fn version_matches(have: SyntaxId, want: &RpcIfId, vers_option: u32) -> bool {
+    let (hm, hn, wm, wn) = (have.major, have.minor, want.vers_major, want.vers_minor);
+    match vers_option {
+        RPC_C_VERS_COMPATIBLE => hm == wm && hn >= wn,
+        RPC_C_VERS_EXACT => hm == wm && hn == wn,
+        RPC_C_VERS_MAJOR_ONLY => hm == wm,
+        RPC_C_VERS_UPTO => (hm, hn) <= (wm, wn),
+        _ => true,
+    }
+}
+
+impl EndpointMapper for Mapper {
+    fn ept_insert(&mut self, _num_ents: u32, entries: Vec<EptEntry>, replace: u32, status: &mut u32) {
+        if !self.local {
+            *status = EPT_S_CANT_PERFORM_OP;
+            return;
+        }
+        let mut new = Vec::new();
+        for e in &entries {
+            let Some(t) = e.tower.as_ref().and_then(|t| Tower::decode(&t.octets)) else {
+                *status = EPT_S_INVALID_ENTRY;
+                return;
+            };
+            new.push(Registration {
+                interface: t.interface,
+                object: e.object,
+                endpoint: t.endpoint,
+                annotation: e.annotation.clone(),
+            });
+        }
+        let mut registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner);
+        for r in new {
+            if replace != 0 {
+                registered.retain(|o| {
+                    !(o.interface.uuid == r.interface.uuid
+                        && o.interface.major == r.interface.major
+                        && o.object == r.object
+                        && std::mem::discriminant(&o.endpoint) == std::mem::discriminant(&r.endpoint))
+                });
+            }
+            if !registered.contains(&r) {
+                registered.push(r);
+            }
+        }
+        *status = 0;
     }
 
-    fn call(&mut self, opnum: u16, stub: &[u8], drep: DataRep) -> Result<Vec<u8>, u32> {
-        match opnum {
-            2 => self.lookup(&mut NdrReader::new(stub, drep)).map_err(|_| RPC_X_BAD_STUB_DATA),
-            3 => self.map(&mut NdrReader::new(stub, drep)).map_err(|_| RPC_X_BAD_STUB_DATA),
-            _ => Err(NCA_S_OP_RNG_ERROR),
+    fn ept_delete(&mut self, _num_ents: u32, entries: Vec<EptEntry>, status: &mut u32) {
+        if !self.local {
+            *status = EPT_S_CANT_PERFORM_OP;
+            return;
+        }
+        let mut registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = registered.len();
+        for e in &entries {
+            if let Some(t) = e.tower.as_ref().and_then(|t| Tower::decode(&t.octets)) {
+                registered
+                    .retain(|o| !(o.interface == t.interface && o.endpoint == t.endpoint && o.object == e.object));
+            }
+        }
+        *status = if registered.len() < before { 0 } else { EPT_S_NOT_REGISTERED };
+    }
+
+    fn ept_lookup(
+        &mut self,
+        inquiry_type: u32,
+        object: Option<Uuid>,
+        interface_id: Option<RpcIfId>,
+        vers_option: u32,
+        entry_handle: &mut ContextHandle,
+        max_ents: u32,
+        num_ents: &mut u32,
+        entries: &mut Vec<EptEntry>,
+        status: &mut u32,
+    ) {
+        let mut pending = if entry_handle.is_null() {
+            let by_if = matches!(inquiry_type, RPC_C_EP_MATCH_BY_IF | RPC_C_EP_MATCH_BY_BOTH);
+            let by_obj = matches!(inquiry_type, RPC_C_EP_MATCH_BY_OBJ | RPC_C_EP_MATCH_BY_BOTH);
+            self.snapshot()
+                .iter()
+                .filter(|r| {
+                    !by_if
+                        || interface_id.as_ref().is_some_and(|want| {
+                            r.interface.uuid == want.uuid && version_matches(r.interface, want, vers_option)
+                        })
+                })
+                .filter(|r| !by_obj || object.is_some_and(|o| r.object == o))
+                .map(Registration::entry)
+                .collect()
+        } else {
+            // A handle we did not give (or gave and freed) has nothing left.
+            self.lookups.remove(&entry_handle.uuid).unwrap_or_default()
+        };
+        if pending.is_empty() {
+            // The end (or nothing at all): the handle is closed.
+            *entry_handle = ContextHandle::default();
+            *status = EPT_S_NOT_REGISTERED;
+            return;
+        }
+        let max = usize::try_from(max_ents).unwrap_or(usize::MAX);
+        let take = pending.len().min(max);
+        let rest = pending.split_off(take);
+        *entries = pending;
+        *num_ents = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        *status = 0;
+        // A batch with room to spare is the last: the handle comes back
+        // NULL (impacket's hept_lookup stops there). A full batch keeps
+        // the handle open, even if nothing remains, and the next call says
+        // EPT_S_NOT_REGISTERED (rpcclient's epmlookup, one entry a call,
+        // stops there).
+        if entries.len() < max {
+            self.lookups.remove(&entry_handle.uuid);
+            *entry_handle = ContextHandle::default();
+            return;
+        }
+        if entry_handle.is_null() {
+            if self.lookups.len() >= MAX_OPEN_LOOKUPS {
+                self.lookups.clear();
+            }
+            let n = self.next_handle;
+            self.next_handle = self.next_handle.wrapping_add(1);
+            *entry_handle = ContextHandle { attributes: 0, uuid: Uuid { d1: n, d2: 0x5342, d3: 0x4550, d4: [0; 8] } };
+        }
+        self.lookups.insert(entry_handle.uuid, rest);
+    }
+
+    fn ept_map(
+        &mut self,
+        object: Option<Uuid>,
+        map_tower: Option<Twr>,
+        entry_handle: &mut ContextHandle,
+        max_towers: u32,
+        num_towers: &mut u32,
+        towers: &mut Vec<Option<Twr>>,
+        status: &mut u32,
+    ) {
+        *entry_handle = ContextHandle::default();
+        let query = map_tower.as_ref().and_then(|t| Tower::decode(&t.octets));
+        let found: Vec<Option<Twr>> = match &query {
+            Some(q) if q.transfer == SyntaxId::ndr20() => self
+                .snapshot()
+                .iter()
+                .filter(|r| {
+                    r.interface.uuid == q.interface.uuid
+                        && r.interface.major == q.interface.major
+                        && r.interface.minor >= q.interface.minor
+                        && object.is_none_or(|o| o == Uuid::default() || o == r.object)
+                        && std::mem::discriminant(&r.endpoint) == std::mem::discriminant(&q.endpoint)
+                })
+                .take(usize::try_from(max_towers).unwrap_or(0))
+                .map(|r| {
+                    let t = Tower { interface: r.interface, transfer: q.transfer, endpoint: r.endpoint.clone() };
+                    Some(Twr::new(&t))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        *num_towers = u32::try_from(found.len()).unwrap_or(0);
+        *status = if found.is_empty() { EPT_S_NOT_REGISTERED } else { 0 };
+        *towers = found;
+    }
+
+    fn ept_lookup_handle_free(&mut self, entry_handle: &mut ContextHandle, status: &mut u32) {
+        self.lookups.remove(&entry_handle.uuid);
+        *entry_handle = ContextHandle::default();
+        *status = 0;
+    }
+}
+
+/// Every entry of a mapper, through a bound client: `ept_lookup` called
+/// until the mapper says there is no more (at most `max_calls` times), the
+/// handle freed if the mapper did not close it.
+pub fn lookup_all<C: crate::client::Call>(
+    mapper: &mut EndpointMapperClient<C>,
+    max_calls: usize,
+) -> Result<Vec<EptEntry>, crate::client::Error> {
+    let mut handle = ContextHandle::default();
+    let mut all = Vec::new();
+    for _ in 0..max_calls {
+        let (mut num, mut entries, mut status) = (0, Vec::new(), 0);
+        mapper.ept_lookup(
+            RPC_C_EP_ALL_ELTS,
+            None,
+            None,
+            RPC_C_VERS_ALL,
+            &mut handle,
+            64,
+            &mut num,
+            &mut entries,
+            &mut status,
+        )?;
+        all.extend(entries);
+        if status != 0 || handle.is_null() {
+            return Ok(all);
         }
     }
+    let mut status = 0;
+    mapper.ept_lookup_handle_free(&mut handle, &mut status)?;
+    Ok(all)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ept_lookup_lists_every_registration() {
-        let registered: Registrations = Arc::new(Mutex::new(vec![(crate::example::syntax(), 5135), (syntax(), 135)]));
-        let mut mapper = Mapper::new(registered);
-        let reply = mapper.call(2, &lookup_request(500), DataRep::NATIVE).unwrap();
-        let (entries, status) = parse_lookup(&reply).unwrap();
-        assert_eq!(status, 0);
-        let listed: Vec<(SyntaxId, u16)> = entries.iter().map(|(t, _)| (t.interface, t.port)).collect();
-        assert_eq!(listed, [(crate::example::syntax(), 5135), (syntax(), 135)]);
-        assert_eq!(entries[0].1, "Switchboard");
-    }
-
-    #[test]
-    fn towers_round_trip_with_the_port_big_endian() {
-        let t =
-            Tower { interface: crate::example::syntax(), transfer: SyntaxId::ndr20(), port: 5000, ip: [127, 0, 0, 1] };
-        let bytes = t.encode();
-        assert_eq!(&bytes[..4], &[5, 0, 19, 0], "five floors, the first 19 bytes on the left");
-        assert!(bytes.windows(5).any(|w| w == [1, 0, FLOOR_TCP, 2, 0]), "the port floor");
-        assert!(bytes.windows(2).any(|w| w == 5000u16.to_be_bytes()));
-        assert_eq!(Tower::decode(&bytes), Some(t));
-        assert_eq!(Tower::decode(&bytes[..20]), None, "truncated");
-    }
-
-    #[test]
-    fn ept_map_answers_with_the_registered_port_or_not_registered() {
-        let registered: Registrations = Arc::new(Mutex::new(vec![(crate::example::syntax(), 5135)]));
-        let mut mapper = Mapper::new(registered);
-        let query = |interface: SyntaxId| {
-            let tower = Tower { interface, transfer: SyntaxId::ndr20(), port: 0, ip: [0; 4] }.encode();
-            let mut w = NdrWriter::new();
-            w.pointer(true);
-            for _ in 0..4 {
-                w.u32(0);
-            }
-            w.pointer(true);
-            w.u32(u32::try_from(tower.len()).unwrap());
-            w.u32(u32::try_from(tower.len()).unwrap());
-            for b in tower {
-                w.u8(b);
-            }
-            w.align(4);
-            for _ in 0..5 {
-                w.u32(0);
-            }
-            w.u32(4);
-            w.into_bytes()
-        };
-        let reply = mapper.call(3, &query(crate::example::syntax()), DataRep::NATIVE).unwrap();
-        let mut r = NdrReader::new(&reply, DataRep::NATIVE);
-        for _ in 0..5 {
-            r.u32().unwrap();
-        }
-        assert_eq!(r.u32(), Ok(1), "one tower");
-        assert_eq!((r.u32(), r.u32(), r.u32()), (Ok(4), Ok(0), Ok(1)));
-        assert!(r.pointer().unwrap().is_some());
-        let length = r.u32().unwrap();
-        assert_eq!(r.u32(), Ok(length));
-        let octets: Vec<u8> = (0..length).map(|_| r.u8().unwrap()).collect();
-        assert_eq!(Tower::decode(&octets).map(|t| t.port), Some(5135));
-        assert_eq!(r.u32(), Ok(0), "status");
-        assert!(r.finished());
-        let missing = mapper.call(3, &query(syntax()), DataRep::NATIVE).unwrap();
-        assert_eq!(&missing[missing.len() - 4..], &EPT_S_NOT_REGISTERED.to_le_bytes());
-    }
-}
+mod tests;

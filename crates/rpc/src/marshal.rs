@@ -241,6 +241,45 @@ impl Codec<String> for AStr {
     }
 }
 
+/// A `[string] char name[N]` in place: a varying string (offset 0, actual
+/// count, the bytes and their NUL) of at most `N` bytes, NUL included.
+#[derive(Debug)]
+pub struct AVStr<const N: usize>;
+
+impl<const N: usize> Codec<String> for AVStr<N> {
+    const ALIGN: usize = 4;
+    type Flat = String;
+    fn put_flat(v: &String, w: &mut NdrWriter) {
+        // Cut to N - 1 bytes (on a character boundary) so the NUL fits.
+        let mut end = v.len().min(N.saturating_sub(1));
+        while !v.is_char_boundary(end) {
+            end -= 1;
+        }
+        w.u32(0);
+        w.u32(u32::try_from(end + 1).unwrap_or(u32::MAX));
+        w.bytes(&v.as_bytes()[..end]);
+        w.u8(0);
+    }
+    fn put_deferred(_: &String, _: &mut NdrWriter) {}
+    fn get_flat(r: &mut NdrReader<'_>) -> Result<String, NdrError> {
+        let (offset, actual) = (r.u32()?, r.u32()?);
+        let n = usize::try_from(actual).unwrap_or(usize::MAX);
+        if offset != 0 || n > N {
+            return Err(r.error(format!("a char[{N}] string of offset {offset}, length {actual}")));
+        }
+        let bytes = r.bytes(n)?;
+        let text = match bytes.split_last() {
+            Some((0, text)) => text,
+            None => &[][..],
+            Some(_) => return Err(r.error("a [string] without its terminating NUL")),
+        };
+        String::from_utf8(text.to_vec()).map_err(|_| r.error("a char string that is not UTF-8"))
+    }
+    fn get_deferred(flat: String, _: &mut NdrReader<'_>) -> Result<String, NdrError> {
+        Ok(flat)
+    }
+}
+
 macro_rules! primitive {
     ($($t:ty, $align:expr, $put:ident, $get:ident, $conv:expr, $back:expr;)*) => {$(
         impl Ndr for $t {

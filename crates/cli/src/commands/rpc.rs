@@ -9,7 +9,7 @@ use clap::Subcommand;
 use switchboard::{Error, ErrorKind, Result, Win32Error};
 use switchboard_rpc::binding::Binding;
 use switchboard_rpc::client::Client;
-use switchboard_rpc::epm::{Mapper, Registrations};
+use switchboard_rpc::epm::{Endpoint, EndpointMapperClient, Mapper, Registration, Registrations, Tower, lookup_all};
 use switchboard_rpc::example::{self, Item, SwitchboardExampleClient};
 use switchboard_rpc::server::Interface;
 
@@ -26,14 +26,14 @@ pub enum RpcCommand {
         /// Listen on `ncalrpc` endpoint NAME: a Unix socket in the realm's `ncalrpc` directory.
         #[arg(long, value_name = "NAME")]
         ncalrpc: Option<String>,
-        /// Also run the endpoint mapper at ADDR (port 135 needs root), with
-        /// the example's TCP endpoint registered.
-        #[arg(long, value_name = "ADDR", requires = "tcp")]
+        /// Also run the endpoint mapper at ADDR (port 135 needs root) and at
+        /// `ncalrpc:[EPMAPPER]`, with the example's endpoints registered.
+        #[arg(long, value_name = "ADDR")]
         epm: Option<String>,
     },
     /// List what an endpoint mapper knows (`ept_lookup`), like `rpcclient epmlookup`.
     Ls {
-        /// The mapper: `ncacn_ip_tcp:HOST[PORT]` (135 by default).
+        /// The mapper: `ncacn_ip_tcp:HOST[PORT]` (port 135 by default) or `ncalrpc:[EPMAPPER]`.
         #[arg(default_value = "ncacn_ip_tcp:127.0.0.1[135]")]
         binding: String,
     },
@@ -82,36 +82,50 @@ fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>, epm: Option<&str>)
     if tcp.is_none() && ncalrpc.is_none() {
         return Err(usage(op, "serve-example", "give --tcp ADDR, --ncalrpc NAME, or both"));
     }
-    let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> = Arc::new(|| vec![example::server()]);
+    let make: Make = Arc::new(|| vec![example::server()]);
+    let registered: Registrations = Arc::new(Mutex::new(Vec::new()));
+    let register = |endpoint: Endpoint| {
+        let r = Registration::new(example::syntax(), endpoint, "Switchboard example");
+        registered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(r);
+    };
     let mut threads = Vec::new();
+    let mut lines = Vec::new();
     if let Some(addr) = tcp {
         let listener = std::net::TcpListener::bind(addr).map_err(|e| io(op, addr, &e))?;
-        let shown = listener.local_addr().map_or_else(|_| addr.to_owned(), |a| a.to_string());
-        let port = listener.local_addr().map_or(0, |a| a.port());
-        let host = shown.rsplit_once(':').map_or("", |(h, _)| h).to_owned();
-        let mut line = format!("serving SwitchboardExample at ncacn_ip_tcp:{host}[{port}] ({shown})");
+        let local = listener.local_addr().map_err(|e| io(op, addr, &e))?;
+        let ip = match local.ip() {
+            std::net::IpAddr::V4(v4) if !v4.is_unspecified() => v4.octets(),
+            _ => [127, 0, 0, 1],
+        };
+        register(Endpoint::Tcp { ip, port: local.port() });
+        lines.push(format!("serving SwitchboardExample at ncacn_ip_tcp:{}[{}] ({local})", local.ip(), local.port()));
         let make = Arc::clone(&make);
         threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&listener, &make)));
-        if let Some(epm) = epm {
-            let mapper = std::net::TcpListener::bind(epm).map_err(|e| io(op, epm, &e))?;
-            let epm_port = mapper.local_addr().map_or(0, |a| a.port());
-            let registered: Registrations = Arc::new(Mutex::new(vec![(example::syntax(), port)]));
-            let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> =
-                Arc::new(move || vec![Box::new(Mapper::new(Arc::clone(&registered))) as Box<dyn Interface>]);
-            let _ = write!(line, ", endpoint mapper at ncacn_ip_tcp:{host}[{epm_port}]");
-            threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make)));
-        }
-        println!("{line}");
     }
+    let dir = ncalrpc_dir(ctx);
     if let Some(name) = ncalrpc {
-        let dir = ncalrpc_dir(ctx);
-        std::fs::create_dir_all(&dir).map_err(|e| io(op, &dir.display().to_string(), &e))?;
-        let path = dir.join(name);
-        let _ = std::fs::remove_file(&path);
-        let listener = std::os::unix::net::UnixListener::bind(&path).map_err(|e| io(op, name, &e))?;
-        println!("serving SwitchboardExample at ncalrpc:[{name}] ({})", path.display());
+        let listener = listen_local(op, &dir, name)?;
+        register(Endpoint::Local { name: name.to_owned() });
+        lines.push(format!("serving SwitchboardExample at ncalrpc:[{name}] ({})", dir.join(name).display()));
         let (make, name) = (Arc::clone(&make), name.to_owned());
         threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, &name, &make)));
+    }
+    if let Some(epm) = epm {
+        let mapper = std::net::TcpListener::bind(epm).map_err(|e| io(op, epm, &e))?;
+        let local = mapper.local_addr().map_err(|e| io(op, epm, &e))?;
+        let remote = Arc::clone(&registered);
+        let make: Make = Arc::new(move || vec![Mapper::new(Arc::clone(&remote)).into_server()]);
+        lines.push(format!("endpoint mapper at ncacn_ip_tcp:{}[{}]", local.ip(), local.port()));
+        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make)));
+        // And at ncalrpc:[EPMAPPER], where local servers may also register.
+        let listener = listen_local(op, &dir, "EPMAPPER")?;
+        let local_reg = Arc::clone(&registered);
+        let make: Make = Arc::new(move || vec![Mapper::local(Arc::clone(&local_reg)).into_server()]);
+        lines.push(format!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display()));
+        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "EPMAPPER", &make)));
+    }
+    for line in lines {
+        println!("{line}");
     }
     for t in threads {
         let _ = t.join();
@@ -119,36 +133,45 @@ fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>, epm: Option<&str>)
     Ok(Done::Ok)
 }
 
+type Make = Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>;
+
+/// Listens at `ncalrpc:[NAME]`: a Unix socket in `dir`, made only its owner's.
+fn listen_local(op: &'static str, dir: &Path, name: &str) -> Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir).map_err(|e| io(op, &dir.display().to_string(), &e))?;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    std::os::unix::net::UnixListener::bind(&path).map_err(|e| io(op, name, &e))
+}
+
 fn ls(ctx: &Ctx, binding: &str) -> Result<Done> {
     let op = "ept_lookup";
-    let Binding::Tcp { host, port } = Binding::parse(binding).map_err(|why| usage(op, binding, why))? else {
-        return Err(usage(op, binding, "the endpoint mapper is reached over ncacn_ip_tcp"));
-    };
-    let stream = std::net::TcpStream::connect((host.as_str(), port)).map_err(|e| io(op, binding, &e))?;
-    let reply = Client::bind(stream, switchboard_rpc::epm::syntax())
-        .and_then(|mut c| c.call(2, &switchboard_rpc::epm::lookup_request(500)))
-        .map_err(|e| io(op, binding, &e))?;
-    let (entries, status) =
-        switchboard_rpc::epm::parse_lookup(&reply).map_err(|e| usage(op, binding, e.to_string()))?;
-    if status != 0 && entries.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Refused,
-            Win32Error::ERROR_FILE_NOT_FOUND,
-            op,
-            Some(binding),
-            format!("status 0x{status:08x}: nothing registered"),
-        ));
+    let parsed = Binding::parse(binding).map_err(|why| usage(op, binding, why))?;
+    let entries = match &parsed {
+        Binding::Tcp { host, port } => {
+            let stream = std::net::TcpStream::connect((host.as_str(), *port)).map_err(|e| io(op, binding, &e))?;
+            let rpc = Client::bind(stream, switchboard_rpc::epm::syntax()).map_err(|e| io(op, binding, &e))?;
+            lookup_all(&mut EndpointMapperClient::new(rpc), 1000)
+        }
+        Binding::Local { endpoint } => {
+            let path = ncalrpc_dir(ctx).join(endpoint);
+            let stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| io(op, binding, &e))?;
+            let rpc = Client::bind(stream, switchboard_rpc::epm::syntax()).map_err(|e| io(op, binding, &e))?;
+            lookup_all(&mut EndpointMapperClient::new(rpc), 1000)
+        }
     }
+    .map_err(|e| Error::new(ErrorKind::Refused, Win32Error::ERROR_BAD_NETPATH, op, Some(binding), e.to_string()))?;
     let rows: Vec<serde_json::Value> = entries
         .iter()
-        .map(|(t, annotation)| {
-            let ip = t.ip.map(|b| b.to_string()).join(".");
-            serde_json::json!({
+        .filter_map(|e| {
+            let t = Tower::decode(&e.tower.as_ref()?.octets)?;
+            Some(serde_json::json!({
                 "interface": t.interface.uuid.to_string(),
                 "version": format!("{}.{}", t.interface.major, t.interface.minor),
-                "binding": format!("ncacn_ip_tcp:{ip}[{}]", t.port),
-                "annotation": annotation,
-            })
+                "binding": t.endpoint.to_string(),
+                "annotation": e.annotation,
+            }))
         })
         .collect();
     ctx.emit(&rows, || {
