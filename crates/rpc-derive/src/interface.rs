@@ -180,7 +180,7 @@ fn server_arm(op: &Operation) -> syn::Result<Tokens> {
             #(#defaults)*
             #(#mutable)*
             let __ret = self.0.#name(#(#args),*);
-            let mut __out = ::switchboard_rpc::ndr::NdrWriter::new();
+            let mut __out = ::switchboard_rpc::ndr::NdrWriter::referents_after(__r.last_referent());
             let __w = &mut __out;
             #(#writes)*
             #ret_write

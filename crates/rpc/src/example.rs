@@ -102,10 +102,17 @@ mod tests {
     }
 
     fn bound() -> Association {
+        // The bind-time feature negotiation: 6cb71c2c-9812-4540-<feature bits> v1.0.
+        let bind_time_features = SyntaxId {
+            uuid: crate::uuid::Uuid { d1: 0x6cb7_1c2c, d2: 0x9812, d3: 0x4540, d4: [3, 0, 0, 0, 0, 0, 0, 0] },
+            major: 1,
+            minor: 0,
+        };
         let mut a = Association::new(vec![server()], 0x5555, "5000");
         let contexts = vec![
             ContextElem { id: 0, abstract_syntax: syntax(), transfer_syntaxes: vec![SyntaxId::ndr64()] },
             ContextElem { id: 1, abstract_syntax: syntax(), transfer_syntaxes: vec![SyntaxId::ndr20()] },
+            ContextElem { id: 2, abstract_syntax: syntax(), transfer_syntaxes: vec![bind_time_features] },
         ];
         let both = flags::FIRST_FRAG | flags::LAST_FRAG;
         a.receive(&client_pdu(
@@ -120,6 +127,8 @@ mod tests {
         assert_eq!((secondary_address.as_str(), assoc_group), ("5000", 0x5555));
         assert_eq!((results[0].result, results[0].reason), (2, 2), "NDR64 refused per context, reason 2");
         assert_eq!((results[1].result, results[1].transfer_syntax), (0, SyntaxId::ndr20()));
+        assert_eq!((results[2].result, results[2].reason), (3, 2), "negotiate_ack: keep the connection on orphan");
+        assert_eq!(results.len(), 3, "one result per context, in order");
         a
     }
 

@@ -46,12 +46,13 @@ pub struct NdrReader<'a> {
     bytes: &'a [u8],
     at: usize,
     drep: DataRep,
+    last_referent: u32,
 }
 
 impl<'a> NdrReader<'a> {
     /// A reader over one call's whole stub data, written with `drep`.
     pub fn new(bytes: &'a [u8], drep: DataRep) -> Self {
-        Self { bytes, at: 0, drep }
+        Self { bytes, at: 0, drep, last_referent: 0 }
     }
 
     /// Where the next read starts.
@@ -157,7 +158,14 @@ impl<'a> NdrReader<'a> {
 
     /// A `[unique]` or `[ptr]` pointer's referent id: `None` for NULL.
     pub fn pointer(&mut self) -> Result<Option<u32>, NdrError> {
-        Ok(Some(self.u32()?).filter(|&id| id != 0))
+        let id = self.u32()?;
+        self.last_referent = self.last_referent.max(id);
+        Ok(Some(id).filter(|&id| id != 0))
+    }
+
+    /// The highest referent id read so far (0 for none).
+    pub fn last_referent(&self) -> u32 {
+        self.last_referent
     }
 
     /// Bytes not yet read.
@@ -194,9 +202,19 @@ pub struct NdrWriter {
 }
 
 impl NdrWriter {
-    /// An empty stub.
+    /// An empty stub. Referent ids count from 1, as Samba's and impacket's
+    /// clients count (Windows starts at 0x20000, by fours: any non-zero id
+    /// will do for a `[unique]` pointer).
     pub fn new() -> Self {
-        Self { out: Vec::new(), next_referent: 0x0002_0000 }
+        Self { out: Vec::new(), next_referent: 1 }
+    }
+
+    /// An empty reply stub whose referent ids follow `last`, the highest
+    /// id of the request: within one call a `[ptr]` (full) pointer's id
+    /// that was seen before means the same referent, so a reply must not
+    /// reuse the request's ids (Wireshark, too, reads them that way).
+    pub fn referents_after(last: u32) -> Self {
+        Self { out: Vec::new(), next_referent: last.saturating_add(1).max(1) }
     }
 
     /// The bytes written.
@@ -288,7 +306,7 @@ impl NdrWriter {
     pub fn pointer(&mut self, present: bool) {
         if present {
             let id = self.next_referent;
-            self.next_referent += 4;
+            self.next_referent = self.next_referent.wrapping_add(1).max(1);
             self.u32(id);
         } else {
             self.u32(0);
@@ -336,12 +354,29 @@ mod tests {
         w.conformant_bytes(b"xyz");
         let bytes = w.into_bytes();
         let mut r = NdrReader::new(&bytes, DataRep::NATIVE);
-        assert_eq!(r.pointer(), Ok(Some(0x0002_0000)));
+        assert_eq!(r.pointer(), Ok(Some(1)));
         assert_eq!(r.wide_string().as_deref(), Ok("héllo"));
         assert_eq!(r.pointer(), Ok(None));
         assert_eq!(r.conformant_u32s(), Ok(vec![1, 2, 3]));
         assert_eq!(r.conformant_bytes(), Ok(b"xyz".to_vec()));
         assert!(r.finished());
+    }
+
+    #[test]
+    fn a_reply_numbers_its_referents_after_the_requests() {
+        let mut w = NdrWriter::new();
+        w.pointer(true);
+        w.pointer(false);
+        w.pointer(true);
+        let request = w.into_bytes();
+        let mut r = NdrReader::new(&request, DataRep::NATIVE);
+        while !r.finished() {
+            r.pointer().unwrap();
+        }
+        assert_eq!(r.last_referent(), 2, "ids 1 and 2: a NULL takes none");
+        let mut reply = NdrWriter::referents_after(r.last_referent());
+        reply.pointer(true);
+        assert_eq!(reply.into_bytes(), 3u32.to_le_bytes());
     }
 
     #[test]

@@ -29,6 +29,8 @@ const ACCEPTANCE: u16 = 0;
 const PROVIDER_REJECTION: u16 = 2;
 /// `p_cont_def_result`: the bind-time feature negotiation's answer.
 const NEGOTIATE_ACK: u16 = 3;
+/// Bind-time feature bit: the connection survives an orphaned PDU.
+const KEEP_CONNECTION_ON_ORPHAN: u16 = 0x0002;
 /// Provider rejection reason: the abstract syntax (interface) is not supported.
 const ABSTRACT_SYNTAX_NOT_SUPPORTED: u16 = 1;
 /// Provider rejection reason: none of the proposed transfer syntaxes is supported.
@@ -45,8 +47,9 @@ pub trait Interface: Send {
     fn call(&mut self, opnum: u16, stub: &[u8], drep: DataRep) -> Result<Vec<u8>, u32>;
 }
 
-/// Whether an abstract syntax is the bind-time feature negotiation's
-/// (`6cb71c2c-9812-4540-…`, MS-RPCE 3.3.1.5.3).
+/// Whether a transfer syntax is the bind-time feature negotiation's
+/// (`6cb71c2c-9812-4540-…`, its last eight bytes the feature bits:
+/// MS-RPCE 3.3.1.5.3).
 fn is_feature_negotiation(syntax: &SyntaxId) -> bool {
     syntax.uuid.d1 == 0x6cb7_1c2c && syntax.uuid.d2 == 0x9812 && syntax.uuid.d3 == 0x4540
 }
@@ -245,9 +248,11 @@ impl Association {
     /// The result for one proposed context, in order.
     fn negotiate(&mut self, c: &ContextElem) -> ContextResult {
         let none = SyntaxId { uuid: Uuid::default(), major: 0, minor: 0 };
-        if is_feature_negotiation(&c.abstract_syntax) {
-            // Bind-time feature negotiation: no optional features offered.
-            return ContextResult { result: NEGOTIATE_ACK, reason: 0, transfer_syntax: none };
+        if c.transfer_syntaxes.iter().any(is_feature_negotiation) {
+            // Bind-time feature negotiation: of the features, we have
+            // "keep the connection on orphan" (an orphaned PDU ends its call,
+            // not the association), not security context multiplexing.
+            return ContextResult { result: NEGOTIATE_ACK, reason: KEEP_CONNECTION_ON_ORPHAN, transfer_syntax: none };
         }
         let Some(index) = self.interfaces.iter().position(|i| i.syntax() == c.abstract_syntax) else {
             return ContextResult {

@@ -126,22 +126,20 @@ impl SyntaxId {
         }
     }
 
-    /// The 20 bytes on the wire.
+    /// The 20 bytes on the wire: the UUID, then the version as one
+    /// `u_int32` (C706's `if_version`: the major version in the low 16
+    /// bits), so that a big-endian sender's version reads right.
     pub fn emit(&self, drep: DataRep, out: &mut Vec<u8>) {
         self.uuid.emit(drep, out);
-        drep.put_u16(out, self.major);
-        drep.put_u16(out, self.minor);
+        drep.put_u32(out, u32::from(self.major) | u32::from(self.minor) << 16);
     }
 
     /// Reads 20 bytes.
     pub fn read(bytes: &[u8; 20], drep: DataRep) -> Self {
         let mut uuid = [0u8; 16];
         uuid.copy_from_slice(&bytes[..16]);
-        Self {
-            uuid: Uuid::read(&uuid, drep),
-            major: drep.u16([bytes[16], bytes[17]]),
-            minor: drep.u16([bytes[18], bytes[19]]),
-        }
+        let version = drep.u32([bytes[16], bytes[17], bytes[18], bytes[19]]);
+        Self { uuid: Uuid::read(&uuid, drep), major: (version & 0xFFFF) as u16, minor: (version >> 16) as u16 }
     }
 }
 
@@ -164,6 +162,7 @@ mod tests {
         let mut big = Vec::new();
         SyntaxId::ndr20().emit(DataRep::BIG_ENDIAN, &mut big);
         assert_eq!(&big[..4], &[0x8a, 0x88, 0x5d, 0x04]);
+        assert_eq!(&big[16..], &[0, 0, 0, 2], "the version is one big-endian u_int32, major in the low half");
         assert_eq!(SyntaxId::read(&big.try_into().unwrap(), DataRep::BIG_ENDIAN), SyntaxId::ndr20());
     }
 }
