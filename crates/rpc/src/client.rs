@@ -1,10 +1,11 @@
-//! A minimal blocking client over any byte stream: bind one interface with
-//! NDR20, then make calls (fragmenting requests and reassembling
-//! responses). Enough for the benchmark and tests; the full client runtime
-//! (timeouts, cancellation, reconnect) is a later step of issue #7.
+//! A blocking client over any byte stream: bind one interface with NDR20,
+//! then make calls (fragmenting requests and reassembling responses), each
+//! within an optional deadline. [`crate::connection::Connection`] adds
+//! connecting by string binding, reconnecting and cancellation on top.
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
 
 use crate::DataRep;
 use crate::ndr::NdrError;
@@ -28,6 +29,16 @@ pub enum Error {
     },
     /// The server sent something that is not a well-formed answer.
     Protocol(String),
+    /// No answer within the call's timeout (the connection is dropped).
+    Timeout {
+        /// The operation.
+        opnum: u16,
+    },
+    /// The call was cancelled from another thread (the connection is dropped).
+    Cancelled {
+        /// The operation.
+        opnum: u16,
+    },
     /// The reply's stub data could not be read.
     Reply {
         /// The operation.
@@ -45,6 +56,8 @@ impl fmt::Display for Error {
             Self::Fault { opnum, status } => write!(f, "rpc call of operation {opnum}: fault 0x{status:08x}"),
             Self::Protocol(why) => write!(f, "rpc protocol error: {why}"),
             Self::Reply { opnum, error } => write!(f, "rpc reply to operation {opnum}: {error}"),
+            Self::Timeout { opnum } => write!(f, "rpc call of operation {opnum}: no answer within the timeout"),
+            Self::Cancelled { opnum } => write!(f, "rpc call of operation {opnum}: cancelled"),
         }
     }
 }
@@ -102,13 +115,25 @@ impl<I: crate::server::Interface> Call for InProcess<I> {
     }
 }
 
+/// Sets a stream's read timeout (what a deadline is made of).
+pub type SetReadTimeout<S> = fn(&S, Option<Duration>) -> io::Result<()>;
+
 /// A bound client.
-#[derive(Debug)]
 pub struct Client<S> {
     stream: S,
     call_id: u32,
     max_xmit: u16,
     buffer: Vec<u8>,
+    deadline: Option<(Instant, SetReadTimeout<S>)>,
+}
+
+impl<S> fmt::Debug for Client<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("call_id", &self.call_id)
+            .field("max_xmit", &self.max_xmit)
+            .finish_non_exhaustive()
+    }
 }
 
 fn invalid(reason: impl Into<String>) -> io::Error {
@@ -118,7 +143,7 @@ fn invalid(reason: impl Into<String>) -> io::Error {
 impl<S: Read + Write> Client<S> {
     /// Binds `interface` (context 0, NDR20) on `stream`.
     pub fn bind(stream: S, interface: SyntaxId) -> io::Result<Self> {
-        let mut client = Self { stream, call_id: 1, max_xmit: MIN_FRAGMENT, buffer: Vec::new() };
+        let mut client = Self { stream, call_id: 1, max_xmit: MIN_FRAGMENT, buffer: Vec::new(), deadline: None };
         let contexts =
             vec![ContextElem { id: 0, abstract_syntax: interface, transfer_syntaxes: vec![SyntaxId::ndr20()] }];
         client.send(
@@ -157,6 +182,13 @@ impl<S: Read + Write> Client<S> {
                 let frag: Vec<u8> = self.buffer.drain(..usize::from(h.frag_length)).collect();
                 return Pdu::parse(&frag).map_err(|e| invalid(e.to_string()));
             }
+            if let Some((deadline, set)) = self.deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                set(&self.stream, Some(left))?;
+            }
             let n = self.stream.read(&mut chunk)?;
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
@@ -173,6 +205,28 @@ impl<S: Read + Write> Client<S> {
             Err(Error::Io(e)) => Err(e),
             Err(e) => Err(invalid(e.to_string())),
         }
+    }
+
+    /// Answers must come before `deadline` (`None`: wait for ever); `set`
+    /// puts a read timeout on the stream, e.g. `TcpStream::set_read_timeout`.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>, set: SetReadTimeout<S>) {
+        self.deadline = deadline.map(|d| (d, set));
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> &S {
+        &self.stream
+    }
+
+    /// The call id of the latest call.
+    pub fn call_id(&self) -> u32 {
+        self.call_id
+    }
+
+    /// Tells the server the latest call's answer is no longer wanted
+    /// (`orphaned`).
+    pub fn orphan(&mut self) -> io::Result<()> {
+        self.send(PacketType::Orphaned, flags::FIRST_FRAG | flags::LAST_FRAG, Body::Empty)
     }
 
     /// Calls `opnum`: the reply, or why not.

@@ -226,6 +226,38 @@ mod tests {
     }
 
     #[test]
+    fn pdus_beyond_the_limits_get_a_fault_or_bind_nak_then_the_connection_closes() {
+        let status = |pdu: Vec<u8>| match Pdu::parse(&pdu).unwrap().body {
+            Body::Fault { status, .. } => status,
+            other => panic!("{other:?}"),
+        };
+        // A fragment longer than any we take, once bound: a fault, then closed.
+        let mut a = bound();
+        let mut big = client_pdu(
+            PacketType::Request,
+            flags::FIRST_FRAG | flags::LAST_FRAG,
+            9,
+            Body::Request { alloc_hint: 0, context: 1, opnum: 0, object: None, stub: vec![0; 8] },
+        );
+        big[8..10].copy_from_slice(&60_000u16.to_le_bytes());
+        assert!(a.receive(&big[..16]).is_err());
+        assert_eq!(status(a.poll_transmit().unwrap()), 0x1C01_000B);
+        assert!(a.is_closed());
+        // Before a bind: bind_nak.
+        let mut a = Association::new(vec![server()], 1, "");
+        assert!(a.receive(&big[..16]).is_err());
+        assert!(matches!(Pdu::parse(&a.poll_transmit().unwrap()).unwrap().body, Body::BindNak { reason: 0, .. }));
+        // Seventeen calls half received at once: the seventeenth is refused.
+        let mut a = bound();
+        for call_id in 100..=116 {
+            let body = Body::Request { alloc_hint: 0, context: 1, opnum: 0, object: None, stub: vec![0; 4] };
+            a.receive(&client_pdu(PacketType::Request, flags::FIRST_FRAG, call_id, body)).unwrap();
+        }
+        assert_eq!(status(a.poll_transmit().expect("a fault for the 17th")), 0x1C01_000B);
+        assert!(!a.is_closed(), "the association goes on");
+    }
+
+    #[test]
     fn an_auth_trailer_we_do_not_support_gets_bind_nak_reason_8_and_garbage_closes() {
         let mut a = Association::new(vec![server()], 1, "");
         let header = Header {

@@ -20,6 +20,7 @@ pub use switchboard_rpc_derive::{Ndr, interface};
 
 pub mod binding;
 pub mod client;
+pub mod connection;
 pub mod epm;
 pub mod example;
 pub mod marshal;

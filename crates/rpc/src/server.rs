@@ -18,9 +18,13 @@ use crate::uuid::{SyntaxId, Uuid};
 
 /// The largest fragment we send or take.
 pub const MAX_FRAGMENT: u16 = 5840;
+/// Calls one association may have half received (fragments still to come).
+pub const MAX_PENDING_CALLS: usize = 16;
 /// The largest stub data one call may bring, all fragments together.
 pub const MAX_CALL_STUB: usize = 4 << 20;
 
+/// `bind_nak` reason: not specified (a PDU beyond our limits).
+pub const REJECT_NOT_SPECIFIED: u16 = 0;
 /// `bind_nak` reason: the authentication type is not recognized.
 pub const REJECT_AUTHENTICATION_TYPE: u16 = 8;
 /// `p_cont_def_result`: accepted.
@@ -124,6 +128,13 @@ impl Association {
                 Err(e) => return Err(self.fail(e)),
             };
             if header.frag_length > self.max_recv.max(MAX_FRAGMENT) {
+                // Answered, then closed: a fault for a call, a bind_nak for a bind.
+                if self.bound {
+                    self.fault(header.call_id, 0, pdu::NCA_S_PROTO_ERROR);
+                } else {
+                    let body = Body::BindNak { reason: REJECT_NOT_SPECIFIED, versions: vec![(5, 0)] };
+                    self.send(PacketType::BindNak, flags::FIRST_FRAG | flags::LAST_FRAG, header.call_id, body);
+                }
                 let e = PduError { part: "header", reason: format!("a fragment of {} bytes", header.frag_length) };
                 return Err(self.fail(e));
             }
@@ -203,6 +214,11 @@ impl Association {
                     return Err(self.fail(PduError { part: "request", reason: "a request before bind".into() }));
                 }
                 let first = pdu.header.flags & flags::FIRST_FRAG != 0;
+                if first && !self.calls.contains_key(&call_id) && self.calls.len() >= MAX_PENDING_CALLS {
+                    // Too many calls half received at once: this one is refused.
+                    self.fault(call_id, context, pdu::NCA_S_PROTO_ERROR);
+                    return Ok(());
+                }
                 let call = if first {
                     self.calls.entry(call_id).or_insert(Call {
                         context,

@@ -1,70 +1,213 @@
-//! The stream transports: `ncacn_ip_tcp`, and `ncalrpc` as an `AF_UNIX`
-//! stream socket at `<dir>/<endpoint>` (the convention Samba uses). A
-//! blocking server, one thread per connection, each driving an
-//! [`Association`].
+//! The stream transports and the server runtime: `ncacn_ip_tcp`, and
+//! `ncalrpc` as an `AF_UNIX` stream socket at `<dir>/<endpoint>` (the
+//! convention Samba uses). A blocking server, one thread per association,
+//! each driving an [`Association`], within [`Limits`]: associations beyond
+//! the limit get a `bind_nak` (local limit exceeded) and are closed; calls
+//! beyond the limit in flight wait for a slot; a silent connection is
+//! closed after the idle timeout.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::DataRep;
+use crate::pdu::{Body, Header, PacketType, Pdu, flags};
 use crate::server::{Association, Interface};
 
 /// How long a connection may stay silent before it is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Serves `listener` for ever: every connection gets its own association,
-/// with the interfaces `make` returns.
-pub fn serve(listener: &TcpListener, make: &Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>) -> io::Result<()> {
-    let groups = Arc::new(AtomicU32::new(0x1000));
-    let port = listener.local_addr()?.port().to_string();
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let (make, groups, port) = (Arc::clone(make), Arc::clone(&groups), port.clone());
-        std::thread::Builder::new().name("rpc-connection".into()).spawn(move || {
-            let group = groups.fetch_add(1, Ordering::Relaxed);
-            let _ = serve_connection(stream, Association::new(make(), group, &port));
-        })?;
+/// `bind_nak` reason: the server's limit of associations is reached.
+pub const REJECT_LOCAL_LIMIT_EXCEEDED: u16 = 2;
+
+/// What a server takes on at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Associations (connections) served at once; more are refused with a
+    /// `bind_nak`.
+    pub max_associations: usize,
+    /// Calls executing at once, over all associations; more wait.
+    pub max_calls_in_flight: usize,
+    /// How long a connection may stay silent.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_associations: 256, max_calls_in_flight: 64, idle_timeout: IDLE_TIMEOUT }
     }
+}
+
+/// The interfaces each new association offers.
+pub type MakeInterfaces = Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>;
+
+/// A counting semaphore: the calls in flight.
+#[derive(Debug)]
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Slots {
+    fn take(&self) -> SlotGuard<'_> {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// A listening socket of either transport.
+trait Listen {
+    type Stream: Read + Write + Send + 'static;
+    fn next(&self) -> io::Result<Self::Stream>;
+    fn prepare(stream: &Self::Stream, idle: Duration) -> io::Result<()>;
+}
+
+impl Listen for TcpListener {
+    type Stream = TcpStream;
+    fn next(&self) -> io::Result<TcpStream> {
+        self.accept().map(|(s, _)| s)
+    }
+    fn prepare(stream: &TcpStream, idle: Duration) -> io::Result<()> {
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(idle))
+    }
+}
+
+impl Listen for UnixListener {
+    type Stream = UnixStream;
+    fn next(&self) -> io::Result<UnixStream> {
+        self.accept().map(|(s, _)| s)
+    }
+    fn prepare(stream: &UnixStream, idle: Duration) -> io::Result<()> {
+        stream.set_read_timeout(Some(idle))
+    }
+}
+
+fn run<L: Listen>(listener: &L, secondary: &str, make: &MakeInterfaces, limits: Limits) -> io::Result<()> {
+    let groups = Arc::new(AtomicU32::new(0x1000));
+    let live = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(Slots { free: Mutex::new(limits.max_calls_in_flight.max(1)), freed: Condvar::new() });
+    loop {
+        let Ok(stream) = listener.next() else { continue };
+        if L::prepare(&stream, limits.idle_timeout).is_err() {
+            continue;
+        }
+        if live.fetch_add(1, Ordering::AcqRel) >= limits.max_associations {
+            live.fetch_sub(1, Ordering::AcqRel);
+            // Refused, briefly, off the accepting thread: read the bind (two
+            // seconds at most) and answer bind_nak with its call id.
+            if L::prepare(&stream, Duration::from_secs(2)).is_ok() {
+                let _ = stream_refuse::<L>(stream);
+            }
+            continue;
+        }
+        let (make, groups, held, slots, secondary) =
+            (Arc::clone(make), Arc::clone(&groups), Arc::clone(&live), Arc::clone(&slots), secondary.to_owned());
+        let spawned = std::thread::Builder::new().name("rpc-association".into()).spawn(move || {
+            let group = groups.fetch_add(1, Ordering::Relaxed);
+            let _ = drive(stream, Association::new(make(), group, &secondary), &slots);
+            held.fetch_sub(1, Ordering::AcqRel);
+        });
+        if spawned.is_err() {
+            // No thread for it: the stream was dropped with the closure.
+            live.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+fn stream_refuse<L: Listen>(stream: L::Stream) -> io::Result<()> {
+    std::thread::Builder::new().name("rpc-refuse".into()).spawn(move || {
+        let _ = refuse(stream);
+    })?;
     Ok(())
 }
 
-/// Serves an `ncalrpc` endpoint (a Unix socket) for ever.
-pub fn serve_local(
-    listener: &std::os::unix::net::UnixListener,
+/// Answers a connection's first PDU with `bind_nak` (local limit exceeded).
+fn refuse(mut stream: impl Read + Write) -> io::Result<()> {
+    let mut head = [0u8; 16];
+    stream.read_exact(&mut head)?;
+    let header = Header::peek(&head).ok().flatten().ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
+    let nak = Header {
+        minor: 0,
+        ptype: PacketType::BindNak,
+        flags: flags::FIRST_FRAG | flags::LAST_FRAG,
+        drep: DataRep::NATIVE,
+        frag_length: 0,
+        auth_length: 0,
+        call_id: header.call_id,
+    };
+    let body = Body::BindNak { reason: REJECT_LOCAL_LIMIT_EXCEEDED, versions: vec![(5, 0)] };
+    stream.write_all(&Pdu { header: nak, body, auth: None }.emit())
+}
+
+/// Serves `listener` (`ncacn_ip_tcp`) for ever with the default [`Limits`]:
+/// every connection gets its own association, with the interfaces `make`
+/// returns.
+pub fn serve(listener: &TcpListener, make: &MakeInterfaces) -> io::Result<()> {
+    serve_with(listener, make, Limits::default())
+}
+
+/// [`serve`] within `limits`.
+pub fn serve_with(listener: &TcpListener, make: &MakeInterfaces, limits: Limits) -> io::Result<()> {
+    let port = listener.local_addr()?.port().to_string();
+    run(listener, &port, make, limits)
+}
+
+/// Serves an `ncalrpc` endpoint (a Unix socket) for ever, default [`Limits`].
+pub fn serve_local(listener: &UnixListener, endpoint: &str, make: &MakeInterfaces) -> io::Result<()> {
+    serve_local_with(listener, endpoint, make, Limits::default())
+}
+
+/// [`serve_local`] within `limits`.
+pub fn serve_local_with(
+    listener: &UnixListener,
     endpoint: &str,
-    make: &Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>,
+    make: &MakeInterfaces,
+    limits: Limits,
 ) -> io::Result<()> {
-    let groups = Arc::new(AtomicU32::new(0x1000));
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let (make, groups, endpoint) = (Arc::clone(make), Arc::clone(&groups), endpoint.to_owned());
-        std::thread::Builder::new().name("rpc-connection".into()).spawn(move || {
-            let group = groups.fetch_add(1, Ordering::Relaxed);
-            let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
-            let _ = serve_stream(stream, Association::new(make(), group, &endpoint));
-        })?;
-    }
-    Ok(())
+    run(listener, endpoint, make, limits)
 }
 
 /// Drives one association over TCP until it or the peer closes.
 pub fn serve_connection(stream: TcpStream, association: Association) -> io::Result<()> {
-    stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    stream.set_nodelay(true)?;
+    TcpListener::prepare(&stream, IDLE_TIMEOUT)?;
     serve_stream(stream, association)
 }
 
-/// Drives one association over any byte stream until it or the peer closes.
-pub fn serve_stream(mut stream: impl Read + Write, mut association: Association) -> io::Result<()> {
+/// Drives one association over any byte stream until it or the peer
+/// closes (no limit on calls in flight).
+pub fn serve_stream(stream: impl Read + Write, association: Association) -> io::Result<()> {
+    let slots = Slots { free: Mutex::new(usize::MAX), freed: Condvar::new() };
+    drive(stream, association, &slots)
+}
+
+fn drive(mut stream: impl Read + Write, mut association: Association, slots: &Slots) -> io::Result<()> {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
             return Ok(());
         }
-        let received = association.receive(&buf[..n]);
+        let received = {
+            let _slot = slots.take();
+            association.receive(&buf[..n])
+        };
         while let Some(bytes) = association.poll_transmit() {
             stream.write_all(&bytes)?;
         }

@@ -4,11 +4,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use clap::Subcommand;
 use switchboard::{Error, ErrorKind, Result, Win32Error};
 use switchboard_rpc::binding::Binding;
-use switchboard_rpc::client::Client;
+use switchboard_rpc::connection::{Connection, Options};
 use switchboard_rpc::epm::{Endpoint, EndpointMapperClient, Mapper, Registration, Registrations, Tower, lookup_all};
 use switchboard_rpc::example::{self, Item, SwitchboardExampleClient};
 use switchboard_rpc::server::Interface;
@@ -148,20 +149,8 @@ fn listen_local(op: &'static str, dir: &Path, name: &str) -> Result<std::os::uni
 fn ls(ctx: &Ctx, binding: &str) -> Result<Done> {
     let op = "ept_lookup";
     let parsed = Binding::parse(binding).map_err(|why| usage(op, binding, why))?;
-    let entries = match &parsed {
-        Binding::Tcp { host, port } => {
-            let stream = std::net::TcpStream::connect((host.as_str(), *port)).map_err(|e| io(op, binding, &e))?;
-            let rpc = Client::bind(stream, switchboard_rpc::epm::syntax()).map_err(|e| io(op, binding, &e))?;
-            lookup_all(&mut EndpointMapperClient::new(rpc), 1000)
-        }
-        Binding::Local { endpoint } => {
-            let path = ncalrpc_dir(ctx).join(endpoint);
-            let stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| io(op, binding, &e))?;
-            let rpc = Client::bind(stream, switchboard_rpc::epm::syntax()).map_err(|e| io(op, binding, &e))?;
-            lookup_all(&mut EndpointMapperClient::new(rpc), 1000)
-        }
-    }
-    .map_err(|e| Error::new(ErrorKind::Refused, Win32Error::ERROR_BAD_NETPATH, op, Some(binding), e.to_string()))?;
+    let rpc = connect(ctx, op, binding, &parsed, switchboard_rpc::epm::syntax())?;
+    let entries = lookup_all(&mut EndpointMapperClient::new(rpc), 1000).map_err(|e| rpc_error(op, binding, e))?;
     let rows: Vec<serde_json::Value> = entries
         .iter()
         .filter_map(|e| {
@@ -192,9 +181,32 @@ fn ls(ctx: &Ctx, binding: &str) -> Result<Done> {
     Ok(Done::Ok)
 }
 
+/// A connection to `interface` at `binding`, with the CLI's timeouts.
+fn connect(
+    ctx: &Ctx,
+    op: &'static str,
+    text: &str,
+    binding: &Binding,
+    interface: switchboard_rpc::uuid::SyntaxId,
+) -> Result<Connection> {
+    let options =
+        Options { ncalrpc_dir: ncalrpc_dir(ctx), call_timeout: Duration::from_secs(30), ..Options::default() };
+    Connection::connect(binding, interface, &options).map_err(|e| rpc_error(op, text, e))
+}
+
+fn rpc_error(op: &'static str, binding: &str, e: switchboard_rpc::client::Error) -> Error {
+    match e {
+        switchboard_rpc::client::Error::Io(e) => io(op, binding, &e),
+        switchboard_rpc::client::Error::Timeout { .. } => {
+            Error::new(ErrorKind::TimedOut, Win32Error::ERROR_TIMEOUT, op, Some(binding), e.to_string())
+        }
+        e => Error::new(ErrorKind::Refused, Win32Error::ERROR_BAD_NETPATH, op, Some(binding), e.to_string()),
+    }
+}
+
 /// One operation of the example, through the generated client stubs.
-fn call_op<S: std::io::Read + std::io::Write>(
-    rpc: Client<S>,
+fn call_op(
+    rpc: Connection,
     op_name: &str,
     args: &[String],
 ) -> std::result::Result<std::result::Result<String, String>, switchboard_rpc::client::Error> {
@@ -234,24 +246,9 @@ fn call_op<S: std::io::Read + std::io::Write>(
 fn call(ctx: &Ctx, binding: &str, op_name: &str, args: &[String]) -> Result<Done> {
     let op = "RpcCall";
     let parsed = Binding::parse(binding).map_err(|why| usage(op, binding, why))?;
-    let rpc_error = |e: switchboard_rpc::client::Error| match e {
-        switchboard_rpc::client::Error::Io(e) => io(op, binding, &e),
-        e => Error::new(ErrorKind::Refused, Win32Error::ERROR_BAD_NETPATH, op, Some(binding), e.to_string()),
-    };
-    let answer = match &parsed {
-        Binding::Tcp { host, port } => {
-            let stream = std::net::TcpStream::connect((host.as_str(), *port)).map_err(|e| io(op, binding, &e))?;
-            let rpc = Client::bind(stream, example::syntax()).map_err(|e| io(op, binding, &e))?;
-            call_op(rpc, op_name, args)
-        }
-        Binding::Local { endpoint } => {
-            let path = ncalrpc_dir(ctx).join(endpoint);
-            let stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| io(op, binding, &e))?;
-            let rpc = Client::bind(stream, example::syntax()).map_err(|e| io(op, binding, &e))?;
-            call_op(rpc, op_name, args)
-        }
-    };
-    let text = answer.map_err(rpc_error)?.map_err(|why| usage(op, op_name, why))?;
+    let rpc = connect(ctx, op, binding, &parsed, example::syntax())?;
+    let answer = call_op(rpc, op_name, args);
+    let text = answer.map_err(|e| rpc_error(op, binding, e))?.map_err(|why| usage(op, op_name, why))?;
     ctx.emit(&serde_json::json!({ "binding": parsed.to_string(), "op": op_name, "result": text }), || {
         format!("{text}\n")
     })?;

@@ -1,0 +1,267 @@
+//! The client runtime: a [`Connection`] to one interface at a string
+//! binding, whose calls have a timeout, can be cancelled from another
+//! thread ([`Canceller`]), and reconnect when the association was lost
+//! (the server closed an idle connection, or a call timed out or was
+//! cancelled). A call is never sent twice: a reconnection happens only
+//! before a request goes out.
+//!
+//! ```no_run
+//! use switchboard_rpc::binding::Binding;
+//! use switchboard_rpc::connection::{Connection, Options};
+//! use switchboard_rpc::example::SwitchboardExampleClient;
+//!
+//! let binding = Binding::parse("ncacn_ip_tcp:127.0.0.1[5000]").unwrap();
+//! let rpc = Connection::connect(&binding, switchboard_rpc::example::syntax(), &Options::default())?;
+//! let mut example = SwitchboardExampleClient::new(rpc);
+//! assert_eq!(example.add(40, 2)?, 42);
+//! # Ok::<(), switchboard_rpc::client::Error>(())
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::binding::Binding;
+use crate::client::{Call, Client, Error, Reply};
+use crate::uuid::SyntaxId;
+
+/// How a [`Connection`] connects and calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// How long connecting and binding may take.
+    pub connect_timeout: Duration,
+    /// How long a call may wait for its answer.
+    pub call_timeout: Duration,
+    /// Where `ncalrpc` endpoints live (`<dir>/<endpoint>`).
+    pub ncalrpc_dir: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(60),
+            ncalrpc_dir: PathBuf::from("/tmp/switchboard/ncalrpc"),
+        }
+    }
+}
+
+/// A connected stream of either transport.
+#[derive(Debug)]
+pub enum Stream {
+    /// `ncacn_ip_tcp`.
+    Tcp(TcpStream),
+    /// `ncalrpc`.
+    Local(UnixStream),
+}
+
+impl Stream {
+    fn connect(binding: &Binding, options: &Options) -> io::Result<Self> {
+        match binding {
+            Binding::Tcp { host, port } => {
+                let mut last = io::Error::from(io::ErrorKind::NotFound);
+                for addr in (host.as_str(), *port).to_socket_addrs()? {
+                    match TcpStream::connect_timeout(&addr, options.connect_timeout) {
+                        Ok(s) => {
+                            s.set_nodelay(true)?;
+                            return Ok(Self::Tcp(s));
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                Err(last)
+            }
+            Binding::Local { endpoint } => Ok(Self::Local(UnixStream::connect(options.ncalrpc_dir.join(endpoint))?)),
+        }
+    }
+
+    /// Sets the read timeout.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_read_timeout(timeout),
+            Self::Local(s) => s.set_read_timeout(timeout),
+        }
+    }
+
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(match self {
+            Self::Tcp(s) => Self::Tcp(s.try_clone()?),
+            Self::Local(s) => Self::Local(s.try_clone()?),
+        })
+    }
+
+    fn shutdown(&self) {
+        let _ = match self {
+            Self::Tcp(s) => s.shutdown(Shutdown::Both),
+            Self::Local(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+
+    /// Whether the peer has closed its end (checked without blocking).
+    fn closed_by_peer(&self) -> bool {
+        let mut byte = [0u8; 1];
+        let peeked = match self {
+            Self::Tcp(s) => s.set_nonblocking(true).and_then(|()| s.peek(&mut byte)),
+            Self::Local(s) => s.set_nonblocking(true).and_then(|()| {
+                // UnixStream has no peek: a zero-byte read tells EOF apart
+                // from nothing to read (WouldBlock).
+                let mut r: &UnixStream = s;
+                r.read(&mut byte[..0]).map(|_| 1)
+            }),
+        };
+        let _ = match self {
+            Self::Tcp(s) => s.set_nonblocking(false),
+            Self::Local(s) => s.set_nonblocking(false),
+        };
+        matches!(peeked, Ok(0)) || peeked.is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock)
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.read(buf),
+            Self::Local(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write(buf),
+            Self::Local(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.flush(),
+            Self::Local(s) => s.flush(),
+        }
+    }
+}
+
+/// What a [`Canceller`] shares with its connection.
+#[derive(Debug, Default)]
+struct CancelState {
+    /// A clone of the connection's stream while a call waits.
+    waiting: Mutex<Option<Stream>>,
+    cancelled: AtomicBool,
+}
+
+/// Cancels the call a [`Connection`] is waiting on, from another thread.
+#[derive(Clone, Debug)]
+pub struct Canceller(Arc<CancelState>);
+
+impl Canceller {
+    /// Cancels the call in progress, if any: the connection is closed
+    /// (which orphans the call at the server: C706 ends a lost
+    /// association's calls) and the call returns [`Error::Cancelled`]; the
+    /// next call connects anew. Returns whether a call was in progress.
+    pub fn cancel(&self) -> bool {
+        let waiting = self.0.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stream) = waiting.as_ref() else { return false };
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        stream.shutdown();
+        true
+    }
+}
+
+/// A client connection to one interface, calls and reconnects included.
+#[derive(Debug)]
+pub struct Connection {
+    binding: Binding,
+    interface: SyntaxId,
+    options: Options,
+    client: Option<Client<Stream>>,
+    cancel: Arc<CancelState>,
+}
+
+fn set_timeout(stream: &Stream, timeout: Option<Duration>) -> io::Result<()> {
+    stream.set_read_timeout(timeout)
+}
+
+impl Connection {
+    /// Connects to `binding` and binds `interface`, within the connect timeout.
+    pub fn connect(binding: &Binding, interface: SyntaxId, options: &Options) -> Result<Self, Error> {
+        let mut c = Self {
+            binding: binding.clone(),
+            interface,
+            options: options.clone(),
+            client: None,
+            cancel: Arc::default(),
+        };
+        c.reconnect()?;
+        Ok(c)
+    }
+
+    /// The binding this connection goes to.
+    pub fn binding(&self) -> &Binding {
+        &self.binding
+    }
+
+    /// Whether the server has closed the connection (an idle timeout): the
+    /// next call reconnects.
+    pub fn peer_closed(&self) -> bool {
+        self.client.as_ref().is_none_or(|c| c.stream().closed_by_peer())
+    }
+
+    /// A handle that cancels this connection's calls from another thread.
+    pub fn canceller(&self) -> Canceller {
+        Canceller(Arc::clone(&self.cancel))
+    }
+
+    fn reconnect(&mut self) -> Result<(), Error> {
+        self.client = None;
+        let stream = Stream::connect(&self.binding, &self.options)?;
+        stream.set_read_timeout(Some(self.options.connect_timeout))?;
+        let mut client = Client::bind(stream, self.interface).map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => Error::BindRefused(e.to_string()),
+            _ => Error::Io(e),
+        })?;
+        client.set_deadline(None, set_timeout);
+        self.client = Some(client);
+        Ok(())
+    }
+}
+
+impl Call for Connection {
+    fn call(&mut self, opnum: u16, stub: Vec<u8>) -> Result<Reply, Error> {
+        // Only before anything is sent: a lost association is replaced.
+        if self.client.as_ref().is_none_or(|c| c.stream().closed_by_peer()) {
+            self.reconnect()?;
+        }
+        let Some(client) = self.client.as_mut() else { return Err(Error::Protocol("not connected".into())) };
+        client.set_deadline(Some(Instant::now() + self.options.call_timeout), set_timeout);
+        self.cancel.cancelled.store(false, Ordering::SeqCst);
+        *self.cancel.waiting.lock().unwrap_or_else(PoisonError::into_inner) = client.stream().try_clone().ok();
+        let result = client.call_raw(opnum, &stub);
+        self.cancel.waiting.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let cancelled = self.cancel.cancelled.swap(false, Ordering::SeqCst);
+        match result {
+            Ok(reply) => Ok(reply),
+            Err(_) if cancelled => {
+                self.client = None;
+                Err(Error::Cancelled { opnum })
+            }
+            Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+                // The answer may still come: tell the server it is not
+                // wanted, and start afresh next time.
+                if let Some(mut c) = self.client.take() {
+                    let _ = c.orphan();
+                }
+                Err(Error::Timeout { opnum })
+            }
+            // A fault is an answer: the association is fine.
+            Err(e @ Error::Fault { .. }) => Err(e),
+            Err(e) => {
+                self.client = None;
+                Err(e)
+            }
+        }
+    }
+}

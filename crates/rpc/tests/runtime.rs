@@ -1,0 +1,143 @@
+//! The runtimes through real sockets: a client's timeout, cancellation and
+//! reconnection; a server's limits on associations and calls in flight.
+
+use std::net::TcpListener;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use switchboard_rpc::binding::Binding;
+use switchboard_rpc::client::Error;
+use switchboard_rpc::connection::{Connection, Options};
+use switchboard_rpc::server::Interface;
+use switchboard_rpc::tcp::{Limits, MakeInterfaces};
+
+/// A test interface: `wait` returns once the test opens the gate.
+#[switchboard_rpc::interface(uuid = "0b4c2f7e-51a3-4f0e-9d3c-6a7e21c4b9d0", version = "1.0")]
+pub trait Gate {
+    fn wait(&mut self, token: u32) -> u32;
+    fn echo(&mut self, value: u32) -> u32;
+}
+
+struct Gated(Arc<Mutex<Receiver<()>>>);
+
+impl Gate for Gated {
+    fn wait(&mut self, token: u32) -> u32 {
+        let _ = self.0.lock().unwrap().recv_timeout(Duration::from_secs(30));
+        token
+    }
+    fn echo(&mut self, value: u32) -> u32 {
+        value
+    }
+}
+
+fn server(limits: Limits) -> (Binding, Sender<()>) {
+    let (open, gate) = channel();
+    let gate = Arc::new(Mutex::new(gate));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let make: MakeInterfaces =
+        Arc::new(move || vec![Box::new(GateServer(Gated(Arc::clone(&gate)))) as Box<dyn Interface>]);
+    std::thread::spawn(move || switchboard_rpc::tcp::serve_with(&listener, &make, limits));
+    (Binding::Tcp { host: "127.0.0.1".into(), port }, open)
+}
+
+fn connect(binding: &Binding, call_timeout: Duration) -> Result<GateClient<Connection>, Error> {
+    let options = Options { call_timeout, ..Options::default() };
+    Connection::connect(binding, GateClient::<Connection>::syntax(), &options).map(GateClient::new)
+}
+
+#[test]
+fn a_call_past_its_timeout_fails_and_the_next_call_reconnects() {
+    let (binding, open) = server(Limits::default());
+    let mut gate = connect(&binding, Duration::from_millis(300)).unwrap();
+    assert_eq!(gate.echo(7).unwrap(), 7);
+    let e = gate.wait(1).unwrap_err();
+    assert!(matches!(e, Error::Timeout { opnum: 0 }), "{e}");
+    open.send(()).unwrap();
+    assert_eq!(gate.echo(8).unwrap(), 8, "a new association");
+}
+
+#[test]
+fn a_call_cancelled_from_another_thread_returns_cancelled() {
+    let (binding, open) = server(Limits::default());
+    let mut gate = connect(&binding, Duration::from_secs(30)).unwrap();
+    let canceller = gate.rpc.canceller();
+    let waiter = std::thread::spawn(move || {
+        let e = gate.wait(2).unwrap_err();
+        (gate, e)
+    });
+    // The call is cancelled once it is in progress (cancel says whether it was).
+    let mut tries = 0;
+    while !canceller.cancel() {
+        tries += 1;
+        assert!(tries < 100_000, "the call never started");
+        std::thread::yield_now();
+    }
+    let (mut gate, e) = waiter.join().unwrap();
+    assert!(matches!(e, Error::Cancelled { opnum: 0 }), "{e}");
+    open.send(()).unwrap();
+    assert_eq!(gate.echo(9).unwrap(), 9, "reconnected");
+    assert!(!canceller.cancel(), "nothing in progress");
+}
+
+#[test]
+fn associations_beyond_the_limit_get_bind_nak_and_calls_beyond_it_wait() {
+    let limits = Limits { max_associations: 2, max_calls_in_flight: 1, ..Limits::default() };
+    let (binding, open) = server(limits);
+    let mut first = connect(&binding, Duration::from_secs(30)).unwrap();
+    let mut second = connect(&binding, Duration::from_millis(300)).unwrap();
+    let e = connect(&binding, Duration::from_secs(1)).unwrap_err();
+    assert!(matches!(e, Error::BindRefused(ref why) if why.contains("reason: 2")), "local limit exceeded: {e}");
+    // One call in flight: while `first` waits at the gate, `second` cannot run.
+    let waiter = std::thread::spawn(move || first.wait(3).map(|v| (v, first)));
+    let mut tries = 0;
+    loop {
+        // Until the first call holds the only slot, the second one may get through.
+        match second.echo(4) {
+            Err(Error::Timeout { .. }) => break,
+            Ok(4) => {}
+            other => panic!("{other:?}"),
+        }
+        tries += 1;
+        assert!(tries < 50, "the first call never took the slot");
+    }
+    open.send(()).unwrap();
+    let (v, first) = waiter.join().unwrap().unwrap();
+    assert_eq!(v, 3);
+    // The slot is free again; the association `second` gave up on may
+    // still hold its place for a moment (it ends when it sees the close).
+    assert_eq!(until_admitted(|| second.echo(5)), 5);
+    // Closing an association frees its place.
+    drop(first);
+    let mut third = until_admitted(|| connect(&binding, Duration::from_secs(1)));
+    assert_eq!(third.echo(6).unwrap(), 6);
+}
+
+/// Retries `f` while the server refuses the association for its limit:
+/// a closed association is counted out when its thread sees the close.
+fn until_admitted<T>(mut f: impl FnMut() -> Result<T, Error>) -> T {
+    for _ in 0..10_000 {
+        match f() {
+            Ok(v) => return v,
+            Err(Error::BindRefused(_)) => std::thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("a closed association was never counted out");
+}
+
+#[test]
+fn a_connection_the_server_closed_for_idleness_reconnects_before_the_next_call() {
+    let limits = Limits { idle_timeout: Duration::from_millis(50), ..Limits::default() };
+    let (binding, _open) = server(limits);
+    let mut gate = connect(&binding, Duration::from_secs(5)).unwrap();
+    assert_eq!(gate.echo(1).unwrap(), 1);
+    let mut tries = 0;
+    while !gate.rpc.peer_closed() {
+        tries += 1;
+        assert!(tries < 1000, "the server never closed the idle connection");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(gate.echo(2).unwrap(), 2, "reconnected, not failed");
+}
