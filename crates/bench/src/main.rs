@@ -185,6 +185,7 @@ fn all(n: usize) {
     rows.push(section_open_and_map(&conn, (n / 10).max(100)));
     rows.extend(registry::rows(&conn, dir.path(), (n / 20).max(100)));
     rows.push(rpc::row(dir.path(), n / 4));
+    let rpc_rates = rpc::rates(dir.path(), n);
     let uncontended = sync::uncontended(&conn, n * 50);
     let rates = mailslots::rates(dir.path(), &broker_path, 200_000);
     let clients = many_clients(&broker_path, broker.0.id(), 10_000, n / 4);
@@ -225,6 +226,8 @@ fn all(n: usize) {
             stats::fmt(c.round_trip.p99())
         );
     }
+    println!();
+    rpc::print_rates(&rpc_rates);
     println!();
     println!("| messages | ours | baseline: raw Unix datagram socket | ratio |");
     println!("|---|---|---|---|");

@@ -70,3 +70,91 @@ pub(crate) fn row(dir: &Path, n: usize) -> Row {
         baseline,
     }
 }
+
+/// Calls per second of `Add(40, 2)` through the generated client stubs over
+/// `ncalrpc`, `clients` connections calling at once, the server another
+/// process.
+#[allow(clippy::cast_precision_loss)] // call counts far below 2^52
+pub(crate) fn calls_per_second(dir: &Path, clients: usize, calls: usize) -> f64 {
+    use switchboard_rpc::example::SwitchboardExampleClient;
+    let path = dir.join(format!("ncalrpc-rate-{clients}"));
+    let _server = spawn_child("rpc-serve", &path);
+    let barrier = Arc::new(std::sync::Barrier::new(clients + 1));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (path, barrier) = (path.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let rpc = Client::bind(UnixStream::connect(&path).expect("connect"), example::syntax()).expect("bind");
+                let mut example = SwitchboardExampleClient::new(rpc);
+                for _ in 0..100 {
+                    assert_eq!(example.add(40, 2).expect("Add"), 42);
+                }
+                barrier.wait();
+                for _ in 0..calls {
+                    std::hint::black_box(example.add(40, 2).expect("Add"));
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    (clients * calls) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The same with another framework, run by `bench-peers/rpc-peers`
+/// (`kind` tarpc or tonic); `None` when the peer is not built.
+pub(crate) fn peer_calls_per_second(kind: &str, clients: usize, calls: usize) -> Option<f64> {
+    let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-peers/rpc-peers/target/release/rpc-peers");
+    if !program.exists() {
+        eprintln!("(no {kind} column: `bash scripts/bench` builds {})", program.display());
+        return None;
+    }
+    let output = std::process::Command::new(&program)
+        .args([kind, &clients.to_string(), &calls.to_string()])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
+/// Calls per second with 1 and 8 clients: ours, tarpc's, tonic's.
+pub(crate) fn rates(dir: &Path, n: usize) -> Vec<(usize, f64, Option<f64>, Option<f64>)> {
+    [1usize, 8]
+        .into_iter()
+        .map(|clients| {
+            let calls = (n * 2 / clients).max(1000);
+            (
+                clients,
+                calls_per_second(dir, clients, calls),
+                peer_calls_per_second("tarpc", clients, calls),
+                peer_calls_per_second("tonic", clients, calls),
+            )
+        })
+        .collect()
+}
+
+/// The table of [`rates`].
+pub(crate) fn print_rates(rates: &[(usize, f64, Option<f64>, Option<f64>)]) {
+    println!();
+    println!(
+        "| RPC calls per second: Add(40, 2), Unix socket, server in another process | ours: DCE/RPC over ncalrpc | tarpc (MessagePack) | ratio | tonic (gRPC, HTTP/2) | ratio |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for &(clients, ours, tarpc, tonic) in rates {
+        let cell = |v: Option<f64>| v.map_or_else(|| "not built".to_owned(), |v| format!("{:.0} k/s", v / 1e3));
+        let ratio = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.2}", ours / v));
+        let label =
+            if clients == 1 { "1 client".to_owned() } else { format!("{clients} clients, one connection each") };
+        println!(
+            "| {label} | {:.0} k/s | {} | {} | {} | {} |",
+            ours / 1e3,
+            cell(tarpc),
+            ratio(tarpc),
+            cell(tonic),
+            ratio(tonic)
+        );
+    }
+}

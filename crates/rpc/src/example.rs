@@ -280,4 +280,40 @@ mod tests {
         assert!(a.receive(&[9; 40]).is_err());
         assert!(a.is_closed());
     }
+
+    #[test]
+    fn samba_local_authentication_is_accepted_over_ncalrpc_only() {
+        let bind = || {
+            let header = Header {
+                minor: 0,
+                ptype: PacketType::Bind,
+                flags: 3,
+                drep: DataRep::NATIVE,
+                frag_length: 0,
+                auth_length: 0,
+                call_id: 1,
+            };
+            let auth = crate::pdu::AuthTrailer {
+                auth_type: 200,
+                auth_level: 2,
+                pad_length: 0,
+                context_id: 7,
+                value: b"NCALRPC_AUTH_TOKEN".to_vec(),
+            };
+            let contexts =
+                vec![ContextElem { id: 0, abstract_syntax: syntax(), transfer_syntaxes: vec![SyntaxId::ndr20()] }];
+            let body = Body::Bind { max_xmit: 4280, max_recv: 4280, assoc_group: 0, contexts };
+            Pdu { header, body, auth: Some(auth) }.emit()
+        };
+        let mut local = Association::new(vec![server()], 1, "EXAMPLE").over_ncalrpc();
+        local.receive(&bind()).unwrap();
+        let ack = Pdu::parse(&local.poll_transmit().unwrap()).unwrap();
+        assert!(matches!(ack.body, Body::BindAck { .. }), "{ack:?}");
+        let auth = ack.auth.expect("the answer's trailer");
+        assert_eq!((auth.auth_type, auth.context_id, auth.value.as_slice()), (200, 7, &b"NCALRPC_AUTH_OK"[..]));
+        let mut remote = Association::new(vec![server()], 1, "5000");
+        remote.receive(&bind()).unwrap();
+        let nak = Pdu::parse(&remote.poll_transmit().unwrap()).unwrap();
+        assert!(matches!(nak.body, Body::BindNak { reason: 8, .. }), "not over TCP: {nak:?}");
+    }
 }

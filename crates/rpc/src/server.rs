@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use crate::DataRep;
 use crate::ndr::NdrError;
 use crate::pdu::{
-    self, Body, ContextElem, ContextResult, HEADER_LEN, Header, MIN_FRAGMENT, PacketType, Pdu, PduError, flags,
+    self, AuthTrailer, Body, ContextElem, ContextResult, HEADER_LEN, Header, MIN_FRAGMENT, PacketType, Pdu, PduError,
+    flags,
 };
 use crate::uuid::{SyntaxId, Uuid};
 
@@ -25,6 +26,10 @@ pub const MAX_CALL_STUB: usize = 4 << 20;
 
 /// `bind_nak` reason: not specified (a PDU beyond our limits).
 pub const REJECT_NOT_SPECIFIED: u16 = 0;
+/// Samba's `ncalrpc_as_system` authentication type (local connections).
+pub const AUTH_NCALRPC_AS_SYSTEM: u8 = 200;
+/// Authentication level connect (authenticated at bind, nothing after).
+const AUTH_LEVEL_CONNECT: u8 = 2;
 /// `bind_nak` reason: the authentication type is not recognized.
 pub const REJECT_AUTHENTICATION_TYPE: u16 = 8;
 /// `p_cont_def_result`: accepted.
@@ -80,6 +85,8 @@ pub struct Association {
     input: Vec<u8>,
     output: std::collections::VecDeque<Vec<u8>>,
     closed: bool,
+    /// Whether the peer came over `ncalrpc` (a Unix socket).
+    local: bool,
 }
 
 impl std::fmt::Debug for Association {
@@ -110,7 +117,16 @@ impl Association {
             input: Vec::new(),
             output: std::collections::VecDeque::new(),
             closed: false,
+            local: false,
         }
+    }
+
+    /// Marks the association as come over `ncalrpc`: Samba's local
+    /// authentication (`ncalrpc_as_system`) is then accepted at bind.
+    #[must_use]
+    pub fn over_ncalrpc(mut self) -> Self {
+        self.local = true;
+        self
     }
 
     /// Bytes from the connection. A protocol error closes the association
@@ -179,8 +195,9 @@ impl Association {
                     let why = if alter { "alter_context before bind" } else { "a second bind" };
                     return Err(self.fail(PduError { part: "bind", reason: why.into() }));
                 }
-                if pdu.auth.is_some() {
-                    // No authentication service yet: refuse, not hang.
+                let auth_reply = self.accept_auth(pdu.auth.as_ref());
+                let Ok(auth_reply) = auth_reply else {
+                    // An authentication service we do not have: refuse, not hang.
                     self.send(
                         PacketType::BindNak,
                         flags::FIRST_FRAG | flags::LAST_FRAG,
@@ -188,7 +205,7 @@ impl Association {
                         Body::BindNak { reason: REJECT_AUTHENTICATION_TYPE, versions: vec![(5, 0)] },
                     );
                     return Ok(());
-                }
+                };
                 if !alter {
                     self.max_xmit = max_recv.clamp(MIN_FRAGMENT, MAX_FRAGMENT);
                     self.max_recv = max_xmit.clamp(MIN_FRAGMENT, MAX_FRAGMENT);
@@ -206,7 +223,16 @@ impl Association {
                     secondary_address: if alter { String::new() } else { self.secondary_address.clone() },
                     results,
                 };
-                self.send(ptype, flags::FIRST_FRAG | flags::LAST_FRAG, call_id, body);
+                let header = Header {
+                    minor: 0,
+                    ptype,
+                    flags: flags::FIRST_FRAG | flags::LAST_FRAG,
+                    drep: DataRep::NATIVE,
+                    frag_length: 0,
+                    auth_length: 0,
+                    call_id,
+                };
+                self.output.push_back(Pdu { header, body, auth: auth_reply }.emit());
                 Ok(())
             }
             Body::Request { context, opnum, stub, .. } => {
@@ -259,6 +285,29 @@ impl Association {
                 reason: format!("a {:?} is not something a client sends", pdu.header.ptype),
             })),
         }
+    }
+
+    /// What a bind's authentication trailer gets: `Ok(None)` without one,
+    /// `Ok(Some(answer))` for Samba's local authentication over ncalrpc
+    /// (the peer came through a directory only its owner can reach, and is
+    /// trusted as Samba trusts it; level connect, so no request carries a
+    /// verifier), `Err(())` for anything else (a `bind_nak`, not a hang).
+    fn accept_auth(&self, auth: Option<&AuthTrailer>) -> Result<Option<AuthTrailer>, ()> {
+        let Some(a) = auth else { return Ok(None) };
+        let local_system = self.local
+            && a.auth_type == AUTH_NCALRPC_AS_SYSTEM
+            && a.auth_level <= AUTH_LEVEL_CONNECT
+            && a.value == b"NCALRPC_AUTH_TOKEN";
+        if !local_system {
+            return Err(());
+        }
+        Ok(Some(AuthTrailer {
+            auth_type: AUTH_NCALRPC_AS_SYSTEM,
+            auth_level: a.auth_level,
+            pad_length: 0,
+            context_id: a.context_id,
+            value: b"NCALRPC_AUTH_OK".to_vec(),
+        }))
     }
 
     /// The result for one proposed context, in order.

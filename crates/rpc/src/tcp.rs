@@ -74,12 +74,15 @@ impl Drop for SlotGuard<'_> {
 /// A listening socket of either transport.
 trait Listen {
     type Stream: Read + Write + Send + 'static;
+    /// Whether associations come over `ncalrpc`.
+    const LOCAL: bool;
     fn next(&self) -> io::Result<Self::Stream>;
     fn prepare(stream: &Self::Stream, idle: Duration) -> io::Result<()>;
 }
 
 impl Listen for TcpListener {
     type Stream = TcpStream;
+    const LOCAL: bool = false;
     fn next(&self) -> io::Result<TcpStream> {
         self.accept().map(|(s, _)| s)
     }
@@ -91,6 +94,7 @@ impl Listen for TcpListener {
 
 impl Listen for UnixListener {
     type Stream = UnixStream;
+    const LOCAL: bool = true;
     fn next(&self) -> io::Result<UnixStream> {
         self.accept().map(|(s, _)| s)
     }
@@ -121,7 +125,11 @@ fn run<L: Listen>(listener: &L, secondary: &str, make: &MakeInterfaces, limits: 
             (Arc::clone(make), Arc::clone(&groups), Arc::clone(&live), Arc::clone(&slots), secondary.to_owned());
         let spawned = std::thread::Builder::new().name("rpc-association".into()).spawn(move || {
             let group = groups.fetch_add(1, Ordering::Relaxed);
-            let _ = drive(stream, Association::new(make(), group, &secondary), &slots);
+            let mut association = Association::new(make(), group, &secondary);
+            if L::LOCAL {
+                association = association.over_ncalrpc();
+            }
+            let _ = drive(stream, association, &slots);
             held.fetch_sub(1, Ordering::AcqRel);
         });
         if spawned.is_err() {
