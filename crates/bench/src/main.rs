@@ -48,6 +48,7 @@ fn main() {
         Some("rpc-serve") => rpc::serve(Path::new(&args[1])),
         Some("rpc-echo") => rpc::echo(Path::new(&args[1])),
         Some("syscall-probe") => syscall_probe(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000)),
+        Some("rpc") => rpc_only(iterations(&args)),
         Some("all") | None => all(iterations(&args)),
         Some(other) => {
             eprintln!(
@@ -64,6 +65,13 @@ fn iterations(args: &[String]) -> usize {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000)
+}
+
+/// Only the DCE/RPC rows (`switchboard-bench rpc`).
+fn rpc_only(n: usize) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    print_table(&[rpc::row(dir.path(), n / 4)], n);
+    rpc::print_rates(&rpc::rates(dir.path(), n));
 }
 
 /// Child mode: a Unix-socket echo server, one thread per connection.
