@@ -49,3 +49,31 @@ fn serve_example_answers_call_example_over_tcp_and_ncalrpc() {
     assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("not supported"), "{}", stderr(&bad));
 }
+
+#[test]
+fn the_example_over_ncacn_np_switchboard_named_pipes() {
+    let broker = TestBroker::start();
+    let mut server = Proc::spawn(&broker, &["rpc", "serve-example", "--np", "example", "--epm", "127.0.0.1:0"]);
+    let mut said = std::io::BufReader::new(server.child().stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut said, &mut line).unwrap();
+    assert_eq!(line.trim(), r"serving SwitchboardExample at ncacn_np:[\pipe\example]");
+    let binding = r"ncacn_np:[\pipe\example]";
+    let added = run(&broker, &["rpc", "call-example", binding, "add", "40", "2"]);
+    ok(&added);
+    assert_eq!(stdout(&added), "42\n");
+    // A reply of many fragments, each one pipe message.
+    let long = "x".repeat(20_000) + "y";
+    let reversed = run(&broker, &["rpc", "call-example", binding, "reverse", &long]);
+    ok(&reversed);
+    assert!(stdout(&reversed).starts_with("yxxx") && stdout(&reversed).len() == 20_002, "{}", stdout(&reversed).len());
+    let named = run(&broker, &["rpc", "call-example", binding, "count-named", "ab", "-", "cde"]);
+    ok(&named);
+    assert_eq!(stdout(&named), "2 5\n");
+    // The mapper lists the pipe's tower.
+    let listed = run(&broker, &["rpc", "ls", "ncalrpc:[EPMAPPER]"]);
+    ok(&listed);
+    assert!(stdout(&listed).contains(r"[\PIPE\example]  Switchboard example"), "{}", stdout(&listed));
+    let bad = run(&broker, &["rpc", "call-example", r"ncacn_np:[\pipe\nobody]", "add", "1", "2"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+}

@@ -152,7 +152,7 @@ fn map(host: &str, mapper: u16, interface: SyntaxId) -> Result<u16, String> {
         .filter_map(|t| Tower::decode(&t.octets))
         .find_map(|t| match t.endpoint {
             Endpoint::Tcp { port, .. } => Some(port),
-            Endpoint::Local { .. } => None,
+            _ => None,
         })
         .ok_or_else(|| format!("ept_map of {}: no TCP tower", interface.uuid))
 }

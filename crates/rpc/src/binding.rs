@@ -5,6 +5,7 @@ use std::fmt;
 
 /// A parsed string binding.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Binding {
     /// `ncacn_ip_tcp:HOST[PORT]`.
     Tcp {
@@ -18,6 +19,13 @@ pub enum Binding {
         /// The endpoint's name.
         endpoint: String,
     },
+    /// `ncacn_np:HOST[\pipe\NAME]`: a Switchboard named pipe (this machine's).
+    Pipe {
+        /// The host (empty, `.` or this machine).
+        host: String,
+        /// The pipe, `\pipe\NAME`.
+        endpoint: String,
+    },
 }
 
 impl Binding {
@@ -29,6 +37,8 @@ impl Binding {
     /// assert_eq!(Binding::parse("ncalrpc:[EXAMPLE]").unwrap().to_string(), "ncalrpc:[EXAMPLE]");
     /// assert!(Binding::parse("ncacn_ip_tcp:127.0.0.1[http]").is_err());
     /// assert!(Binding::parse("ncadg_ip_udp:h[1]").is_err());
+    /// assert_eq!(Binding::parse(r"ncacn_np:[\pipe\example]").unwrap().to_string(), r"ncacn_np:[\pipe\example]");
+    /// assert!(Binding::parse(r"ncacn_np:[example]").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.split_once('@').map_or(text, |(_, rest)| rest);
@@ -49,7 +59,14 @@ impl Binding {
                 Ok(Self::Local { endpoint: endpoint.to_owned() })
             }
             "ncalrpc" => Err(format!("{endpoint:?} is not an ncalrpc endpoint name")),
-            other => Err(format!("protocol sequence {other} is not supported (ncacn_ip_tcp, ncalrpc)")),
+            "ncacn_np"
+                if endpoint.get(..6).is_some_and(|p| p.eq_ignore_ascii_case(r"\pipe\"))
+                    && endpoint.get(6..).is_some_and(|n| !n.is_empty() && !n.contains(['/', '\\'])) =>
+            {
+                Ok(Self::Pipe { host: address.to_owned(), endpoint: endpoint.to_owned() })
+            }
+            "ncacn_np" => Err(format!(r"{endpoint:?} is not a pipe (\pipe\NAME)")),
+            other => Err(format!("protocol sequence {other} is not supported (ncacn_ip_tcp, ncalrpc, ncacn_np)")),
         }
     }
 }
@@ -59,6 +76,7 @@ impl fmt::Display for Binding {
         match self {
             Self::Tcp { host, port } => write!(f, "ncacn_ip_tcp:{host}[{port}]"),
             Self::Local { endpoint } => write!(f, "ncalrpc:[{endpoint}]"),
+            Self::Pipe { host, endpoint } => write!(f, "ncacn_np:{host}[{endpoint}]"),
         }
     }
 }

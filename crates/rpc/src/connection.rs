@@ -38,6 +38,8 @@ pub struct Options {
     pub call_timeout: Duration,
     /// Where `ncalrpc` endpoints live (`<dir>/<endpoint>`).
     pub ncalrpc_dir: PathBuf,
+    /// The broker's socket for `ncacn_np` (`None`: the user's default).
+    pub broker_socket: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -46,6 +48,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(60),
             ncalrpc_dir: PathBuf::from("/tmp/switchboard/ncalrpc"),
+            broker_socket: None,
         }
     }
 }
@@ -57,6 +60,8 @@ pub enum Stream {
     Tcp(TcpStream),
     /// `ncalrpc`.
     Local(UnixStream),
+    /// `ncacn_np` (cannot be cancelled from another thread).
+    Pipe(crate::np::PipeStream),
 }
 
 impl Stream {
@@ -76,6 +81,20 @@ impl Stream {
                 Err(last)
             }
             Binding::Local { endpoint } => Ok(Self::Local(UnixStream::connect(options.ncalrpc_dir.join(endpoint))?)),
+            Binding::Pipe { host, endpoint } => {
+                if !matches!(host.as_str(), "" | "." | "localhost" | "127.0.0.1") {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "ncacn_np to another machine is not supported yet",
+                    ));
+                }
+                let mut connect = switchboard::ConnectOptions::new();
+                if let Some(socket) = &options.broker_socket {
+                    connect = connect.socket(socket);
+                }
+                let conn = connect.connect().map_err(io::Error::from)?;
+                Ok(Self::Pipe(crate::np::PipeStream::open(&conn, endpoint)?))
+            }
         }
     }
 
@@ -84,6 +103,10 @@ impl Stream {
         match self {
             Self::Tcp(s) => s.set_read_timeout(timeout),
             Self::Local(s) => s.set_read_timeout(timeout),
+            Self::Pipe(s) => {
+                s.set_read_timeout(timeout);
+                Ok(())
+            }
         }
     }
 
@@ -91,6 +114,7 @@ impl Stream {
         Ok(match self {
             Self::Tcp(s) => Self::Tcp(s.try_clone()?),
             Self::Local(s) => Self::Local(s.try_clone()?),
+            Self::Pipe(_) => return Err(io::ErrorKind::Unsupported.into()),
         })
     }
 
@@ -98,11 +122,15 @@ impl Stream {
         let _ = match self {
             Self::Tcp(s) => s.shutdown(Shutdown::Both),
             Self::Local(s) => s.shutdown(Shutdown::Both),
+            Self::Pipe(_) => Ok(()),
         };
     }
 
     /// Whether the peer has closed its end (checked without blocking).
     fn closed_by_peer(&self) -> bool {
+        if let Self::Pipe(p) = self {
+            return p.closed_by_peer();
+        }
         let mut byte = [0u8; 1];
         let peeked = match self {
             Self::Tcp(s) => s.set_nonblocking(true).and_then(|()| s.peek(&mut byte)),
@@ -112,10 +140,12 @@ impl Stream {
                 let mut r: &UnixStream = s;
                 r.read(&mut byte[..0]).map(|_| 1)
             }),
+            Self::Pipe(_) => return false,
         };
         let _ = match self {
             Self::Tcp(s) => s.set_nonblocking(false),
             Self::Local(s) => s.set_nonblocking(false),
+            Self::Pipe(_) => Ok(()),
         };
         matches!(peeked, Ok(0)) || peeked.is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock)
     }
@@ -126,6 +156,7 @@ impl Read for Stream {
         match self {
             Self::Tcp(s) => s.read(buf),
             Self::Local(s) => s.read(buf),
+            Self::Pipe(s) => s.read(buf),
         }
     }
 }
@@ -135,12 +166,14 @@ impl Write for Stream {
         match self {
             Self::Tcp(s) => s.write(buf),
             Self::Local(s) => s.write(buf),
+            Self::Pipe(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Self::Tcp(s) => s.flush(),
             Self::Local(s) => s.flush(),
+            Self::Pipe(s) => s.flush(),
         }
     }
 }

@@ -37,6 +37,8 @@ const FLOOR_TCP: u8 = 0x07;
 const FLOOR_IP: u8 = 0x09;
 const FLOOR_NCALRPC: u8 = 0x0C;
 const FLOOR_PIPE: u8 = 0x10;
+const FLOOR_SMB: u8 = 0x0F;
+const FLOOR_NETBIOS: u8 = 0x11;
 
 /// `ept_lookup`'s inquiry types.
 pub const RPC_C_EP_ALL_ELTS: u32 = 0;
@@ -149,6 +151,7 @@ pub fn syntax() -> SyntaxId {
 
 /// Where an interface is served.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// `ncacn_ip_tcp`.
     Tcp {
@@ -162,6 +165,13 @@ pub enum Endpoint {
         /// The name (empty in a query).
         name: String,
     },
+    /// `ncacn_np`: a named pipe on a host.
+    Pipe {
+        /// The pipe, `\PIPE\NAME` (empty in a query).
+        pipe: String,
+        /// The host's `NetBIOS` name, `\\HOST` (empty in a query).
+        host: String,
+    },
 }
 
 impl std::fmt::Display for Endpoint {
@@ -169,6 +179,7 @@ impl std::fmt::Display for Endpoint {
         match self {
             Self::Tcp { ip, port } => write!(f, "ncacn_ip_tcp:{}.{}.{}.{}[{port}]", ip[0], ip[1], ip[2], ip[3]),
             Self::Local { name } => write!(f, "ncalrpc:[{name}]"),
+            Self::Pipe { pipe, host } => write!(f, "ncacn_np:{}[{pipe}]", host.trim_start_matches('\\')),
         }
     }
 }
@@ -191,6 +202,12 @@ fn floor(out: &mut Vec<u8>, lhs: &[u8], rhs: &[u8]) {
     out.extend_from_slice(rhs);
 }
 
+fn nul_terminated(text: &str) -> Vec<u8> {
+    let mut rhs = text.as_bytes().to_vec();
+    rhs.push(0);
+    rhs
+}
+
 fn syntax_floor(out: &mut Vec<u8>, s: &SyntaxId) {
     let mut lhs = vec![FLOOR_UUID];
     s.uuid.emit(DataRep::NATIVE, &mut lhs);
@@ -202,9 +219,14 @@ impl Tower {
     /// The tower's octets: for `ncacn_ip_tcp` five floors (interface,
     /// transfer syntax, RPC connection-oriented, TCP port big-endian, IPv4
     /// address); for `ncalrpc` four (interface, transfer syntax, `ncalrpc`,
-    /// the endpoint's name with its NUL), as Windows and Samba write them.
+    /// the endpoint's name with its NUL); for `ncacn_np` five (interface,
+    /// transfer syntax, RPC connection-oriented, the pipe `\PIPE\NAME`,
+    /// the host `\\HOST`), as Windows and Samba write them.
     pub fn encode(&self) -> Vec<u8> {
-        let floors: u16 = if matches!(self.endpoint, Endpoint::Tcp { .. }) { 5 } else { 4 };
+        let floors: u16 = match self.endpoint {
+            Endpoint::Tcp { .. } | Endpoint::Pipe { .. } => 5,
+            Endpoint::Local { .. } => 4,
+        };
         let mut out = floors.to_le_bytes().to_vec();
         syntax_floor(&mut out, &self.interface);
         syntax_floor(&mut out, &self.transfer);
@@ -216,15 +238,18 @@ impl Tower {
             }
             Endpoint::Local { name } => {
                 floor(&mut out, &[FLOOR_NCALRPC], &[0, 0]);
-                let mut rhs = name.as_bytes().to_vec();
-                rhs.push(0);
-                floor(&mut out, &[FLOOR_PIPE], &rhs);
+                floor(&mut out, &[FLOOR_PIPE], &nul_terminated(name));
+            }
+            Endpoint::Pipe { pipe, host } => {
+                floor(&mut out, &[FLOOR_RPC_CO], &[0, 0]);
+                floor(&mut out, &[FLOOR_SMB], &nul_terminated(pipe));
+                floor(&mut out, &[FLOOR_NETBIOS], &nul_terminated(host));
             }
         }
         out
     }
 
-    /// Reads a tower; `None` unless it is an `ncacn_ip_tcp` or `ncalrpc` one.
+    /// Reads a tower; `None` unless it is an `ncacn_ip_tcp`, `ncalrpc` or `ncacn_np` one.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let mut at = 0usize;
         let mut take = |n: usize| -> Option<&[u8]> {
@@ -258,6 +283,11 @@ impl Tower {
             let ip =
                 floors.get(4).and_then(|(l, r)| (l == &[FLOOR_IP]).then(|| r.as_slice().try_into().ok()).flatten());
             Endpoint::Tcp { ip: ip.unwrap_or([0; 4]), port: u16::from_be_bytes([address.1[0], address.1[1]]) }
+        } else if proto.0 == [FLOOR_RPC_CO] && address.0 == [FLOOR_SMB] {
+            let text = |b: &[u8]| String::from_utf8(b.strip_suffix(&[0]).unwrap_or(b).to_vec()).ok();
+            let host =
+                floors.get(4).filter(|(l, _)| l == &[FLOOR_NETBIOS]).map_or(Some(String::new()), |(_, r)| text(r))?;
+            Endpoint::Pipe { pipe: text(&address.1)?, host }
         } else if proto.0 == [FLOOR_NCALRPC] && address.0 == [FLOOR_PIPE] {
             let name = address.1.strip_suffix(&[0]).unwrap_or(&address.1);
             Endpoint::Local { name: String::from_utf8(name.to_vec()).ok()? }

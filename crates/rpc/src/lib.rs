@@ -25,6 +25,7 @@ pub mod epm;
 pub mod example;
 pub mod marshal;
 pub mod ndr;
+pub mod np;
 pub mod pdu;
 pub mod server;
 pub mod tcp;

@@ -27,6 +27,9 @@ pub enum RpcCommand {
         /// Listen on `ncalrpc` endpoint NAME: a Unix socket in the realm's `ncalrpc` directory.
         #[arg(long, value_name = "NAME")]
         ncalrpc: Option<String>,
+        /// Listen on `ncacn_np`: the Switchboard named pipe `\\.\pipe\NAME`, message mode.
+        #[arg(long, value_name = "NAME")]
+        np: Option<String>,
         /// Also run the endpoint mapper at ADDR (port 135 needs root) and at
         /// `ncalrpc:[EPMAPPER]`, with the example's endpoints registered.
         #[arg(long, value_name = "ADDR")]
@@ -70,18 +73,32 @@ fn usage(op: &'static str, what: &str, reason: impl Into<String>) -> Error {
 /// Runs an RPC command.
 pub fn run(ctx: &Ctx, command: RpcCommand) -> Result<Done> {
     match command {
-        RpcCommand::ServeExample { tcp, ncalrpc, epm } => {
-            serve(ctx, tcp.as_deref(), ncalrpc.as_deref(), epm.as_deref())
+        RpcCommand::ServeExample { tcp, ncalrpc, np, epm } => {
+            serve(ctx, &Listen { tcp: tcp.as_deref(), ncalrpc: ncalrpc.as_deref(), np: np.as_deref() }, epm.as_deref())
         }
         RpcCommand::CallExample { binding, op, args } => call(ctx, &binding, &op, &args),
         RpcCommand::Ls { binding } => ls(ctx, &binding),
     }
 }
 
-fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>, epm: Option<&str>) -> Result<Done> {
+/// Where `serve-example` listens.
+struct Listen<'a> {
+    tcp: Option<&'a str>,
+    ncalrpc: Option<&'a str>,
+    np: Option<&'a str>,
+}
+
+/// This machine's name, as a NetBIOS-style `\\HOST` for towers.
+fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!(r"\\{}", name.trim().to_uppercase())
+}
+
+fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>) -> Result<Done> {
     let op = "RpcServerListen";
-    if tcp.is_none() && ncalrpc.is_none() {
-        return Err(usage(op, "serve-example", "give --tcp ADDR, --ncalrpc NAME, or both"));
+    let Listen { tcp, ncalrpc, np } = *listen;
+    if tcp.is_none() && ncalrpc.is_none() && np.is_none() {
+        return Err(usage(op, "serve-example", "give --tcp ADDR, --ncalrpc NAME, --np NAME, or several"));
     }
     let make: Make = Arc::new(|| vec![example::server()]);
     let registered: Registrations = Arc::new(Mutex::new(Vec::new()));
@@ -110,6 +127,16 @@ fn serve(ctx: &Ctx, tcp: Option<&str>, ncalrpc: Option<&str>, epm: Option<&str>)
         lines.push(format!("serving SwitchboardExample at ncalrpc:[{name}] ({})", dir.join(name).display()));
         let (make, name) = (Arc::clone(&make), name.to_owned());
         threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, &name, &make)));
+    }
+    if let Some(name) = np {
+        let conn = ctx.connect()?;
+        register(Endpoint::Pipe { pipe: format!(r"\PIPE\{name}"), host: host_name() });
+        lines.push(format!(r"serving SwitchboardExample at ncacn_np:[\pipe\{name}]"));
+        let (make, name) = (Arc::clone(&make), name.to_owned());
+        threads.push(std::thread::spawn(move || {
+            switchboard_rpc::np::serve(&conn, &name, &make, switchboard_rpc::tcp::Limits::default())
+                .map_err(std::io::Error::from)
+        }));
     }
     if let Some(epm) = epm {
         let mapper = std::net::TcpListener::bind(epm).map_err(|e| io(op, epm, &e))?;

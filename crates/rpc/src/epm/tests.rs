@@ -32,6 +32,16 @@ fn towers_round_trip_for_tcp_and_ncalrpc() {
     assert_eq!(&bytes[..2], &[4, 0], "four floors");
     assert!(bytes.ends_with(b"\x01\x00\x10\x09\x00EPMAPPER\x00"), "{bytes:x?}");
     assert_eq!(Tower::decode(&bytes), Some(local));
+    let pipe = Tower {
+        interface: syntax(),
+        transfer: SyntaxId::ndr20(),
+        endpoint: Endpoint::Pipe { pipe: r"\PIPE\example".into(), host: r"\\HOST".into() },
+    };
+    let bytes = pipe.encode();
+    assert_eq!(&bytes[..2], &[5, 0], "five floors");
+    assert!(bytes.windows(4).any(|w| w == [1, 0, FLOOR_SMB, 14]), "the pipe floor: {bytes:x?}");
+    assert_eq!(Tower::decode(&bytes), Some(pipe.clone()));
+    assert_eq!(pipe.endpoint.to_string(), r"ncacn_np:HOST[\PIPE\example]");
 }
 
 #[test]
