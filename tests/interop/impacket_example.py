@@ -9,7 +9,7 @@ import sys
 
 from impacket.dcerpc.v5 import transport
 from impacket.dcerpc.v5.dtypes import LONG, LONGLONG, LPWSTR, NULL
-from impacket.dcerpc.v5.ndr import NDRCALL, NDRUniConformantArray
+from impacket.dcerpc.v5.ndr import NDRCALL, NDRSTRUCT, NDRUniConformantArray
 from impacket.dcerpc.v5.rpcrt import DCERPCException
 from impacket.uuid import uuidtup_to_bin
 
@@ -58,6 +58,23 @@ class Reverse(NDRCALL):
 
 class ReverseResponse(NDRCALL):
     structure = (('reply', ByteArray),)
+
+
+class ITEM(NDRSTRUCT):
+    structure = (('id', LONG), ('name', LPWSTR))
+
+
+class ItemArray(NDRUniConformantArray):
+    item = ITEM
+
+
+class CountNamed(NDRCALL):
+    opnum = 4
+    structure = (('count', LONG), ('items', ItemArray))
+
+
+class CountNamedResponse(NDRCALL):
+    structure = (('total_chars', LONG), ('ReturnValue', LONG))
 
 
 class Missing(NDRCALL):
@@ -112,6 +129,17 @@ def main():
         data = bytes((i * 7) % 256 for i in range(size))
         reply = call(dce, Reverse(), size=size, data=[bytes([b]) for b in data])['reply']
         expect(f"Reverse({size} bytes){tag}", b''.join(reply), data[::-1])
+    for names in [['ab', None, 'cde'], [], [None, None], ['x' * 500] * 20]:
+        items = []
+        for i, name in enumerate(names):
+            item = ITEM()
+            item['id'] = i
+            item['name'] = NULL if name is None else name + '\x00'
+            items.append(item)
+        reply = call(dce, CountNamed(), count=len(items), items=items)
+        named = [n for n in names if n is not None]
+        expect(f"CountNamed({len(names)} items){tag}", (reply['ReturnValue'], reply['total_chars']),
+               (len(named), sum(len(n) for n in named)))
     try:
         call(dce, Missing(), x=1)
         sys.exit("FAIL an unknown opnum was answered")

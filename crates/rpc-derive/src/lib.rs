@@ -422,7 +422,7 @@ fn union(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
         match &v.fields {
             Fields::Unit => {
                 flat_variants.push(quote!(#vn));
-                put_flat.push(quote!(Self::#vn => { #put_case __w.align(__ARMS); }));
+                put_flat.push(quote!(Self::#vn => { #put_case }));
                 put_deferred.push(quote!(Self::#vn => {}));
                 get_flat.push(quote!(__d if __d == #case_count => #flat_name::#vn,));
                 get_deferred.push(quote!(#flat_name::#vn => Self::#vn,));
@@ -434,7 +434,7 @@ fn union(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
                 let tc = quote!(<#c as #m::Codec<#ty>>);
                 arms_align.push(quote!(#tc::ALIGN));
                 flat_variants.push(quote!(#vn(#tc::Flat)));
-                put_flat.push(quote!(Self::#vn(__v) => { #put_case __w.align(__ARMS); #tc::put_flat(__v, __w); }));
+                put_flat.push(quote!(Self::#vn(__v) => { #put_case #tc::put_flat(__v, __w); }));
                 put_deferred.push(quote!(Self::#vn(__v) => #tc::put_deferred(__v, __w),));
                 get_flat.push(quote!(__d if __d == #case_count => #flat_name::#vn(#tc::get_flat(__r)?),));
                 get_deferred.push(quote!(#flat_name::#vn(__f) => Self::#vn(#tc::get_deferred(__f, __r)?),));
@@ -465,7 +465,10 @@ fn union(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
             const ALIGN: usize = #m::max_align(<#st as #m::Ndr>::ALIGN, #arms);
             type Flat = #flat_name;
             fn put_flat(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
-                const __ARMS: usize = #arms;
+                // C706 14.3.8: the discriminant aligned as its type, the arm
+                // as its own (an encapsulated union first aligns as a whole;
+                // aligning the arm to the largest of all is Microsoft's
+                // opt-in ms_union, not done here).
                 #outer_align
                 match self { #(#put_flat)* }
             }
@@ -473,11 +476,9 @@ fn union(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
                 match self { #(#put_deferred)* }
             }
             fn get_flat(__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<#flat_name, ::switchboard_rpc::ndr::NdrError> {
-                const __ARMS: usize = #arms;
                 #outer_align_get
                 let __d = <#st as #m::Ndr>::get_flat(__r)?;
                 let __d = #m::Count::count(&__d);
-                __r.align(__ARMS)?;
                 Ok(match __d {
                     #(#get_flat)*
                     __d => return Err(__r.error(format!("{}: no union arm {}", #what, __d))),

@@ -157,3 +157,59 @@ fn big_endian_structures_are_read_right() {
     let bytes = [1, 2, 3, 4, 0, 2, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0x41, 0, 0];
     assert_eq!(back::<Item>(&bytes, DataRep::BIG_ENDIAN), Ok(Item { id: 0x0102_0304, name: Some("A".into()) }));
 }
+
+/// An encapsulated union: a structure of the discriminant and the arm,
+/// aligned as a whole to its largest member.
+#[derive(Ndr, Debug, PartialEq)]
+#[ndr(encapsulated, switch_type = u16)]
+enum Value {
+    #[ndr(case = 1)]
+    Small(u8),
+    #[ndr(case = 2)]
+    Big(u64),
+}
+
+/// `[length_is(n)] long a[8]` (varying) and `[string] char name[16]`.
+#[derive(Ndr, Debug, PartialEq)]
+struct Varying {
+    n: u32,
+    #[ndr(length_is = n)]
+    a: Vec<i32>,
+    #[ndr(string, char, fixed = 16)]
+    name: String,
+    #[ndr(string, char)]
+    note: Option<String>,
+}
+
+#[test]
+fn encapsulated_unions_align_as_a_structure() {
+    let mut w = NdrWriter::new();
+    w.u8(9);
+    Value::Small(7).put_flat(&mut w);
+    let bytes = w.into_bytes();
+    assert_eq!(bytes, [9, 0, 0, 0, 0, 0, 0, 0, 1, 0, 7], "aligned to 8 (the hyper arm), then u16 1, then the byte");
+    let mut r = NdrReader::new(&bytes, DataRep::NATIVE);
+    r.u8().unwrap();
+    let flat = Value::get_flat(&mut r).unwrap();
+    assert_eq!(Value::get_deferred(flat, &mut r), Ok(Value::Small(7)));
+    assert_eq!(back::<Value>(&bytes_of(&Value::Big(u64::MAX - 3)), DataRep::NATIVE), Ok(Value::Big(u64::MAX - 3)));
+    let mut w = NdrWriter::new();
+    w.u16(3);
+    let e = back::<Value>(&w.into_bytes(), DataRep::NATIVE).unwrap_err();
+    assert!(e.reason.contains("no union arm 3"), "{e}");
+}
+
+#[test]
+fn varying_arrays_and_char_strings_round_trip() {
+    let v = Varying { n: 3, a: vec![-1, 2, 3], name: "switch".into(), note: Some("böard".into()) };
+    let bytes = bytes_of(&v);
+    // n, then the varying array (offset 0, length 3, no maximum), then the
+    // char[16] string (offset 0, length 7, "switch\0").
+    assert_eq!(&bytes[..12], &[3, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0]);
+    assert_eq!(&bytes[24..36], &[0, 0, 0, 0, 7, 0, 0, 0, b's', b'w', b'i', b't']);
+    assert_eq!(back::<Varying>(&bytes, DataRep::NATIVE), Ok(v));
+    // A name longer than its array is cut to fit, NUL included.
+    let long = Varying { n: 0, a: vec![], name: "x".repeat(40), note: None };
+    let back_long = back::<Varying>(&bytes_of(&long), DataRep::NATIVE).unwrap();
+    assert_eq!(back_long.name.len(), 15);
+}
