@@ -77,3 +77,37 @@ fn the_example_over_ncacn_np_switchboard_named_pipes() {
     let bad = run(&broker, &["rpc", "call-example", r"ncacn_np:[\pipe\nobody]", "add", "1", "2"]);
     assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
 }
+
+#[test]
+fn servers_register_with_a_separate_endpoint_mapper_over_ncalrpc() {
+    use std::io::BufRead;
+    let broker = TestBroker::start();
+    let mut mapper = Proc::spawn(&broker, &["rpc", "epmapper", "--tcp", "127.0.0.1:0"]);
+    let mut said = std::io::BufReader::new(mapper.child().stdout.take().expect("piped stdout"));
+    let (mut local, mut tcp) = (String::new(), String::new());
+    said.read_line(&mut local).unwrap();
+    said.read_line(&mut tcp).unwrap();
+    assert!(local.starts_with("endpoint mapper at ncalrpc:[EPMAPPER]"), "{local}");
+    // "endpoint mapper at ncacn_ip_tcp:127.0.0.1[PORT]"
+    let tcp = tcp.split_whitespace().nth(3).unwrap().to_owned();
+    let empty = run(&broker, &["rpc", "ls", &tcp]);
+    ok(&empty);
+    assert_eq!(stdout(&empty), "", "nothing registered yet");
+
+    let mut server = Proc::spawn(&broker, &["rpc", "serve-example", "--ncalrpc", "REGISTERED", "--register"]);
+    let mut said = std::io::BufReader::new(server.child().stdout.take().expect("piped stdout"));
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        said.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    assert!(lines[1].starts_with("registered 1 endpoint(s) with ncalrpc:[EPMAPPER]"), "{lines:?}");
+    let listed = run(&broker, &["rpc", "ls", &tcp]);
+    ok(&listed);
+    assert_eq!(
+        stdout(&listed),
+        "5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64 v1.0  ncalrpc:[REGISTERED]  Switchboard example\n",
+        "listed over TCP, registered over ncalrpc"
+    );
+}

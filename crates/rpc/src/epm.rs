@@ -566,3 +566,41 @@ pub fn lookup_all<C: crate::client::Call>(
 
 #[cfg(test)]
 mod tests;
+
+/// Registers `entries` with the endpoint mapper at `ncalrpc:[EPMAPPER]`
+/// (`ept_insert`, replacing earlier registrations of the same interfaces
+/// and transports), as `RpcEpRegister` does. Only a local mapper takes
+/// registrations.
+pub fn register(options: &crate::connection::Options, entries: &[Registration]) -> Result<(), crate::client::Error> {
+    insert_or_delete(options, entries, true)
+}
+
+/// Removes `entries` from the endpoint mapper at `ncalrpc:[EPMAPPER]`
+/// (`ept_delete`), as `RpcEpUnregister` does.
+pub fn unregister(options: &crate::connection::Options, entries: &[Registration]) -> Result<(), crate::client::Error> {
+    insert_or_delete(options, entries, false)
+}
+
+fn insert_or_delete(
+    options: &crate::connection::Options,
+    entries: &[Registration],
+    insert: bool,
+) -> Result<(), crate::client::Error> {
+    let binding = crate::binding::Binding::Local { endpoint: "EPMAPPER".into() };
+    let rpc = crate::connection::Connection::connect(&binding, syntax(), options)?;
+    let mut mapper = EndpointMapperClient::new(rpc);
+    let list: Vec<EptEntry> = entries.iter().map(Registration::entry).collect();
+    let count = u32::try_from(list.len()).unwrap_or(u32::MAX);
+    let mut status = 0;
+    if insert {
+        mapper.ept_insert(count, list, 1, &mut status)?;
+    } else {
+        mapper.ept_delete(count, list, &mut status)?;
+    }
+    if status == 0 {
+        Ok(())
+    } else {
+        let op = if insert { "ept_insert" } else { "ept_delete" };
+        Err(crate::client::Error::Protocol(format!("{op} at ncalrpc:[EPMAPPER]: status 0x{status:08x}")))
+    }
+}

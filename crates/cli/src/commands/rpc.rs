@@ -32,8 +32,19 @@ pub enum RpcCommand {
         np: Option<String>,
         /// Also run the endpoint mapper at ADDR (port 135 needs root) and at
         /// `ncalrpc:[EPMAPPER]`, with the example's endpoints registered.
-        #[arg(long, value_name = "ADDR")]
+        #[arg(long, value_name = "ADDR", conflicts_with = "register")]
         epm: Option<String>,
+        /// Register the example's endpoints with the running endpoint mapper
+        /// at `ncalrpc:[EPMAPPER]` (`switchboard rpc epmapper`), as RpcEpRegister does.
+        #[arg(long)]
+        register: bool,
+    },
+    /// Run the endpoint mapper alone: at `ncalrpc:[EPMAPPER]`, where local
+    /// servers register (`ept_insert`), and optionally on TCP (read-only).
+    Epmapper {
+        /// Also listen on TCP, e.g. 127.0.0.1:135 (needs root) or 127.0.0.1:5135.
+        #[arg(long, value_name = "ADDR")]
+        tcp: Option<String>,
     },
     /// List what an endpoint mapper knows (`ept_lookup`), like `rpcclient epmlookup`.
     Ls {
@@ -73,9 +84,13 @@ fn usage(op: &'static str, what: &str, reason: impl Into<String>) -> Error {
 /// Runs an RPC command.
 pub fn run(ctx: &Ctx, command: RpcCommand) -> Result<Done> {
     match command {
-        RpcCommand::ServeExample { tcp, ncalrpc, np, epm } => {
-            serve(ctx, &Listen { tcp: tcp.as_deref(), ncalrpc: ncalrpc.as_deref(), np: np.as_deref() }, epm.as_deref())
-        }
+        RpcCommand::ServeExample { tcp, ncalrpc, np, epm, register } => serve(
+            ctx,
+            &Listen { tcp: tcp.as_deref(), ncalrpc: ncalrpc.as_deref(), np: np.as_deref() },
+            epm.as_deref(),
+            register,
+        ),
+        RpcCommand::Epmapper { tcp } => epmapper(ctx, tcp.as_deref()),
         RpcCommand::CallExample { binding, op, args } => call(ctx, &binding, &op, &args),
         RpcCommand::Ls { binding } => ls(ctx, &binding),
     }
@@ -94,7 +109,7 @@ fn host_name() -> String {
     format!(r"\\{}", name.trim().to_uppercase())
 }
 
-fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>) -> Result<Done> {
+fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>, register_with_mapper: bool) -> Result<Done> {
     let op = "RpcServerListen";
     let Listen { tcp, ncalrpc, np } = *listen;
     if tcp.is_none() && ncalrpc.is_none() && np.is_none() {
@@ -152,6 +167,12 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>) -> Result<Done> {
         lines.push(format!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display()));
         threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "EPMAPPER", &make)));
     }
+    if register_with_mapper {
+        let entries = registered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        switchboard_rpc::epm::register(&rpc_options(ctx), &entries)
+            .map_err(|e| rpc_error("RpcEpRegister", "ncalrpc:[EPMAPPER]", e))?;
+        lines.push(format!("registered {} endpoint(s) with ncalrpc:[EPMAPPER]", entries.len()));
+    }
     for line in lines {
         println!("{line}");
     }
@@ -162,6 +183,30 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>) -> Result<Done> {
 }
 
 type Make = Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>;
+
+/// The endpoint mapper alone.
+fn epmapper(ctx: &Ctx, tcp: Option<&str>) -> Result<Done> {
+    let op = "RpcServerListen";
+    let registered: Registrations = Arc::new(Mutex::new(Vec::new()));
+    let dir = ncalrpc_dir(ctx);
+    let listener = listen_local(op, &dir, "EPMAPPER")?;
+    let local = Arc::clone(&registered);
+    let make: Make = Arc::new(move || vec![Mapper::local(Arc::clone(&local)).into_server()]);
+    let mut threads = vec![std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "EPMAPPER", &make))];
+    println!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display());
+    if let Some(addr) = tcp {
+        let mapper = std::net::TcpListener::bind(addr).map_err(|e| io(op, addr, &e))?;
+        let at = mapper.local_addr().map_err(|e| io(op, addr, &e))?;
+        let remote = Arc::clone(&registered);
+        let make: Make = Arc::new(move || vec![Mapper::new(Arc::clone(&remote)).into_server()]);
+        println!("endpoint mapper at ncacn_ip_tcp:{}[{}]", at.ip(), at.port());
+        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make)));
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(Done::Ok)
+}
 
 /// Listens at `ncalrpc:[NAME]`: a Unix socket in `dir`, made only its owner's.
 fn listen_local(op: &'static str, dir: &Path, name: &str) -> Result<std::os::unix::net::UnixListener> {
@@ -206,6 +251,16 @@ fn ls(ctx: &Ctx, binding: &str) -> Result<Done> {
         text
     })?;
     Ok(Done::Ok)
+}
+
+/// The CLI's client options: its realm's ncalrpc directory and broker, 30 s calls.
+fn rpc_options(ctx: &Ctx) -> Options {
+    Options {
+        ncalrpc_dir: ncalrpc_dir(ctx),
+        call_timeout: Duration::from_secs(30),
+        broker_socket: ctx.socket.clone(),
+        ..Options::default()
+    }
 }
 
 /// A connection to `interface` at `binding`, with the CLI's timeouts.
