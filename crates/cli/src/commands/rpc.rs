@@ -35,7 +35,7 @@ pub enum RpcCommand {
         #[arg(long, value_name = "ADDR", conflicts_with = "register")]
         epm: Option<String>,
         /// Register the example's endpoints with the running endpoint mapper
-        /// at `ncalrpc:[EPMAPPER]` (`switchboard rpc epmapper`), as RpcEpRegister does.
+        /// at `ncalrpc:[EPMAPPER]` (`switchboard rpc epmapper`), as `RpcEpRegister` does.
         #[arg(long)]
         register: bool,
     },
