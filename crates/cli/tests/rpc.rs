@@ -110,4 +110,18 @@ fn servers_register_with_a_separate_endpoint_mapper_over_ncalrpc() {
         "5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64 v1.0  ncalrpc:[REGISTERED]  Switchboard example\n",
         "listed over TCP, registered over ncalrpc"
     );
+    // The server goes: so do its registrations (the mapper forgets what a
+    // closed association registered).
+    drop(server);
+    let mut tries = 0;
+    loop {
+        let listed = run(&broker, &["rpc", "ls", &tcp]);
+        ok(&listed);
+        if stdout(&listed).is_empty() {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 200, "the dead server's registration stayed: {}", stdout(&listed));
+        std::thread::yield_now();
+    }
 }

@@ -128,26 +128,18 @@ impl Stream {
 
     /// Whether the peer has closed its end (checked without blocking).
     fn closed_by_peer(&self) -> bool {
-        if let Self::Pipe(p) = self {
-            return p.closed_by_peer();
-        }
         let mut byte = [0u8; 1];
+        let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
         let peeked = match self {
-            Self::Tcp(s) => s.set_nonblocking(true).and_then(|()| s.peek(&mut byte)),
-            Self::Local(s) => s.set_nonblocking(true).and_then(|()| {
-                // UnixStream has no peek: a zero-byte read tells EOF apart
-                // from nothing to read (WouldBlock).
-                let mut r: &UnixStream = s;
-                r.read(&mut byte[..0]).map(|_| 1)
-            }),
-            Self::Pipe(_) => return false,
+            Self::Tcp(s) => rustix::net::recv(s, &mut byte, flags),
+            Self::Local(s) => rustix::net::recv(s, &mut byte, flags),
+            Self::Pipe(p) => return p.closed_by_peer(),
         };
-        let _ = match self {
-            Self::Tcp(s) => s.set_nonblocking(false),
-            Self::Local(s) => s.set_nonblocking(false),
-            Self::Pipe(_) => Ok(()),
-        };
-        matches!(peeked, Ok(0)) || peeked.is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock)
+        match peeked {
+            Ok((0, _)) => true,
+            Ok(_) => false,
+            Err(e) => e != rustix::io::Errno::AGAIN,
+        }
     }
 }
 

@@ -336,20 +336,36 @@ pub struct Mapper {
     registered: Registrations,
     /// Whether this association came over `ncalrpc` (registration allowed).
     local: bool,
+    /// What this association registered: withdrawn when it ends, so a
+    /// server that dies leaves nothing behind (as Windows' mapper forgets
+    /// a process's registrations).
+    mine: Vec<Registration>,
     lookups: HashMap<Uuid, Vec<EptEntry>>,
     next_handle: u32,
+}
+
+impl Drop for Mapper {
+    fn drop(&mut self) {
+        if self.mine.is_empty() {
+            return;
+        }
+        let mut registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner);
+        registered.retain(|r| !self.mine.contains(r));
+    }
 }
 
 impl Mapper {
     /// A mapper answering from `registered`, for an association that came
     /// over the network (`ept_insert` and `ept_delete` are refused).
     pub fn new(registered: Registrations) -> Self {
-        Self { registered, local: false, lookups: HashMap::new(), next_handle: 1 }
+        Self { registered, local: false, mine: Vec::new(), lookups: HashMap::new(), next_handle: 1 }
     }
 
     /// The same for an `ncalrpc` association: local servers may register.
     pub fn local(registered: Registrations) -> Self {
-        Self { local: true, ..Self::new(registered) }
+        let mut mapper = Self::new(registered);
+        mapper.local = true;
+        mapper
     }
 
     /// The mapper served (boxed for an association).
@@ -404,7 +420,10 @@ impl EndpointMapper for Mapper {
                 });
             }
             if !registered.contains(&r) {
-                registered.push(r);
+                registered.push(r.clone());
+            }
+            if !self.mine.contains(&r) {
+                self.mine.push(r);
             }
         }
         *status = 0;
@@ -567,40 +586,42 @@ pub fn lookup_all<C: crate::client::Call>(
 #[cfg(test)]
 mod tests;
 
+/// Endpoints registered with the mapper at `ncalrpc:[EPMAPPER]`, for as
+/// long as this lives: dropping it withdraws them (`ept_delete`), and so
+/// does the registering process's end (the mapper forgets what an
+/// association registered when it closes).
+#[derive(Debug)]
+#[must_use = "the endpoints are withdrawn when this is dropped"]
+pub struct Registered {
+    mapper: EndpointMapperClient<crate::connection::Connection>,
+    entries: Vec<EptEntry>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let count = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        let mut status = 0;
+        let _ = self.mapper.ept_delete(count, std::mem::take(&mut self.entries), &mut status);
+    }
+}
+
 /// Registers `entries` with the endpoint mapper at `ncalrpc:[EPMAPPER]`
 /// (`ept_insert`, replacing earlier registrations of the same interfaces
-/// and transports), as `RpcEpRegister` does. Only a local mapper takes
-/// registrations.
-pub fn register(options: &crate::connection::Options, entries: &[Registration]) -> Result<(), crate::client::Error> {
-    insert_or_delete(options, entries, true)
-}
-
-/// Removes `entries` from the endpoint mapper at `ncalrpc:[EPMAPPER]`
-/// (`ept_delete`), as `RpcEpUnregister` does.
-pub fn unregister(options: &crate::connection::Options, entries: &[Registration]) -> Result<(), crate::client::Error> {
-    insert_or_delete(options, entries, false)
-}
-
-fn insert_or_delete(
+/// and transports), as `RpcEpRegister` does, until the returned guard is
+/// dropped. Only a local mapper takes registrations.
+pub fn register(
     options: &crate::connection::Options,
     entries: &[Registration],
-    insert: bool,
-) -> Result<(), crate::client::Error> {
+) -> Result<Registered, crate::client::Error> {
     let binding = crate::binding::Binding::Local { endpoint: "EPMAPPER".into() };
     let rpc = crate::connection::Connection::connect(&binding, syntax(), options)?;
     let mut mapper = EndpointMapperClient::new(rpc);
     let list: Vec<EptEntry> = entries.iter().map(Registration::entry).collect();
     let count = u32::try_from(list.len()).unwrap_or(u32::MAX);
     let mut status = 0;
-    if insert {
-        mapper.ept_insert(count, list, 1, &mut status)?;
-    } else {
-        mapper.ept_delete(count, list, &mut status)?;
+    mapper.ept_insert(count, list.clone(), 1, &mut status)?;
+    if status != 0 {
+        return Err(crate::client::Error::Protocol(format!("ept_insert at ncalrpc:[EPMAPPER]: status 0x{status:08x}")));
     }
-    if status == 0 {
-        Ok(())
-    } else {
-        let op = if insert { "ept_insert" } else { "ept_delete" };
-        Err(crate::client::Error::Protocol(format!("{op} at ncalrpc:[EPMAPPER]: status 0x{status:08x}")))
-    }
+    Ok(Registered { mapper, entries: list })
 }

@@ -31,7 +31,8 @@ pub struct Limits {
     pub max_associations: usize,
     /// Calls executing at once, over all associations; more wait.
     pub max_calls_in_flight: usize,
-    /// How long a connection may stay silent.
+    /// How long a connection may stay silent (`Duration::ZERO`: for ever,
+    /// as the endpoint mapper's local registrations need).
     pub idle_timeout: Duration,
 }
 
@@ -88,7 +89,7 @@ impl Listen for TcpListener {
     }
     fn prepare(stream: &TcpStream, idle: Duration) -> io::Result<()> {
         stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(idle))
+        stream.set_read_timeout(Some(idle).filter(|d| !d.is_zero()))
     }
 }
 
@@ -99,7 +100,7 @@ impl Listen for UnixListener {
         self.accept().map(|(s, _)| s)
     }
     fn prepare(stream: &UnixStream, idle: Duration) -> io::Result<()> {
-        stream.set_read_timeout(Some(idle))
+        stream.set_read_timeout(Some(idle).filter(|d| !d.is_zero()))
     }
 }
 

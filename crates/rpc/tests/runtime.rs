@@ -141,3 +141,23 @@ fn a_connection_the_server_closed_for_idleness_reconnects_before_the_next_call()
     }
     assert_eq!(gate.echo(2).unwrap(), 2, "reconnected, not failed");
 }
+
+#[test]
+fn a_live_ncalrpc_connection_is_not_taken_for_a_closed_one() {
+    let dir = std::env::temp_dir().join(format!("switchboard-rpc-runtime-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(dir.join("GATE")).unwrap();
+    let (_open, gate) = channel();
+    let gate = Arc::new(Mutex::new(gate));
+    let make: MakeInterfaces =
+        Arc::new(move || vec![Box::new(GateServer(Gated(Arc::clone(&gate)))) as Box<dyn Interface>]);
+    std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "GATE", &make));
+    let options = Options { ncalrpc_dir: dir.clone(), ..Options::default() };
+    let binding = Binding::Local { endpoint: "GATE".into() };
+    let mut gate =
+        GateClient::new(Connection::connect(&binding, GateClient::<Connection>::syntax(), &options).unwrap());
+    assert_eq!(gate.echo(1).unwrap(), 1);
+    assert!(!gate.rpc.peer_closed(), "an open association, nothing to read: not closed");
+    assert_eq!(gate.echo(2).unwrap(), 2);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -165,12 +165,15 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>, register_with_mapper
         let local_reg = Arc::clone(&registered);
         let make: Make = Arc::new(move || vec![Mapper::local(Arc::clone(&local_reg)).into_server()]);
         lines.push(format!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display()));
-        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "EPMAPPER", &make)));
+        threads.push(std::thread::spawn(move || serve_mapper_locally(&listener, &make)));
     }
+    // Registered for as long as this process serves: the guard lives to the end.
+    let mut registration = None;
     if register_with_mapper {
         let entries = registered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        switchboard_rpc::epm::register(&rpc_options(ctx), &entries)
+        let guard = switchboard_rpc::epm::register(&rpc_options(ctx), &entries)
             .map_err(|e| rpc_error("RpcEpRegister", "ncalrpc:[EPMAPPER]", e))?;
+        registration = Some(guard);
         lines.push(format!("registered {} endpoint(s) with ncalrpc:[EPMAPPER]", entries.len()));
     }
     for line in lines {
@@ -179,10 +182,18 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>, register_with_mapper
     for t in threads {
         let _ = t.join();
     }
+    drop(registration);
     Ok(Done::Ok)
 }
 
 type Make = Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>;
+
+/// The mapper at `ncalrpc:[EPMAPPER]`: no idle timeout there, since a
+/// server's registrations last as long as its association.
+fn serve_mapper_locally(listener: &std::os::unix::net::UnixListener, make: &Make) -> std::io::Result<()> {
+    let limits = switchboard_rpc::tcp::Limits { idle_timeout: Duration::ZERO, ..Default::default() };
+    switchboard_rpc::tcp::serve_local_with(listener, "EPMAPPER", make, limits)
+}
 
 /// The endpoint mapper alone.
 fn epmapper(ctx: &Ctx, tcp: Option<&str>) -> Result<Done> {
@@ -192,7 +203,7 @@ fn epmapper(ctx: &Ctx, tcp: Option<&str>) -> Result<Done> {
     let listener = listen_local(op, &dir, "EPMAPPER")?;
     let local = Arc::clone(&registered);
     let make: Make = Arc::new(move || vec![Mapper::local(Arc::clone(&local)).into_server()]);
-    let mut threads = vec![std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "EPMAPPER", &make))];
+    let mut threads = vec![std::thread::spawn(move || serve_mapper_locally(&listener, &make))];
     println!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display());
     if let Some(addr) = tcp {
         let mapper = std::net::TcpListener::bind(addr).map_err(|e| io(op, addr, &e))?;

@@ -214,3 +214,14 @@ fn the_wire_form_of_ept_map_is_what_impacket_and_windows_send() {
     assert_eq!(r.u32(), Ok(0), "status");
     assert!(r.finished());
 }
+
+#[test]
+fn what_an_association_registered_goes_when_it_ends() {
+    let registered: Registrations = Arc::new(Mutex::new(vec![example(5000)]));
+    let mut local = client(&registered, true);
+    let mut status = 1;
+    local.ept_insert(1, vec![example(6000).entry()], 0, &mut status).unwrap();
+    assert_eq!((status, registered.lock().unwrap().len()), (0, 2));
+    drop(local);
+    assert_eq!(*registered.lock().unwrap(), vec![example(5000)], "only the other registration stays");
+}
