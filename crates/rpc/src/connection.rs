@@ -60,7 +60,7 @@ pub enum Stream {
     Tcp(TcpStream),
     /// `ncalrpc`.
     Local(UnixStream),
-    /// `ncacn_np` (cannot be cancelled from another thread).
+    /// `ncacn_np`.
     Pipe(crate::np::PipeStream),
 }
 
@@ -114,7 +114,8 @@ impl Stream {
         Ok(match self {
             Self::Tcp(s) => Self::Tcp(s.try_clone()?),
             Self::Local(s) => Self::Local(s.try_clone()?),
-            Self::Pipe(_) => return Err(io::ErrorKind::Unsupported.into()),
+            // The pipe's channel under another descriptor: enough to shut it down.
+            Self::Pipe(p) => Self::Local(p.duplicate_channel()?),
         })
     }
 

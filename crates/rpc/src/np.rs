@@ -68,6 +68,12 @@ impl PipeStream {
         self.0.set_read_timeout(timeout);
     }
 
+    /// Another descriptor of the pipe's channel: shutting it down ends a
+    /// call waiting on this pipe (what cancellation does).
+    pub fn duplicate_channel(&self) -> io::Result<std::os::unix::net::UnixStream> {
+        Ok(std::os::unix::net::UnixStream::from(self.0.duplicate_fd().map_err(io_error)?))
+    }
+
     /// Whether the server end has gone (checked without blocking).
     pub fn closed_by_peer(&self) -> bool {
         self.0.peek(&mut []).is_err()

@@ -19,11 +19,17 @@ pub trait Gate {
     fn echo(&mut self, value: u32) -> u32;
 }
 
-struct Gated(Arc<Mutex<Receiver<()>>>);
+/// The gate, shared by every association: `wait` says it entered, then
+/// waits for the test to open.
+struct Gated {
+    gate: Arc<Mutex<Receiver<()>>>,
+    entered: Sender<u32>,
+}
 
 impl Gate for Gated {
     fn wait(&mut self, token: u32) -> u32 {
-        let _ = self.0.lock().unwrap().recv_timeout(Duration::from_secs(30));
+        let _ = self.entered.send(token);
+        let _ = self.gate.lock().unwrap().recv_timeout(Duration::from_secs(30));
         token
     }
     fn echo(&mut self, value: u32) -> u32 {
@@ -31,15 +37,26 @@ impl Gate for Gated {
     }
 }
 
-fn server(limits: Limits) -> (Binding, Sender<()>) {
+/// The gate's interfaces for each association, the sender that opens it,
+/// and the receiver that hears each `wait` enter.
+fn gated() -> (MakeInterfaces, Sender<()>, Receiver<u32>) {
     let (open, gate) = channel();
+    let (entered, entries) = channel();
     let gate = Arc::new(Mutex::new(gate));
+    let entered = Mutex::new(entered);
+    let make: MakeInterfaces = Arc::new(move || {
+        let gated = Gated { gate: Arc::clone(&gate), entered: entered.lock().unwrap().clone() };
+        vec![Box::new(GateServer(gated)) as Box<dyn Interface>]
+    });
+    (make, open, entries)
+}
+
+fn server(limits: Limits) -> (Binding, Sender<()>, Receiver<u32>) {
+    let (make, open, entries) = gated();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let make: MakeInterfaces =
-        Arc::new(move || vec![Box::new(GateServer(Gated(Arc::clone(&gate)))) as Box<dyn Interface>]);
     std::thread::spawn(move || switchboard_rpc::tcp::serve_with(&listener, &make, limits));
-    (Binding::Tcp { host: "127.0.0.1".into(), port }, open)
+    (Binding::Tcp { host: "127.0.0.1".into(), port }, open, entries)
 }
 
 fn connect(binding: &Binding, call_timeout: Duration) -> Result<GateClient<Connection>, Error> {
@@ -49,7 +66,7 @@ fn connect(binding: &Binding, call_timeout: Duration) -> Result<GateClient<Conne
 
 #[test]
 fn a_call_past_its_timeout_fails_and_the_next_call_reconnects() {
-    let (binding, open) = server(Limits::default());
+    let (binding, open, _entries) = server(Limits::default());
     let mut gate = connect(&binding, Duration::from_millis(300)).unwrap();
     assert_eq!(gate.echo(7).unwrap(), 7);
     let e = gate.wait(1).unwrap_err();
@@ -60,7 +77,7 @@ fn a_call_past_its_timeout_fails_and_the_next_call_reconnects() {
 
 #[test]
 fn a_call_cancelled_from_another_thread_returns_cancelled() {
-    let (binding, open) = server(Limits::default());
+    let (binding, open, _entries) = server(Limits::default());
     let mut gate = connect(&binding, Duration::from_secs(30)).unwrap();
     let canceller = gate.rpc.canceller();
     let waiter = std::thread::spawn(move || {
@@ -84,24 +101,16 @@ fn a_call_cancelled_from_another_thread_returns_cancelled() {
 #[test]
 fn associations_beyond_the_limit_get_bind_nak_and_calls_beyond_it_wait() {
     let limits = Limits { max_associations: 2, max_calls_in_flight: 1, ..Limits::default() };
-    let (binding, open) = server(limits);
+    let (binding, open, entries) = server(limits);
     let mut first = connect(&binding, Duration::from_secs(30)).unwrap();
     let mut second = connect(&binding, Duration::from_millis(300)).unwrap();
     let e = connect(&binding, Duration::from_secs(1)).unwrap_err();
     assert!(matches!(e, Error::BindRefused(ref why) if why.contains("reason: 2")), "local limit exceeded: {e}");
     // One call in flight: while `first` waits at the gate, `second` cannot run.
     let waiter = std::thread::spawn(move || first.wait(3).map(|v| (v, first)));
-    let mut tries = 0;
-    loop {
-        // Until the first call holds the only slot, the second one may get through.
-        match second.echo(4) {
-            Err(Error::Timeout { .. }) => break,
-            Ok(4) => {}
-            other => panic!("{other:?}"),
-        }
-        tries += 1;
-        assert!(tries < 50, "the first call never took the slot");
-    }
+    assert_eq!(entries.recv_timeout(Duration::from_secs(30)), Ok(3), "the first call holds the only slot");
+    let e = second.echo(4).unwrap_err();
+    assert!(matches!(e, Error::Timeout { opnum: 1 }), "the second call waits for the slot: {e}");
     open.send(()).unwrap();
     let (v, first) = waiter.join().unwrap().unwrap();
     assert_eq!(v, 3);
@@ -130,7 +139,7 @@ fn until_admitted<T>(mut f: impl FnMut() -> Result<T, Error>) -> T {
 #[test]
 fn a_connection_the_server_closed_for_idleness_reconnects_before_the_next_call() {
     let limits = Limits { idle_timeout: Duration::from_millis(50), ..Limits::default() };
-    let (binding, _open) = server(limits);
+    let (binding, _open, _entries) = server(limits);
     let mut gate = connect(&binding, Duration::from_secs(5)).unwrap();
     assert_eq!(gate.echo(1).unwrap(), 1);
     let mut tries = 0;
@@ -147,10 +156,7 @@ fn a_live_ncalrpc_connection_is_not_taken_for_a_closed_one() {
     let dir = std::env::temp_dir().join(format!("switchboard-rpc-runtime-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let listener = std::os::unix::net::UnixListener::bind(dir.join("GATE")).unwrap();
-    let (_open, gate) = channel();
-    let gate = Arc::new(Mutex::new(gate));
-    let make: MakeInterfaces =
-        Arc::new(move || vec![Box::new(GateServer(Gated(Arc::clone(&gate)))) as Box<dyn Interface>]);
+    let (make, _open, _entries) = gated();
     std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "GATE", &make));
     let options = Options { ncalrpc_dir: dir.clone(), ..Options::default() };
     let binding = Binding::Local { endpoint: "GATE".into() };
@@ -160,4 +166,46 @@ fn a_live_ncalrpc_connection_is_not_taken_for_a_closed_one() {
     assert!(!gate.rpc.peer_closed(), "an open association, nothing to read: not closed");
     assert_eq!(gate.echo(2).unwrap(), 2);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn calls_over_ncacn_np_time_out_and_are_cancelled_like_the_others() {
+    let broker = switchboard_testkit::TestBroker::start();
+    let conn = broker.connect();
+    let (make, open, _entries) = gated();
+    std::thread::spawn(move || switchboard_rpc::np::serve(&conn, r"\pipe\gate", &make, Limits::default()));
+    let binding = Binding::parse(r"ncacn_np:[\pipe\gate]").unwrap();
+    let options = Options {
+        broker_socket: Some(broker.socket().to_path_buf()),
+        call_timeout: Duration::from_millis(300),
+        ..Options::default()
+    };
+    // The server's first instance may not exist yet: retry while the pipe is missing.
+    let mut tries = 0;
+    let rpc = loop {
+        match Connection::connect(&binding, GateClient::<Connection>::syntax(), &options) {
+            Ok(rpc) => break rpc,
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && tries < 1000 => {
+                tries += 1;
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let mut gate = GateClient::new(rpc);
+    assert_eq!(gate.echo(1).unwrap(), 1);
+    assert!(!gate.rpc.peer_closed());
+    assert!(matches!(gate.wait(5).unwrap_err(), Error::Timeout { opnum: 0 }));
+    open.send(()).unwrap();
+    assert_eq!(gate.echo(2).unwrap(), 2, "reconnected over a new pipe instance");
+    let canceller = gate.rpc.canceller();
+    let waiter = std::thread::spawn(move || gate.wait(6).unwrap_err());
+    let mut tries = 0;
+    while !canceller.cancel() {
+        tries += 1;
+        assert!(tries < 100_000, "the call never started");
+        std::thread::yield_now();
+    }
+    assert!(matches!(waiter.join().unwrap(), Error::Cancelled { opnum: 0 }));
+    open.send(()).unwrap();
 }
