@@ -143,7 +143,17 @@ fn invalid(reason: impl Into<String>) -> io::Error {
 impl<S: Read + Write> Client<S> {
     /// Binds `interface` (context 0, NDR20) on `stream`.
     pub fn bind(stream: S, interface: SyntaxId) -> io::Result<Self> {
-        let mut client = Self { stream, call_id: 1, max_xmit: MIN_FRAGMENT, buffer: Vec::new(), deadline: None };
+        Self::bind_until(stream, interface, None)
+    }
+
+    /// Binds, the answer due before `deadline` (`set` puts a read timeout
+    /// on the stream), so a server that trickles cannot stall the bind.
+    pub fn bind_until(
+        stream: S,
+        interface: SyntaxId,
+        deadline: Option<(Instant, SetReadTimeout<S>)>,
+    ) -> io::Result<Self> {
+        let mut client = Self { stream, call_id: 1, max_xmit: MIN_FRAGMENT, buffer: Vec::new(), deadline };
         let contexts =
             vec![ContextElem { id: 0, abstract_syntax: interface, transfer_syntaxes: vec![SyntaxId::ndr20()] }];
         client.send(
@@ -152,8 +162,10 @@ impl<S: Read + Write> Client<S> {
             Body::Bind { max_xmit: 5840, max_recv: 5840, assoc_group: 0, contexts },
         )?;
         match client.receive()?.body {
-            Body::BindAck { max_xmit, results, .. } if results.first().is_some_and(|r| r.result == 0) => {
-                client.max_xmit = max_xmit.max(MIN_FRAGMENT);
+            Body::BindAck { max_recv, results, .. } if results.first().is_some_and(|r| r.result == 0) => {
+                // We send what the server takes (its max_recv), no more than we offered.
+                client.max_xmit = max_recv.clamp(MIN_FRAGMENT, 5840);
+                client.deadline = None;
                 Ok(client)
             }
             other => Err(invalid(format!("bind refused: {other:?}"))),
@@ -232,7 +244,8 @@ impl<S: Read + Write> Client<S> {
     /// Calls `opnum`: the reply, or why not.
     pub fn call_raw(&mut self, opnum: u16, stub: &[u8]) -> Result<Reply, Error> {
         self.call_id = self.call_id.wrapping_add(1);
-        let room = usize::from(self.max_xmit) - HEADER_LEN - 8;
+        // A multiple of 8, as Windows cuts stub data.
+        let room = (usize::from(self.max_xmit) - HEADER_LEN - 8) & !7;
         let pieces: Vec<&[u8]> = if stub.is_empty() { vec![&[][..]] } else { stub.chunks(room).collect() };
         let last = pieces.len() - 1;
         let hint = u32::try_from(stub.len()).unwrap_or(u32::MAX);
@@ -255,6 +268,9 @@ impl<S: Read + Write> Client<S> {
             }
             match pdu.body {
                 Body::Response { stub, .. } => {
+                    if reply.len() + stub.len() > crate::server::MAX_CALL_STUB {
+                        return Err(Error::Protocol(format!("a reply to operation {opnum} beyond 4 MiB")));
+                    }
                     reply.extend_from_slice(&stub);
                     if pdu.header.flags & flags::LAST_FRAG != 0 {
                         return Ok(Reply { stub: reply, drep: pdu.header.drep });

@@ -110,6 +110,16 @@ impl Stream {
         }
     }
 
+    /// Sets the write timeout (a server that stops reading cannot block a call for ever).
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_write_timeout(timeout),
+            Self::Local(s) => s.set_write_timeout(timeout),
+            // Pipe writes wait for room in the pipe's buffer; the read timeout bounds the call.
+            Self::Pipe(_) => Ok(()),
+        }
+    }
+
     fn try_clone(&self) -> io::Result<Self> {
         Ok(match self {
             Self::Tcp(s) => Self::Tcp(s.try_clone()?),
@@ -244,11 +254,13 @@ impl Connection {
     fn reconnect(&mut self) -> Result<(), Error> {
         self.client = None;
         let stream = Stream::connect(&self.binding, &self.options)?;
-        stream.set_read_timeout(Some(self.options.connect_timeout))?;
-        let mut client = Client::bind(stream, self.interface).map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidData => Error::BindRefused(e.to_string()),
-            _ => Error::Io(e),
-        })?;
+        stream.set_write_timeout(Some(self.options.call_timeout))?;
+        let deadline = Instant::now() + self.options.connect_timeout;
+        let mut client =
+            Client::bind_until(stream, self.interface, Some((deadline, set_timeout))).map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData => Error::BindRefused(e.to_string()),
+                _ => Error::Io(e),
+            })?;
         client.set_deadline(None, set_timeout);
         self.client = Some(client);
         Ok(())

@@ -258,6 +258,51 @@ mod tests {
     }
 
     #[test]
+    fn a_call_beyond_the_budget_is_faulted_and_its_other_fragments_dropped() {
+        let status = |pdu: Vec<u8>| match Pdu::parse(&pdu).unwrap().body {
+            Body::Fault { status, .. } => status,
+            other => panic!("{other:?}"),
+        };
+        let mut a = bound();
+        let piece = vec![0u8; 5000];
+        let frag = |a: &mut Association, call_id: u32, f: u8| {
+            let body = Body::Request { alloc_hint: 0, context: 1, opnum: 0, object: None, stub: piece.clone() };
+            a.receive(&client_pdu(PacketType::Request, f, call_id, body)).unwrap();
+        };
+        // Two calls half received share the 4 MiB: the second one runs out.
+        frag(&mut a, 20, flags::FIRST_FRAG);
+        for _ in 0..500 {
+            frag(&mut a, 20, 0);
+        }
+        frag(&mut a, 21, flags::FIRST_FRAG);
+        let mut refused = false;
+        for _ in 0..400 {
+            frag(&mut a, 21, 0);
+            if let Some(out) = a.poll_transmit() {
+                assert_eq!(status(out), 0x1C01_000B);
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "the budget is for all calls together");
+        // Its later fragments, last included, are dropped without a word.
+        frag(&mut a, 21, 0);
+        frag(&mut a, 21, flags::LAST_FRAG);
+        assert!(a.poll_transmit().is_none());
+        assert!(!a.is_closed());
+        // A repeated first fragment starts a call afresh: Add(40, 2) answers 42.
+        let mut w = NdrWriter::new();
+        w.i32(40);
+        w.i32(2);
+        let add = w.into_bytes();
+        let body =
+            |stub: &[u8]| Body::Request { alloc_hint: 0, context: 1, opnum: 0, object: None, stub: stub.to_vec() };
+        a.receive(&client_pdu(PacketType::Request, flags::FIRST_FRAG, 22, body(&[9, 9, 9, 9]))).unwrap();
+        a.receive(&client_pdu(PacketType::Request, flags::FIRST_FRAG | flags::LAST_FRAG, 22, body(&add))).unwrap();
+        assert_eq!(reply(Pdu::parse(&a.poll_transmit().unwrap()).unwrap().body), 42i32.to_le_bytes());
+    }
+
+    #[test]
     fn an_auth_trailer_we_do_not_support_gets_bind_nak_reason_8_and_garbage_closes() {
         let mut a = Association::new(vec![server()], 1, "");
         let header = Header {

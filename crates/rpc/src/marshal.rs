@@ -518,7 +518,9 @@ pub fn get_array_flat<T, C: Codec<T>>(
     if n > 0 {
         r.align(C::ALIGN)?;
     }
-    let mut flats = Vec::with_capacity(n);
+    // Reserve no more than a few thousand up front: an element's flat form
+    // may be far larger than its bytes on the wire.
+    let mut flats = Vec::with_capacity(n.min(4096));
     for _ in 0..n {
         flats.push(C::get_flat(r)?);
     }

@@ -114,9 +114,19 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
     let groups = Arc::new(AtomicU32::new(0x1000));
     // Bumped when an association ends: all instances busy, the loop waits on it.
     let ended = Arc::new((Mutex::new(0u64), Condvar::new()));
+    let slots = Arc::new(crate::tcp::Slots::new(limits.max_calls_in_flight));
     let mut instance = options.create(conn, &path)?;
     loop {
-        instance.connect(None)?;
+        match instance.connect(None) {
+            Ok(_) => {}
+            // A client that came and went before we got to it: make the
+            // instance available again and go on.
+            Err(e) if matches!(e.win32_error(), Win32Error::ERROR_NO_DATA | Win32Error::ERROR_BROKEN_PIPE) => {
+                let _ = instance.disconnect();
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         let next = loop {
             let seen = *ended.0.lock().unwrap_or_else(PoisonError::into_inner);
             match options.create(conn, &path) {
@@ -131,12 +141,14 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
             }
         };
         let connected = std::mem::replace(&mut instance, next);
-        let (make, groups, ended, endpoint) =
-            (Arc::clone(make), Arc::clone(&groups), Arc::clone(&ended), endpoint.to_owned());
+        // A silent client cannot hold an instance for ever.
+        connected.set_read_timeout(Some(limits.idle_timeout).filter(|d| !d.is_zero()));
+        let (make, groups, ended, slots, endpoint) =
+            (Arc::clone(make), Arc::clone(&groups), Arc::clone(&ended), Arc::clone(&slots), endpoint.to_owned());
         let spawned = std::thread::Builder::new().name("rpc-np-association".into()).spawn(move || {
             let group = groups.fetch_add(1, Ordering::Relaxed);
             let association = Association::new(make(), group, &endpoint);
-            let _ = crate::tcp::serve_stream(ServerEnd(connected), association);
+            let _ = crate::tcp::drive(ServerEnd(connected), association, &slots);
             *ended.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
             ended.1.notify_all();
         });

@@ -21,7 +21,8 @@ use crate::uuid::{SyntaxId, Uuid};
 pub const MAX_FRAGMENT: u16 = 5840;
 /// Calls one association may have half received (fragments still to come).
 pub const MAX_PENDING_CALLS: usize = 16;
-/// The largest stub data one call may bring, all fragments together.
+/// The largest stub data one call may bring, all fragments together (and
+/// all the calls half received on one association together).
 pub const MAX_CALL_STUB: usize = 4 << 20;
 
 /// `bind_nak` reason: not specified (a PDU beyond our limits).
@@ -82,6 +83,10 @@ pub struct Association {
     max_recv: u16,
     bound: bool,
     calls: HashMap<u32, Call>,
+    /// Stub bytes of all the calls half received.
+    pending_bytes: usize,
+    /// Calls refused mid-way whose later fragments are dropped.
+    discarding: std::collections::HashSet<u32>,
     input: Vec<u8>,
     output: std::collections::VecDeque<Vec<u8>>,
     closed: bool,
@@ -114,6 +119,8 @@ impl Association {
             max_recv: MIN_FRAGMENT,
             bound: false,
             calls: HashMap::new(),
+            pending_bytes: 0,
+            discarding: std::collections::HashSet::new(),
             input: Vec::new(),
             output: std::collections::VecDeque::new(),
             closed: false,
@@ -239,40 +246,13 @@ impl Association {
                 if !self.bound {
                     return Err(self.fail(PduError { part: "request", reason: "a request before bind".into() }));
                 }
-                let first = pdu.header.flags & flags::FIRST_FRAG != 0;
-                if first && !self.calls.contains_key(&call_id) && self.calls.len() >= MAX_PENDING_CALLS {
-                    // Too many calls half received at once: this one is refused.
-                    self.fault(call_id, context, pdu::NCA_S_PROTO_ERROR);
-                    return Ok(());
-                }
-                let call = if first {
-                    self.calls.entry(call_id).or_insert(Call {
-                        context,
-                        opnum,
-                        drep: pdu.header.drep,
-                        stub: Vec::new(),
-                    })
-                } else if let Some(call) = self.calls.get_mut(&call_id) {
-                    call
-                } else {
-                    return Err(self
-                        .fail(PduError { part: "request", reason: format!("call {call_id} has no first fragment") }));
-                };
-                if call.stub.len() + stub.len() > MAX_CALL_STUB {
-                    self.calls.remove(&call_id);
-                    self.fault(call_id, context, pdu::NCA_S_PROTO_ERROR);
-                    return Ok(());
-                }
-                call.stub.extend_from_slice(&stub);
-                if pdu.header.flags & flags::LAST_FRAG != 0
-                    && let Some(call) = self.calls.remove(&call_id)
-                {
-                    self.run(call_id, &call);
-                }
+                self.request(&pdu.header, context, opnum, &stub);
                 Ok(())
             }
             Body::Empty if pdu.header.ptype == PacketType::Orphaned => {
-                self.calls.remove(&call_id);
+                if let Some(call) = self.calls.remove(&call_id) {
+                    self.pending_bytes -= call.stub.len();
+                }
                 Ok(())
             }
             Body::Empty if pdu.header.ptype == PacketType::Shutdown => {
@@ -308,6 +288,58 @@ impl Association {
             context_id: a.context_id,
             value: b"NCALRPC_AUTH_OK".to_vec(),
         }))
+    }
+
+    /// One request fragment: reassembled with the call's others; the call
+    /// runs at its last fragment. Limits: 16 calls half received, and 4 MiB
+    /// of stub data for them all together; a call beyond them gets a fault
+    /// and its later fragments are dropped, not taken for a protocol error.
+    fn request(&mut self, header: &Header, context: u16, opnum: u16, stub: &[u8]) {
+        let call_id = header.call_id;
+        let (first, last) = (header.flags & flags::FIRST_FRAG != 0, header.flags & flags::LAST_FRAG != 0);
+        if first {
+            // A new call (a repeated first fragment starts the call afresh).
+            self.discarding.remove(&call_id);
+            if let Some(old) = self.calls.remove(&call_id) {
+                self.pending_bytes -= old.stub.len();
+            }
+            if self.calls.len() >= MAX_PENDING_CALLS {
+                self.refuse_call(call_id, context, last);
+                return;
+            }
+            self.calls.insert(call_id, Call { context, opnum, drep: header.drep, stub: Vec::new() });
+        } else if self.discarding.contains(&call_id) {
+            if last {
+                self.discarding.remove(&call_id);
+            }
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            // A middle or last fragment of no call we know.
+            self.fault(call_id, context, pdu::NCA_S_PROTO_ERROR);
+            return;
+        };
+        if self.pending_bytes + stub.len() > MAX_CALL_STUB {
+            let len = call.stub.len();
+            self.calls.remove(&call_id);
+            self.pending_bytes -= len;
+            self.refuse_call(call_id, context, last);
+            return;
+        }
+        call.stub.extend_from_slice(stub);
+        self.pending_bytes += stub.len();
+        if last && let Some(call) = self.calls.remove(&call_id) {
+            self.pending_bytes -= call.stub.len();
+            self.run(call_id, &call);
+        }
+    }
+
+    /// Faults a call that cannot be taken, dropping the rest of its fragments.
+    fn refuse_call(&mut self, call_id: u32, context: u16, last: bool) {
+        self.fault(call_id, context, pdu::NCA_S_PROTO_ERROR);
+        if !last && self.discarding.len() < MAX_PENDING_CALLS {
+            self.discarding.insert(call_id);
+        }
     }
 
     /// The result for one proposed context, in order.
@@ -352,7 +384,8 @@ impl Association {
             Err(status) => self.fault(call_id, call.context, status),
             Ok(reply) => {
                 // Fragments of at most max_xmit bytes: header 16 + response fields 8.
-                let room = usize::from(self.max_xmit) - HEADER_LEN - 8;
+                // A multiple of 8, as Windows cuts stub data.
+                let room = (usize::from(self.max_xmit) - HEADER_LEN - 8) & !7;
                 let total = u32::try_from(reply.len()).unwrap_or(u32::MAX);
                 let chunks: Vec<&[u8]> = if reply.is_empty() { vec![&[][..]] } else { reply.chunks(room).collect() };
                 let last = chunks.len() - 1;

@@ -20,6 +20,9 @@ use crate::server::{Association, Interface};
 /// How long a connection may stay silent before it is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Refusals (`bind_nak` threads) under way at once.
+const MAX_REFUSING: usize = 8;
+
 /// `bind_nak` reason: the server's limit of associations is reached.
 pub const REJECT_LOCAL_LIMIT_EXCEEDED: u16 = 2;
 
@@ -47,12 +50,16 @@ pub type MakeInterfaces = Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>
 
 /// A counting semaphore: the calls in flight.
 #[derive(Debug)]
-struct Slots {
+pub(crate) struct Slots {
     free: Mutex<usize>,
     freed: Condvar,
 }
 
 impl Slots {
+    pub(crate) fn new(n: usize) -> Self {
+        Self { free: Mutex::new(n.max(1)), freed: Condvar::new() }
+    }
+
     fn take(&self) -> SlotGuard<'_> {
         let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
         while *free == 0 {
@@ -89,6 +96,8 @@ impl Listen for TcpListener {
     }
     fn prepare(stream: &TcpStream, idle: Duration) -> io::Result<()> {
         stream.set_nodelay(true)?;
+        // A peer that stops reading cannot hold a thread for ever either.
+        stream.set_write_timeout(Some(idle).filter(|d| !d.is_zero()))?;
         stream.set_read_timeout(Some(idle).filter(|d| !d.is_zero()))
     }
 }
@@ -100,6 +109,7 @@ impl Listen for UnixListener {
         self.accept().map(|(s, _)| s)
     }
     fn prepare(stream: &UnixStream, idle: Duration) -> io::Result<()> {
+        stream.set_write_timeout(Some(idle).filter(|d| !d.is_zero()))?;
         stream.set_read_timeout(Some(idle).filter(|d| !d.is_zero()))
     }
 }
@@ -107,9 +117,14 @@ impl Listen for UnixListener {
 fn run<L: Listen>(listener: &L, secondary: &str, make: &MakeInterfaces, limits: Limits) -> io::Result<()> {
     let groups = Arc::new(AtomicU32::new(0x1000));
     let live = Arc::new(AtomicUsize::new(0));
-    let slots = Arc::new(Slots { free: Mutex::new(limits.max_calls_in_flight.max(1)), freed: Condvar::new() });
+    let slots = Arc::new(Slots::new(limits.max_calls_in_flight));
+    let refusing = Arc::new(AtomicUsize::new(0));
     loop {
-        let Ok(stream) = listener.next() else { continue };
+        let Ok(stream) = listener.next() else {
+            // Out of descriptors (or the like): back off instead of spinning.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
         if L::prepare(&stream, limits.idle_timeout).is_err() {
             continue;
         }
@@ -117,9 +132,23 @@ fn run<L: Listen>(listener: &L, secondary: &str, make: &MakeInterfaces, limits: 
             live.fetch_sub(1, Ordering::AcqRel);
             // Refused, briefly, off the accepting thread: read the bind (two
             // seconds at most) and answer bind_nak with its call id.
-            if L::prepare(&stream, Duration::from_secs(2)).is_ok() {
-                let _ = stream_refuse::<L>(stream);
+            // At most a few of those at once; beyond, the connection is just closed.
+            if refusing.fetch_add(1, Ordering::AcqRel) < MAX_REFUSING
+                && L::prepare(&stream, Duration::from_secs(2)).is_ok()
+            {
+                let done = Arc::clone(&refusing);
+                if std::thread::Builder::new()
+                    .name("rpc-refuse".into())
+                    .spawn(move || {
+                        let _ = refuse(stream);
+                        done.fetch_sub(1, Ordering::AcqRel);
+                    })
+                    .is_ok()
+                {
+                    continue;
+                }
             }
+            refusing.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
         let (make, groups, held, slots, secondary) =
@@ -138,13 +167,6 @@ fn run<L: Listen>(listener: &L, secondary: &str, make: &MakeInterfaces, limits: 
             live.fetch_sub(1, Ordering::AcqRel);
         }
     }
-}
-
-fn stream_refuse<L: Listen>(stream: L::Stream) -> io::Result<()> {
-    std::thread::Builder::new().name("rpc-refuse".into()).spawn(move || {
-        let _ = refuse(stream);
-    })?;
-    Ok(())
 }
 
 /// Answers a connection's first PDU with `bind_nak` (local limit exceeded).
@@ -202,11 +224,10 @@ pub fn serve_connection(stream: TcpStream, association: Association) -> io::Resu
 /// Drives one association over any byte stream until it or the peer
 /// closes (no limit on calls in flight).
 pub fn serve_stream(stream: impl Read + Write, association: Association) -> io::Result<()> {
-    let slots = Slots { free: Mutex::new(usize::MAX), freed: Condvar::new() };
-    drive(stream, association, &slots)
+    drive(stream, association, &Slots::new(usize::MAX))
 }
 
-fn drive(mut stream: impl Read + Write, mut association: Association, slots: &Slots) -> io::Result<()> {
+pub(crate) fn drive(mut stream: impl Read + Write, mut association: Association, slots: &Slots) -> io::Result<()> {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = stream.read(&mut buf)?;

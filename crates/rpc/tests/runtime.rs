@@ -209,3 +209,42 @@ fn calls_over_ncacn_np_time_out_and_are_cancelled_like_the_others() {
     assert!(matches!(waiter.join().unwrap(), Error::Cancelled { opnum: 0 }));
     open.send(()).unwrap();
 }
+
+#[test]
+fn a_pipe_client_that_comes_and_goes_does_not_stop_the_ncacn_np_server() {
+    let broker = switchboard_testkit::TestBroker::start();
+    let conn = broker.connect();
+    let (make, _open, _entries) = gated();
+    let server_conn = broker.connect();
+    std::thread::spawn(move || switchboard_rpc::np::serve(&server_conn, r"\pipe\fleeting", &make, Limits::default()));
+    let binding = Binding::parse(r"ncacn_np:[\pipe\fleeting]").unwrap();
+    let options = Options { broker_socket: Some(broker.socket().to_path_buf()), ..Options::default() };
+    let mut opened = 0;
+    for _ in 0..200 {
+        // Open and close at once, before the server gets to its instance
+        // (busy or not there yet: try again).
+        if let Ok(client) =
+            switchboard::pipe::PipeClient::open(&conn, r"\\.\pipe\fleeting", switchboard::pipe::GENERIC_READ_WRITE)
+        {
+            drop(client);
+            opened += 1;
+            if opened == 20 {
+                break;
+            }
+        }
+        std::thread::yield_now();
+    }
+    assert!(opened > 0, "the pipe never showed up");
+    let mut tries = 0;
+    let mut gate = loop {
+        match Connection::connect(&binding, GateClient::<Connection>::syntax(), &options) {
+            Ok(rpc) => break GateClient::new(rpc),
+            Err(e) => {
+                tries += 1;
+                assert!(tries < 1000, "the server stopped serving: {e}");
+                std::thread::yield_now();
+            }
+        }
+    };
+    assert_eq!(gate.echo(11).unwrap(), 11);
+}
