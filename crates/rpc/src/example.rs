@@ -303,6 +303,26 @@ mod tests {
     }
 
     #[test]
+    fn stub_data_in_ebcdic_or_vax_floats_is_refused_not_misread() {
+        let mut a = bound();
+        for drep in [DataRep { ebcdic: true, ..DataRep::NATIVE }, DataRep { float: 1, ..DataRep::NATIVE }] {
+            let header = Header {
+                minor: 0,
+                ptype: PacketType::Request,
+                flags: flags::FIRST_FRAG | flags::LAST_FRAG,
+                drep,
+                frag_length: 0,
+                auth_length: 0,
+                call_id: 30,
+            };
+            let body = Body::Request { alloc_hint: 0, context: 1, opnum: 0, object: None, stub: vec![0; 8] };
+            a.receive(&Pdu { header, body, auth: None }.emit()).unwrap();
+            let out = Pdu::parse(&a.poll_transmit().unwrap()).unwrap();
+            assert!(matches!(out.body, Body::Fault { status: 0x1C01_0017, .. }), "{out:?}");
+        }
+    }
+
+    #[test]
     fn an_auth_trailer_we_do_not_support_gets_bind_nak_reason_8_and_garbage_closes() {
         let mut a = Association::new(vec![server()], 1, "");
         let header = Header {

@@ -150,8 +150,11 @@ impl<T, C: Codec<T>> Codec<Option<T>> for Unique<C> {
         if !present {
             return Ok(None);
         }
+        r.enter()?;
         let flat = C::get_flat(r)?;
-        C::get_deferred(flat, r).map(Some)
+        let value = C::get_deferred(flat, r)?;
+        r.leave();
+        Ok(Some(value))
     }
 }
 
@@ -178,8 +181,11 @@ impl<T, C: Codec<T>> Codec<T> for Ref<C> {
         }
     }
     fn get_deferred((): (), r: &mut NdrReader<'_>) -> Result<T, NdrError> {
+        r.enter()?;
         let flat = C::get_flat(r)?;
-        C::get_deferred(flat, r)
+        let value = C::get_deferred(flat, r)?;
+        r.leave();
+        Ok(value)
     }
 }
 

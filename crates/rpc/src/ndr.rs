@@ -40,6 +40,9 @@ impl NdrError {
     }
 }
 
+/// How deep referents may nest (see [`NdrReader::enter`]).
+pub const MAX_DEPTH: u32 = 200;
+
 /// Reads NDR20 stub data.
 #[derive(Debug)]
 pub struct NdrReader<'a> {
@@ -47,12 +50,13 @@ pub struct NdrReader<'a> {
     at: usize,
     drep: DataRep,
     last_referent: u32,
+    depth: u32,
 }
 
 impl<'a> NdrReader<'a> {
     /// A reader over one call's whole stub data, written with `drep`.
     pub fn new(bytes: &'a [u8], drep: DataRep) -> Self {
-        Self { bytes, at: 0, drep, last_referent: 0 }
+        Self { bytes, at: 0, drep, last_referent: 0, depth: 0 }
     }
 
     /// Where the next read starts.
@@ -161,6 +165,21 @@ impl<'a> NdrReader<'a> {
         let id = self.u32()?;
         self.last_referent = self.last_referent.max(id);
         Ok(Some(id).filter(|&id| id != 0))
+    }
+
+    /// One pointer deeper: referents within referents nest no deeper than
+    /// [`MAX_DEPTH`], so a recursive type cannot exhaust the stack.
+    pub fn enter(&mut self) -> Result<(), NdrError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.fail(format!("pointers nested deeper than {MAX_DEPTH}")));
+        }
+        Ok(())
+    }
+
+    /// One pointer back up.
+    pub fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
     }
 
     /// The highest referent id read so far (0 for none).

@@ -143,12 +143,14 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
         let connected = std::mem::replace(&mut instance, next);
         // A silent client cannot hold an instance for ever.
         connected.set_read_timeout(Some(limits.idle_timeout).filter(|d| !d.is_zero()));
+        let idle = limits.idle_timeout;
         let (make, groups, ended, slots, endpoint) =
             (Arc::clone(make), Arc::clone(&groups), Arc::clone(&ended), Arc::clone(&slots), endpoint.to_owned());
         let spawned = std::thread::Builder::new().name("rpc-np-association".into()).spawn(move || {
             let group = groups.fetch_add(1, Ordering::Relaxed);
             let association = Association::new(make(), group, &endpoint);
-            let _ = crate::tcp::drive(ServerEnd(connected), association, &slots);
+            let (mut end, mut association) = (ServerEnd(connected), association);
+            let _ = crate::tcp::drive_within(&mut end, &mut association, &slots, idle);
             *ended.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
             ended.1.notify_all();
         });

@@ -22,6 +22,8 @@ pub const NCA_S_OP_RNG_ERROR: u32 = 0x1C01_0002;
 pub const NCA_S_UNK_IF: u32 = 0x1C01_0003;
 /// Fault status: a protocol error.
 pub const NCA_S_PROTO_ERROR: u32 = 0x1C01_000B;
+/// Fault status: a data representation we do not read (EBCDIC, non-IEEE floats).
+pub const NCA_S_UNSUPPORTED_TYPE: u32 = 0x1C01_0017;
 /// Fault status: the stub data could not be read (`RPC_X_BAD_STUB_DATA`).
 pub const RPC_X_BAD_STUB_DATA: u32 = 0x0000_06F7;
 

@@ -178,6 +178,12 @@ impl Association {
         self.output.pop_front()
     }
 
+    /// Whether part of a PDU has come and the rest not yet (a transport
+    /// bounds how long that may last).
+    pub fn has_partial_input(&self) -> bool {
+        !self.input.is_empty()
+    }
+
     /// Whether the connection should be closed (once the output is sent).
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -380,6 +386,11 @@ impl Association {
             self.fault(call_id, call.context, pdu::NCA_S_UNK_IF);
             return;
         };
+        if call.drep.ebcdic || call.drep.float != 0 {
+            // Characters in EBCDIC, or VAX/Cray/IBM floats: we would misread them.
+            self.fault(call_id, call.context, pdu::NCA_S_UNSUPPORTED_TYPE);
+            return;
+        }
         match self.interfaces[index].call(call.opnum, &call.stub, call.drep) {
             Err(status) => self.fault(call_id, call.context, status),
             Ok(reply) => {

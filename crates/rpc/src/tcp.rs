@@ -159,7 +159,8 @@ fn run<L: Listen>(listener: &L, secondary: &str, make: &MakeInterfaces, limits: 
             if L::LOCAL {
                 association = association.over_ncalrpc();
             }
-            let _ = drive(stream, association, &slots);
+            let mut stream = stream;
+            let _ = drive_within(&mut stream, &mut association, &slots, limits.idle_timeout);
             held.fetch_sub(1, Ordering::AcqRel);
         });
         if spawned.is_err() {
@@ -228,7 +229,19 @@ pub fn serve_stream(stream: impl Read + Write, association: Association) -> io::
 }
 
 pub(crate) fn drive(mut stream: impl Read + Write, mut association: Association, slots: &Slots) -> io::Result<()> {
+    drive_within(&mut stream, &mut association, slots, IDLE_TIMEOUT)
+}
+
+/// Drives an association; a PDU begun must be complete within `idle`
+/// (zero: no bound), so a peer trickling a byte at a time cannot keep it.
+pub(crate) fn drive_within(
+    stream: &mut (impl Read + Write),
+    association: &mut Association,
+    slots: &Slots,
+    idle: Duration,
+) -> io::Result<()> {
     let mut buf = vec![0u8; 16 * 1024];
+    let mut partial_since: Option<std::time::Instant> = None;
     loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
@@ -246,6 +259,14 @@ pub(crate) fn drive(mut stream: impl Read + Write, mut association: Association,
         }
         if association.is_closed() {
             return Ok(());
+        }
+        if association.has_partial_input() {
+            let since = *partial_since.get_or_insert_with(std::time::Instant::now);
+            if !idle.is_zero() && since.elapsed() > idle {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "a PDU begun and never finished"));
+            }
+        } else {
+            partial_since = None;
         }
     }
 }

@@ -248,3 +248,33 @@ fn a_pipe_client_that_comes_and_goes_does_not_stop_the_ncacn_np_server() {
     };
     assert_eq!(gate.echo(11).unwrap(), 11);
 }
+
+#[test]
+fn a_peer_that_trickles_a_pdu_byte_by_byte_is_cut_off() {
+    use std::io::{Read, Write};
+    let limits = Limits { idle_timeout: Duration::from_millis(200), ..Limits::default() };
+    let (binding, _open, _entries) = server(limits);
+    let Binding::Tcp { port, .. } = binding else { unreachable!() };
+    let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // The first 10 bytes of a bind header, then one byte every 50 ms: each
+    // read comes well within the idle timeout, the PDU never completes.
+    peer.write_all(&[5, 0, 11, 3, 0x10, 0, 0, 0, 0x00, 0x08]).unwrap(); // frag_length 2048
+    peer.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut closed = false;
+    for _ in 0..100 {
+        let mut byte = [0u8; 1];
+        match peer.read(&mut byte) {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Ok(0) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => panic!("the server answered half a PDU"),
+        }
+        if peer.write_all(&[0]).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the server kept a PDU begun 5 s ago");
+}

@@ -213,3 +213,24 @@ fn varying_arrays_and_char_strings_round_trip() {
     let back_long = back::<Varying>(&bytes_of(&long), DataRep::NATIVE).unwrap();
     assert_eq!(back_long.name.len(), 15);
 }
+
+/// A recursive type: a list.
+#[derive(Ndr, Debug, PartialEq)]
+struct Node {
+    value: u32,
+    next: Option<Box<Node>>,
+}
+
+#[test]
+fn recursive_types_round_trip_and_deep_nesting_is_an_error_not_a_crash() {
+    let list = Node { value: 1, next: Some(Box::new(Node { value: 2, next: None })) };
+    assert_eq!(back::<Node>(&bytes_of(&list), DataRep::NATIVE), Ok(list));
+    // A million nested nodes, as a peer could send them: refused at depth 200.
+    let mut w = NdrWriter::new();
+    for i in 0..1_000_000u32 {
+        w.u32(i);
+        w.pointer(true);
+    }
+    let e = back::<Node>(&w.into_bytes(), DataRep::NATIVE).unwrap_err();
+    assert!(e.reason.contains("nested deeper than 200"), "{e}");
+}
