@@ -303,6 +303,22 @@ mod tests {
     }
 
     #[test]
+    fn associations_share_the_budget_for_calls_half_received() {
+        let budget = std::sync::Arc::new(crate::server::Budget::new(10_000));
+        let mut first = bound().with_budget(std::sync::Arc::clone(&budget));
+        let mut second = bound().with_budget(std::sync::Arc::clone(&budget));
+        let first_part = |stub: Vec<u8>| Body::Request { alloc_hint: 0, context: 1, opnum: 0, object: None, stub };
+        first.receive(&client_pdu(PacketType::Request, flags::FIRST_FRAG, 40, first_part(vec![0; 4000]))).unwrap();
+        first.receive(&client_pdu(PacketType::Request, 0, 40, first_part(vec![0; 4000]))).unwrap();
+        assert_eq!(budget.used(), 8000);
+        second.receive(&client_pdu(PacketType::Request, flags::FIRST_FRAG, 41, first_part(vec![0; 4000]))).unwrap();
+        let out = Pdu::parse(&second.poll_transmit().expect("a fault")).unwrap();
+        assert!(matches!(out.body, Body::Fault { status: 0x1C01_000B, .. }), "{out:?}");
+        drop(first);
+        assert_eq!(budget.used(), 0, "a closed association gives its bytes back");
+    }
+
+    #[test]
     fn stub_data_in_ebcdic_or_vax_floats_is_refused_not_misread() {
         let mut a = bound();
         for drep in [DataRep { ebcdic: true, ..DataRep::NATIVE }, DataRep { float: 1, ..DataRep::NATIVE }] {

@@ -115,6 +115,7 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
     // Bumped when an association ends: all instances busy, the loop waits on it.
     let ended = Arc::new((Mutex::new(0u64), Condvar::new()));
     let slots = Arc::new(crate::tcp::Slots::new(limits.max_calls_in_flight));
+    let budget = Arc::new(crate::server::Budget::new(limits.max_pending_bytes));
     let mut instance = options.create(conn, &path)?;
     loop {
         match instance.connect(None) {
@@ -144,11 +145,17 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
         // A silent client cannot hold an instance for ever.
         connected.set_read_timeout(Some(limits.idle_timeout).filter(|d| !d.is_zero()));
         let idle = limits.idle_timeout;
-        let (make, groups, ended, slots, endpoint) =
-            (Arc::clone(make), Arc::clone(&groups), Arc::clone(&ended), Arc::clone(&slots), endpoint.to_owned());
+        let (make, groups, ended, slots, budget, endpoint) = (
+            Arc::clone(make),
+            Arc::clone(&groups),
+            Arc::clone(&ended),
+            Arc::clone(&slots),
+            Arc::clone(&budget),
+            endpoint.to_owned(),
+        );
         let spawned = std::thread::Builder::new().name("rpc-np-association".into()).spawn(move || {
             let group = groups.fetch_add(1, Ordering::Relaxed);
-            let association = Association::new(make(), group, &endpoint);
+            let association = Association::new(make(), group, &endpoint).with_budget(budget);
             let (mut end, mut association) = (ServerEnd(connected), association);
             let _ = crate::tcp::drive_within(&mut end, &mut association, &slots, idle);
             *ended.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;

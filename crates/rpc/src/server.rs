@@ -72,6 +72,45 @@ struct Call {
     stub: Vec<u8>,
 }
 
+/// Bytes of calls half received that a server's associations may hold
+/// together (each also within [`MAX_CALL_STUB`]).
+#[derive(Debug)]
+pub struct Budget {
+    used: std::sync::atomic::AtomicUsize,
+    limit: usize,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self { used: std::sync::atomic::AtomicUsize::new(0), limit }
+    }
+
+    /// Bytes in use.
+    pub fn used(&self) -> usize {
+        self.used.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn take(&self, n: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| u.checked_add(n).filter(|&t| t <= self.limit))
+            .is_ok()
+    }
+
+    fn give(&self, n: usize) {
+        self.used.fetch_sub(n, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl Drop for Association {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.give(self.pending_bytes);
+        }
+    }
+}
+
 /// One association (one connection) of a server.
 pub struct Association {
     interfaces: Vec<Box<dyn Interface>>,
@@ -87,6 +126,8 @@ pub struct Association {
     pending_bytes: usize,
     /// Calls refused mid-way whose later fragments are dropped.
     discarding: std::collections::HashSet<u32>,
+    /// The server's budget for calls half received, shared by its associations.
+    budget: Option<std::sync::Arc<Budget>>,
     input: Vec<u8>,
     output: std::collections::VecDeque<Vec<u8>>,
     closed: bool,
@@ -121,11 +162,20 @@ impl Association {
             calls: HashMap::new(),
             pending_bytes: 0,
             discarding: std::collections::HashSet::new(),
+            budget: None,
             input: Vec::new(),
             output: std::collections::VecDeque::new(),
             closed: false,
             local: false,
         }
+    }
+
+    /// Counts this association's calls half received against `budget`,
+    /// shared with the server's other associations.
+    #[must_use]
+    pub fn with_budget(mut self, budget: std::sync::Arc<Budget>) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Marks the association as come over `ncalrpc`: Samba's local
@@ -257,7 +307,7 @@ impl Association {
             }
             Body::Empty if pdu.header.ptype == PacketType::Orphaned => {
                 if let Some(call) = self.calls.remove(&call_id) {
-                    self.pending_bytes -= call.stub.len();
+                    self.release(call.stub.len());
                 }
                 Ok(())
             }
@@ -307,7 +357,7 @@ impl Association {
             // A new call (a repeated first fragment starts the call afresh).
             self.discarding.remove(&call_id);
             if let Some(old) = self.calls.remove(&call_id) {
-                self.pending_bytes -= old.stub.len();
+                self.release(old.stub.len());
             }
             if self.calls.len() >= MAX_PENDING_CALLS {
                 self.refuse_call(call_id, context, last);
@@ -325,18 +375,42 @@ impl Association {
             self.fault(call_id, context, pdu::NCA_S_PROTO_ERROR);
             return;
         };
-        if self.pending_bytes + stub.len() > MAX_CALL_STUB {
-            let len = call.stub.len();
+        let had = call.stub.len();
+        if !self.reserve(stub.len()) {
             self.calls.remove(&call_id);
-            self.pending_bytes -= len;
+            self.release(had);
             self.refuse_call(call_id, context, last);
             return;
         }
-        call.stub.extend_from_slice(stub);
-        self.pending_bytes += stub.len();
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.stub.extend_from_slice(stub);
+        }
         if last && let Some(call) = self.calls.remove(&call_id) {
-            self.pending_bytes -= call.stub.len();
+            self.release(call.stub.len());
             self.run(call_id, &call);
+        }
+    }
+
+    /// Counts `n` more bytes of calls half received, within this
+    /// association's 4 MiB and the server's shared budget.
+    fn reserve(&mut self, n: usize) -> bool {
+        if self.pending_bytes + n > MAX_CALL_STUB {
+            return false;
+        }
+        if let Some(budget) = &self.budget
+            && !budget.take(n)
+        {
+            return false;
+        }
+        self.pending_bytes += n;
+        true
+    }
+
+    /// Gives back `n` bytes counted by [`Association::reserve`].
+    fn release(&mut self, n: usize) {
+        self.pending_bytes -= n;
+        if let Some(budget) = &self.budget {
+            budget.give(n);
         }
     }
 

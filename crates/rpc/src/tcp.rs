@@ -34,6 +34,8 @@ pub struct Limits {
     pub max_associations: usize,
     /// Calls executing at once, over all associations; more wait.
     pub max_calls_in_flight: usize,
+    /// Bytes of calls half received, all associations together.
+    pub max_pending_bytes: usize,
     /// How long a connection may stay silent (`Duration::ZERO`: for ever,
     /// as the endpoint mapper's local registrations need).
     pub idle_timeout: Duration,
@@ -41,7 +43,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_associations: 256, max_calls_in_flight: 64, idle_timeout: IDLE_TIMEOUT }
+        Self { max_associations: 256, max_calls_in_flight: 64, max_pending_bytes: 64 << 20, idle_timeout: IDLE_TIMEOUT }
     }
 }
 
@@ -119,6 +121,7 @@ fn run<L: Listen>(listener: &L, secondary: &str, make: &MakeInterfaces, limits: 
     let live = Arc::new(AtomicUsize::new(0));
     let slots = Arc::new(Slots::new(limits.max_calls_in_flight));
     let refusing = Arc::new(AtomicUsize::new(0));
+    let budget = Arc::new(crate::server::Budget::new(limits.max_pending_bytes));
     loop {
         let Ok(stream) = listener.next() else {
             // Out of descriptors (or the like): back off instead of spinning.
@@ -151,11 +154,17 @@ fn run<L: Listen>(listener: &L, secondary: &str, make: &MakeInterfaces, limits: 
             refusing.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
-        let (make, groups, held, slots, secondary) =
-            (Arc::clone(make), Arc::clone(&groups), Arc::clone(&live), Arc::clone(&slots), secondary.to_owned());
+        let (make, groups, held, slots, budget, secondary) = (
+            Arc::clone(make),
+            Arc::clone(&groups),
+            Arc::clone(&live),
+            Arc::clone(&slots),
+            Arc::clone(&budget),
+            secondary.to_owned(),
+        );
         let spawned = std::thread::Builder::new().name("rpc-association".into()).spawn(move || {
             let group = groups.fetch_add(1, Ordering::Relaxed);
-            let mut association = Association::new(make(), group, &secondary);
+            let mut association = Association::new(make(), group, &secondary).with_budget(budget);
             if L::LOCAL {
                 association = association.over_ncalrpc();
             }
