@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use switchboard::pipe::{GENERIC_READ_WRITE, PipeClient, PipeMode, PipeServer, ServerOptions};
+use switchboard::pipe::{GENERIC_READ_WRITE, PipeClient, PipeMode, ServerOptions};
 use switchboard::{Connection, Win32Error};
 
 use crate::server::Association;
@@ -22,29 +22,6 @@ pub fn pipe_path(endpoint: &str) -> String {
 
 fn io_error(e: switchboard::Error) -> io::Error {
     e.into()
-}
-
-/// A connected pipe instance (server side) as a byte stream of PDUs.
-struct ServerEnd(PipeServer);
-
-impl Read for ServerEnd {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.0.read(buf) {
-            Ok(got) => Ok(got.len),
-            Err(e) if e.win32_error() == Win32Error::ERROR_BROKEN_PIPE => Ok(0),
-            Err(e) => Err(io_error(e)),
-        }
-    }
-}
-
-impl Write for ServerEnd {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf).map_err(io_error)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The client end of an `ncacn_np` connection: every write is one message
@@ -80,20 +57,17 @@ impl PipeStream {
     }
 }
 
+// Switchboard's pipe ends are byte streams already (the other end's close
+// reads as the end of the stream; each write is one message).
 impl Read for PipeStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.0.read(buf) {
-            Ok(got) => Ok(got.len),
-            Err(e) if e.win32_error() == Win32Error::ERROR_BROKEN_PIPE => Ok(0),
-            Err(e) => Err(io_error(e)),
-        }
+        Read::read(&mut &self.0, buf)
     }
 }
 
 impl Write for PipeStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf).map_err(io_error)?;
-        Ok(buf.len())
+        Write::write(&mut &self.0, buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -156,7 +130,7 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
         let spawned = std::thread::Builder::new().name("rpc-np-association".into()).spawn(move || {
             let group = groups.fetch_add(1, Ordering::Relaxed);
             let association = Association::new(make(), group, &endpoint).with_budget(budget);
-            let (mut end, mut association) = (ServerEnd(connected), association);
+            let (mut end, mut association) = (connected, association);
             let _ = crate::tcp::drive_within(&mut end, &mut association, &slots, idle);
             *ended.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
             ended.1.notify_all();
