@@ -156,6 +156,14 @@ mod tests {
         }
     }
 
+    /// The status of a fault PDU (any other PDU fails the test).
+    fn fault_status(pdu: &[u8]) -> u32 {
+        match Pdu::parse(pdu).unwrap().body {
+            Body::Fault { status, .. } => status,
+            other => panic!("{other:?}"),
+        }
+    }
+
     fn reply(body: Body) -> Vec<u8> {
         match body {
             Body::Response { stub, .. } => stub,
@@ -227,10 +235,7 @@ mod tests {
 
     #[test]
     fn pdus_beyond_the_limits_get_a_fault_or_bind_nak_then_the_connection_closes() {
-        let status = |pdu: Vec<u8>| match Pdu::parse(&pdu).unwrap().body {
-            Body::Fault { status, .. } => status,
-            other => panic!("{other:?}"),
-        };
+        let status = |pdu: Vec<u8>| fault_status(&pdu);
         // A fragment longer than any we take, once bound: a fault, then closed.
         let mut a = bound();
         let mut big = client_pdu(
@@ -259,10 +264,7 @@ mod tests {
 
     #[test]
     fn a_call_beyond_the_budget_is_faulted_and_its_other_fragments_dropped() {
-        let status = |pdu: Vec<u8>| match Pdu::parse(&pdu).unwrap().body {
-            Body::Fault { status, .. } => status,
-            other => panic!("{other:?}"),
-        };
+        let status = |pdu: Vec<u8>| fault_status(&pdu);
         let mut a = bound();
         let piece = vec![0u8; 5000];
         let frag = |a: &mut Association, call_id: u32, f: u8| {
