@@ -236,6 +236,8 @@ struct Parts {
     checks: Vec<Tokens>,
     hoist_put: Tokens,
     hoist_get: Tokens,
+    /// The structure ends with a conformant array in place.
+    own_conformance: bool,
 }
 
 /// An array field: in place (its conformance hoisted) or behind a pointer.
@@ -265,6 +267,7 @@ fn array_field(
                 }
                 p.hoist_put = quote!(__w.align(4); __w.u32(#max););
                 p.hoist_get = quote!(__r.align(4)?; let __max = __r.u32()?;);
+                p.own_conformance = true;
             }
             let conf = if attrs.size_is.is_some() {
                 quote!(#m::Conformance::Hoisted(__max))
@@ -317,12 +320,49 @@ fn array_field(
     Ok(())
 }
 
+/// A field that is not an array: its codec's calls; for the last field
+/// without attributes, the hoisting of a conformant structure's
+/// conformance (the returned `<T as Ndr>`).
+fn plain_field(p: &mut Parts, f: &Ident, ty: &Type, attrs: &Attrs, what: &str, last: bool) -> Option<Tokens> {
+    let m = quote!(::switchboard_rpc::marshal);
+    let mut nested = None;
+    let codec_ty = codec(ty, attrs, true);
+    let tc = quote!(<#codec_ty as #m::Codec<#ty>>);
+    let plain_last = last && !attrs.string && !attrs.reference;
+    p.align.push(quote!(#tc::ALIGN));
+    p.flat_fields.push(quote!(#f: #tc::Flat));
+    p.put_deferred.push(quote!(#tc::put_deferred(#f, __w);));
+    p.get_deferred.push(quote!(let #f = #tc::get_deferred(#f, __r).map_err(|e| e.within(#what))?;));
+    if plain_last {
+        let tn = quote!(<#ty as #m::Ndr>);
+        nested = Some(tn.clone());
+        p.put_flat.push(quote!(if #tn::CONFORMANT { #tn::put_flat_hoisted(#f, __w) } else { #tc::put_flat(#f, __w) }));
+        p.get_flat.push(quote!(
+            let #f = if #tn::CONFORMANT { #tn::get_flat_hoisted(__r, __max) } else { #tc::get_flat(__r) }
+                .map_err(|e| e.within(#what))?;
+        ));
+        p.hoist_put = quote!(if #tn::CONFORMANT { #tn::put_conformance(#f, __w); });
+        p.hoist_get = quote!(let __max = if #tn::CONFORMANT { #tn::get_conformance(__r)? } else { 0 };);
+    } else {
+        p.put_flat.push(quote!(#tc::put_flat(#f, __w);));
+        p.get_flat.push(quote!(let #f = #tc::get_flat(__r).map_err(|e| e.within(#what))?;));
+    }
+    if let Some(e) = &attrs.switch_is {
+        let expected = count(e);
+        p.checks.push(quote!(#m::check_switch(__r, #what, #m::Switched::switch(&#f), #expected)?;));
+    }
+    nested
+}
+
 fn structure(input: &DeriveInput, fields: &[&syn::Field]) -> syn::Result<Tokens> {
     let m = quote!(::switchboard_rpc::marshal);
     let (name, vis) = (&input.ident, &input.vis);
     let flat_name = format_ident!("__{}NdrFlat", name);
     let names: Vec<&Ident> = fields.iter().filter_map(|f| f.ident.as_ref()).collect();
     let mut p = Parts::default();
+    // A structure ending with a conformant structure is conformant too:
+    // the inner one's conformance is hoisted to the front of this one.
+    let mut nested = Tokens::new();
     for (i, field) in fields.iter().enumerate() {
         let (f, ty) = (&names[i], &field.ty);
         let attrs = parse_attrs(&field.attrs)?;
@@ -331,37 +371,48 @@ fn structure(input: &DeriveInput, fields: &[&syn::Field]) -> syn::Result<Tokens>
             array_field(&mut p, f, field, &attrs, &arr, &what, i + 1 == fields.len())?;
             continue;
         }
-        let codec_ty = codec(ty, &attrs, true);
-        let tc = quote!(<#codec_ty as #m::Codec<#ty>>);
-        p.align.push(quote!(#tc::ALIGN));
-        p.flat_fields.push(quote!(#f: #tc::Flat));
-        p.put_flat.push(quote!(#tc::put_flat(#f, __w);));
-        p.put_deferred.push(quote!(#tc::put_deferred(#f, __w);));
-        p.get_flat.push(quote!(let #f = #tc::get_flat(__r).map_err(|e| e.within(#what))?;));
-        p.get_deferred.push(quote!(let #f = #tc::get_deferred(#f, __r).map_err(|e| e.within(#what))?;));
-        if let Some(e) = &attrs.switch_is {
-            let expected = count(e);
-            p.checks.push(quote!(#m::check_switch(__r, #what, #m::Switched::switch(&#f), #expected)?;));
+        if let Some(tn) = plain_field(&mut p, f, ty, &attrs, &what, i + 1 == fields.len()) {
+            nested = tn;
         }
     }
     let (flat_fields, put_flat, put_deferred) = (p.flat_fields, p.put_flat, p.put_deferred);
     let (get_flat, get_deferred, checks, hoist_put, hoist_get) =
         (p.get_flat, p.get_deferred, p.checks, p.hoist_put, p.hoist_get);
     let align = p.align.into_iter().fold(quote!(1), |acc, a| quote!(#m::max_align(#acc, #a)));
-    let hoisted_align = if hoist_put.is_empty() { quote!(1) } else { quote!(4) };
+    // Conformant: ends with a conformant array (hoisted here), or with a
+    // structure that is conformant itself.
+    let conformant = if p.own_conformance {
+        quote!(true)
+    } else if nested.is_empty() {
+        quote!(false)
+    } else {
+        quote!(#nested::CONFORMANT)
+    };
+    let hoisted_align = quote!(if #conformant { 4 } else { 1 });
+    let hoist_get = if hoist_get.is_empty() { quote!(let __max = 0u32;) } else { hoist_get };
     Ok(quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #flat_name { #(#flat_fields,)* }
 
         #[automatically_derived]
-        #[allow(unused_variables, clippy::all, clippy::pedantic)]
+        #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
         impl #m::Ndr for #name {
             const ALIGN: usize = #m::max_align(#align, #hoisted_align);
+            const CONFORMANT: bool = #conformant;
             type Flat = #flat_name;
             fn put_flat(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
+                if <Self as #m::Ndr>::CONFORMANT {
+                    #m::Ndr::put_conformance(self, __w);
+                }
+                #m::Ndr::put_flat_hoisted(self, __w);
+            }
+            fn put_conformance(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
                 let Self { #(#names,)* } = self;
                 #hoist_put
+            }
+            fn put_flat_hoisted(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
+                let Self { #(#names,)* } = self;
                 __w.align(<Self as #m::Ndr>::ALIGN);
                 #(#put_flat)*
             }
@@ -370,7 +421,14 @@ fn structure(input: &DeriveInput, fields: &[&syn::Field]) -> syn::Result<Tokens>
                 #(#put_deferred)*
             }
             fn get_flat(__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<#flat_name, ::switchboard_rpc::ndr::NdrError> {
+                let __max = if <Self as #m::Ndr>::CONFORMANT { <Self as #m::Ndr>::get_conformance(__r)? } else { 0 };
+                <Self as #m::Ndr>::get_flat_hoisted(__r, __max)
+            }
+            fn get_conformance(__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<u32, ::switchboard_rpc::ndr::NdrError> {
                 #hoist_get
+                Ok(__max)
+            }
+            fn get_flat_hoisted(__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>, __max: u32) -> Result<#flat_name, ::switchboard_rpc::ndr::NdrError> {
                 __r.align(<Self as #m::Ndr>::ALIGN)?;
                 #(#get_flat)*
                 Ok(#flat_name { #(#names,)* })

@@ -74,6 +74,30 @@ pub trait Ndr: Sized {
     fn get_flat(r: &mut NdrReader<'_>) -> Result<Self::Flat, NdrError>;
     /// Reads the deferred part, completing the value.
     fn get_deferred(flat: Self::Flat, r: &mut NdrReader<'_>) -> Result<Self, NdrError>;
+
+    /// Whether this is a conformant structure: one that ends with a
+    /// conformant array (or with another conformant structure). Its
+    /// conformance comes first, hoisted to the front of the outermost
+    /// structure that ends with it (C706 14.3.7.1).
+    const CONFORMANT: bool = false;
+    /// Writes the hoisted conformance (conformant structures only).
+    fn put_conformance(&self, w: &mut NdrWriter) {
+        let _ = w;
+    }
+    /// Writes the flat part but the hoisted conformance.
+    fn put_flat_hoisted(&self, w: &mut NdrWriter) {
+        self.put_flat(w);
+    }
+    /// Reads the hoisted conformance (conformant structures only).
+    fn get_conformance(r: &mut NdrReader<'_>) -> Result<u32, NdrError> {
+        let _ = r;
+        Ok(0)
+    }
+    /// Reads the flat part whose conformance `max` was read already.
+    fn get_flat_hoisted(r: &mut NdrReader<'_>, max: u32) -> Result<Self::Flat, NdrError> {
+        let _ = max;
+        Self::get_flat(r)
+    }
 }
 
 /// Writes `v` whole, as a top-level parameter: flat part, then referents.
@@ -374,7 +398,20 @@ impl Ndr for ContextHandle {
 
 impl<T: Ndr> Ndr for Box<T> {
     const ALIGN: usize = T::ALIGN;
+    const CONFORMANT: bool = T::CONFORMANT;
     type Flat = T::Flat;
+    fn put_conformance(&self, w: &mut NdrWriter) {
+        (**self).put_conformance(w);
+    }
+    fn put_flat_hoisted(&self, w: &mut NdrWriter) {
+        (**self).put_flat_hoisted(w);
+    }
+    fn get_conformance(r: &mut NdrReader<'_>) -> Result<u32, NdrError> {
+        T::get_conformance(r)
+    }
+    fn get_flat_hoisted(r: &mut NdrReader<'_>, max: u32) -> Result<T::Flat, NdrError> {
+        T::get_flat_hoisted(r, max)
+    }
     fn put_flat(&self, w: &mut NdrWriter) {
         (**self).put_flat(w);
     }

@@ -234,3 +234,28 @@ fn recursive_types_round_trip_and_deep_nesting_is_an_error_not_a_crash() {
     let e = back::<Node>(&w.into_bytes(), DataRep::NATIVE).unwrap_err();
     assert!(e.reason.contains("nested deeper than 200"), "{e}");
 }
+
+/// A structure ending with a conformant structure: the inner conformance
+/// is hoisted to the front of the outer one.
+#[derive(Ndr, Debug, PartialEq)]
+struct Outer {
+    flags: u16,
+    inner: Conformant,
+}
+
+#[test]
+fn a_nested_conformant_structure_has_its_conformance_at_the_outermost_front() {
+    let v = Outer { flags: 9, inner: Conformant { tag: 7, count: 1, items: vec![Item { id: 5, name: None }] } };
+    let bytes = bytes_of(&v);
+    let mut expect = NdrWriter::new();
+    expect.u32(1); // the inner array's conformance, first of all
+    expect.u16(9);
+    expect.align(4); // the inner structure aligns as its largest member
+    expect.u16(7);
+    expect.u32(1);
+    expect.i32(5);
+    expect.u32(0);
+    assert_eq!(bytes, expect.into_bytes());
+    assert_eq!(back::<Outer>(&bytes, DataRep::NATIVE), Ok(v));
+    const { assert!(<Outer as Ndr>::CONFORMANT && <Conformant as Ndr>::CONFORMANT && !<Item as Ndr>::CONFORMANT) };
+}
