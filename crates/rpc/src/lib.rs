@@ -1,16 +1,21 @@
 //! DCE/RPC as Windows speaks it (OSF DCE 1.1, C706, with the Microsoft
-//! extensions of MS-RPCE): the connection-oriented PDUs ([`pdu`]), NDR20
-//! data representation ([`ndr`]) and the UUIDs and syntax identifiers both
-//! use ([`uuid`]).
+//! extensions of MS-RPCE), interoperable with Windows, Samba and impacket.
 //!
-//! Everything here is sans-IO: bytes in, typed values out, and back. Parsers
-//! never panic on input from the network; every failure is a [`pdu::PduError`]
-//! or an [`ndr::NdrError`] saying what and where. [`server::Association`] is
-//! one server association as a state machine (bind and `alter_context` with
-//! per-context negotiation, request reassembly, fragmented responses,
-//! faults), and [`example`] the example interface. The transports, the
-//! endpoint mapper, the client and the interface macros are issue #7's later
-//! steps.
+//! - The protocol, sans-IO: connection-oriented PDUs ([`pdu`]), NDR20
+//!   primitives ([`ndr`]) and whole types ([`marshal`]: `#[derive(Ndr)]`),
+//!   UUIDs and syntax identifiers ([`uuid`]), and [`server::Association`],
+//!   one server association as a state machine (bind and `alter_context`
+//!   with per-context negotiation, reassembly, fragmented responses,
+//!   faults). Parsers never panic on input from the network; every failure
+//!   is a [`pdu::PduError`] or an [`ndr::NdrError`] saying what and where.
+//! - Interfaces: [`interface`] turns a trait into a server
+//!   ([`server::Interface`]) and client stubs; [`example`] is the example
+//!   interface, [`epm`] the endpoint mapper.
+//! - Transports and runtimes: `ncacn_ip_tcp` and `ncalrpc` ([`tcp`]),
+//!   `ncacn_np` over Switchboard named pipes ([`np`]), string bindings
+//!   ([`binding`]); the server within [`tcp::Limits`]; the client
+//!   ([`client::Client`], and [`connection::Connection`] with timeouts,
+//!   cancellation and reconnection).
 #![forbid(unsafe_code)]
 
 // The derive and interface macros name this crate `::switchboard_rpc`, here too.
