@@ -398,5 +398,16 @@ mod tests {
         remote.receive(&bind()).unwrap();
         let nak = Pdu::parse(&remote.poll_transmit().unwrap()).unwrap();
         assert!(matches!(nak.body, Body::BindNak { reason: 8, .. }), "not over TCP: {nak:?}");
+        // An alter_context with it, on a bound association over TCP: a fault, then closed.
+        let mut a = bound();
+        let mut alter = bind();
+        alter[2] = 14; // alter_context
+        assert!(a.receive(&alter).is_err());
+        assert_eq!(fault_status(&a.poll_transmit().unwrap()), 5);
+        assert!(a.is_closed());
+        // An alter_context before any bind: a protocol-error fault, then closed.
+        let mut fresh = Association::new(vec![server()], 1, "5000");
+        assert!(fresh.receive(&alter).is_err());
+        assert_eq!(fault_status(&fresh.poll_transmit().unwrap()), 0x1C01_000B);
     }
 }

@@ -27,6 +27,9 @@ pub const MAX_CALL_STUB: usize = 4 << 20;
 
 /// `bind_nak` reason: not specified (a PDU beyond our limits).
 pub const REJECT_NOT_SPECIFIED: u16 = 0;
+/// Fault status `ERROR_ACCESS_DENIED` (an `alter_context` with an
+/// authentication we do not have).
+const FAULT_ACCESS_DENIED: u32 = 5;
 /// Samba's `ncalrpc_as_system` authentication type (local connections).
 pub const AUTH_NCALRPC_AS_SYSTEM: u8 = 200;
 /// Authentication level connect (authenticated at bind, nothing after).
@@ -255,10 +258,18 @@ impl Association {
             Body::Bind { max_xmit, max_recv, assoc_group, contexts } => {
                 let alter = pdu.header.ptype == PacketType::AlterContext;
                 if self.bound != alter {
+                    // Answered, as Samba answers, then closed.
+                    self.fault(call_id, 0, pdu::NCA_S_PROTO_ERROR);
                     let why = if alter { "alter_context before bind" } else { "a second bind" };
                     return Err(self.fail(PduError { part: "bind", reason: why.into() }));
                 }
                 let auth_reply = self.accept_auth(pdu.auth.as_ref());
+                if alter && auth_reply.is_err() {
+                    // No bind_nak for an alter_context: a fault (access denied), then closed.
+                    self.fault(call_id, 0, FAULT_ACCESS_DENIED);
+                    return Err(self
+                        .fail(PduError { part: "alter_context", reason: "an authentication we do not have".into() }));
+                }
                 let Ok(auth_reply) = auth_reply else {
                     // An authentication service we do not have: refuse, not hang.
                     self.send(
