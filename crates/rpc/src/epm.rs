@@ -340,7 +340,7 @@ pub struct Mapper {
     /// server that dies leaves nothing behind (as Windows' mapper forgets
     /// a process's registrations).
     mine: Vec<Registration>,
-    lookups: HashMap<Uuid, Vec<EptEntry>>,
+    lookups: HashMap<Uuid, Lookup>,
     next_handle: u32,
 }
 
@@ -375,6 +375,28 @@ impl Mapper {
 
     fn snapshot(&self) -> Vec<Registration> {
         self.registered.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// An `ept_lookup` under way: its question, and how many answers it had.
+#[derive(Clone, Copy, Debug)]
+struct Lookup {
+    inquiry_type: u32,
+    object: Option<Uuid>,
+    interface_id: Option<RpcIfId>,
+    vers_option: u32,
+    next: usize,
+}
+
+impl Lookup {
+    fn matches(&self, r: &Registration) -> bool {
+        let by_if = matches!(self.inquiry_type, RPC_C_EP_MATCH_BY_IF | RPC_C_EP_MATCH_BY_BOTH);
+        let by_obj = matches!(self.inquiry_type, RPC_C_EP_MATCH_BY_OBJ | RPC_C_EP_MATCH_BY_BOTH);
+        let interface_ok = !by_if
+            || self.interface_id.as_ref().is_some_and(|want| {
+                r.interface.uuid == want.uuid && version_matches(r.interface, want, self.vers_option)
+            });
+        interface_ok && (!by_obj || self.object.is_some_and(|o| r.object == o))
     }
 }
 
@@ -457,24 +479,21 @@ impl EndpointMapper for Mapper {
         entries: &mut Vec<EptEntry>,
         status: &mut u32,
     ) {
-        let mut pending = if entry_handle.is_null() {
-            let by_if = matches!(inquiry_type, RPC_C_EP_MATCH_BY_IF | RPC_C_EP_MATCH_BY_BOTH);
-            let by_obj = matches!(inquiry_type, RPC_C_EP_MATCH_BY_OBJ | RPC_C_EP_MATCH_BY_BOTH);
-            self.snapshot()
-                .iter()
-                .filter(|r| {
-                    !by_if
-                        || interface_id.as_ref().is_some_and(|want| {
-                            r.interface.uuid == want.uuid && version_matches(r.interface, want, vers_option)
-                        })
-                })
-                .filter(|r| !by_obj || object.is_some_and(|o| r.object == o))
-                .map(Registration::entry)
-                .collect()
+        // A lookup is its question and how far it got: nothing is copied
+        // per handle; each call asks the registrations again.
+        let query = if entry_handle.is_null() {
+            Lookup { inquiry_type, object, interface_id, vers_option, next: 0 }
         } else {
             // A handle we did not give (or gave and freed) has nothing left.
-            self.lookups.remove(&entry_handle.uuid).unwrap_or_default()
+            let Some(query) = self.lookups.remove(&entry_handle.uuid) else {
+                *entry_handle = ContextHandle::default();
+                *status = EPT_S_NOT_REGISTERED;
+                return;
+            };
+            query
         };
+        let pending: Vec<EptEntry> =
+            self.snapshot().iter().filter(|r| query.matches(r)).skip(query.next).map(Registration::entry).collect();
         if pending.is_empty() {
             // The end (or nothing at all): the handle is closed.
             *entry_handle = ContextHandle::default();
@@ -483,8 +502,7 @@ impl EndpointMapper for Mapper {
         }
         let max = usize::try_from(max_ents).unwrap_or(usize::MAX);
         let take = pending.len().min(max);
-        let rest = pending.split_off(take);
-        *entries = pending;
+        *entries = pending.into_iter().take(take).collect();
         *num_ents = u32::try_from(entries.len()).unwrap_or(u32::MAX);
         *status = 0;
         // A batch with room to spare is the last: the handle comes back
@@ -505,7 +523,7 @@ impl EndpointMapper for Mapper {
             self.next_handle = self.next_handle.wrapping_add(1);
             *entry_handle = ContextHandle { attributes: 0, uuid: Uuid { d1: n, d2: 0x5342, d3: 0x4550, d4: [0; 8] } };
         }
-        self.lookups.insert(entry_handle.uuid, rest);
+        self.lookups.insert(entry_handle.uuid, Lookup { next: query.next + take, ..query });
     }
 
     fn ept_map(
