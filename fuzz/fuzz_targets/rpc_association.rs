@@ -7,7 +7,6 @@
 use std::sync::{Arc, Mutex};
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_rpc::DataRep;
 use switchboard_rpc::epm::Mapper;
 use switchboard_rpc::pdu::{Body, ContextElem, Header, PacketType, Pdu, flags};
 use switchboard_rpc::server::Association;
@@ -18,15 +17,7 @@ fn bind() -> Vec<u8> {
         ContextElem { id: 0, abstract_syntax: switchboard_rpc::example::syntax(), transfer_syntaxes: vec![SyntaxId::ndr20()] },
         ContextElem { id: 1, abstract_syntax: switchboard_rpc::epm::syntax(), transfer_syntaxes: vec![SyntaxId::ndr20()] },
     ];
-    let header = Header {
-        minor: 0,
-        ptype: PacketType::Bind,
-        flags: flags::FIRST_FRAG | flags::LAST_FRAG,
-        drep: DataRep::NATIVE,
-        frag_length: 0,
-        auth_length: 0,
-        call_id: 1,
-    };
+    let header = Header::new(PacketType::Bind, flags::FIRST_FRAG | flags::LAST_FRAG, 1);
     Pdu { header, body: Body::Bind { max_xmit: 1432, max_recv: 1432, assoc_group: 0, contexts }, auth: None }.emit()
 }
 

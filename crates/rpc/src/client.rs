@@ -173,15 +173,7 @@ impl<S: Read + Write> Client<S> {
     }
 
     fn send(&mut self, ptype: PacketType, flags: u8, body: Body) -> io::Result<()> {
-        let header = Header {
-            minor: 0,
-            ptype,
-            flags,
-            drep: DataRep::NATIVE,
-            frag_length: 0,
-            auth_length: 0,
-            call_id: self.call_id,
-        };
+        let header = Header::new(ptype, flags, self.call_id);
         self.stream.write_all(&Pdu { header, body, auth: None }.emit())
     }
 

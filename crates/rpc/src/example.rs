@@ -97,7 +97,7 @@ mod tests {
     use crate::server::Association;
 
     fn client_pdu(ptype: PacketType, flags: u8, call_id: u32, body: Body) -> Vec<u8> {
-        let header = Header { minor: 0, ptype, flags, drep: DataRep::NATIVE, frag_length: 0, auth_length: 0, call_id };
+        let header = Header::new(ptype, flags, call_id);
         Pdu { header, body, auth: None }.emit()
     }
 
@@ -324,15 +324,7 @@ mod tests {
     fn stub_data_in_ebcdic_or_vax_floats_is_refused_not_misread() {
         let mut a = bound();
         for drep in [DataRep { ebcdic: true, ..DataRep::NATIVE }, DataRep { float: 1, ..DataRep::NATIVE }] {
-            let header = Header {
-                minor: 0,
-                ptype: PacketType::Request,
-                flags: flags::FIRST_FRAG | flags::LAST_FRAG,
-                drep,
-                frag_length: 0,
-                auth_length: 0,
-                call_id: 30,
-            };
+            let header = Header { drep, ..Header::new(PacketType::Request, flags::FIRST_FRAG | flags::LAST_FRAG, 30) };
             let body = Body::Request { alloc_hint: 0, context: 1, opnum: 0, object: None, stub: vec![0; 8] };
             a.receive(&Pdu { header, body, auth: None }.emit()).unwrap();
             let out = Pdu::parse(&a.poll_transmit().unwrap()).unwrap();
@@ -343,15 +335,7 @@ mod tests {
     #[test]
     fn an_auth_trailer_we_do_not_support_gets_bind_nak_reason_8_and_garbage_closes() {
         let mut a = Association::new(vec![server()], 1, "");
-        let header = Header {
-            minor: 0,
-            ptype: PacketType::Bind,
-            flags: 3,
-            drep: DataRep::NATIVE,
-            frag_length: 0,
-            auth_length: 0,
-            call_id: 1,
-        };
+        let header = Header::new(PacketType::Bind, 3, 1);
         let auth =
             crate::pdu::AuthTrailer { auth_type: 10, auth_level: 6, pad_length: 0, context_id: 0, value: vec![1; 32] };
         let bind = Body::Bind { max_xmit: 4280, max_recv: 4280, assoc_group: 0, contexts: vec![] };
@@ -367,15 +351,7 @@ mod tests {
     #[test]
     fn samba_local_authentication_is_accepted_over_ncalrpc_only() {
         let bind = || {
-            let header = Header {
-                minor: 0,
-                ptype: PacketType::Bind,
-                flags: 3,
-                drep: DataRep::NATIVE,
-                frag_length: 0,
-                auth_length: 0,
-                call_id: 1,
-            };
+            let header = Header::new(PacketType::Bind, 3, 1);
             let auth = crate::pdu::AuthTrailer {
                 auth_type: 200,
                 auth_level: 2,

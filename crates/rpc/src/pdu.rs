@@ -135,6 +135,12 @@ pub struct Header {
 }
 
 impl Header {
+    /// The header of a PDU we write: version 5.0, our data representation,
+    /// the lengths filled in by [`Pdu::emit`].
+    pub fn new(ptype: PacketType, flags: u8, call_id: u32) -> Self {
+        Self { minor: 0, ptype, flags, drep: DataRep::NATIVE, frag_length: 0, auth_length: 0, call_id }
+    }
+
     /// The header at the start of `bytes`, once 16 bytes are there
     /// (`Ok(None)` before): a stream reader learns from `frag_length` how
     /// many bytes the fragment takes.
@@ -533,15 +539,7 @@ mod tests {
     use super::*;
 
     fn header(ptype: PacketType, drep: DataRep) -> Header {
-        Header {
-            minor: 0,
-            ptype,
-            flags: flags::FIRST_FRAG | flags::LAST_FRAG,
-            drep,
-            frag_length: 0,
-            auth_length: 0,
-            call_id: 7,
-        }
+        Header { drep, ..Header::new(ptype, flags::FIRST_FRAG | flags::LAST_FRAG, 7) }
     }
 
     fn example() -> SyntaxId {

@@ -248,8 +248,11 @@ impl Association {
     }
 
     fn send(&mut self, ptype: PacketType, flags: u8, call_id: u32, body: Body) {
-        let header = Header { minor: 0, ptype, flags, drep: DataRep::NATIVE, frag_length: 0, auth_length: 0, call_id };
-        self.output.push_back(Pdu { header, body, auth: None }.emit());
+        self.send_with(ptype, flags, call_id, body, None);
+    }
+
+    fn send_with(&mut self, ptype: PacketType, flags: u8, call_id: u32, body: Body, auth: Option<AuthTrailer>) {
+        self.output.push_back(Pdu { header: Header::new(ptype, flags, call_id), body, auth }.emit());
     }
 
     fn handle(&mut self, pdu: Pdu) -> Result<(), PduError> {
@@ -297,16 +300,7 @@ impl Association {
                     secondary_address: if alter { String::new() } else { self.secondary_address.clone() },
                     results,
                 };
-                let header = Header {
-                    minor: 0,
-                    ptype,
-                    flags: flags::FIRST_FRAG | flags::LAST_FRAG,
-                    drep: DataRep::NATIVE,
-                    frag_length: 0,
-                    auth_length: 0,
-                    call_id,
-                };
-                self.output.push_back(Pdu { header, body, auth: auth_reply }.emit());
+                self.send_with(ptype, flags::FIRST_FRAG | flags::LAST_FRAG, call_id, body, auth_reply);
                 Ok(())
             }
             Body::Request { context, opnum, stub, .. } => {

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::DataRep;
 use crate::pdu::{Body, Header, PacketType, Pdu, flags};
 use crate::server::{Association, Interface};
 
@@ -184,15 +183,7 @@ fn refuse(mut stream: impl Read + Write) -> io::Result<()> {
     let mut head = [0u8; 16];
     stream.read_exact(&mut head)?;
     let header = Header::peek(&head).ok().flatten().ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
-    let nak = Header {
-        minor: 0,
-        ptype: PacketType::BindNak,
-        flags: flags::FIRST_FRAG | flags::LAST_FRAG,
-        drep: DataRep::NATIVE,
-        frag_length: 0,
-        auth_length: 0,
-        call_id: header.call_id,
-    };
+    let nak = Header::new(PacketType::BindNak, flags::FIRST_FRAG | flags::LAST_FRAG, header.call_id);
     let body = Body::BindNak { reason: REJECT_LOCAL_LIMIT_EXCEEDED, versions: vec![(5, 0)] };
     stream.write_all(&Pdu { header: nak, body, auth: None }.emit())
 }
