@@ -11,10 +11,12 @@ fn serve_example_answers_call_example_over_tcp_and_ncalrpc() {
     let broker = TestBroker::start();
     let mut server = Proc::spawn(&broker, &["rpc", "serve-example", "--tcp", "127.0.0.1:0", "--epm", "127.0.0.1:0"]);
     let mut said = std::io::BufReader::new(server.child().stdout.take().expect("piped stdout"));
-    let mut line = String::new();
-    let mut mapper_line = String::new();
-    std::io::BufRead::read_line(&mut said, &mut line).unwrap();
-    std::io::BufRead::read_line(&mut said, &mut mapper_line).unwrap();
+    // The example's endpoint, then the mapper's at ncalrpc:[EPMAPPER] and on TCP.
+    let [mut line, mut local_mapper, mut mapper_line] = [String::new(), String::new(), String::new()];
+    for l in [&mut line, &mut local_mapper, &mut mapper_line] {
+        std::io::BufRead::read_line(&mut said, l).unwrap();
+    }
+    assert!(local_mapper.starts_with("endpoint mapper at ncalrpc:[EPMAPPER]"), "{local_mapper}");
     // "serving SwitchboardExample at ncacn_ip_tcp:127.0.0.1[PORT] (…)"
     let binding = line.split_whitespace().nth(3).unwrap().to_owned();
     assert!(binding.starts_with("ncacn_ip_tcp:127.0.0.1["), "{line}");

@@ -96,7 +96,7 @@ pub trait Call {
 
 impl<S: Read + Write> Call for Client<S> {
     fn call(&mut self, opnum: u16, stub: Vec<u8>) -> Result<Reply, Error> {
-        self.call_raw(opnum, &stub)
+        Client::call(self, opnum, &stub)
     }
 }
 
@@ -201,16 +201,6 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
-    /// Calls `opnum` with NDR20 stub data: the reply's stub data, or the
-    /// fault status as an error.
-    pub fn call(&mut self, opnum: u16, stub: &[u8]) -> io::Result<Vec<u8>> {
-        match self.call_raw(opnum, stub) {
-            Ok(reply) => Ok(reply.stub),
-            Err(Error::Io(e)) => Err(e),
-            Err(e) => Err(invalid(e.to_string())),
-        }
-    }
-
     /// Answers must come before `deadline` (`None`: wait for ever); `set`
     /// puts a read timeout on the stream, e.g. `TcpStream::set_read_timeout`.
     pub fn set_deadline(&mut self, deadline: Option<Instant>, set: SetReadTimeout<S>) {
@@ -233,8 +223,9 @@ impl<S: Read + Write> Client<S> {
         self.send(PacketType::Orphaned, flags::FIRST_FRAG | flags::LAST_FRAG, Body::Empty)
     }
 
-    /// Calls `opnum`: the reply, or why not.
-    pub fn call_raw(&mut self, opnum: u16, stub: &[u8]) -> Result<Reply, Error> {
+    /// Calls `opnum` with NDR20 stub data: the reply, or why not (a fault
+    /// is [`Error::Fault`]).
+    pub fn call(&mut self, opnum: u16, stub: &[u8]) -> Result<Reply, Error> {
         self.call_id = self.call_id.wrapping_add(1);
         // A multiple of 8, as Windows cuts stub data.
         let room = (usize::from(self.max_xmit) - HEADER_LEN - 8) & !7;

@@ -277,7 +277,7 @@ impl Call for Connection {
         client.set_deadline(Some(Instant::now() + self.options.call_timeout), set_timeout);
         self.cancel.cancelled.store(false, Ordering::SeqCst);
         *self.cancel.waiting.lock().unwrap_or_else(PoisonError::into_inner) = client.stream().try_clone().ok();
-        let result = client.call_raw(opnum, &stub);
+        let result = Client::call(client, opnum, &stub);
         self.cancel.waiting.lock().unwrap_or_else(PoisonError::into_inner).take();
         let cancelled = self.cancel.cancelled.swap(false, Ordering::SeqCst);
         match result {

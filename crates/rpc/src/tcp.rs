@@ -216,20 +216,11 @@ pub fn serve_local_with(
     run(listener, endpoint, make, limits)
 }
 
-/// Drives one association over TCP until it or the peer closes.
-pub fn serve_connection(stream: TcpStream, association: Association) -> io::Result<()> {
-    TcpListener::prepare(&stream, IDLE_TIMEOUT)?;
-    serve_stream(stream, association)
-}
-
 /// Drives one association over any byte stream until it or the peer
-/// closes (no limit on calls in flight).
-pub fn serve_stream(stream: impl Read + Write, association: Association) -> io::Result<()> {
-    drive(stream, association, &Slots::new(usize::MAX))
-}
-
-pub(crate) fn drive(mut stream: impl Read + Write, mut association: Association, slots: &Slots) -> io::Result<()> {
-    drive_within(&mut stream, &mut association, slots, IDLE_TIMEOUT)
+/// closes (no limit on calls in flight; a PDU begun must be finished
+/// within [`IDLE_TIMEOUT`]).
+pub fn serve_stream(mut stream: impl Read + Write, mut association: Association) -> io::Result<()> {
+    drive_within(&mut stream, &mut association, &Slots::new(usize::MAX), IDLE_TIMEOUT)
 }
 
 /// Drives an association; a PDU begun must be complete within `idle`

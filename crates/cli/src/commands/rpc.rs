@@ -12,7 +12,7 @@ use switchboard_rpc::binding::Binding;
 use switchboard_rpc::connection::{Connection, Options};
 use switchboard_rpc::epm::{Endpoint, EndpointMapperClient, Mapper, Registration, Registrations, Tower, lookup_all};
 use switchboard_rpc::example::{self, Item, SwitchboardExampleClient};
-use switchboard_rpc::server::Interface;
+use switchboard_rpc::tcp::MakeInterfaces;
 
 use super::{Ctx, Done};
 
@@ -115,7 +115,7 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>, register_with_mapper
     if tcp.is_none() && ncalrpc.is_none() && np.is_none() {
         return Err(usage(op, "serve-example", "give --tcp ADDR, --ncalrpc NAME, --np NAME, or several"));
     }
-    let make: Make = Arc::new(|| vec![example::server()]);
+    let make: MakeInterfaces = Arc::new(|| vec![example::server()]);
     let registered: Registrations = Arc::new(Mutex::new(Vec::new()));
     let register = |endpoint: Endpoint| {
         let r = Registration::new(example::syntax(), endpoint, "Switchboard example");
@@ -154,18 +154,7 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>, register_with_mapper
         }));
     }
     if let Some(epm) = epm {
-        let mapper = std::net::TcpListener::bind(epm).map_err(|e| io(op, epm, &e))?;
-        let local = mapper.local_addr().map_err(|e| io(op, epm, &e))?;
-        let remote = Arc::clone(&registered);
-        let make: Make = Arc::new(move || vec![Mapper::new(Arc::clone(&remote)).into_server()]);
-        lines.push(format!("endpoint mapper at ncacn_ip_tcp:{}[{}]", local.ip(), local.port()));
-        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make)));
-        // And at ncalrpc:[EPMAPPER], where local servers may also register.
-        let listener = listen_local(op, &dir, "EPMAPPER")?;
-        let local_reg = Arc::clone(&registered);
-        let make: Make = Arc::new(move || vec![Mapper::local(Arc::clone(&local_reg)).into_server()]);
-        lines.push(format!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display()));
-        threads.push(std::thread::spawn(move || serve_mapper_locally(&listener, &make)));
+        start_mapper(ctx, &registered, Some(epm), &mut threads, &mut lines)?;
     }
     // Registered for as long as this process serves: the guard lives to the end.
     let mut registration = None;
@@ -186,37 +175,49 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>, register_with_mapper
     Ok(Done::Ok)
 }
 
-type Make = Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>;
-
-/// The mapper at `ncalrpc:[EPMAPPER]`: no idle timeout there, since a
-/// server's registrations last as long as its association.
-fn serve_mapper_locally(listener: &std::os::unix::net::UnixListener, make: &Make) -> std::io::Result<()> {
-    let limits = switchboard_rpc::tcp::Limits { idle_timeout: Duration::ZERO, ..Default::default() };
-    switchboard_rpc::tcp::serve_local_with(listener, "EPMAPPER", make, limits)
-}
-
 /// The endpoint mapper alone.
 fn epmapper(ctx: &Ctx, tcp: Option<&str>) -> Result<Done> {
-    let op = "RpcServerListen";
     let registered: Registrations = Arc::new(Mutex::new(Vec::new()));
-    let dir = ncalrpc_dir(ctx);
-    let listener = listen_local(op, &dir, "EPMAPPER")?;
-    let local = Arc::clone(&registered);
-    let make: Make = Arc::new(move || vec![Mapper::local(Arc::clone(&local)).into_server()]);
-    let mut threads = vec![std::thread::spawn(move || serve_mapper_locally(&listener, &make))];
-    println!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display());
-    if let Some(addr) = tcp {
-        let mapper = std::net::TcpListener::bind(addr).map_err(|e| io(op, addr, &e))?;
-        let at = mapper.local_addr().map_err(|e| io(op, addr, &e))?;
-        let remote = Arc::clone(&registered);
-        let make: Make = Arc::new(move || vec![Mapper::new(Arc::clone(&remote)).into_server()]);
-        println!("endpoint mapper at ncacn_ip_tcp:{}[{}]", at.ip(), at.port());
-        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make)));
+    let (mut threads, mut lines) = (Vec::new(), Vec::new());
+    start_mapper(ctx, &registered, tcp, &mut threads, &mut lines)?;
+    for line in lines {
+        println!("{line}");
     }
     for t in threads {
         let _ = t.join();
     }
     Ok(Done::Ok)
+}
+
+/// Starts the endpoint mapper over `registered`: at `ncalrpc:[EPMAPPER]`,
+/// where local servers register (no idle timeout there: a server's
+/// registrations last as long as its association), and, given an address,
+/// on TCP (read-only).
+fn start_mapper(
+    ctx: &Ctx,
+    registered: &Registrations,
+    tcp: Option<&str>,
+    threads: &mut Vec<std::thread::JoinHandle<std::io::Result<()>>>,
+    lines: &mut Vec<String>,
+) -> Result<()> {
+    let op = "RpcServerListen";
+    let dir = ncalrpc_dir(ctx);
+    let listener = listen_local(op, &dir, "EPMAPPER")?;
+    let local = Arc::clone(registered);
+    let make: MakeInterfaces = Arc::new(move || vec![Mapper::local(Arc::clone(&local)).into_server()]);
+    let limits = switchboard_rpc::tcp::Limits { idle_timeout: Duration::ZERO, ..Default::default() };
+    threads
+        .push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local_with(&listener, "EPMAPPER", &make, limits)));
+    lines.push(format!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display()));
+    if let Some(addr) = tcp {
+        let mapper = std::net::TcpListener::bind(addr).map_err(|e| io(op, addr, &e))?;
+        let at = mapper.local_addr().map_err(|e| io(op, addr, &e))?;
+        let remote = Arc::clone(registered);
+        let make: MakeInterfaces = Arc::new(move || vec![Mapper::new(Arc::clone(&remote)).into_server()]);
+        lines.push(format!("endpoint mapper at ncacn_ip_tcp:{}[{}]", at.ip(), at.port()));
+        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make)));
+    }
+    Ok(())
 }
 
 /// Listens at `ncalrpc:[NAME]`: a Unix socket in `dir`, made only its owner's.
