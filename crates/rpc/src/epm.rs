@@ -372,10 +372,6 @@ impl Mapper {
     pub fn into_server(self) -> Box<dyn crate::server::Interface> {
         Box::new(EndpointMapperServer(self))
     }
-
-    fn snapshot(&self) -> Vec<Registration> {
-        self.registered.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
 }
 
 /// An `ept_lookup` under way: its question, and how many answers it had.
@@ -492,17 +488,18 @@ impl EndpointMapper for Mapper {
             };
             query
         };
-        let pending: Vec<EptEntry> =
-            self.snapshot().iter().filter(|r| query.matches(r)).skip(query.next).map(Registration::entry).collect();
-        if pending.is_empty() {
+        let max = usize::try_from(max_ents).unwrap_or(usize::MAX);
+        *entries = {
+            let registered = self.registered.lock().unwrap_or_else(PoisonError::into_inner);
+            registered.iter().filter(|r| query.matches(r)).skip(query.next).take(max).map(Registration::entry).collect()
+        };
+        if entries.is_empty() {
             // The end (or nothing at all): the handle is closed.
             *entry_handle = ContextHandle::default();
             *status = EPT_S_NOT_REGISTERED;
             return;
         }
-        let max = usize::try_from(max_ents).unwrap_or(usize::MAX);
-        let take = pending.len().min(max);
-        *entries = pending.into_iter().take(take).collect();
+        let take = entries.len();
         *num_ents = u32::try_from(entries.len()).unwrap_or(u32::MAX);
         *status = 0;
         // A batch with room to spare is the last: the handle comes back
@@ -540,7 +537,9 @@ impl EndpointMapper for Mapper {
         let query = map_tower.as_ref().and_then(|t| Tower::decode(&t.octets));
         let found: Vec<Option<Twr>> = match &query {
             Some(q) if q.transfer == SyntaxId::ndr20() => self
-                .snapshot()
+                .registered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
                 .iter()
                 .filter(|r| {
                     r.interface.uuid == q.interface.uuid
