@@ -184,8 +184,9 @@ impl Write for Stream {
 /// What a [`Canceller`] shares with its connection.
 #[derive(Debug, Default)]
 struct CancelState {
-    /// A clone of the connection's stream while a call waits.
-    waiting: Mutex<Option<Stream>>,
+    /// The connection's stream under a second descriptor (made once per
+    /// connection, not per call), and whether a call is in progress.
+    current: Mutex<(Option<Stream>, bool)>,
     cancelled: AtomicBool,
 }
 
@@ -199,8 +200,8 @@ impl Canceller {
     /// association's calls) and the call returns [`Error::Cancelled`]; the
     /// next call connects anew. Returns whether a call was in progress.
     pub fn cancel(&self) -> bool {
-        let waiting = self.0.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(stream) = waiting.as_ref() else { return false };
+        let current = self.0.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let (Some(stream), true) = &*current else { return false };
         self.0.cancelled.store(true, Ordering::SeqCst);
         stream.shutdown();
         true
@@ -251,17 +252,24 @@ impl Connection {
         Canceller(Arc::clone(&self.cancel))
     }
 
+    /// Drops the association: the client and the canceller's descriptor of
+    /// its stream (which would otherwise keep the connection open).
+    fn drop_client(&mut self) -> Option<Client<Stream>> {
+        self.cancel.current.lock().unwrap_or_else(PoisonError::into_inner).0 = None;
+        self.client.take()
+    }
+
     fn reconnect(&mut self) -> Result<(), Error> {
-        self.client = None;
+        self.drop_client();
         let stream = Stream::connect(&self.binding, &self.options)?;
         stream.set_write_timeout(Some(self.options.call_timeout))?;
         let deadline = Instant::now() + self.options.connect_timeout;
-        let mut client =
+        let client =
             Client::bind_until(stream, self.interface, Some((deadline, set_timeout))).map_err(|e| match e.kind() {
                 io::ErrorKind::InvalidData => Error::BindRefused(e.to_string()),
                 _ => Error::Io(e),
             })?;
-        client.set_deadline(None, set_timeout);
+        self.cancel.current.lock().unwrap_or_else(PoisonError::into_inner).0 = client.stream().try_clone().ok();
         self.client = Some(client);
         Ok(())
     }
@@ -276,20 +284,20 @@ impl Call for Connection {
         let Some(client) = self.client.as_mut() else { return Err(Error::Protocol("not connected".into())) };
         client.set_deadline(Some(Instant::now() + self.options.call_timeout), set_timeout);
         self.cancel.cancelled.store(false, Ordering::SeqCst);
-        *self.cancel.waiting.lock().unwrap_or_else(PoisonError::into_inner) = client.stream().try_clone().ok();
+        self.cancel.current.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
         let result = Client::call(client, opnum, &stub);
-        self.cancel.waiting.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.cancel.current.lock().unwrap_or_else(PoisonError::into_inner).1 = false;
         let cancelled = self.cancel.cancelled.swap(false, Ordering::SeqCst);
         match result {
             Ok(reply) => Ok(reply),
             Err(_) if cancelled => {
-                self.client = None;
+                self.drop_client();
                 Err(Error::Cancelled { opnum })
             }
             Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
                 // The answer may still come: tell the server it is not
                 // wanted, and start afresh next time.
-                if let Some(mut c) = self.client.take() {
+                if let Some(mut c) = self.drop_client() {
                     let _ = c.orphan();
                 }
                 Err(Error::Timeout { opnum })
@@ -297,9 +305,15 @@ impl Call for Connection {
             // A fault is an answer: the association is fine.
             Err(e @ Error::Fault { .. }) => Err(e),
             Err(e) => {
-                self.client = None;
+                self.drop_client();
                 Err(e)
             }
         }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.drop_client();
     }
 }
