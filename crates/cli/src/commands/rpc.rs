@@ -298,51 +298,59 @@ fn rpc_error(op: &'static str, binding: &str, e: switchboard_rpc::client::Error)
     }
 }
 
-/// One operation of the example, through the generated client stubs.
-fn call_op(
-    rpc: Connection,
-    op_name: &str,
-    args: &[String],
-) -> std::result::Result<std::result::Result<String, String>, switchboard_rpc::client::Error> {
-    let mut example = SwitchboardExampleClient::new(rpc);
-    let numbers =
-        || args.iter().map(|s| s.parse::<i32>().map_err(|_| format!("{s:?} is not a 32-bit number"))).collect();
-    let numbers: std::result::Result<Vec<i32>, String> = numbers();
-    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-    Ok(Ok(match (op_name, args) {
-        ("add", [_, _]) => match numbers.as_deref() {
-            Ok(&[a, b]) => example.add(a, b)?.to_string(),
-            Err(e) => return Ok(Err(e.clone())),
-            Ok(_) => unreachable!("two arguments"),
-        },
-        ("length", [text]) => example.length(Some(text.clone()))?.to_string(),
-        ("sum", _) => match numbers {
-            Ok(values) => example.sum(count(values.len()), values)?.to_string(),
-            Err(e) => return Ok(Err(e)),
-        },
-        ("reverse", [text]) => {
-            let mut reply = Vec::new();
-            example.reverse(count(text.len()), text.as_bytes().to_vec(), &mut reply)?;
-            String::from_utf8_lossy(&reply).into_owned()
-        }
-        ("count-named", names) => {
-            // Each argument a name; "-" for a NULL one.
-            let items: Vec<Item> =
-                (1..).zip(names).map(|(id, n)| Item { id, name: (n != "-").then(|| n.clone()) }).collect();
-            let mut total = 0;
-            let named = example.count_named(count(items.len()), items, &mut total)?;
-            format!("{named} {total}")
-        }
-        _ => return Ok(Err("operations: add A B, length TEXT, sum N…, reverse TEXT, count-named NAME|-…".into())),
-    }))
+/// One operation of the example interface, with its arguments.
+enum ExampleCall {
+    Add(i32, i32),
+    Length(String),
+    Sum(Vec<i32>),
+    Reverse(Vec<u8>),
+    /// Each argument a name; "-" for a NULL one.
+    CountNamed(Vec<Item>),
+}
+
+impl ExampleCall {
+    fn parse(op_name: &str, args: &[String]) -> std::result::Result<Self, String> {
+        let number = |s: &String| s.parse::<i32>().map_err(|_| format!("{s:?} is not a 32-bit number"));
+        Ok(match (op_name, args) {
+            ("add", [a, b]) => Self::Add(number(a)?, number(b)?),
+            ("length", [text]) => Self::Length(text.clone()),
+            ("sum", values) => Self::Sum(values.iter().map(number).collect::<std::result::Result<_, _>>()?),
+            ("reverse", [text]) => Self::Reverse(text.as_bytes().to_vec()),
+            ("count-named", names) => Self::CountNamed(
+                (1..).zip(names).map(|(id, n)| Item { id, name: (n != "-").then(|| n.clone()) }).collect(),
+            ),
+            _ => return Err("operations: add A B, length TEXT, sum N…, reverse TEXT, count-named NAME|-…".into()),
+        })
+    }
+
+    /// Makes the call through the generated client stubs: the answer as text.
+    fn run(self, rpc: Connection) -> std::result::Result<String, switchboard_rpc::client::Error> {
+        let mut example = SwitchboardExampleClient::new(rpc);
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(match self {
+            Self::Add(a, b) => example.add(a, b)?.to_string(),
+            Self::Length(text) => example.length(Some(text))?.to_string(),
+            Self::Sum(values) => example.sum(count(values.len()), values)?.to_string(),
+            Self::Reverse(data) => {
+                let mut reply = Vec::new();
+                example.reverse(count(data.len()), data, &mut reply)?;
+                String::from_utf8_lossy(&reply).into_owned()
+            }
+            Self::CountNamed(items) => {
+                let mut total = 0;
+                let named = example.count_named(count(items.len()), items, &mut total)?;
+                format!("{named} {total}")
+            }
+        })
+    }
 }
 
 fn call(ctx: &Ctx, binding: &str, op_name: &str, args: &[String]) -> Result<Done> {
     let op = "RpcCall";
     let parsed = Binding::parse(binding).map_err(|why| usage(op, binding, why))?;
+    let request = ExampleCall::parse(op_name, args).map_err(|why| usage(op, op_name, why))?;
     let rpc = connect(ctx, op, binding, &parsed, example::syntax())?;
-    let answer = call_op(rpc, op_name, args);
-    let text = answer.map_err(|e| rpc_error(op, binding, e))?.map_err(|why| usage(op, op_name, why))?;
+    let text = request.run(rpc).map_err(|e| rpc_error(op, binding, e))?;
     ctx.emit(&serde_json::json!({ "binding": parsed.to_string(), "op": op_name, "result": text }), || {
         format!("{text}\n")
     })?;
