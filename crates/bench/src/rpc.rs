@@ -10,7 +10,7 @@ use std::time::Instant;
 use switchboard_rpc::client::Client;
 use switchboard_rpc::example;
 use switchboard_rpc::ndr::NdrWriter;
-use switchboard_rpc::server::Interface;
+use switchboard_rpc::tcp::MakeInterfaces;
 
 use crate::{Row, measure, spawn_child};
 
@@ -22,7 +22,7 @@ const CALL_BYTES: usize = 32;
 pub(crate) fn serve(path: &Path) {
     let listener = UnixListener::bind(path).expect("bind the ncalrpc endpoint");
     println!("ready");
-    let make: Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> = Arc::new(|| vec![example::server()]);
+    let make: MakeInterfaces = Arc::new(|| vec![example::server()]);
     let _ = switchboard_rpc::tcp::serve_local(&listener, "BENCH", &make);
 }
 

@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use switchboard_rpc::epm::{Endpoint, Mapper, Registration, Registrations};
 use switchboard_rpc::example;
-use switchboard_rpc::server::Interface;
-
-type Make = Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync>;
+use switchboard_rpc::tcp::MakeInterfaces as Make;
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:5000".into());

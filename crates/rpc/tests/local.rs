@@ -7,9 +7,9 @@ use std::sync::Arc;
 use switchboard_rpc::client::Client;
 use switchboard_rpc::example;
 use switchboard_rpc::ndr::NdrWriter;
-use switchboard_rpc::server::Interface;
+use switchboard_rpc::tcp::MakeInterfaces;
 
-fn make() -> Arc<dyn Fn() -> Vec<Box<dyn Interface>> + Send + Sync> {
+fn make() -> MakeInterfaces {
     Arc::new(|| vec![example::server()])
 }
 
