@@ -242,29 +242,13 @@ impl Codec<String> for AStr {
     const ALIGN: usize = 4;
     type Flat = String;
     fn put_flat(v: &String, w: &mut NdrWriter) {
-        let n = u32::try_from(v.len() + 1).unwrap_or(u32::MAX);
-        w.u32(n);
-        w.u32(0);
-        w.u32(n);
-        w.bytes(v.as_bytes());
-        w.u8(0);
+        w.u32(u32::try_from(v.len() + 1).unwrap_or(u32::MAX));
+        put_char_string(w, v);
     }
     fn put_deferred(_: &String, _: &mut NdrWriter) {}
     fn get_flat(r: &mut NdrReader<'_>) -> Result<String, NdrError> {
         let max = r.u32()?;
-        let (offset, actual) = (r.u32()?, r.u32()?);
-        if offset != 0 || actual > max || actual == 0 {
-            return Err(r.error(format!("a string of max {max}, offset {offset}, length {actual}")));
-        }
-        let n = usize::try_from(actual).unwrap_or(usize::MAX);
-        if n > r.remaining() {
-            return Err(r.error(format!("a string of {n} bytes with {} left", r.remaining())));
-        }
-        let bytes = r.bytes(n)?;
-        let Some((0, text)) = bytes.split_last() else {
-            return Err(r.error("a [string] without its terminating NUL"));
-        };
-        String::from_utf8(text.to_vec()).map_err(|_| r.error("a char string that is not UTF-8"))
+        get_char_string(r, usize::try_from(max).unwrap_or(usize::MAX))
     }
     fn get_deferred(flat: String, _: &mut NdrReader<'_>) -> Result<String, NdrError> {
         Ok(flat)
@@ -285,29 +269,41 @@ impl<const N: usize> Codec<String> for AVStr<N> {
         while !v.is_char_boundary(end) {
             end -= 1;
         }
-        w.u32(0);
-        w.u32(u32::try_from(end + 1).unwrap_or(u32::MAX));
-        w.bytes(&v.as_bytes()[..end]);
-        w.u8(0);
+        put_char_string(w, &v[..end]);
     }
     fn put_deferred(_: &String, _: &mut NdrWriter) {}
     fn get_flat(r: &mut NdrReader<'_>) -> Result<String, NdrError> {
-        let (offset, actual) = (r.u32()?, r.u32()?);
-        let n = usize::try_from(actual).unwrap_or(usize::MAX);
-        if offset != 0 || n > N {
-            return Err(r.error(format!("a char[{N}] string of offset {offset}, length {actual}")));
-        }
-        let bytes = r.bytes(n)?;
-        let text = match bytes.split_last() {
-            Some((0, text)) => text,
-            None => &[][..],
-            Some(_) => return Err(r.error("a [string] without its terminating NUL")),
-        };
-        String::from_utf8(text.to_vec()).map_err(|_| r.error("a char string that is not UTF-8"))
+        get_char_string(r, N)
     }
     fn get_deferred(flat: String, _: &mut NdrReader<'_>) -> Result<String, NdrError> {
         Ok(flat)
     }
+}
+
+/// The varying part of a `[string] char` string: offset 0, the actual
+/// count, the bytes and their NUL.
+fn put_char_string(w: &mut NdrWriter, text: &str) {
+    w.u32(0);
+    w.u32(u32::try_from(text.len() + 1).unwrap_or(u32::MAX));
+    w.bytes(text.as_bytes());
+    w.u8(0);
+}
+
+/// Reads what [`put_char_string`] writes, of at most `max` bytes, NUL
+/// included; UTF-8 only.
+fn get_char_string(r: &mut NdrReader<'_>, max: usize) -> Result<String, NdrError> {
+    let (offset, actual) = (r.u32()?, r.u32()?);
+    let n = usize::try_from(actual).unwrap_or(usize::MAX);
+    if offset != 0 || n > max {
+        return Err(r.error(format!("a char string of max {max}, offset {offset}, length {actual}")));
+    }
+    let bytes = r.bytes(n)?;
+    let text = match bytes.split_last() {
+        Some((0, text)) => text,
+        None => &[][..],
+        Some(_) => return Err(r.error("a [string] without its terminating NUL")),
+    };
+    String::from_utf8(text.to_vec()).map_err(|_| r.error("a char string that is not UTF-8"))
 }
 
 macro_rules! primitive {
