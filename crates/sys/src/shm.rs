@@ -37,19 +37,22 @@ impl CounterPage {
     /// Creates a zeroed page of `counters` counters, returning it and the
     /// descriptor to hand to other processes.
     pub fn create(name: &str, counters: usize) -> io::Result<(Self, OwnedFd)> {
-        let fd = memfd_create(name, MemfdFlags::CLOEXEC)?;
-        rustix::fs::ftruncate(&fd, Self::len(counters) as u64)?;
+        let fd = memory_file(name, Self::len(counters) as u64)?;
         let page = Self::map(&fd, counters)?;
         Ok((page, fd))
     }
 
     /// Maps a page made by [`CounterPage::create`]. The descriptor may come
-    /// from another process: a file too small for `counters` is refused.
+    /// from another process: a file too small for `counters`, or one that
+    /// could shrink under the mapping, is refused.
     pub fn map(fd: &impl AsFd, counters: usize) -> io::Result<Self> {
         let len = Self::len(counters);
         let size = rustix::fs::fstat(fd)?.st_size;
         if counters == 0 || u64::try_from(size).unwrap_or(0) < len as u64 {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "the shared page is smaller than its counters"));
+        }
+        if !is_sealed(fd) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "the shared page is not sealed against shrinking"));
         }
         // SAFETY: a new shared mapping of `len` bytes of a file at least that
         // long; the kernel picks the address, so nothing else is overlapped.
@@ -236,11 +239,36 @@ impl Drop for View {
     }
 }
 
-/// A new anonymous memory file of `size` bytes (a pagefile section).
+/// The seals every memory file we hand out carries: its size is fixed, so
+/// no holder can make another process's mapping (or the broker's) fault
+/// with `SIGBUS`, and no holder can add a seal (`F_SEAL_FUTURE_WRITE`,
+/// `F_SEAL_WRITE`) that would refuse everyone else's writable mappings.
+pub const SEALS: rustix::fs::SealFlags =
+    rustix::fs::SealFlags::SHRINK.union(rustix::fs::SealFlags::GROW).union(rustix::fs::SealFlags::SEAL);
+
+/// The mode of every memory file we hand out: read-only, for its owner
+/// (the broker's user) only. A descriptor's access is fixed when it is
+/// opened, so this does not touch the writable descriptors handed to
+/// holders who may write; it stops a holder of a read-only descriptor
+/// from reopening it writable through `/proc/self/fd/N` (the kernel
+/// checks the inode's mode there). Within one uid the owner could
+/// `fchmod` it back: a user's own processes are one trust domain, as
+/// they are for `ptrace`.
+const MODE: u32 = 0o400;
+
+/// A new anonymous memory file of `size` bytes (a pagefile section, a
+/// shared page), sealed at that size ([`SEALS`]) and mode 0400.
 pub fn memory_file(name: &str, size: u64) -> io::Result<OwnedFd> {
-    let fd = memfd_create(name, MemfdFlags::CLOEXEC)?;
+    let fd = memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
     rustix::fs::ftruncate(&fd, size)?;
+    rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(MODE))?;
+    rustix::fs::fcntl_add_seals(&fd, SEALS)?;
     Ok(fd)
+}
+
+/// Whether a memory file carries [`SEALS`] (its size can never change).
+pub fn is_sealed(fd: &impl AsFd) -> bool {
+    rustix::fs::fcntl_get_seals(fd).is_ok_and(|seals| seals.contains(SEALS))
 }
 
 /// A new open file description for the same file, read-only: a process

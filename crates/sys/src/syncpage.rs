@@ -14,7 +14,6 @@ use std::ptr::NonNull;
 use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
-use rustix::fs::{MemfdFlags, memfd_create};
 use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 use rustix::thread::futex;
 use switchboard_types::syncstate::Slot;
@@ -55,10 +54,9 @@ pub enum Woke {
 impl SyncPage {
     /// Creates a zeroed page, returning it and the descriptor to pass on.
     pub fn create(name: &str) -> io::Result<(Self, OwnedFd)> {
-        let fd = memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
-        rustix::fs::ftruncate(&fd, PAGE as u64)?;
-        // Nobody may shrink the file under a mapping (that would be SIGBUS).
-        rustix::fs::fcntl_add_seals(&fd, rustix::fs::SealFlags::SHRINK | rustix::fs::SealFlags::GROW)?;
+        // Sealed: nobody may shrink the file under a mapping (SIGBUS) or
+        // add a seal that refuses everyone else's mappings.
+        let fd = crate::shm::memory_file(name, PAGE as u64)?;
         let page = Self::map(&fd)?;
         Ok((page, fd))
     }
@@ -68,8 +66,7 @@ impl SyncPage {
     pub fn map(fd: &impl AsFd) -> io::Result<Self> {
         let stat = rustix::fs::fstat(fd)?;
         let (size, id) = (stat.st_size, stat.st_ino);
-        let seals = rustix::fs::fcntl_get_seals(fd)?;
-        if u64::try_from(size).unwrap_or(0) < PAGE as u64 || !seals.contains(rustix::fs::SealFlags::SHRINK) {
+        if u64::try_from(size).unwrap_or(0) < PAGE as u64 || !crate::shm::is_sealed(fd) {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "not an object's shared page"));
         }
         // SAFETY: a new shared mapping of one page of a file at least that long
@@ -272,6 +269,7 @@ impl Drop for SyncPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::fs::{MemfdFlags, memfd_create};
     use switchboard_types::syncstate::{Shape, Step, event_state};
 
     #[test]
@@ -321,7 +319,8 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_a_sealed_page_is_refused() {
-        let fd = crate::shm::memory_file("plain", 4096).unwrap();
+        let fd = memfd_create("plain", MemfdFlags::CLOEXEC).unwrap();
+        rustix::fs::ftruncate(&fd, 4096).unwrap();
         assert!(SyncPage::map(&fd).is_err());
     }
 }

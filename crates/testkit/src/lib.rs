@@ -6,11 +6,14 @@
 //! - [`role`]: runs a role of the *same* test binary as a child process
 //!   (a real, separate process), reads what it reports, and kills it with
 //!   `SIGKILL` at a chosen point.
+//! - [`hostile`]: the attacker's tools: a broker in its own process, a raw
+//!   protocol client that keeps every descriptor, a probe of another user's service.
 //! - [`eventually`]: waits, with a deadline, for a condition that another
 //!   process makes true asynchronously (such as the broker noticing that a
 //!   killed process is gone).
 #![forbid(unsafe_code)]
 
+pub mod hostile;
 pub mod role;
 
 use std::ffi::OsString;
