@@ -370,7 +370,6 @@ impl Server {
         };
         let mut buf = [0u8; 16 * 1024];
         loop {
-            let fds_before = conn.fds_in.len();
             match switchboard_sys::fdpass::recv_with_fds(&conn.stream, &mut buf, &mut conn.fds_in) {
                 Ok(0) => return Ok(Read::Eof),
                 Ok(_) if conn.fds_in.len() > MAX_PENDING_FDS => {
@@ -381,12 +380,10 @@ impl Server {
                 }
                 Ok(n) => {
                     conn.rbuf.extend_from_slice(&buf[..n]);
-                    if n < buf.len() && conn.fds_in.len() == fds_before {
-                        // A short read emptied the socket; new bytes raise a new
-                        // edge. (A read that brought descriptors stops at their
-                        // message, whatever follows: read on.)
-                        return Ok(Read::Drained);
-                    }
+                    // Read on even after a short read: a client's last frame
+                    // and its end of stream often arrive together, and the
+                    // end raises no edge of its own. Only `WouldBlock` (or
+                    // the end itself) says the socket is drained.
                     if conn.rbuf.len() > self.config.max_frame + 4 {
                         // Let the frames be taken before buffering more.
                         return Ok(Read::More);
