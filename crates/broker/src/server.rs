@@ -248,10 +248,11 @@ impl Server {
         let mut events = Events::with_capacity(256);
         tracing::info!(socket = %self.config.realm.socket.display(), pid = std::process::id(), "broker ready");
         loop {
-            let timeout = self
-                .core
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_micros(500));
+            // The deadline is taken once, before the wait: asked again after
+            // it, a timer the core sets relative to the present would always
+            // lie ahead, and never fire.
+            let deadline = self.core.poll_timeout();
+            let timeout = deadline.map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_micros(500));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -266,7 +267,7 @@ impl Server {
                     token => self.on_client(token, event.is_readable(), event.is_writable()),
                 }
             }
-            if self.core.poll_timeout().is_some_and(|t| t <= Instant::now()) {
+            if deadline.is_some_and(|t| t <= Instant::now()) {
                 self.core.handle_timeout(Instant::now());
             }
             self.deliver();

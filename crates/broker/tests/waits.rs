@@ -139,3 +139,49 @@ fn a_wait_times_out_at_its_deadline_and_not_before() {
     assert_eq!(e.wait(Some(Duration::from_millis(100))).unwrap(), WaitResult::TimedOut);
     assert!(started.elapsed() >= Duration::from_millis(100));
 }
+
+#[test]
+fn handles_that_may_only_wait_take_events_semaphores_and_mutexes_through_the_broker() {
+    let broker = TestBroker::start();
+    let owner = broker.connect();
+    let waiter = broker.connect();
+    let auto = EventOptions::new().initial_state(true).create(&owner, "auto").unwrap().object;
+    let sem = Semaphore::create(&owner, "sem", 2, 5).unwrap().object;
+    let mutex = switchboard::sync::Mutex::create(&owner, "mutex", false).unwrap().object;
+    let auto_w = Event::open(&waiter, "auto", SYNCHRONIZE).unwrap();
+    let sem_w = Semaphore::open(&waiter, "sem", SYNCHRONIZE).unwrap();
+    let mutex_w = switchboard::sync::Mutex::open(&waiter, "mutex", SYNCHRONIZE).unwrap();
+    // The auto-reset event is consumed by the wait-only handle.
+    assert_eq!(auto_w.wait(Some(Duration::ZERO)).unwrap(), WaitResult::Signaled(0));
+    assert_eq!(auto_w.wait(Some(Duration::ZERO)).unwrap(), WaitResult::TimedOut);
+    assert_eq!(code(auto_w.set()), Win32Error::ERROR_ACCESS_DENIED);
+    // Each wait takes one count.
+    assert_eq!(sem_w.acquire(Some(Duration::ZERO)).unwrap(), WaitResult::Signaled(0));
+    assert_eq!(sem.release(1).unwrap(), 1, "one count was taken");
+    assert_eq!(code(sem_w.release(1)), Win32Error::ERROR_ACCESS_DENIED);
+    // The mutex is owned and released by this thread, as on Windows.
+    assert_eq!(mutex_w.acquire(Some(Duration::ZERO)).unwrap(), WaitResult::Signaled(0));
+    assert_eq!(mutex.acquire(Some(Duration::ZERO)).unwrap(), WaitResult::Signaled(0), "recursive on one thread");
+    mutex.release().unwrap();
+    mutex_w.release().unwrap();
+    assert_eq!(code(mutex_w.release()), Win32Error::ERROR_NOT_OWNER);
+    // A wait-all over wait-only and full handles takes everything at once.
+    auto.set().unwrap();
+    let got = wait_for_multiple(&[&auto_w, &sem_w, &mutex_w], true, Some(Duration::ZERO)).unwrap();
+    assert_eq!(got, WaitResult::Signaled(0));
+    assert_eq!(auto.wait(Some(Duration::ZERO)).unwrap(), WaitResult::TimedOut, "the event was consumed");
+    mutex_w.release().unwrap();
+}
+
+#[test]
+fn a_wait_only_handle_sleeping_in_another_thread_is_woken_by_a_set() {
+    let broker = TestBroker::start();
+    let owner = broker.connect();
+    let event = EventOptions::new().create(&owner, "later").unwrap().object;
+    let waiter = Event::open(&broker.connect(), "later", SYNCHRONIZE).unwrap();
+    let sleeper = std::thread::spawn(move || waiter.wait(Some(Duration::from_secs(60))).unwrap());
+    // Set once the sleeper is counted in, so that the set must wake it.
+    assert!(eventually(Duration::from_secs(20), || owner.show("later").is_ok_and(|info| info.waiters > 0)));
+    event.set().unwrap();
+    assert_eq!(sleeper.join().unwrap(), WaitResult::Signaled(0));
+}

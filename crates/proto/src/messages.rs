@@ -108,6 +108,13 @@ protocol_table! {
     RegGetSecurity => reg_get_security(RegGetSecurity) -> String;
     /// `RegSetKeySecurity`: the key's own descriptor, in SDDL.
     RegSetSecurity => reg_set_security(RegSetSecurity) -> ();
+    /// One attempt of a wait made by the broker, for a wait whose handles
+    /// include one that may wait but not change its object (its page is
+    /// read-only in the client).
+    SyncWait => sync_wait(SyncWait) -> SyncWaitStep;
+    /// `ReleaseMutex` made by the broker, for a handle whose page is read-only:
+    /// false when a wait-all holds the mutex for a moment (try again).
+    SyncRelease => sync_release(SyncRelease) -> bool;
 }
 
 /// What went wrong, as the broker says it: one Win32 code plus the reason.
@@ -264,6 +271,9 @@ pub struct MapSync {
 /// An event's, mutex's or semaphore's shared page: the descriptor follows
 /// when the handle may wait on the object or change it (`SYNCHRONIZE` or
 /// the type's modify right); else there is none and `mapped` is false.
+/// Only a handle with the modify right gets a writable page; one that may
+/// only wait gets a read-only one, watches it, and takes the object
+/// through [`SyncWait`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncMapped {
     /// What the object is, with its constants.
@@ -274,6 +284,61 @@ pub struct SyncMapped {
     pub access: u32,
     /// Whether a descriptor follows.
     pub mapped: bool,
+    /// Whether the descriptor may be mapped writable.
+    pub writable: bool,
+}
+
+/// One attempt of a wait, made by the broker on the caller's behalf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncWait {
+    /// The handles, in the caller's order (1 to 64; each needs `SYNCHRONIZE`).
+    pub handles: Vec<Handle>,
+    /// Wait for all of them (else any).
+    pub wait_all: bool,
+    /// The waiting thread, announced before (`ThreadStarted`): it becomes
+    /// the owner of a mutex taken.
+    pub thread: u32,
+    /// Per handle, for a wait-any on a manual-reset event: the generation
+    /// seen when the wait began (a set since then ends the wait).
+    pub since: Vec<Option<u32>>,
+    /// The caller was counted asleep on these objects by its previous
+    /// step; count it out first.
+    pub counted: bool,
+    /// If nothing can be taken, count the caller asleep on the objects
+    /// (so that whoever changes them wakes it) until its next step.
+    pub sleep: bool,
+}
+
+/// What one [`SyncWait`] step did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncWaitStep {
+    /// The wait is satisfied: the index taken (wait-any) or 0 (wait-all),
+    /// and whether it came through an abandoned mutex (then `index` is
+    /// that mutex's, as `WAIT_ABANDONED_0 + index`).
+    Taken {
+        /// The index.
+        index: u32,
+        /// Through an abandoned mutex.
+        abandoned: bool,
+    },
+    /// Nothing can be taken now: the state of each object, to sleep on.
+    Blocked {
+        /// Per handle.
+        seen: Vec<u32>,
+        /// Whether the caller is now counted asleep.
+        counted: bool,
+    },
+    /// A wait-all holds an object for a moment: try again shortly.
+    Locked,
+}
+
+/// `ReleaseMutex` by a thread of the caller, made by the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRelease {
+    /// The mutex.
+    pub handle: Handle,
+    /// The releasing thread (it must own the mutex).
+    pub thread: u32,
 }
 
 /// `GlobalAddAtom`.

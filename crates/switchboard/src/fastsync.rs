@@ -24,6 +24,8 @@ use switchboard_proto as p;
 use switchboard_sys::syncpage::{self, SyncPage, Woke};
 use switchboard_types::syncstate::{self, Changed, Refused, Shape, Slot, Step, Taken};
 
+mod brokered;
+
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::handle::{OwnedHandle, WaitResult};
@@ -68,7 +70,7 @@ impl Shared {
         )?;
         let page = match (mapped.mapped, fds.into_iter().next()) {
             (false, _) => None,
-            (true, Some(fd)) => Some(SyncPage::map(&fd).map_err(|e| {
+            (true, Some(fd)) => Some(map_page(&fd, mapped.writable).map_err(|e| {
                 Error::new(ErrorKind::Protocol, Win32Error::ERROR_INVALID_DATA, op, handle.name(), e.to_string())
             })?),
             (true, None) => {
@@ -87,16 +89,18 @@ impl Shared {
             access: mapped.access,
             spin_ns: AtomicU32::new(initial_spin_ns()),
         });
-        if shared.shape == Shape::Mutex && shared.page.is_some() {
+        if shared.shape == Shape::Mutex && shared.page.as_ref().is_some_and(SyncPage::is_writable) {
             remember_mutex(&shared);
         }
         Ok(shared)
     }
 
     /// The page, if the handle has `right` (else `ERROR_ACCESS_DENIED`).
+    /// A right to change the object comes with a writable page; `SYNCHRONIZE`
+    /// alone with a read-only one.
     fn page_with(&self, right: u32, right_name: &str, op: &'static str, name: Option<&str>) -> Result<&SyncPage> {
         match &self.page {
-            Some(page) if self.access & right == right => Ok(page),
+            Some(page) if self.access & right == right && (right == SYNCHRONIZE || page.is_writable()) => Ok(page),
             _ => Err(Error::new(
                 ErrorKind::Refused,
                 Win32Error::ERROR_ACCESS_DENIED,
@@ -106,6 +110,10 @@ impl Shared {
             )),
         }
     }
+}
+
+fn map_page(fd: &std::os::fd::OwnedFd, writable: bool) -> std::io::Result<SyncPage> {
+    if writable { SyncPage::map(fd) } else { SyncPage::map_read_only(fd) }
 }
 
 // ---- threads ----
@@ -293,7 +301,11 @@ pub(crate) fn release_mutex(handle: &OwnedHandle, op: &'static str) -> Result<()
     if shared.shape != Shape::Mutex {
         return Err(not_a(handle, op, "a mutex"));
     }
-    let page = shared.page_with(0x0001, "MUTEX_MODIFY_STATE", op, handle.name())?;
+    let Some(page) = shared.page.as_ref().filter(|p| p.is_writable()) else {
+        // ReleaseMutex needs no right but ownership: a handle that may only
+        // wait took the mutex through the broker, and releases it there.
+        return brokered::release_mutex(handle, op);
+    };
     let me = me();
     match settle(page.slot(), op, handle.name(), |slot| slot.release_mutex(me))? {
         Ok(changed) => {
@@ -390,6 +402,9 @@ pub(crate) fn wait(
         s.page_with(SYNCHRONIZE, "SYNCHRONIZE", op, handle.name().or(name))?;
         shared.push(s);
     }
+    if shared.iter().any(|s| s.page.as_ref().is_some_and(|p| !p.is_writable())) {
+        return brokered::wait(handles, &shared, wait_all, timeout, op, name);
+    }
     let pages: Vec<&SyncPage> = shared.iter().filter_map(|s| s.page.as_ref()).collect();
     let slots: Vec<(&Slot, Shape)> = shared.iter().zip(&pages).map(|(s, page)| (page.slot(), s.shape)).collect();
     // Objects are known by their pages' identity (unique across brokers);
@@ -457,7 +472,7 @@ pub(crate) fn wait(
         }
         let last = attempt(&mut seen);
         let slept = match last {
-            Ok(Step::Blocked(_)) => Some(syncpage::sleep_any(&pages, &seen[..pages.len()], deadline)),
+            Ok(Step::Blocked(_)) => Some(syncpage::sleep_any(&pages, &seen[..pages.len()], Some(recheck_by(deadline)))),
             _ => None,
         };
         for (slot, _) in &slots {
@@ -501,10 +516,25 @@ fn on_locked(
     Ok(None)
 }
 
+/// The longest one sleep of a wait lasts before it looks at its objects
+/// again, whatever its deadline: a process that damaged a page (erased the
+/// sleeper count, or left a lock without waking anyone) can delay a wait
+/// by this much, never strand it.
+pub(crate) const RECHECK: Duration = Duration::from_millis(50);
+
+/// The end of the next sleep: the wait's deadline or [`RECHECK`] from now.
+pub(crate) fn recheck_by(deadline: Option<Instant>) -> Instant {
+    let soon = Instant::now() + RECHECK;
+    deadline.map_or(soon, |d| d.min(soon))
+}
+
 /// One object, free to take: taken with no allocation and no system call.
 fn take_at_once(handle: &OwnedHandle, op: &'static str, name: Option<&str>) -> Result<Option<WaitResult>> {
     let s = handle.shared(op)?;
     let page = s.page_with(SYNCHRONIZE, "SYNCHRONIZE", op, handle.name().or(name))?;
+    if !page.is_writable() {
+        return Ok(None);
+    }
     if s.shape == Shape::Mutex {
         announce(handle.connection());
     }
@@ -565,15 +595,8 @@ fn try_any(
     since: &[Option<u32>],
     seen: &mut [u32],
 ) -> std::result::Result<Step<WaitResult>, Refused> {
-    for (i, &(slot, shape)) in slots.iter().enumerate() {
-        match slot.try_take(shape, me, since[i])? {
-            Step::Done(Taken::Normal) => return Ok(Step::Done(WaitResult::Signaled(i))),
-            Step::Done(Taken::Abandoned) => return Ok(Step::Done(WaitResult::Abandoned(i))),
-            Step::Blocked(state) => seen[i] = state,
-            // A wait-all is looking at it: whether it is signaled is
-            // unknown for a moment, and a higher index must not win meanwhile.
-            Step::Locked => return Ok(Step::Locked),
-        }
-    }
-    Ok(Step::Blocked(0))
+    Ok(syncstate::try_take_any(slots, me, since, seen)?.map(|(i, taken)| match taken {
+        Taken::Normal => WaitResult::Signaled(i),
+        Taken::Abandoned => WaitResult::Abandoned(i),
+    }))
 }

@@ -32,6 +32,8 @@ pub struct SyncPage {
     base: NonNull<u8>,
     /// The memfd's inode: one object's identity, whichever broker made it.
     id: u64,
+    /// Mapped writable (else only the state may be read).
+    writable: bool,
 }
 
 // SAFETY: the mapping is shared memory reached only through the atomics of
@@ -64,6 +66,19 @@ impl SyncPage {
     /// Maps a page made by [`SyncPage::create`]. The descriptor comes from
     /// the broker; one that is too small, or could shrink, is refused.
     pub fn map(fd: &impl AsFd) -> io::Result<Self> {
+        Self::map_with(fd, ProtFlags::READ | ProtFlags::WRITE)
+    }
+
+    /// Maps a page read-only, for a handle that may wait on the object but
+    /// not change it: the state can be read and slept on (a futex wait only
+    /// reads), and every change goes through the broker. Calling a
+    /// [`Slot`] method that writes on such a page faults: the callers keep
+    /// to [`Slot::state`], [`Slot::generation`] and the sleeps.
+    pub fn map_read_only(fd: &impl AsFd) -> io::Result<Self> {
+        Self::map_with(fd, ProtFlags::READ)
+    }
+
+    fn map_with(fd: &impl AsFd, prot: ProtFlags) -> io::Result<Self> {
         let stat = rustix::fs::fstat(fd)?;
         let (size, id) = (stat.st_size, stat.st_ino);
         if u64::try_from(size).unwrap_or(0) < PAGE as u64 || !crate::shm::is_sealed(fd) {
@@ -73,10 +88,14 @@ impl SyncPage {
         // that cannot shrink; the kernel picks the address, so nothing else is
         // overlapped.
         #[allow(unsafe_code)]
-        let ptr =
-            unsafe { mmap(std::ptr::null_mut(), PAGE, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0)? };
+        let ptr = unsafe { mmap(std::ptr::null_mut(), PAGE, prot, MapFlags::SHARED, fd, 0)? };
         let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        Ok(Self { base, id })
+        Ok(Self { base, id, writable: prot.contains(ProtFlags::WRITE) })
+    }
+
+    /// Whether the page is mapped writable.
+    pub fn is_writable(&self) -> bool {
+        self.writable
     }
 
     /// The object's identity (its page's inode): the same for every mapping

@@ -32,7 +32,9 @@
 //!
 //! # Trust
 //!
-//! The page is writable by every process with a handle, so nothing read from
+//! The page is writable by every process whose handle may change the
+//! object (a handle that may only wait maps it read-only and takes the
+//! object through the broker), so nothing read from
 //! it is trusted blindly: counts are checked against the maximum the broker
 //! gave, a recursion count of 0 under an owner reads as 1, and a lock that
 //! never goes away is reported by the caller as an error after a bound
@@ -409,6 +411,40 @@ impl Slot {
         let (state, lock) = split(word);
         lock != 0 && is_gone(lock) && self.word.compare_exchange(word, join(state, 0), SeqCst, SeqCst).is_ok()
     }
+}
+
+impl Slot {
+    /// Repairs a mutex whose owner has ended but whose word a holder
+    /// damaged (a lock that never goes away): free, marked abandoned, no
+    /// lock, whatever was there. Only the broker, owner of record, calls
+    /// it, once the owner is known to be gone and the lock has outlived
+    /// any live wait-all.
+    pub fn force_abandon(&self) {
+        self.recursion.store(0, SeqCst);
+        self.word.store(join(ABANDONED, 0), SeqCst);
+        fence(SeqCst);
+    }
+}
+
+/// One attempt of a wait-any by thread `me`: the lowest index that can be
+/// taken wins. `since` is per slot (see [`Slot::try_take`]); `Blocked`
+/// leaves each state in `seen`, to sleep on.
+pub fn try_take_any(
+    slots: &[(&Slot, Shape)],
+    me: u32,
+    since: &[Option<u32>],
+    seen: &mut [u32],
+) -> Result<Step<(usize, Taken)>, Refused> {
+    for (i, &(slot, shape)) in slots.iter().enumerate() {
+        match slot.try_take(shape, me, since.get(i).copied().flatten())? {
+            Step::Done(taken) => return Ok(Step::Done((i, taken))),
+            Step::Blocked(state) => seen[i] = state,
+            // A wait-all is looking at it: whether it is signaled is
+            // unknown for a moment, and a higher index must not win meanwhile.
+            Step::Locked => return Ok(Step::Locked),
+        }
+    }
+    Ok(Step::Blocked(0))
 }
 
 impl<T> Step<T> {

@@ -24,6 +24,7 @@ mod registry;
 mod requests;
 mod section;
 mod sync;
+mod sync_wait;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::OwnedFd;
@@ -126,6 +127,8 @@ struct Client {
     malformed: u32,
     /// Threads that announced they may own mutexes (see `sync`).
     threads: HashSet<u32>,
+    /// Sleeps the broker counted for this client's brokered waits (see `sync_wait`).
+    sleeps: sync_wait::Counted,
 }
 
 /// The object manager.
@@ -141,7 +144,10 @@ pub struct Core {
     mailslots: mailslot::Mailslots,
     registry: registry::Registry,
     /// Abandonments a live wait-all's lock put off: retried from the timer.
-    sync_retry: Vec<(ObjectId, HashSet<u32>)>,
+    sync_retry: Vec<sync::Retry>,
+    /// Events (registry notifications) a lock kept from being set, each
+    /// holding a reference, with when the timer first retried them.
+    sync_signals: Vec<(ObjectId, Option<Instant>)>,
     out: VecDeque<Output>,
     /// Descriptors a handler attaches to the reply it is producing.
     attach: Vec<OwnedFd>,
@@ -165,6 +171,7 @@ impl Core {
         Self {
             registry,
             sync_retry: Vec::new(),
+            sync_signals: Vec::new(),
             config,
             started: now,
             clients: HashMap::new(),
@@ -190,8 +197,17 @@ impl Core {
         }
         tracing::info!(client = id.0, pid = cred.pid, uid = cred.uid, "client connected");
         let token = Token { uid: cred.uid, gid: cred.gid, groups: cred.groups.clone() };
-        self.clients
-            .insert(id, Client { cred, token, handles: HandleTable::default(), malformed: 0, threads: HashSet::new() });
+        self.clients.insert(
+            id,
+            Client {
+                cred,
+                token,
+                handles: HandleTable::default(),
+                malformed: 0,
+                threads: HashSet::new(),
+                sleeps: sync_wait::Counted::new(),
+            },
+        );
         Ok(())
     }
 
@@ -211,6 +227,7 @@ impl Core {
             "client disconnected"
         );
         self.cancel_pipe_waits(id);
+        self.uncount_all_sleeps(std::mem::take(&mut client.sleeps));
         for (_, entry) in client.handles.drain() {
             self.drop_handle_ref(entry.object);
         }
@@ -277,7 +294,8 @@ impl Core {
 
     /// When [`Core::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let retry = (!self.sync_retry.is_empty()).then(|| Instant::now() + std::time::Duration::from_millis(2));
+        let pending = !self.sync_retry.is_empty() || !self.sync_signals.is_empty();
+        let retry = pending.then(|| Instant::now() + std::time::Duration::from_millis(2));
         match (self.pipes.next_deadline(), retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -287,7 +305,8 @@ impl Core {
     /// Times out the pipe waits whose deadline is `now` or earlier.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.pipe_expire(now);
-        self.retry_abandonments();
+        self.retry_abandonments(now);
+        self.retry_signals(now);
     }
 
     /// The next thing for the event loop to do.
@@ -365,7 +384,8 @@ impl Core {
             self.mailslot_handle_closed(object);
             self.registry_key_closed(object);
             // Its id may be reused: nothing pending may point at it.
-            self.sync_retry.retain(|(id, _)| *id != object);
+            self.sync_retry.retain(|r| r.id != object);
+            self.forget_sleeps_on(object);
         }
         let Some(e) = self.store.get_mut(object) else { return };
         if e.handles == 0 {

@@ -24,7 +24,7 @@ use switchboard_types::{Handle, ObjectKind, Win32Error};
 
 use super::objects::{Entry, Object, ObjectId, downcast};
 use super::sync::SyncObject;
-use super::{Core, Cx};
+use super::{ClientId, Core, Cx};
 
 /// `KEY_QUERY_VALUE`.
 pub const KEY_QUERY_VALUE: u32 = 0x0001;
@@ -103,7 +103,13 @@ struct Watch {
     filter: u32,
     /// The event to set; the watch holds a reference to it.
     event: ObjectId,
+    /// Who asked (each client may have [`MAX_WATCHES_PER_CLIENT`]).
+    client: ClientId,
 }
+
+/// Pending `RegNotifyChangeKeyValue` watches one client may have: each
+/// holds an event and is looked at on every change, so they are bounded.
+pub const MAX_WATCHES_PER_CLIENT: usize = 1024;
 
 impl Registry {
     /// Hives under `dir`, opened at first use.
@@ -748,10 +754,18 @@ impl Core {
         if !is_event {
             return Err(err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {} is not an event", req.event)));
         }
+        let pending = self.registry.watches.iter().filter(|w| w.client == cx.client).count();
+        if pending >= MAX_WATCHES_PER_CLIENT {
+            return Err(err(
+                Win32Error::ERROR_NOT_ENOUGH_QUOTA,
+                format!("RegNotifyChangeKeyValue: the process already has {pending} pending notifications, its limit"),
+            ));
+        }
         if let Some(e) = self.store.get_mut(event) {
             e.handles += 1;
         }
-        self.registry.watches.push(Watch { key: key_id, places: key.places, subtree: req.subtree, filter, event });
+        let watch = Watch { key: key_id, places: key.places, subtree: req.subtree, filter, event, client: cx.client };
+        self.registry.watches.push(watch);
         Ok(())
     }
 
@@ -761,8 +775,8 @@ impl Core {
             std::mem::take(&mut self.registry.watches).into_iter().partition(|w| hit(w));
         self.registry.watches = kept;
         for watch in fired {
+            // Lets go of the watch's reference once the event is set.
             self.signal_event(watch.event);
-            self.drop_handle_ref(watch.event);
         }
     }
 

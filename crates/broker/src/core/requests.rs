@@ -226,6 +226,14 @@ impl Handler for Core {
         ready(Core::reg_set_security(self, cx, &req))
     }
 
+    fn sync_wait(&mut self, cx: &mut Cx, req: p::SyncWait) -> Response<p::SyncWaitStep> {
+        ready(self.sync_wait(cx, &req))
+    }
+
+    fn sync_release(&mut self, cx: &mut Cx, req: p::SyncRelease) -> Response<bool> {
+        ready(self.sync_release(cx, req))
+    }
+
     fn map_sync(&mut self, cx: &mut Cx, req: p::MapSync) -> Response<p::SyncMapped> {
         ready(self.map_sync(cx, req))
     }

@@ -13,6 +13,7 @@
 use std::any::Any;
 use std::collections::HashSet;
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use switchboard_proto as p;
 use switchboard_proto::WireError;
@@ -38,6 +39,21 @@ pub const MUTEX_ALL_ACCESS: u32 = 0x001F_0001;
 pub const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
 /// `SEMAPHORE_ALL_ACCESS`.
 pub const SEMAPHORE_ALL_ACCESS: u32 = 0x001F_0003;
+
+/// How long a lock on a shared word may last before the broker takes it
+/// for damage rather than a wait-all in progress (which lasts nanoseconds).
+pub const LOCK_PATIENCE: Duration = Duration::from_secs(1);
+
+/// An abandonment that a lock put off, retried from the timer.
+#[derive(Debug)]
+pub(super) struct Retry {
+    /// The object.
+    pub id: ObjectId,
+    /// The threads that ended.
+    pub gone: HashSet<u32>,
+    /// When the timer first retried it.
+    pub since: Option<Instant>,
+}
 
 /// Threads one client may announce (more are refused, and their mutexes
 /// would not be abandoned if the process died).
@@ -85,6 +101,21 @@ impl SyncObject {
     /// The shared state.
     pub fn slot(&self) -> &Slot {
         self.page.slot()
+    }
+
+    /// What the object is.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The page's identity: wait-all locks objects in its order, in every process.
+    pub fn page_id(&self) -> u64 {
+        self.page.id()
+    }
+
+    /// Wakes every thread asleep on the object.
+    pub fn wake_all(&self) {
+        self.page.wake_all();
     }
 
     /// The right that lets a handle change the state.
@@ -137,7 +168,7 @@ fn err(code: Win32Error, message: impl Into<String>) -> WireError {
 }
 
 /// A thread id as a mutex owner: nonzero, and within the owner bits.
-fn owner_thread(thread: u32) -> Result<u32, WireError> {
+pub(super) fn owner_thread(thread: u32) -> Result<u32, WireError> {
     if thread == 0 || syncstate::mutex_state(Some(thread)) != thread {
         return Err(err(Win32Error::ERROR_INVALID_PARAMETER, format!("{thread} is not a thread id")));
     }
@@ -178,36 +209,74 @@ impl Core {
         let object = self.store.get(id).and_then(|e| downcast::<SyncObject>(e.object.as_ref())).ok_or_else(|| {
             err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {} is not an event, mutex or semaphore", req.handle))
         })?;
-        let usable = AccessMask::SYNCHRONIZE.union(AccessMask(object.modify_right()));
-        let mapped = entry.access.intersects(usable);
+        // Only a handle that may change the object gets a writable page; one
+        // that may only wait gets a read-only reopening (its process cannot
+        // map it writable, nor reopen it so: see `shm::memory_file`), and
+        // takes the object through the broker (`sync_wait`).
+        let writable = entry.access.contains(AccessMask(object.modify_right()));
+        let mapped = writable || entry.access.contains(AccessMask::SYNCHRONIZE);
         if mapped {
-            let fd =
-                object.memory.try_clone().map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
-            self.attach.push(fd);
+            let fd = if writable {
+                object.memory.try_clone()
+            } else {
+                switchboard_sys::shm::reopen_read_only(&object.memory)
+            };
+            self.attach.push(fd.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?);
         }
-        Ok(p::SyncMapped { shape: object.shape, object: id.0, access: entry.access.bits(), mapped })
+        Ok(p::SyncMapped { shape: object.shape, object: id.0, access: entry.access.bits(), mapped, writable })
     }
 
     /// Sets an event on behalf of the system (a registry notification), and
-    /// wakes its sleepers.
+    /// wakes its sleepers. The caller gives the event a reference, which is
+    /// let go once the event is set: at once, or, when a wait-all holds it
+    /// locked for the moment, from the timer (the broker never spins).
     pub(super) fn signal_event(&mut self, id: ObjectId) {
-        let Some(object) = self.store.get(id).and_then(|e| downcast::<SyncObject>(e.object.as_ref())) else { return };
-        // A live wait-all lets go within moments; a lock held longer than
-        // this belongs to a frozen or hostile process.
-        let until = std::time::Instant::now() + std::time::Duration::from_millis(100);
-        while std::time::Instant::now() < until {
-            match object.slot().set() {
-                Step::Done(changed) => {
-                    if changed.wake {
-                        object.page.wake_all();
-                    }
-                    return;
+        if self.try_signal(id, false) {
+            self.drop_handle_ref(id);
+        } else {
+            self.sync_signals.push((id, None));
+        }
+    }
+
+    /// One attempt to set an event; `force` first lets go of any lock (a
+    /// holder that kept it past [`LOCK_PATIENCE`] is frozen or hostile).
+    /// True when done (or when there is nothing left to do).
+    fn try_signal(&self, id: ObjectId, force: bool) -> bool {
+        let Some(object) = self.store.get(id).and_then(|e| downcast::<SyncObject>(e.object.as_ref())) else {
+            return true;
+        };
+        if force {
+            object.slot().unlock_if(|_| true);
+        }
+        match object.slot().set() {
+            Step::Done(changed) => {
+                if changed.wake {
+                    object.page.wake_all();
                 }
-                Step::Locked => std::thread::yield_now(),
-                Step::Blocked(_) => return,
+                true
+            }
+            Step::Locked => false,
+            Step::Blocked(_) => true,
+        }
+    }
+
+    /// Retries the events a lock kept from being set.
+    pub(super) fn retry_signals(&mut self, now: Instant) {
+        let mut forced = 0;
+        for (id, since) in std::mem::take(&mut self.sync_signals) {
+            let since = since.unwrap_or(now);
+            let force = now.saturating_duration_since(since) >= LOCK_PATIENCE;
+            forced += usize::from(force);
+            if self.try_signal(id, force) {
+                self.drop_handle_ref(id);
+            } else {
+                self.sync_signals.push((id, Some(since)));
             }
         }
-        tracing::warn!(object = id.0, "an event stayed locked for 100 ms; its notification was not delivered");
+        if forced > 0 {
+            // One line per round, not per event: a hostile holder must not flood the log.
+            tracing::warn!(events = forced, "events stayed locked past the patience; unlocked them to set them");
+        }
     }
 
     /// Notes a thread of the caller that may own mutexes.
@@ -276,7 +345,7 @@ impl Core {
             .collect();
         for id in ids {
             if !self.abandon_in(id, gone) {
-                self.sync_retry.push((id, gone.clone()));
+                self.sync_retry.push(Retry { id, gone: gone.clone(), since: None });
             }
         }
     }
@@ -310,12 +379,36 @@ impl Core {
         finished
     }
 
-    /// Retries the abandonments a live lock put off.
-    pub(super) fn retry_abandonments(&mut self) {
-        for (id, gone) in std::mem::take(&mut self.sync_retry) {
-            if !self.abandon_in(id, &gone) {
-                self.sync_retry.push((id, gone));
+    /// Retries the abandonments a live lock put off. A lock that outlives
+    /// [`LOCK_PATIENCE`] is no wait-all's (they last nanoseconds): a holder
+    /// damaged the page. The broker, owner of record, then repairs it: a
+    /// mutex whose owner is gone is made free and abandoned whatever the
+    /// word held, any other lock is let go, and the retries stop.
+    pub(super) fn retry_abandonments(&mut self, now: Instant) {
+        for mut retry in std::mem::take(&mut self.sync_retry) {
+            if self.abandon_in(retry.id, &retry.gone) {
+                continue;
             }
+            let since = *retry.since.get_or_insert(now);
+            if now.saturating_duration_since(since) < LOCK_PATIENCE {
+                self.sync_retry.push(retry);
+                continue;
+            }
+            let Some(entry) = self.store.get(retry.id) else { continue };
+            let Some(object) = downcast::<SyncObject>(entry.object.as_ref()) else { continue };
+            let slot = object.slot();
+            let owner = syncstate::mutex_owner(slot.state());
+            if object.shape == Shape::Mutex && owner.is_some_and(|o| retry.gone.contains(&o)) {
+                tracing::warn!(
+                    object = entry.path.as_ref().map(ToString::to_string),
+                    lock = slot.lock_holder(),
+                    "repairing a damaged mutex whose owner is gone: abandoned, no owner"
+                );
+                slot.force_abandon();
+            } else {
+                slot.unlock_if(|_| true);
+            }
+            object.page.wake_all();
         }
     }
 }

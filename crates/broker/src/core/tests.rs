@@ -271,16 +271,17 @@ fn the_page_goes_only_to_handles_that_may_wait_or_change_the_object() {
     let mut w = World::new();
     let created = w.create(1, "E", true, true).unwrap().handle;
     let (all, fds) = w.map(1, created).unwrap();
-    assert_eq!((all.shape, all.mapped, fds), (Shape::Event { manual_reset: true }, true, 1));
+    assert_eq!((all.shape, all.mapped, all.writable, fds), (Shape::Event { manual_reset: true }, true, true, 1));
     assert_eq!(all.access, ALL);
     let modify = w.open(1, "E", EVENT_MODIFY_STATE).unwrap();
     let (m, fds) = w.map(1, modify).unwrap();
     assert!(m.mapped && fds == 1 && m.access & SYNCHRONIZE == 0, "may set, may not wait: the client refuses waits");
     let sync = w.open(1, "E", SYNCHRONIZE).unwrap();
     let (s, _) = w.map(1, sync).unwrap();
-    assert!(s.mapped && s.access & EVENT_MODIFY_STATE == 0);
+    assert!(s.mapped && s.access & EVENT_MODIFY_STATE == 0 && !s.writable, "may wait only: a read-only page");
     let query = w.open(1, "E", 0x0002_0000).unwrap();
-    assert_eq!(w.map(1, query).unwrap(), (p::SyncMapped { mapped: false, access: 0x0002_0000, ..all }, 0));
+    let none = p::SyncMapped { mapped: false, writable: false, access: 0x0002_0000, ..all };
+    assert_eq!(w.map(1, query).unwrap(), (none, 0));
     assert_eq!(all.object, m.object, "one object, one id");
 }
 

@@ -9,6 +9,7 @@
 
 mod connections;
 mod memory;
+mod sync;
 
 use std::path::Path;
 
