@@ -162,3 +162,29 @@ fn a_server_full_of_idle_associations_closes_the_longest_idle_for_a_new_caller()
         assert_eq!(reply.stub, 3i32.to_le_bytes());
     }
 }
+
+#[test]
+fn an_ncalrpc_user_at_its_share_gives_up_its_own_idle_association_for_a_new_one() {
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let dir = std::env::temp_dir().join(format!("switchboard-rpc-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("SHARE");
+    let listener = UnixListener::bind(&path).unwrap();
+    // Room for four, one of them per user: both connections are this user's.
+    let limits = Limits { max_associations: 4, ..Limits::default() };
+    let make: MakeInterfaces = Arc::new(|| vec![example::server()]);
+    std::thread::spawn(move || switchboard_rpc::tcp::serve_local_with(&listener, "SHARE", &make, limits));
+    let first = Client::bind(UnixStream::connect(&path).unwrap(), example::syntax()).unwrap();
+    let stream = UnixStream::connect(&path).unwrap();
+    stream.set_read_timeout(Some(GENEROUS)).unwrap();
+    let mut second = Client::bind(stream, example::syntax()).unwrap();
+    assert_eq!(second.call(0, &add_stub(2, 3)).unwrap().stub, 5i32.to_le_bytes());
+    first.stream().set_read_timeout(Some(GENEROUS)).unwrap();
+    let mut reader = first.stream();
+    let closed = match reader.read(&mut [0u8; 1]) {
+        Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        Ok(n) => n == 0,
+    };
+    assert!(closed, "the user's first, idle association outlived its share");
+    let _ = std::fs::remove_dir_all(dir);
+}
