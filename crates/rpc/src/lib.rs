@@ -23,9 +23,11 @@ extern crate self as switchboard_rpc;
 
 pub use switchboard_rpc_derive::{Ndr, interface};
 
+mod admission;
 pub mod binding;
 pub mod client;
 pub mod connection;
+mod deadline;
 pub mod epm;
 pub mod example;
 pub mod marshal;

@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use switchboard::pipe::{GENERIC_READ_WRITE, PipeClient, PipeMode, ServerOptions};
+use switchboard::pipe::{GENERIC_READ_WRITE, PipeClient, PipeMode, PipeServer, ServerOptions};
 use switchboard::{Connection, Win32Error};
 
 use crate::server::Association;
@@ -74,6 +74,13 @@ impl Write for PipeStream {
     }
 }
 
+impl crate::tcp::Timed for PipeServer {
+    fn time_reads(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        self.set_read_timeout(timeout);
+        Ok(())
+    }
+}
+
 /// Serves `\\.\pipe\NAME` for ever: message-mode instances (at most
 /// `limits.max_associations`), each connected one driving an association.
 pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: Limits) -> switchboard::Result<()> {
@@ -116,9 +123,9 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
             }
         };
         let connected = std::mem::replace(&mut instance, next);
-        // A silent client cannot hold an instance for ever.
-        connected.set_read_timeout(Some(limits.idle_timeout).filter(|d| !d.is_zero()));
-        let idle = limits.idle_timeout;
+        // A silent, slow or never-binding client cannot hold an instance
+        // for ever: `drive` times the reads.
+        let timeouts = limits.timeouts();
         let (make, groups, ended, slots, budget, endpoint) = (
             Arc::clone(make),
             Arc::clone(&groups),
@@ -131,7 +138,7 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
             let group = groups.fetch_add(1, Ordering::Relaxed);
             let association = Association::new(make(), group, &endpoint).with_budget(budget);
             let (mut end, mut association) = (connected, association);
-            let _ = crate::tcp::drive_within(&mut end, &mut association, &slots, idle);
+            let _ = crate::tcp::drive(&mut end, &mut association, &slots, timeouts, &());
             *ended.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
             ended.1.notify_all();
         });

@@ -132,6 +132,8 @@ pub struct Association {
     /// The server's budget for calls half received, shared by its associations.
     budget: Option<std::sync::Arc<Budget>>,
     input: Vec<u8>,
+    /// Fragments taken whole from `input`, for a transport timing each PDU.
+    fragments: u64,
     output: std::collections::VecDeque<Vec<u8>>,
     closed: bool,
     /// Whether the peer came over `ncalrpc` (a Unix socket).
@@ -167,6 +169,7 @@ impl Association {
             discarding: std::collections::HashSet::new(),
             budget: None,
             input: Vec::new(),
+            fragments: 0,
             output: std::collections::VecDeque::new(),
             closed: false,
             local: false,
@@ -219,6 +222,7 @@ impl Association {
                 return Ok(());
             }
             let frag: Vec<u8> = self.input.drain(..len).collect();
+            self.fragments += 1;
             match Pdu::parse(&frag) {
                 Ok(pdu) => self.handle(pdu)?,
                 Err(e) => return Err(self.fail(e)),
@@ -235,6 +239,18 @@ impl Association {
     /// bounds how long that may last).
     pub fn has_partial_input(&self) -> bool {
         !self.input.is_empty()
+    }
+
+    /// Fragments (PDUs) received whole so far: a transport that sees part
+    /// of a PDU before and after a read tells by this whether it is the
+    /// same PDU or a new one.
+    pub fn fragments_received(&self) -> u64 {
+        self.fragments
+    }
+
+    /// Whether the bind is done (a transport bounds how long that may take).
+    pub fn is_bound(&self) -> bool {
+        self.bound
     }
 
     /// Whether the connection should be closed (once the output is sent).

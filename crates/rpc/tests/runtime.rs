@@ -99,28 +99,47 @@ fn a_call_cancelled_from_another_thread_returns_cancelled() {
 }
 
 #[test]
-fn associations_beyond_the_limit_get_bind_nak_and_calls_beyond_it_wait() {
-    let limits = Limits { max_associations: 2, max_calls_in_flight: 1, ..Limits::default() };
+fn associations_beyond_the_limit_get_bind_nak_when_every_one_is_busy() {
+    let limits =
+        Limits { max_associations: 2, max_associations_per_peer: Some(2), max_calls_in_flight: 2, ..Limits::default() };
+    let (binding, open, entries) = server(limits);
+    let mut first = connect(&binding, Duration::from_secs(30)).unwrap();
+    let mut second = connect(&binding, Duration::from_secs(30)).unwrap();
+    // Both in a call at the gate: no association is idle, none can make room.
+    let one = std::thread::spawn(move || first.wait(3).map(|v| (v, first)));
+    let two = std::thread::spawn(move || second.wait(4).map(|v| (v, second)));
+    let mut entered = [0, 1].map(|_| entries.recv_timeout(Duration::from_secs(30)).expect("a call at the gate"));
+    entered.sort_unstable();
+    assert_eq!(entered, [3, 4], "both calls hold their association");
+    let e = connect(&binding, Duration::from_secs(1)).unwrap_err();
+    assert!(matches!(e, Error::BindRefused(ref why) if why.contains("reason: 2")), "local limit exceeded: {e}");
+    open.send(()).unwrap();
+    open.send(()).unwrap();
+    let (v, _first) = one.join().unwrap().unwrap();
+    assert_eq!(v, 3);
+    let (v, _second) = two.join().unwrap().unwrap();
+    assert_eq!(v, 4);
+    // Idle again: a new caller gets a place (an idle one is closed for it).
+    let mut third = connect(&binding, Duration::from_secs(5)).unwrap();
+    assert_eq!(third.echo(6).unwrap(), 6);
+}
+
+#[test]
+fn calls_beyond_the_limit_in_flight_wait_for_a_slot() {
+    let limits = Limits { max_calls_in_flight: 1, ..Limits::default() };
     let (binding, open, entries) = server(limits);
     let mut first = connect(&binding, Duration::from_secs(30)).unwrap();
     let mut second = connect(&binding, Duration::from_millis(300)).unwrap();
-    let e = connect(&binding, Duration::from_secs(1)).unwrap_err();
-    assert!(matches!(e, Error::BindRefused(ref why) if why.contains("reason: 2")), "local limit exceeded: {e}");
     // One call in flight: while `first` waits at the gate, `second` cannot run.
     let waiter = std::thread::spawn(move || first.wait(3).map(|v| (v, first)));
     assert_eq!(entries.recv_timeout(Duration::from_secs(30)), Ok(3), "the first call holds the only slot");
     let e = second.echo(4).unwrap_err();
     assert!(matches!(e, Error::Timeout { opnum: 1 }), "the second call waits for the slot: {e}");
     open.send(()).unwrap();
-    let (v, first) = waiter.join().unwrap().unwrap();
+    let (v, _first) = waiter.join().unwrap().unwrap();
     assert_eq!(v, 3);
-    // The slot is free again; the association `second` gave up on may
-    // still hold its place for a moment (it ends when it sees the close).
+    // The slot is free again (over a new association: the old one gave up).
     assert_eq!(until_admitted(|| second.echo(5)), 5);
-    // Closing an association frees its place.
-    drop(first);
-    let mut third = until_admitted(|| connect(&binding, Duration::from_secs(1)));
-    assert_eq!(third.echo(6).unwrap(), 6);
 }
 
 /// Retries `f` while the server refuses the association for its limit:
