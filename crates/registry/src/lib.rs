@@ -33,7 +33,7 @@ pub use switchboard_types::registry as value;
 use std::fmt;
 
 #[cfg(feature = "store")]
-pub use hive::{Disposition, Hive, KeyInfo, KeyOptions};
+pub use hive::{Disposition, Hive, KeyInfo, KeyOptions, Quota};
 pub use path::KeyPath;
 use switchboard_types::Win32Error;
 pub use value::{RawValue, RegValue};

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use proptest::prelude::*;
 use switchboard_registry::value::{REG_BINARY, REG_DWORD, REG_SZ};
-use switchboard_registry::{Disposition, Hive, KeyOptions, KeyPath, RawValue, RegValue};
+use switchboard_registry::{Disposition, Hive, KeyOptions, KeyPath, Quota, RawValue, RegValue};
 use switchboard_types::Win32Error;
 
 fn path(text: &str) -> KeyPath {
@@ -167,6 +167,34 @@ fn names_past_the_windows_limits_are_refused() {
     assert!(hive.set_value(&k, &"v".repeat(16_383), RegValue::Dword(1).to_raw()).is_ok());
     let err = hive.set_value(&k, &"v".repeat(16_384), RegValue::Dword(1).to_raw()).unwrap_err();
     assert_eq!(err.code, Win32Error::ERROR_INVALID_PARAMETER);
+}
+
+#[test]
+fn a_hive_over_its_quota_refuses_growth_and_still_allows_what_shrinks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hive = Hive::open(&dir.path().join("h.redb")).unwrap();
+    let k = path("K");
+    hive.create_key(&k, &stable()).unwrap();
+    let blob = |n: usize| RawValue { kind: REG_BINARY, data: vec![7; n] };
+    hive.set_value(&k, "a", blob(600)).unwrap();
+    hive.set_quota(Some(Quota { bytes: 1000, holder: "uid 1234".into() }));
+    let err = hive.set_value(&k, "b", blob(600)).unwrap_err();
+    assert_eq!(err.code, Win32Error::ERROR_NOT_ENOUGH_QUOTA);
+    for part in ["uid 1234", "1000 bytes", "h.redb", "K"] {
+        assert!(err.message.contains(part), "{part:?} in {err}");
+    }
+    let err = hive.create_key(&path(r"K\Volatile"), &volatile()).map(drop);
+    assert!(err.is_ok(), "a small key fits: {err:?}");
+    assert_eq!(hive.value(&k, "b").unwrap_err().code, Win32Error::ERROR_FILE_NOT_FOUND, "nothing of it was kept");
+    hive.set_value(&k, "a", blob(100)).unwrap();
+    hive.set_value(&k, "b", blob(100)).unwrap();
+    // Lowered below what the hive holds: what does not grow it still works.
+    hive.set_quota(Some(Quota { bytes: 10, holder: "uid 1234".into() }));
+    hive.set_value(&k, "a", blob(50)).unwrap();
+    hive.delete_value(&k, "b").unwrap();
+    assert_eq!(hive.set_value(&k, "c", blob(1)).unwrap_err().code, Win32Error::ERROR_NOT_ENOUGH_QUOTA);
+    hive.set_quota(None);
+    hive.set_value(&k, "c", blob(5000)).unwrap();
 }
 
 /// Child side of the durability test: sets values one by one, saying so

@@ -88,6 +88,7 @@ win32_errors! {
     ERROR_WRITE_FAULT = 29, "the system cannot write to the specified device";
     ERROR_CHILD_MUST_BE_VOLATILE = 1021, "cannot create a stable subkey under a volatile parent key";
     ERROR_DISK_FULL = 112, "there is not enough space on the disk";
+    ERROR_NOT_ENOUGH_QUOTA = 1816, "not enough quota is available to process this command";
     ERROR_SIGNAL_REFUSED = 156, "the recipient process has refused the signal";
     ERROR_MAPPED_ALIGNMENT = 1132, "the base address or the file offset specified does not have the proper alignment";
     ERROR_FILE_INVALID = 1006, "the volume for a file has been externally altered so that the opened file is no longer valid";

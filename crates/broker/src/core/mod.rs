@@ -75,6 +75,14 @@ pub struct Config {
     pub realm: String,
     /// Where the registry's hives live (`None`: in memory only).
     pub registry_dir: Option<std::path::PathBuf>,
+    /// In the system realm, the most bytes one user's `HKEY_CURRENT_USER`
+    /// may hold, counted as `switchboard_registry::Hive::size` counts them
+    /// (`None`: no limit); a write past it is `ERROR_NOT_ENOUGH_QUOTA`, so
+    /// that no user fills the disk the machine hive lives on. The machine
+    /// hive has none, nor has any hive of a user realm (all its owner's).
+    /// Windows has no per-user registry quota (see `switchboard_registry`'s
+    /// hive docs on `RegistrySizeLimit`).
+    pub registry_user_quota: Option<u64>,
     /// Check that a thread a client announces is one of its process's
     /// (`/proc/<pid>/task/<tid>`), so that no client can have another
     /// process's mutexes abandoned. Off only for tests of the core, whose
@@ -93,6 +101,7 @@ impl Default for Config {
             socket: String::new(),
             realm: "user".into(),
             registry_dir: None,
+            registry_user_quota: Some(64 << 20),
             verify_threads: false,
         }
     }
@@ -167,7 +176,12 @@ pub struct Cx {
 impl Core {
     /// An empty object manager.
     pub fn new(config: Config, now: Instant) -> Self {
-        let registry = registry::Registry::new(config.registry_dir.clone(), config.realm == "system", config.owner_uid);
+        let registry = registry::Registry::new(
+            config.registry_dir.clone(),
+            config.realm == "system",
+            config.owner_uid,
+            config.registry_user_quota,
+        );
         Self {
             registry,
             sync_retry: Vec::new(),

@@ -7,7 +7,8 @@
 //! `HKEY_USERS\S-1-22-1-<uid>`. Hives open at first use from the realm's
 //! registry directory and stay open. Each key may carry a security
 //! descriptor; a key without one takes its nearest ancestor's, and the
-//! hive's default above that.
+//! hive's default above that. In the system realm each user's hive has a
+//! quota (`Config::registry_user_quota`), the machine hive none.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use std::time::UNIX_EPOCH;
 use switchboard_proto as p;
 use switchboard_proto::WireError;
 use switchboard_registry::path::fold_name;
-use switchboard_registry::{Hive, KeyOptions, KeyPath, RegError};
+use switchboard_registry::{Hive, KeyOptions, KeyPath, Quota, RegError};
 use switchboard_types::registry::RootKey;
 use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor, Sid, Token};
 use switchboard_types::{Handle, ObjectKind, Win32Error};
@@ -87,6 +88,8 @@ pub struct Registry {
     system: bool,
     /// The realm's owner (owner of a user realm's machine hive).
     owner: u32,
+    /// The quota of a user's hive in the system realm, in bytes.
+    user_quota: Option<u64>,
     hives: HashMap<HiveId, Hive>,
     /// Pending `RegNotifyChangeKeyValue` watches, each fired once.
     watches: Vec<Watch>,
@@ -113,13 +116,13 @@ pub const MAX_WATCHES_PER_CLIENT: usize = 1024;
 
 impl Registry {
     /// Hives under `dir`, opened at first use.
-    pub fn new(dir: Option<PathBuf>, system: bool, owner: u32) -> Self {
-        Self { dir, system, owner, hives: HashMap::new(), watches: Vec::new() }
+    pub fn new(dir: Option<PathBuf>, system: bool, owner: u32, user_quota: Option<u64>) -> Self {
+        Self { dir, system, owner, user_quota, hives: HashMap::new(), watches: Vec::new() }
     }
 
     fn hive(&mut self, id: HiveId) -> Result<&mut Hive, WireError> {
         if !self.hives.contains_key(&id) {
-            let hive = match &self.dir {
+            let mut hive = match &self.dir {
                 None => Hive::in_memory(),
                 Some(dir) => {
                     let file = match id {
@@ -132,6 +135,9 @@ impl Registry {
                     Hive::open(&file).map_err(wire)?
                 }
             };
+            if let (HiveId::User(uid), true, Some(bytes)) = (id, self.system, self.user_quota) {
+                hive.set_quota(Some(Quota { bytes, holder: format!("uid {uid} (HKEY_USERS\\S-1-22-1-{uid})") }));
+            }
             self.hives.insert(id, hive);
         }
         self.hives.get_mut(&id).ok_or_else(|| WireError::new(Win32Error::ERROR_BADDB, "the hive vanished"))

@@ -7,23 +7,35 @@
 //! returns; only then does the copy in memory change, so a failed commit
 //! leaves both as they were. Volatile keys and their values never reach the
 //! disk and vanish with the hive.
+//!
+//! A failed write (a full disk: `ERROR_DISK_FULL`) closes the file and the
+//! next write opens it again (`store.rs` says why), so a hive outlives a disk
+//! that filled up and was freed; what was committed before stays.
+//!
+//! A hive may have a [`Quota`]: a limit on the bytes its keys and values
+//! take, past which a write that would grow it is refused with
+//! `ERROR_NOT_ENOUGH_QUOTA`. Windows 2000 had a limit on the whole
+//! registry, `RegistrySizeLimit` (a value of
+//! `HKLM\System\CurrentControlSet\Control`, charged in paged pool and on
+//! disk); since Windows XP there is none but the 2 GB a hive may reach, and
+//! no per-user one. Ours is per hive, so that the broker can keep one user's
+//! `HKEY_CURRENT_USER` from filling the disk the machine hive lives on; it
+//! counts bytes as [`Hive::size`] says, not the file's size, which redb
+//! grows in steps and never shrinks.
 
-use std::collections::BTreeMap;
+mod store;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use switchboard_types::Win32Error;
 
 use crate::RegError;
 use crate::path::{KeyPath, check_value_name, fold};
 use crate::value::RawValue;
-
-/// Keys: (parent path folded, name folded) → [`KeyRecord`].
-const KEYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("keys");
-/// Values: (key path folded, value name folded) → [`ValueRecord`].
-const VALUES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("values");
+use store::{Rows, Store};
 
 /// What `RegCreateKeyEx` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,10 +115,42 @@ enum Change {
     DeleteValue((String, String)),
 }
 
+/// A limit on a hive's size: the bytes its keys and values take, as
+/// [`Hive::size`] counts them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// The most bytes the hive may hold.
+    pub bytes: u64,
+    /// Whose hive it is, for the refusal's message (such as `uid 1000`).
+    pub holder: String,
+}
+
+/// What a key or value costs beyond its strings and data: the counts,
+/// stamps and lengths stored with each (postcard encodes them in about as
+/// many bytes). A fixed figure keeps [`Hive::size`] independent of the
+/// encoding, and makes a flood of empty keys cost something.
+const RECORD_OVERHEAD: u64 = 32;
+
+fn len(s: &str) -> u64 {
+    s.len() as u64
+}
+
+fn key_size((parent, name): &(String, String), r: &KeyRecord) -> u64 {
+    len(parent) + len(name) + len(&r.name) + len(&r.class) + r.sddl.as_deref().map_or(0, len) + RECORD_OVERHEAD
+}
+
+fn value_size((key, name): &(String, String), r: &ValueRecord) -> u64 {
+    len(key) + len(name) + len(&r.name) + r.value.data.len() as u64 + RECORD_OVERHEAD
+}
+
 /// A hive.
 #[derive(Debug)]
 pub struct Hive {
-    db: Option<Database>,
+    /// The file (`None`: a hive in memory only).
+    store: Option<Store>,
+    quota: Option<Quota>,
+    /// [`Hive::size`], kept as changes apply.
+    used: u64,
     /// The serial the next new key gets.
     next_serial: u64,
     root: KeyRecord,
@@ -122,10 +166,6 @@ fn not_found(what: impl Into<String>) -> RegError {
     RegError::new(Win32Error::ERROR_FILE_NOT_FOUND, what)
 }
 
-fn store_error(doing: &str, e: impl std::fmt::Display) -> RegError {
-    RegError::new(Win32Error::ERROR_WRITE_FAULT, format!("{doing}: {e}"))
-}
-
 /// The table key of `path`: its parent folded and its name folded.
 fn slot(path: &KeyPath) -> (String, String) {
     (path.parent().map(|p| p.folded()).unwrap_or_default(), fold(path.name()))
@@ -138,7 +178,15 @@ fn utf16_len(s: &str) -> usize {
 impl Hive {
     /// A hive in memory only (every key behaves as volatile).
     pub fn in_memory() -> Self {
-        Self { db: None, next_serial: 1, root: Self::root_record(), keys: BTreeMap::new(), values: BTreeMap::new() }
+        Self {
+            store: None,
+            quota: None,
+            used: 0,
+            next_serial: 1,
+            root: Self::root_record(),
+            keys: BTreeMap::new(),
+            values: BTreeMap::new(),
+        }
     }
 
     fn root_record() -> KeyRecord {
@@ -155,105 +203,134 @@ impl Hive {
 
     /// Opens (or creates) the hive stored at `file`, loading it whole.
     pub fn open(file: &Path) -> Result<Self, RegError> {
-        let shown = file.display().to_string();
-        let db = Database::create(file).map_err(|e| store_error(&format!("open {shown}"), e))?;
-        let mut hive = Self {
-            db: None,
-            next_serial: 1,
-            root: Self::root_record(),
-            keys: BTreeMap::new(),
-            values: BTreeMap::new(),
-        };
-        {
-            let read = db.begin_read().map_err(|e| store_error("read", e))?;
-            let damaged = |what: &str, e: &dyn std::fmt::Display| {
-                RegError::new(Win32Error::ERROR_BADDB, format!("{shown}: a damaged {what} record: {e}"))
-            };
-            match read.open_table(KEYS) {
-                Ok(table) => {
-                    for row in table.iter().map_err(|e| store_error("read", e))? {
-                        let (k, v) = row.map_err(|e| store_error("read", e))?;
-                        let (parent, name) = k.value();
-                        let record: KeyRecord = postcard::from_bytes(v.value()).map_err(|e| damaged("key", &e))?;
-                        hive.keys.insert((parent.to_owned(), name.to_owned()), record);
-                    }
-                }
-                Err(redb::TableError::TableDoesNotExist(_)) => {}
-                Err(e) => return Err(store_error("read", e)),
-            }
-            match read.open_table(VALUES) {
-                Ok(table) => {
-                    for row in table.iter().map_err(|e| store_error("read", e))? {
-                        let (k, v) = row.map_err(|e| store_error("read", e))?;
-                        let (key, name) = k.value();
-                        let record: ValueRecord = postcard::from_bytes(v.value()).map_err(|e| damaged("value", &e))?;
-                        hive.values.insert((key.to_owned(), name.to_owned()), record);
-                    }
-                }
-                Err(redb::TableError::TableDoesNotExist(_)) => {}
-                Err(e) => return Err(store_error("read", e)),
-            }
-        }
-        hive.next_serial = hive.keys.values().map(|k| k.serial + 1).max().unwrap_or(1);
-        // The root is not stored: its next rank follows from its values.
-        hive.root.next_rank =
-            hive.values.iter().filter(|((k, _), _)| k.is_empty()).map(|(_, r)| r.rank + 1).max().unwrap_or(0);
-        hive.db = Some(db);
+        let (store, (keys, values)) = Store::open(file)?;
+        let mut hive = Self { store: Some(store), keys, values, ..Self::in_memory() };
+        hive.settle();
         Ok(hive)
     }
 
-    /// Writes `changes` in one committed transaction (nothing for a hive in
-    /// memory).
-    fn persist(&self, changes: &[Change]) -> Result<(), RegError> {
-        let Some(db) = &self.db else { return Ok(()) };
-        if changes.is_empty() {
-            return Ok(());
+    /// Derives what follows from the keys and values: the next serial, the
+    /// root's next rank (the root is not stored), the size.
+    fn settle(&mut self) {
+        let next_serial = self.keys.values().map(|k| k.serial + 1).max().unwrap_or(1);
+        // Never lower: a serial handed out stays used even if its key is gone.
+        self.next_serial = self.next_serial.max(next_serial);
+        let next_rank =
+            self.values.iter().filter(|((k, _), _)| k.is_empty()).map(|(_, r)| r.rank + 1).max().unwrap_or(0);
+        self.root.next_rank = self.root.next_rank.max(next_rank);
+        self.used = self.keys.iter().map(|(k, r)| key_size(k, r)).sum::<u64>()
+            + self.values.iter().map(|(k, r)| value_size(k, r)).sum::<u64>();
+    }
+
+    /// Sets (or lifts) the hive's quota. A hive already past a new quota
+    /// keeps what it holds and refuses only what would make it larger.
+    pub fn set_quota(&mut self, quota: Option<Quota>) {
+        self.quota = quota;
+    }
+
+    /// The bytes the hive's keys and values take, as a [`Quota`] counts
+    /// them: each key's path, name, class and descriptor, each value's
+    /// key path, name and data, and a fixed 32 bytes a record. Volatile
+    /// keys count too: they take the broker's memory instead of its disk.
+    pub fn size(&self) -> u64 {
+        self.used
+    }
+
+    /// Opens the file again if a failed write closed it, before a change to
+    /// `at`, and takes what the file now holds as the stable part of the
+    /// hive (the failed commit may have reached the disk after all); the
+    /// volatile keys stay, those whose parent is gone excepted.
+    fn ready(&mut self, at: &KeyPath) -> Result<(), RegError> {
+        let Some(store) = &mut self.store else { return Ok(()) };
+        if let Some(rows) = store.reopen(at)? {
+            self.reload(rows);
         }
-        let write = db.begin_write().map_err(|e| store_error("begin a write", e))?;
-        {
-            let mut keys = write.open_table(KEYS).map_err(|e| store_error("open keys", e))?;
-            let mut values = write.open_table(VALUES).map_err(|e| store_error("open values", e))?;
-            let encode = |e: postcard::Error| store_error("encode", e);
-            for change in changes {
-                let done = match change {
-                    Change::PutKey((a, b), record) => keys
-                        .insert((a.as_str(), b.as_str()), postcard::to_allocvec(record).map_err(encode)?.as_slice())
-                        .map(drop),
-                    Change::DeleteKey((a, b)) => keys.remove((a.as_str(), b.as_str())).map(drop),
-                    Change::PutValue((a, b), record) => values
-                        .insert((a.as_str(), b.as_str()), postcard::to_allocvec(record).map_err(encode)?.as_slice())
-                        .map(drop),
-                    Change::DeleteValue((a, b)) => values.remove((a.as_str(), b.as_str())).map(drop),
-                };
-                done.map_err(|e| store_error("write", e))?;
+        Ok(())
+    }
+
+    fn reload(&mut self, (mut keys, mut values): Rows) {
+        let full = |(parent, name): &(String, String)| {
+            if parent.is_empty() { name.clone() } else { format!("{parent}\\{name}") }
+        };
+        // Parents sort before their children, so one pass sees each
+        // volatile key after the key above it.
+        let mut kept = BTreeSet::new();
+        for (slot, record) in self.keys.iter().filter(|(_, r)| r.volatile) {
+            let parent = &slot.0;
+            let (grandparent, name) = parent.rsplit_once('\\').unwrap_or(("", parent));
+            let above = parent.is_empty()
+                || kept.contains(parent)
+                || keys.contains_key(&(grandparent.to_owned(), name.to_owned()));
+            if above {
+                kept.insert(full(slot));
+                keys.insert(slot.clone(), record.clone());
             }
         }
-        write.commit().map_err(|e| store_error("commit", e))
+        for (id, record) in &self.values {
+            if kept.contains(&id.0) {
+                values.insert(id.clone(), record.clone());
+            }
+        }
+        self.keys = keys;
+        self.values = values;
+        self.settle();
+    }
+
+    /// Refuses `changes` if they would grow the hive past its quota.
+    fn check_quota(&self, at: &KeyPath, changes: &[&Change]) -> Result<(), RegError> {
+        let Some(quota) = &self.quota else { return Ok(()) };
+        let (mut removed, mut added) = (0, 0);
+        for change in changes {
+            let (old, new) = match change {
+                Change::PutKey(k, r) => (self.keys.get(k).map(|o| key_size(k, o)), key_size(k, r)),
+                Change::DeleteKey(k) => (self.keys.get(k).map(|o| key_size(k, o)), 0),
+                Change::PutValue(k, r) => (self.values.get(k).map(|o| value_size(k, o)), value_size(k, r)),
+                Change::DeleteValue(k) => (self.values.get(k).map(|o| value_size(k, o)), 0),
+            };
+            removed += old.unwrap_or(0);
+            added += new;
+        }
+        let after = (self.used + added).saturating_sub(removed);
+        if after <= self.used || after <= quota.bytes {
+            return Ok(());
+        }
+        let hive = self.store.as_ref().map_or_else(|| "in memory".to_owned(), |s| s.file().display().to_string());
+        let key = if at.is_root() { "the root key".to_owned() } else { at.to_string() };
+        Err(RegError::new(
+            Win32Error::ERROR_NOT_ENOUGH_QUOTA,
+            format!(
+                "{key} was not changed: the hive of {} ({hive}) would hold {after} bytes, over its quota of {} bytes",
+                quota.holder, quota.bytes
+            ),
+        ))
     }
 
     /// Applies changes already persisted (or volatile) to the copy in memory.
     fn apply(&mut self, changes: Vec<Change>) {
         for change in changes {
-            match change {
+            let (old, new) = match change {
                 Change::PutKey(k, r) => {
-                    self.keys.insert(k, r);
+                    let new = key_size(&k, &r);
+                    (self.keys.insert(k.clone(), r).map(|o| key_size(&k, &o)), new)
                 }
-                Change::DeleteKey(k) => {
-                    self.keys.remove(&k);
-                }
+                Change::DeleteKey(k) => (self.keys.remove(&k).map(|o| key_size(&k, &o)), 0),
                 Change::PutValue(k, r) => {
-                    self.values.insert(k, r);
+                    let new = value_size(&k, &r);
+                    (self.values.insert(k.clone(), r).map(|o| value_size(&k, &o)), new)
                 }
-                Change::DeleteValue(k) => {
-                    self.values.remove(&k);
-                }
-            }
+                Change::DeleteValue(k) => (self.values.remove(&k).map(|o| value_size(&k, &o)), 0),
+            };
+            self.used = (self.used + new).saturating_sub(old.unwrap_or(0));
         }
     }
 
-    /// Persists the stable changes, then applies all of them.
-    fn commit(&mut self, stable: Vec<Change>, volatile: Vec<Change>) -> Result<(), RegError> {
-        self.persist(&stable)?;
+    /// Checks the quota, persists the stable changes (to `at` and below),
+    /// then applies all of them.
+    fn commit(&mut self, at: &KeyPath, stable: Vec<Change>, volatile: Vec<Change>) -> Result<(), RegError> {
+        self.check_quota(at, &stable.iter().chain(&volatile).collect::<Vec<_>>())?;
+        if let Some(store) = &mut self.store {
+            store.persist(at, &stable)?;
+        }
         self.apply(stable);
         self.apply(volatile);
         Ok(())
@@ -274,6 +351,7 @@ impl Hive {
         if self.record(path).is_some() {
             return Ok(Disposition::OpenedExisting);
         }
+        self.ready(path)?;
         let (mut stable, mut volatile) = (Vec::new(), Vec::new());
         let mut at = KeyPath::root();
         let mut parent_volatile = false;
@@ -283,7 +361,7 @@ impl Hive {
             if let Some(existing) = self.record(&at) {
                 parent_volatile = existing.volatile;
             } else {
-                let key_volatile = options.volatile || self.db.is_none();
+                let key_volatile = options.volatile || self.store.is_none();
                 if parent_volatile && !key_volatile {
                     return Err(RegError::new(
                         Win32Error::ERROR_CHILD_MUST_BE_VOLATILE,
@@ -309,7 +387,7 @@ impl Hive {
                 parent_volatile = key_volatile;
             }
         }
-        self.commit(stable, volatile)?;
+        self.commit(path, stable, volatile)?;
         Ok(Disposition::CreatedNew)
     }
 
@@ -343,6 +421,7 @@ impl Hive {
         if path.is_root() {
             return Err(RegError::new(Win32Error::ERROR_ACCESS_DENIED, "a hive's root cannot be deleted"));
         }
+        self.ready(path)?;
         let record = self.existing(path)?;
         if self.children(path).next().is_some() {
             return Err(RegError::new(Win32Error::ERROR_ACCESS_DENIED, format!("{path} has subkeys")));
@@ -350,13 +429,14 @@ impl Hive {
         let volatile = record.volatile;
         let mut changes: Vec<Change> = self.value_rows(path).map(|(k, _)| Change::DeleteValue(k.clone())).collect();
         changes.push(Change::DeleteKey(slot(path)));
-        if volatile { self.commit(Vec::new(), changes) } else { self.commit(changes, Vec::new()) }
+        if volatile { self.commit(path, Vec::new(), changes) } else { self.commit(path, changes, Vec::new()) }
     }
 
     /// `RegDeleteTree`: every subkey below `path` and every value in them
     /// and in `path`; `path` itself too unless it is the root or
     /// `keep_self` (`RegDeleteTree(hKey, NULL)` empties a key and keeps it).
     pub fn delete_tree(&mut self, path: &KeyPath, keep_self: bool) -> Result<(), RegError> {
+        self.ready(path)?;
         self.existing(path)?;
         let (mut stable, mut volatile) = (Vec::new(), Vec::new());
         let mut pending = vec![path.clone()];
@@ -372,13 +452,14 @@ impl Hive {
                 pending.push(at.child(&child.name)?);
             }
         }
-        self.commit(stable, volatile)
+        self.commit(path, stable, volatile)
     }
 
     /// `RegSetValueEx`: sets (or replaces) value `name` (`""`: the default
     /// value). A replaced value keeps its place in the enumeration order.
     pub fn set_value(&mut self, path: &KeyPath, name: &str, value: RawValue) -> Result<(), RegError> {
         check_value_name(name)?;
+        self.ready(path)?;
         let mut key = self.existing(path)?.clone();
         let id = (path.folded(), fold(name));
         // A replaced value keeps its place and the case it was created with.
@@ -395,9 +476,9 @@ impl Hive {
             changes.push(Change::PutKey(slot(path), key.clone()));
         }
         if volatile {
-            self.commit(Vec::new(), changes)?;
+            self.commit(path, Vec::new(), changes)?;
         } else {
-            self.commit(changes, Vec::new())?;
+            self.commit(path, changes, Vec::new())?;
         }
         if path.is_root() {
             self.root = key;
@@ -425,6 +506,7 @@ impl Hive {
 
     /// `RegDeleteValue`.
     pub fn delete_value(&mut self, path: &KeyPath, name: &str) -> Result<(), RegError> {
+        self.ready(path)?;
         let mut key = self.existing(path)?.clone();
         let id = (path.folded(), fold(name));
         if !self.values.contains_key(&id) {
@@ -437,9 +519,9 @@ impl Hive {
             changes.push(Change::PutKey(slot(path), key.clone()));
         }
         if volatile {
-            self.commit(Vec::new(), changes)?;
+            self.commit(path, Vec::new(), changes)?;
         } else {
-            self.commit(changes, Vec::new())?;
+            self.commit(path, changes, Vec::new())?;
         }
         if path.is_root() {
             self.root = key;
@@ -450,6 +532,7 @@ impl Hive {
     /// `RegSetKeySecurity`: the key's own descriptor (SDDL), or `None` to
     /// take its parent's again.
     pub fn set_security(&mut self, path: &KeyPath, sddl: Option<String>) -> Result<(), RegError> {
+        self.ready(path)?;
         let mut key = self.existing(path)?.clone();
         if path.is_root() {
             return Err(RegError::new(Win32Error::ERROR_ACCESS_DENIED, "a hive's root keeps the hive's descriptor"));
@@ -457,7 +540,7 @@ impl Hive {
         key.sddl = sddl;
         let volatile = key.volatile;
         let changes = vec![Change::PutKey(slot(path), key)];
-        if volatile { self.commit(Vec::new(), changes) } else { self.commit(changes, Vec::new()) }
+        if volatile { self.commit(path, Vec::new(), changes) } else { self.commit(path, changes, Vec::new()) }
     }
 
     /// `RegQueryInfoKey`.
