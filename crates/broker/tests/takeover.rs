@@ -50,7 +50,8 @@ fn second_bind_through_another_realm_and_lock_is_refused_and_the_first_keeps_ser
             assert_eq!(named, socket);
             assert_eq!(pid, Some(std::process::id()), "the listening broker's pid");
         }
-        other => panic!("expected SocketInUse, got {other:?}"),
+        Err(other) => panic!("expected SocketInUse, got {other}"),
+        Ok(_) => panic!("a second broker bound the socket the first one serves"),
     }
     // A new client reaches the first broker, which still has its event.
     let again = ConnectOptions::new().socket(&socket).autostart(false).connect().unwrap();
