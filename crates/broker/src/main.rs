@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use switchboard_broker::server::{Server, ServerConfig, StartError};
-use switchboard_sys::Realm;
+use switchboard_sys::{RealmChoice, RealmKind};
 
 /// Exit code when another broker already serves the realm.
 const EXIT_ALREADY_RUNNING: u8 = 10;
@@ -19,10 +19,12 @@ struct Args {
     /// start in the background and return once the broker is ready).
     #[arg(long)]
     foreground: bool,
-    /// Serve the system realm (/run/switchboard) instead of the user realm.
+    /// Serve the system realm (/run/switchboard) instead of the user realm
+    /// (also $`SWITCHBOARD_REALM=system`).
     #[arg(long, conflicts_with = "socket")]
     system: bool,
-    /// Serve a realm at this socket path (also $`SWITCHBOARD_SOCKET`).
+    /// Serve a realm at this socket path (also $`SWITCHBOARD_SOCKET`); the
+    /// system or user realm's own socket, however spelt, serves that realm.
     #[arg(long, env = "SWITCHBOARD_SOCKET")]
     socket: Option<std::path::PathBuf>,
     /// Clients connected at once.
@@ -50,11 +52,12 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
-    let realm = match (&args.socket, args.system) {
-        (Some(path), _) => Ok(Realm::custom(path)),
-        (None, true) => Realm::system(true),
-        (None, false) => Realm::user(),
+    let choice = match (&args.socket, args.system) {
+        (Some(path), _) => Ok(RealmChoice::Socket(path.clone())),
+        (None, true) => Ok(RealmChoice::System),
+        (None, false) => RealmChoice::from_env(),
     };
+    let realm = choice.and_then(|c| c.open(c.kind() == RealmKind::System));
     let realm = match realm {
         Ok(r) => r,
         Err(e) => {
@@ -77,7 +80,7 @@ fn main() -> ExitCode {
     config.max_frame = args.max_frame;
     let mut server = match Server::bind(config) {
         Ok(s) => s,
-        Err(e @ StartError::AlreadyRunning { .. }) => {
+        Err(e @ (StartError::AlreadyRunning { .. } | StartError::SocketInUse { .. })) => {
             eprintln!("switchboardd: {e}");
             return ExitCode::from(EXIT_ALREADY_RUNNING);
         }
@@ -104,7 +107,13 @@ fn main() -> ExitCode {
 
 /// Starts a detached copy of this program with its log in the realm, and
 /// returns once it accepts connections (or says why it could not).
-fn start_in_background(realm: &Realm) -> ExitCode {
+fn start_in_background(realm: &switchboard_sys::Realm) -> ExitCode {
+    // Readiness below is "the socket answers": a socket that answers already
+    // is someone else's, which the child would refuse to take over anyway.
+    if std::os::unix::net::UnixStream::connect(&realm.socket).is_ok() {
+        eprintln!("switchboardd: a broker is already serving {}", realm.socket.display());
+        return ExitCode::from(EXIT_ALREADY_RUNNING);
+    }
     let log = match std::fs::OpenOptions::new().create(true).append(true).open(&realm.log) {
         Ok(f) => f,
         Err(e) => {

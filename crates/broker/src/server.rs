@@ -87,6 +87,15 @@ pub enum StartError {
         /// The lock file.
         lock: PathBuf,
     },
+    /// Something already accepts connections on the realm's socket (a
+    /// broker that took it through another lock, or another program): it is
+    /// left alone.
+    SocketInUse {
+        /// The socket.
+        socket: PathBuf,
+        /// The pid of the process listening there, when the kernel says.
+        pid: Option<u32>,
+    },
     /// A file operation failed.
     Io {
         /// What was being done.
@@ -104,6 +113,12 @@ impl std::fmt::Display for StartError {
             }
             Self::AlreadyRunning { pid: None, lock } => {
                 write!(f, "a broker is already running for this realm (lock {})", lock.display())
+            }
+            Self::SocketInUse { socket, pid: Some(pid) } => {
+                write!(f, "a broker is already serving {} (pid {pid}); refusing to take it over", socket.display())
+            }
+            Self::SocketInUse { socket, pid: None } => {
+                write!(f, "a broker is already serving {}; refusing to take it over", socket.display())
             }
             Self::Io { what, source } => write!(f, "{what}: {source}"),
         }
@@ -186,8 +201,10 @@ impl Server {
         let realm = &config.realm;
         let lock = take_lock(&realm.lock)?;
         if let Ok(meta) = fs::symlink_metadata(&realm.socket) {
-            // We hold the lock, so a socket left here is a dead broker's.
+            // We hold the lock, but a broker started through another lock may
+            // still serve the socket: only one nobody answers on is stale.
             if meta.file_type().is_socket() {
+                refuse_if_served(&realm.socket)?;
                 fs::remove_file(&realm.socket)
                     .map_err(io_err(format!("removing stale socket {}", realm.socket.display())))?;
             } else {
@@ -574,6 +591,24 @@ fn write_some(conn: &mut Conn) -> io::Result<usize> {
     }
     let end = next.unwrap_or(conn.wbuf.len());
     conn.stream.write(&conn.wbuf[..end])
+}
+
+/// Fails with [`StartError::SocketInUse`] if something accepts connections
+/// on `socket`. The probe does not block: a listener whose backlog is full
+/// still counts as serving. Only a refused connection (or a socket gone
+/// meanwhile) shows the socket is stale; any other error is reported.
+fn refuse_if_served(socket: &std::path::Path) -> Result<(), StartError> {
+    match UnixStream::connect(socket) {
+        Ok(stream) => {
+            let pid = switchboard_sys::peer_credentials(&stream).ok().map(|c| c.pid).filter(|&pid| pid != 0);
+            Err(StartError::SocketInUse { socket: socket.to_owned(), pid })
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            Err(StartError::SocketInUse { socket: socket.to_owned(), pid: None })
+        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound) => Ok(()),
+        Err(e) => Err(io_err(format!("checking whether a broker still serves {}", socket.display()))(e)),
+    }
 }
 
 fn take_lock(path: &std::path::Path) -> Result<File, StartError> {

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use serde::Serialize;
-use switchboard::{Error, ErrorKind, Win32Error};
+use switchboard::{Error, ErrorKind, RealmChoice, Win32Error};
 
 use commands::atom::AtomCommand;
 use commands::daemon::DaemonCommand;
@@ -33,6 +33,9 @@ const AFTER_HELP: &str = "\
 Exit status: 0 ok, 1 error, 2 usage, 3 broker unreachable, 4 not found,
 5 access denied, 6 timed out, 7 busy or already exists.
 
+--system (or SWITCHBOARD_REALM=system) uses the system realm, whose broker
+only root may start (`switchboardd --system`).
+
 Commands that only look at or act on existing objects never start a broker;
 `event create`, `mutex create`, `sem create`, `section create`, `atom add`,
 `pipe serve`, `mailslot serve` and `daemon start` do (unless
@@ -49,6 +52,10 @@ struct Cli {
     /// else the user realm's).
     #[arg(long, global = true, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Use the system realm (/run/switchboard), as `SWITCHBOARD_REALM=system`
+    /// does; only root may start its broker.
+    #[arg(long, global = true, conflicts_with = "socket")]
+    system: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -136,6 +143,15 @@ enum Command {
 }
 
 impl Cli {
+    /// The realm the global flags name, if they name one.
+    fn realm(&self) -> Option<RealmChoice> {
+        match (&self.socket, self.system) {
+            (_, true) => Some(RealmChoice::System),
+            (Some(path), false) => Some(RealmChoice::Socket(path.clone())),
+            (None, false) => None,
+        }
+    }
+
     /// What clap's attributes cannot say: global flags that clash with a
     /// subcommand's (a usage error, exit 2).
     fn check(&self) -> Result<(), clap::Error> {
@@ -154,7 +170,7 @@ fn main() -> ExitCode {
     if let Err(e) = cli.check() {
         e.exit();
     }
-    let ctx = Ctx { json: cli.json, socket: cli.socket };
+    let ctx = Ctx { json: cli.json, realm: cli.realm() };
     match run(&ctx, cli.command) {
         Ok(Done::Ok) => ExitCode::SUCCESS,
         Ok(Done::TimedOut) => ExitCode::from(6),
@@ -297,5 +313,13 @@ mod tests {
         let cli = Cli::try_parse_from(["switchboard", "ls", "--json", "--socket", "/tmp/s"]).unwrap();
         assert!(cli.json);
         assert_eq!(cli.socket, Some(PathBuf::from("/tmp/s")));
+    }
+
+    #[test]
+    fn system_flag_selects_the_system_realm_and_excludes_socket() {
+        let cli = Cli::try_parse_from(["switchboard", "ls", "--system"]).unwrap();
+        assert_eq!(cli.realm(), Some(RealmChoice::System));
+        let both = Cli::try_parse_from(["switchboard", "--system", "--socket", "/tmp/s", "ls"]).unwrap_err();
+        assert_eq!(both.exit_code(), 2);
     }
 }

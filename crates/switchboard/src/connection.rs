@@ -19,7 +19,7 @@ use switchboard_proto::{
     Call, HandshakeReply, HandshakeStatus, Hello, PROTOCOL_VERSION, Reply, ReplyFrame, RequestFrame, WireError,
     decode_body, encode_frame, split_frame,
 };
-use switchboard_sys::Realm;
+use switchboard_sys::{Realm, RealmChoice};
 
 use crate::autostart;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
@@ -121,28 +121,42 @@ pub struct Connection {
 /// How to connect.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
-    socket: Option<PathBuf>,
+    realm: Option<RealmChoice>,
     autostart: Option<bool>,
     request_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { socket: None, autostart: None, request_timeout: DEFAULT_REQUEST_TIMEOUT }
+        Self { realm: None, autostart: None, request_timeout: DEFAULT_REQUEST_TIMEOUT }
     }
 }
 
 impl ConnectOptions {
-    /// Defaults: the realm from `$SWITCHBOARD_SOCKET` or the user realm;
-    /// start a broker if none answers unless `SWITCHBOARD_NO_AUTOSTART=1`.
+    /// Defaults: the realm the environment names (`SWITCHBOARD_REALM=system`
+    /// for the system realm, `$SWITCHBOARD_SOCKET` for a socket) or the user
+    /// realm; start a broker if none answers unless
+    /// `SWITCHBOARD_NO_AUTOSTART=1`.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Connect to the broker at this socket instead of the realm's.
+    /// Connect to the broker at this socket instead of the realm's. The
+    /// system realm's socket, however spelt, is the system realm.
     #[must_use]
     pub fn socket(mut self, path: impl Into<PathBuf>) -> Self {
-        self.socket = Some(path.into());
+        self.realm = Some(RealmChoice::Socket(path.into()));
+        self
+    }
+
+    /// Connect to this realm whatever the environment says.
+    ///
+    /// In the system realm a client only ever starts `switchboardd
+    /// --system`, and only when it runs as root; otherwise it reports that
+    /// the system broker is not running.
+    #[must_use]
+    pub fn realm(mut self, realm: RealmChoice) -> Self {
+        self.realm = Some(realm);
         self
     }
 
@@ -164,18 +178,14 @@ impl ConnectOptions {
 
     /// Connects.
     pub fn connect(&self) -> Result<Connection> {
-        let realm = match &self.socket {
-            Some(path) => Realm::custom(path),
-            None => Realm::from_env().map_err(|e| {
-                Error::new(
-                    ErrorKind::BrokerUnreachable,
-                    Win32Error::ERROR_ACCESS_DENIED,
-                    "Connect",
-                    None,
-                    e.to_string(),
-                )
-            })?,
+        let refused = |e: switchboard_sys::RealmError| {
+            Error::new(ErrorKind::BrokerUnreachable, Win32Error::ERROR_ACCESS_DENIED, "Connect", None, e.to_string())
         };
+        let choice = match &self.realm {
+            Some(choice) => choice.clone(),
+            None => RealmChoice::from_env().map_err(refused)?,
+        };
+        let realm = choice.open(false).map_err(refused)?;
         let autostart =
             self.autostart.unwrap_or_else(|| std::env::var_os("SWITCHBOARD_NO_AUTOSTART").is_none_or(|v| v != "1"));
         match Connection::open_socket(&realm, self.request_timeout) {

@@ -24,4 +24,4 @@ pub mod syncpage;
 pub mod users;
 
 pub use cred::{PeerCred, current_gid, current_uid, peer_credentials, process_groups};
-pub use realm::{Realm, RealmError, RealmKind};
+pub use realm::{Realm, RealmChoice, RealmError, RealmKind};

@@ -9,7 +9,14 @@
 //! symbolic link, is refused with the reason. The system realm is
 //! `/run/switchboard/`, owned by root, mode 0755, socket 0666: there each
 //! object's DACL decides who may do what.
+//!
+//! A realm is named by a [`RealmChoice`]: `--system` or
+//! `SWITCHBOARD_REALM=system`, the user realm by default, or a socket path
+//! (`--socket`, `SWITCHBOARD_SOCKET`). A socket path that is a realm's own
+//! socket, however it is spelt, *is* that realm: it gets that realm's lock, so
+//! one socket never has two brokers.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::fs::{self, DirBuilder};
 use std::io;
@@ -17,6 +24,11 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::cred::current_uid;
+
+/// The system realm's directory.
+pub const SYSTEM_DIR: &str = "/run/switchboard";
+/// The file name of a realm's socket inside its directory.
+const SOCKET_NAME: &str = "broker.sock";
 
 /// Which kind of realm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,13 +87,17 @@ fn err(path: &Path, reason: impl Into<String>) -> RealmError {
 
 impl Realm {
     fn in_dir(kind: RealmKind, dir: &Path) -> Self {
-        Self { kind, socket: dir.join("broker.sock"), lock: dir.join("broker.lock"), log: dir.join("broker.log") }
+        Self { kind, socket: dir.join(SOCKET_NAME), lock: dir.join("broker.lock"), log: dir.join("broker.log") }
     }
 
-    /// The realm for an explicit socket path; its lock and log sit beside it.
+    /// The realm for an explicit socket path, taken as given (see
+    /// [`RealmChoice::Socket`] for the path that recognizes a realm's own
+    /// socket). Its lock and log sit beside the socket's canonical path, so
+    /// every spelling of one socket shares one lock.
     pub fn custom(socket: &Path) -> Self {
+        let canonical = canonical_socket(socket);
         let with = |ext: &str| {
-            let mut s = socket.as_os_str().to_owned();
+            let mut s = canonical.as_os_str().to_owned();
             s.push(ext);
             PathBuf::from(s)
         };
@@ -98,22 +114,24 @@ impl Realm {
     }
 
     /// The system realm. `create` makes its directory (the broker does; it
-    /// must run as root).
+    /// must run as root). Without `create` a missing directory is no error:
+    /// it only means the system broker is not running (and only root can
+    /// make it under `/run`), which connecting then reports.
     pub fn system(create: bool) -> Result<Self, RealmError> {
-        let dir = Path::new("/run/switchboard");
-        if create && !dir.exists() {
+        let dir = Path::new(SYSTEM_DIR);
+        if !dir.exists() {
+            if !create {
+                return Ok(Self::in_dir(RealmKind::System, dir));
+            }
             DirBuilder::new().mode(0o755).create(dir).map_err(|e| err(dir, format!("cannot create it: {e}")))?;
         }
         check_dir(dir, 0, 0o022)?;
         Ok(Self::in_dir(RealmKind::System, dir))
     }
 
-    /// The realm named by `SWITCHBOARD_SOCKET` if set, else the user realm.
+    /// The realm the environment names (see [`RealmChoice::from_env`]).
     pub fn from_env() -> Result<Self, RealmError> {
-        match std::env::var_os("SWITCHBOARD_SOCKET") {
-            Some(path) if !path.is_empty() => Ok(Self::custom(Path::new(&path))),
-            _ => Self::user(),
-        }
+        RealmChoice::from_env()?.open(false)
     }
 
     /// Checks that the socket file is owned by whom the realm expects (the
@@ -133,6 +151,108 @@ impl Realm {
             _ => Ok(()),
         }
     }
+}
+
+/// How a realm is named, before its directory is opened and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RealmChoice {
+    /// The calling user's realm.
+    User,
+    /// The system realm (`--system`, `SWITCHBOARD_REALM=system`).
+    System,
+    /// A socket path (`--socket`, `SWITCHBOARD_SOCKET`): the system or user
+    /// realm if it is that realm's socket, else a custom realm.
+    Socket(PathBuf),
+}
+
+impl RealmChoice {
+    /// The choice that `SWITCHBOARD_REALM` and `SWITCHBOARD_SOCKET` make.
+    pub fn from_env() -> Result<Self, RealmError> {
+        Self::from_vars(
+            std::env::var_os("SWITCHBOARD_REALM").as_deref(),
+            std::env::var_os("SWITCHBOARD_SOCKET").as_deref(),
+        )
+    }
+
+    /// The choice made by the values of `SWITCHBOARD_REALM` (`system` or
+    /// `user`) and `SWITCHBOARD_SOCKET`; empty values count as unset. Both
+    /// set is accepted only when the socket is that realm's own.
+    pub fn from_vars(realm: Option<&OsStr>, socket: Option<&OsStr>) -> Result<Self, RealmError> {
+        let socket = socket.filter(|s| !s.is_empty()).map(|s| Self::Socket(PathBuf::from(s)));
+        let named = match realm.filter(|r| !r.is_empty()) {
+            None => return Ok(socket.unwrap_or(Self::User)),
+            Some(r) if r == "system" => Self::System,
+            Some(r) if r == "user" => Self::User,
+            Some(r) => {
+                return Err(err(
+                    Path::new(r),
+                    "SWITCHBOARD_REALM must be `system` or `user` (name any other realm by its socket with SWITCHBOARD_SOCKET)",
+                ));
+            }
+        };
+        match socket {
+            Some(Self::Socket(path)) if Self::Socket(path.clone()).kind() != named.kind() => Err(err(
+                &path,
+                format!(
+                    "SWITCHBOARD_SOCKET names a socket outside the {} realm that SWITCHBOARD_REALM asks for; unset one of them",
+                    named.kind()
+                ),
+            )),
+            _ => Ok(named),
+        }
+    }
+
+    /// Which kind of realm this is: a socket path that is the system
+    /// realm's socket (compared as canonical paths) is the system realm, one
+    /// that is the user realm's socket is the user realm.
+    pub fn kind(&self) -> RealmKind {
+        match self {
+            Self::User => RealmKind::User,
+            Self::System => RealmKind::System,
+            Self::Socket(path) => {
+                let canonical = canonical_socket(path);
+                if canonical == canonical_socket(&Path::new(SYSTEM_DIR).join(SOCKET_NAME)) {
+                    RealmKind::System
+                } else if user_realm_dir(current_uid(), std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from))
+                    .is_ok_and(|dir| canonical == canonical_socket(&dir.join(SOCKET_NAME)))
+                {
+                    RealmKind::User
+                } else {
+                    RealmKind::Custom
+                }
+            }
+        }
+    }
+
+    /// Opens the realm: its directory is checked (and, with `create`, made
+    /// for the system realm; the user realm's is always made).
+    pub fn open(&self, create: bool) -> Result<Realm, RealmError> {
+        match self {
+            Self::System => Realm::system(create),
+            Self::User => Realm::user(),
+            Self::Socket(path) => match self.kind() {
+                RealmKind::System => Realm::system(create),
+                RealmKind::User => Realm::user(),
+                RealmKind::Custom => Ok(Realm::custom(path)),
+            },
+        }
+    }
+}
+
+/// The canonical form of a socket path that may not exist yet: its nearest
+/// existing ancestor resolved (links, `.` and `..`), with the rest of the
+/// path joined on; the path as given if nothing of it resolves.
+fn canonical_socket(path: &Path) -> PathBuf {
+    let absolute = if path.is_relative() { Path::new(".").join(path) } else { path.to_owned() };
+    for existing in absolute.ancestors() {
+        if let Ok(resolved) = fs::canonicalize(existing) {
+            return match absolute.strip_prefix(existing) {
+                Ok(rest) if !rest.as_os_str().is_empty() => resolved.join(rest),
+                _ => resolved,
+            };
+        }
+    }
+    path.to_owned()
 }
 
 fn user_realm_dir(uid: u32, xdg: Option<PathBuf>) -> Result<PathBuf, RealmError> {
@@ -237,6 +357,60 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let e = ensure_private_dir(&link, current_uid()).unwrap_err();
         assert!(e.reason.contains("symbolic link"), "{e}");
+    }
+
+    #[test]
+    fn system_realm_variable_selects_the_system_realm() {
+        let choice = RealmChoice::from_vars(Some(OsStr::new("system")), None).unwrap();
+        assert_eq!(choice, RealmChoice::System);
+        assert_eq!(choice.kind(), RealmKind::System);
+    }
+
+    #[test]
+    fn unknown_realm_variable_is_refused() {
+        let e = RealmChoice::from_vars(Some(OsStr::new("sytem")), None).unwrap_err();
+        assert!(e.reason.contains("must be `system` or `user`"), "{e}");
+    }
+
+    #[test]
+    fn socket_variable_alone_names_a_custom_realm_and_empty_values_are_unset() {
+        let choice = RealmChoice::from_vars(Some(OsStr::new("")), Some(OsStr::new("/x/y.sock"))).unwrap();
+        assert_eq!(choice, RealmChoice::Socket(PathBuf::from("/x/y.sock")));
+        assert_eq!(choice.kind(), RealmKind::Custom);
+        assert_eq!(RealmChoice::from_vars(None, Some(OsStr::new(""))).unwrap(), RealmChoice::User);
+    }
+
+    #[test]
+    fn system_realm_variable_with_another_socket_is_refused() {
+        let e = RealmChoice::from_vars(Some(OsStr::new("system")), Some(OsStr::new("/x/y.sock"))).unwrap_err();
+        assert!(e.reason.contains("unset one of them"), "{e}");
+    }
+
+    #[test]
+    fn system_socket_named_as_a_path_is_the_system_realm_however_spelt() {
+        let spellings = [
+            "/run/switchboard/broker.sock",
+            "/run/./switchboard/broker.sock",
+            "/run//switchboard/broker.sock",
+            "/run/../run/switchboard/broker.sock",
+        ];
+        for spelling in spellings {
+            let choice = RealmChoice::Socket(PathBuf::from(spelling));
+            assert_eq!(choice.kind(), RealmKind::System, "{spelling}");
+        }
+        let both = RealmChoice::from_vars(Some(OsStr::new("system")), Some(OsStr::new("/run/switchboard/broker.sock")));
+        assert_eq!(both.unwrap(), RealmChoice::System);
+    }
+
+    #[test]
+    fn custom_realms_reaching_one_socket_through_a_link_share_one_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real.sock");
+        fs::write(&real, b"").unwrap();
+        let alias = tmp.path().join("alias.sock");
+        std::os::unix::fs::symlink(&real, &alias).unwrap();
+        assert_eq!(Realm::custom(&alias).lock, Realm::custom(&real).lock);
+        assert_eq!(Realm::custom(&alias).socket, alias, "the socket is used as named");
     }
 
     #[test]

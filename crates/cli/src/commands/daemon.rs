@@ -157,7 +157,7 @@ fn connect_within(ctx: &Ctx, timeout: Duration) -> Result<Connection> {
 
 /// The socket the library would connect to, worked out the same way.
 fn realm_socket(ctx: &Ctx) -> Option<PathBuf> {
-    ctx.socket.clone().or_else(|| Realm::from_env().ok().map(|realm| realm.socket))
+    ctx.socket().or_else(|| Realm::from_env().ok().map(|realm| realm.socket))
 }
 
 /// Whether anything accepts connections at `socket`. Unlike a `Connection`

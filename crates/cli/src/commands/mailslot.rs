@@ -447,8 +447,8 @@ mod tests {
 
     #[test]
     fn messages_print_as_text_or_ndjson() {
-        let text = Ctx { json: false, socket: None };
-        let json = Ctx { json: true, socket: None };
+        let text = Ctx { json: false, realm: None };
+        let json = Ctx { json: true, realm: None };
         assert_eq!(message_line(&text, b"hello"), b"hello\n");
         assert_eq!(message_line(&json, b"hello"), b"{\"size\":5,\"text\":\"hello\"}\n");
         assert_eq!(message_line(&json, b"\xff\x00"), b"{\"size\":2,\"hex\":\"ff00\"}\n");

@@ -16,15 +16,16 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
-use switchboard::{ConnectOptions, Connection, Error, ErrorKind, Result, Win32Error};
+use switchboard::{ConnectOptions, Connection, Error, ErrorKind, RealmChoice, Result, Win32Error};
 
 /// What every command gets from the global flags.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     /// `--json`: one JSON value on stdout instead of text.
     pub json: bool,
-    /// `--socket` / `$SWITCHBOARD_SOCKET`.
-    pub socket: Option<PathBuf>,
+    /// `--system` or `--socket`; `None`: what the environment names
+    /// (`SWITCHBOARD_REALM`, `SWITCHBOARD_SOCKET`) or the user realm.
+    pub realm: Option<RealmChoice>,
 }
 
 /// How a command that did not fail ended.
@@ -38,9 +39,18 @@ pub enum Done {
 
 impl Ctx {
     fn options(&self) -> ConnectOptions {
-        match &self.socket {
-            Some(path) => ConnectOptions::new().socket(path),
+        match &self.realm {
+            Some(realm) => ConnectOptions::new().realm(realm.clone()),
             None => ConnectOptions::new(),
+        }
+    }
+
+    /// The socket the command line names (`--socket`, or the system realm's
+    /// for `--system`); `None` when it leaves the realm to the environment.
+    pub fn socket(&self) -> Option<PathBuf> {
+        match self.realm.as_ref()? {
+            RealmChoice::Socket(path) => Some(path.clone()),
+            choice => choice.open(false).ok().map(|realm| realm.socket),
         }
     }
 

@@ -66,10 +66,10 @@ pub enum RpcCommand {
 
 /// The directory of `ncalrpc` endpoints: beside the broker's socket.
 fn ncalrpc_dir(ctx: &Ctx) -> PathBuf {
-    let from_env = std::env::var_os("SWITCHBOARD_SOCKET").filter(|s| !s.is_empty()).map(PathBuf::from);
-    let socket = ctx.socket.clone().or(from_env).unwrap_or_else(|| {
-        switchboard_sys::Realm::user().map_or_else(|_| PathBuf::from("/tmp/switchboard"), |r| r.socket)
-    });
+    let socket = ctx
+        .socket()
+        .or_else(|| switchboard_sys::Realm::from_env().ok().map(|r| r.socket))
+        .unwrap_or_else(|| PathBuf::from("/tmp/switchboard"));
     socket.parent().map_or_else(|| PathBuf::from("/tmp"), Path::to_path_buf).join("ncalrpc")
 }
 
@@ -270,7 +270,7 @@ fn rpc_options(ctx: &Ctx) -> Options {
     Options {
         ncalrpc_dir: ncalrpc_dir(ctx),
         call_timeout: Duration::from_secs(30),
-        broker_socket: ctx.socket.clone(),
+        broker_socket: ctx.socket(),
         ..Options::default()
     }
 }
