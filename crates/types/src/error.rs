@@ -92,7 +92,6 @@ win32_errors! {
     ERROR_SIGNAL_REFUSED = 156, "the recipient process has refused the signal";
     ERROR_MAPPED_ALIGNMENT = 1132, "the base address or the file offset specified does not have the proper alignment";
     ERROR_FILE_INVALID = 1006, "the volume for a file has been externally altered so that the opened file is no longer valid";
-    ERROR_NOT_ENOUGH_QUOTA = 1816, "not enough quota is available to process this command";
 }
 
 impl Win32Error {

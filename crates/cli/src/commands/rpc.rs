@@ -205,7 +205,15 @@ fn start_mapper(
     let listener = listen_local(op, &dir, "EPMAPPER")?;
     let local = Arc::clone(registered);
     let make: MakeInterfaces = Arc::new(move || vec![Mapper::local(Arc::clone(&local)).into_server()]);
-    let limits = switchboard_rpc::tcp::Limits { idle_timeout: Duration::ZERO, ..Default::default() };
+    // Registrations last as long as their association, so the local
+    // mapper never closes idle ones; and its directory is the realm's own
+    // (0700), whose servers are all one user's, so no per-peer share.
+    let defaults = switchboard_rpc::tcp::Limits::default();
+    let limits = switchboard_rpc::tcp::Limits {
+        idle_timeout: Duration::ZERO,
+        max_associations_per_peer: Some(defaults.max_associations),
+        ..defaults
+    };
     threads
         .push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local_with(&listener, "EPMAPPER", &make, limits)));
     lines.push(format!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display()));
