@@ -36,6 +36,16 @@ struct Args {
     /// Largest request frame, in bytes.
     #[arg(long, default_value_t = 65_536)]
     max_frame: usize,
+    /// Connections one user may have at once (root and the broker's own
+    /// user excepted); by default a quarter of --max-clients, and at most a
+    /// sixteenth of the descriptor limit.
+    #[arg(long)]
+    max_conns_per_uid: Option<usize>,
+    /// Handles one user's processes may hold together (root and the
+    /// broker's own user excepted); by default an eighth of the broker's
+    /// handle budget, itself three quarters of the descriptor limit.
+    #[arg(long)]
+    max_handles_per_uid: Option<usize>,
     /// Internal: the background child of a non-foreground start.
     #[arg(long, hide = true)]
     detached: bool,
@@ -78,6 +88,13 @@ fn main() -> ExitCode {
     config.core.max_clients = args.max_clients;
     config.core.max_handles = args.max_handles;
     config.max_frame = args.max_frame;
+    config.limits = switchboard_broker::server::Limits::for_budget(fds, args.max_clients);
+    if let Some(n) = args.max_conns_per_uid {
+        config.limits.max_conns_per_uid = n;
+    }
+    if let Some(n) = args.max_handles_per_uid {
+        config.core.max_handles_per_uid = n;
+    }
     let mut server = match Server::bind(config) {
         Ok(s) => s,
         Err(e @ (StartError::AlreadyRunning { .. } | StartError::SocketInUse { .. })) => {

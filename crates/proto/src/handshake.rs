@@ -52,6 +52,8 @@ pub enum HandshakeStatus {
     VersionMismatch,
     /// The broker refuses this client (for example, too many clients).
     Refused,
+    /// The client's user is at its quota of connections (`ERROR_NOT_ENOUGH_QUOTA`).
+    OverQuota,
 }
 
 /// The broker's answer to a hello.
@@ -79,6 +81,7 @@ impl HandshakeReply {
             HandshakeStatus::Accepted => 0,
             HandshakeStatus::VersionMismatch => 1,
             HandshakeStatus::Refused => 2,
+            HandshakeStatus::OverQuota => 3,
         });
         out.extend_from_slice(&(message.len() as u16).to_le_bytes());
         out.extend_from_slice(message);
@@ -95,6 +98,7 @@ impl HandshakeReply {
             0 => HandshakeStatus::Accepted,
             1 => HandshakeStatus::VersionMismatch,
             2 => HandshakeStatus::Refused,
+            3 => HandshakeStatus::OverQuota,
             other => return Err(HandshakeError::BadStatus(other)),
         };
         let len = usize::from(u16::from_le_bytes([buf[13], buf[14]]));

@@ -273,14 +273,13 @@ impl Connection {
                     reply.message,
                 ));
             }
-            HandshakeStatus::Refused => {
-                return Err(Error::new(
-                    ErrorKind::Refused,
-                    Win32Error::ERROR_NO_SYSTEM_RESOURCES,
-                    "Connect",
-                    None,
-                    reply.message,
-                ));
+            HandshakeStatus::Refused | HandshakeStatus::OverQuota => {
+                let code = if reply.status == HandshakeStatus::OverQuota {
+                    Win32Error::ERROR_NOT_ENOUGH_QUOTA
+                } else {
+                    Win32Error::ERROR_NO_SYSTEM_RESOURCES
+                };
+                return Err(Error::new(ErrorKind::Refused, code, "Connect", None, reply.message));
             }
         }
         Ok(Self {

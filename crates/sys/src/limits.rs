@@ -15,6 +15,24 @@ pub fn raise_fd_limit() -> u64 {
     getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
+/// The limit on open descriptors in force now (the soft limit).
+pub fn fd_limit() -> u64 {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// Gives memory the allocator holds but no longer uses back to the system
+/// (`malloc_trim`), as a server does after a burst: a client that queued
+/// megabytes of replies and left should not leave the broker that large.
+pub fn give_back_memory() {
+    // SAFETY: malloc_trim only releases free memory at the top of glibc's
+    // heaps and arenas; it touches no memory that is in use, takes no
+    // pointer, and is safe to call from any thread at any time.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

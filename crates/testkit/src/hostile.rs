@@ -48,10 +48,26 @@ impl ProcessBroker {
     ///
     /// As [`ProcessBroker::start`].
     pub fn start_with_env(exe: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(Command::new(exe), args, env)
+    }
+
+    /// As [`ProcessBroker::start`], with at most `fds` open descriptors
+    /// (through util-linux's `prlimit`, which then runs the broker itself).
+    ///
+    /// # Panics
+    ///
+    /// As [`ProcessBroker::start`].
+    pub fn start_with_fd_limit(exe: &str, fds: u32, args: &[&str]) -> Self {
+        let mut command = Command::new("prlimit");
+        command.arg(format!("--nofile={fds}:{fds}")).arg(exe);
+        Self::spawn(command, args, &[])
+    }
+
+    fn spawn(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::Builder::new().prefix("switchboard-hostile-").tempdir().expect("temporary realm");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod realm");
         let socket = dir.path().join("broker.sock");
-        let child = Command::new(exe)
+        let child = command
             .arg("--foreground")
             .arg("--socket")
             .arg(&socket)
@@ -86,6 +102,16 @@ impl ProcessBroker {
     /// The broker's pid.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// A figure from `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`), or 0.
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Whether the process is still running; if not, how it ended.

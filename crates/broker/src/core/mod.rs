@@ -63,6 +63,16 @@ pub struct Config {
     pub max_clients: usize,
     /// Handles one client may hold.
     pub max_handles: usize,
+    /// Handles all the clients of one user together may hold (root and the
+    /// broker's own user excepted): each may cost the broker a descriptor,
+    /// and one user must not take them all.
+    pub max_handles_per_uid: usize,
+    /// Handles all clients together may hold: kept below the broker's
+    /// descriptor limit, so that it can still accept and answer.
+    pub max_total_handles: usize,
+    /// Clients and handles root may have beyond the totals, to reach and
+    /// repair a broker that others filled.
+    pub root_reserve: usize,
     /// Undecodable frames tolerated before the client is dropped.
     pub max_malformed: u32,
     /// The broker's own user (it may always be stopped by it).
@@ -95,6 +105,9 @@ impl Default for Config {
         Self {
             max_clients: 4096,
             max_handles: 16_384,
+            max_handles_per_uid: 16_384,
+            max_total_handles: 1 << 20,
+            root_reserve: 64,
             max_malformed: 8,
             owner_uid: 0,
             pid: std::process::id(),
@@ -157,6 +170,9 @@ pub struct Core {
     /// Events (registry notifications) a lock kept from being set, each
     /// holding a reference, with when the timer first retried them.
     sync_signals: Vec<(ObjectId, Option<Instant>)>,
+    /// Handles held per user, and by everyone.
+    handles_by_uid: HashMap<u32, usize>,
+    handles_total: usize,
     out: VecDeque<Output>,
     /// Descriptors a handler attaches to the reply it is producing.
     attach: Vec<OwnedFd>,
@@ -194,6 +210,8 @@ impl Core {
             atoms: switchboard_types::AtomTable::new(),
             pipes: pipe::Pipes::default(),
             mailslots: mailslot::Mailslots::default(),
+            handles_by_uid: HashMap::new(),
+            handles_total: 0,
             out: VecDeque::new(),
             attach: Vec::new(),
             received: Vec::new(),
@@ -204,7 +222,10 @@ impl Core {
     /// A client finished its handshake. Refused when the broker already
     /// serves `max_clients`; the reason is for the client.
     pub fn client_connected(&mut self, id: ClientId, cred: Credentials) -> Result<(), String> {
-        if self.clients.len() >= self.config.max_clients {
+        // Root keeps a reserve beyond the limit, to repair a broker that others filled.
+        let limit =
+            if cred.uid == 0 { self.config.max_clients + self.config.root_reserve } else { self.config.max_clients };
+        if self.clients.len() >= limit {
             let reason = format!("the broker already serves its limit of {} clients", self.config.max_clients);
             tracing::warn!(client = id.0, pid = cred.pid, uid = cred.uid, %reason, "refused client");
             return Err(reason);
@@ -242,6 +263,7 @@ impl Core {
         );
         self.cancel_pipe_waits(id);
         self.uncount_all_sleeps(std::mem::take(&mut client.sleeps));
+        self.uncharge_handles(client.cred.uid, client.handles.len());
         for (_, entry) in client.handles.drain() {
             self.drop_handle_ref(entry.object);
         }
@@ -368,8 +390,55 @@ impl Core {
         Ok((entry.object, entry))
     }
 
+    /// Fails unless the caller may hold one more handle: its process's
+    /// limit (`ERROR_NO_SYSTEM_RESOURCES`), its user's quota
+    /// (`ERROR_NOT_ENOUGH_QUOTA`), and the broker's budget.
+    fn handle_quota(&self, cx: &Cx) -> Result<(), WireError> {
+        let client = self.client(cx.client)?;
+        let uid = client.cred.uid;
+        let limit = self.config.max_handles;
+        if client.handles.len() >= limit {
+            return Err(WireError::new(
+                Win32Error::ERROR_NO_SYSTEM_RESOURCES,
+                format!("the process already holds its limit of {limit} handles"),
+            ));
+        }
+        let held = self.handles_by_uid.get(&uid).copied().unwrap_or(0);
+        let quota = self.config.max_handles_per_uid;
+        if uid != 0 && uid != self.config.owner_uid && held >= quota {
+            return Err(WireError::new(
+                Win32Error::ERROR_NOT_ENOUGH_QUOTA,
+                format!("uid {uid}'s processes already hold {held} handles, the user's quota"),
+            ));
+        }
+        let budget = if uid == 0 {
+            self.config.max_total_handles + self.config.root_reserve
+        } else {
+            self.config.max_total_handles
+        };
+        if self.handles_total >= budget {
+            return Err(WireError::new(
+                Win32Error::ERROR_NO_SYSTEM_RESOURCES,
+                format!("the broker already holds {} handles, its limit", self.handles_total),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `n` handles of `uid` closed.
+    fn uncharge_handles(&mut self, uid: u32, n: usize) {
+        if let Some(held) = self.handles_by_uid.get_mut(&uid) {
+            *held = held.saturating_sub(n);
+            if *held == 0 {
+                self.handles_by_uid.remove(&uid);
+            }
+        }
+        self.handles_total = self.handles_total.saturating_sub(n);
+    }
+
     /// Gives the client a handle to an object with the access granted.
     fn add_handle(&mut self, cx: &Cx, object: ObjectId, access: AccessMask) -> Result<Handle, WireError> {
+        self.handle_quota(cx)?;
         let limit = self.config.max_handles;
         let client = self
             .clients
@@ -381,6 +450,9 @@ impl Core {
                 format!("the process already holds its limit of {limit} handles"),
             )
         })?;
+        let uid = client.cred.uid;
+        *self.handles_by_uid.entry(uid).or_default() += 1;
+        self.handles_total += 1;
         if let Some(e) = self.store.get_mut(object) {
             e.handles += 1;
         }

@@ -29,13 +29,8 @@ impl Core {
         security: &p::Security,
         make: impl FnOnce() -> Box<dyn Object>,
     ) -> Result<p::Created, WireError> {
+        self.handle_quota(cx)?;
         let client = self.client(cx.client)?;
-        if client.handles.len() >= self.config.max_handles {
-            return Err(err(
-                Win32Error::ERROR_NO_SYSTEM_RESOURCES,
-                format!("the process already holds its limit of {} handles", self.config.max_handles),
-            ));
-        }
         let sd = match &security.sddl {
             Some(text) => SecurityDescriptor::parse_sddl(text, &client.token.user_sid())
                 .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?,
@@ -256,9 +251,10 @@ impl Handler for Core {
     }
 
     fn close(&mut self, cx: &mut Cx, req: p::Close) -> Response<()> {
-        let removed = self.clients.get_mut(&cx.client).and_then(|c| c.handles.remove(req.handle));
+        let removed = self.clients.get_mut(&cx.client).and_then(|c| Some((c.cred.uid, c.handles.remove(req.handle)?)));
         ready(match removed {
-            Some(entry) => {
+            Some((uid, entry)) => {
+                self.uncharge_handles(uid, 1);
                 self.drop_handle_ref(entry.object);
                 Ok(())
             }

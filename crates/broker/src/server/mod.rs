@@ -6,11 +6,10 @@
 //! replies they never read) without disturbing the others.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read as _, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
-use std::path::PathBuf;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +22,12 @@ use switchboard_proto::{
 use switchboard_sys::{PeerCred, Realm, RealmKind};
 
 use crate::core::{ClientId, Config, Core, Credentials, Output};
+
+mod limits;
+mod start;
+pub use limits::Limits;
+pub use start::StartError;
+use start::{io_err, refuse_if_served, registry_dir, take_lock};
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -42,94 +47,28 @@ pub struct ServerConfig {
     pub max_frame: usize,
     /// Unsent reply bytes one client may accumulate before it is dropped.
     pub max_write_buffer: usize,
+    /// Connections per user, handshake and frame time, replies' memory.
+    pub limits: Limits,
 }
 
 impl ServerConfig {
     /// Defaults for a realm.
     pub fn new(realm: Realm) -> Self {
+        let fds = switchboard_sys::limits::fd_limit();
+        let (max_handles_per_uid, max_total_handles) = limits::handle_budget(fds);
         let core = Config {
             owner_uid: switchboard_sys::current_uid(),
             socket: realm.socket.display().to_string(),
             realm: realm.kind.to_string(),
             registry_dir: Some(registry_dir(&realm)),
             verify_threads: true,
+            max_handles_per_uid,
+            max_total_handles,
             ..Config::default()
         };
-        Self { realm, core, max_frame: switchboard_proto::frame::DEFAULT_MAX_FRAME, max_write_buffer: 8 << 20 }
+        let limits = Limits::for_budget(fds, core.max_clients);
+        Self { realm, core, max_frame: switchboard_proto::frame::DEFAULT_MAX_FRAME, max_write_buffer: 8 << 20, limits }
     }
-}
-
-/// Where a realm keeps its registry hives: `$XDG_DATA_HOME/switchboard/registry`
-/// (else `~/.local/share/…`) for a user realm, `/var/lib/switchboard/registry`
-/// for the system realm, and beside the socket for a realm named by its socket.
-fn registry_dir(realm: &Realm) -> std::path::PathBuf {
-    use switchboard_sys::RealmKind;
-    let beside_socket =
-        || realm.socket.parent().map_or_else(|| "/tmp".into(), std::path::Path::to_path_buf).join("registry");
-    match realm.kind {
-        RealmKind::System => "/var/lib/switchboard/registry".into(),
-        RealmKind::Custom => beside_socket(),
-        RealmKind::User => std::env::var_os("XDG_DATA_HOME")
-            .filter(|d| !d.is_empty())
-            .map(std::path::PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share")))
-            .map_or_else(beside_socket, |d| d.join("switchboard/registry")),
-    }
-}
-
-/// Why the server could not start.
-#[derive(Debug)]
-pub enum StartError {
-    /// Another broker holds the realm's lock.
-    AlreadyRunning {
-        /// Its pid, as it wrote it in the lock file.
-        pid: Option<u32>,
-        /// The lock file.
-        lock: PathBuf,
-    },
-    /// Something already accepts connections on the realm's socket (a
-    /// broker that took it through another lock, or another program): it is
-    /// left alone.
-    SocketInUse {
-        /// The socket.
-        socket: PathBuf,
-        /// The pid of the process listening there, when the kernel says.
-        pid: Option<u32>,
-    },
-    /// A file operation failed.
-    Io {
-        /// What was being done.
-        what: String,
-        /// The error.
-        source: io::Error,
-    },
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::AlreadyRunning { pid: Some(pid), lock } => {
-                write!(f, "a broker is already running for this realm (pid {pid}, lock {})", lock.display())
-            }
-            Self::AlreadyRunning { pid: None, lock } => {
-                write!(f, "a broker is already running for this realm (lock {})", lock.display())
-            }
-            Self::SocketInUse { socket, pid: Some(pid) } => {
-                write!(f, "a broker is already serving {} (pid {pid}); refusing to take it over", socket.display())
-            }
-            Self::SocketInUse { socket, pid: None } => {
-                write!(f, "a broker is already serving {}; refusing to take it over", socket.display())
-            }
-            Self::Io { what, source } => write!(f, "{what}: {source}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> StartError {
-    let what = what.into();
-    move |source| StartError::Io { what, source }
 }
 
 /// Stops a running server from another thread.
@@ -178,6 +117,12 @@ struct Conn {
     /// Descriptors to send with the byte at this offset of `wbuf`.
     attachments: VecDeque<(usize, Vec<OwnedFd>)>,
     wants_write: bool,
+    /// When it was accepted (the handshake's clock).
+    accepted: Instant,
+    /// Since when `rbuf` has held the start of a frame not yet complete.
+    partial_since: Option<Instant>,
+    /// Its requests are not taken while it leaves too many replies unread.
+    paused: bool,
 }
 
 /// A bound broker, ready to run.
@@ -192,6 +137,13 @@ pub struct Server {
     next_token: usize,
     core: Core,
     stop: StopHandle,
+    /// A descriptor kept spare: when the broker runs out, it is let go for
+    /// the moment it takes to accept a client and tell it so.
+    reserve: Option<File>,
+    /// Paused clients whose replies drained: their requests are taken again.
+    resumed: Vec<Token>,
+    /// When the handshake and frame deadlines are next checked.
+    next_sweep: Instant,
     _lock: File,
 }
 
@@ -237,6 +189,9 @@ impl Server {
             next_token: FIRST_CLIENT,
             core,
             stop: StopHandle { waker, flag: Arc::new(AtomicBool::new(false)) },
+            reserve: File::open("/dev/null").ok(),
+            resumed: Vec::new(),
+            next_sweep: Instant::now(),
             _lock: lock,
         })
     }
@@ -269,7 +224,8 @@ impl Server {
             // it, a timer the core sets relative to the present would always
             // lie ahead, and never fire.
             let deadline = self.core.poll_timeout();
-            let timeout = deadline.map(|t| t.saturating_duration_since(Instant::now()) + Duration::from_micros(500));
+            let wake_at = deadline.map_or(self.next_sweep, |d| d.min(self.next_sweep));
+            let timeout = Some(wake_at.saturating_duration_since(Instant::now()) + Duration::from_micros(500));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -284,8 +240,15 @@ impl Server {
                     token => self.on_client(token, event.is_readable(), event.is_writable()),
                 }
             }
-            if deadline.is_some_and(|t| t <= Instant::now()) {
-                self.core.handle_timeout(Instant::now());
+            for token in std::mem::take(&mut self.resumed) {
+                self.on_client(token, true, false);
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|t| t <= now) {
+                self.core.handle_timeout(now);
+            }
+            if self.next_sweep <= now {
+                self.sweep(now);
             }
             self.deliver();
             if self.stop.flag.load(Ordering::SeqCst) || self.core.shutdown_requested() {
@@ -330,6 +293,11 @@ impl Server {
                             continue;
                         }
                     };
+                    if let Some((status, reason)) = self.refusal(&cred) {
+                        tracing::warn!(pid = cred.pid, uid = cred.uid, %reason, "refused a connection");
+                        refuse_now(&mut stream, status, reason);
+                        continue;
+                    }
                     let token = Token(self.next_token);
                     self.next_token += 1;
                     if let Err(e) = self.poll.registry().register(&mut stream, token, Interest::READABLE) {
@@ -349,12 +317,19 @@ impl Server {
                             wbuf: Vec::new(),
                             attachments: VecDeque::new(),
                             wants_write: false,
+                            accepted: Instant::now(),
+                            partial_since: None,
+                            paused: false,
                         },
                     );
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.raw_os_error().is_some_and(is_out_of_descriptors) => {
+                    if !self.refuse_with_reserve() {
+                        break;
+                    }
+                }
                 Err(e) => {
-                    // EMFILE and friends: log and keep serving the clients we have.
                     tracing::warn!(error = %e, "accept failed");
                     break;
                 }
@@ -362,14 +337,81 @@ impl Server {
         }
     }
 
+    /// Why a new connection may not be served, if it may not: its user is
+    /// at its quota of connections, or the broker at its total (beyond
+    /// which only root, within its reserve, is let in).
+    fn refusal(&self, cred: &PeerCred) -> Option<(HandshakeStatus, String)> {
+        let total = self.conns.len();
+        let max = self.config.limits.max_conns;
+        if total >= max + if cred.uid == 0 { self.config.core.root_reserve } else { 0 } {
+            return Some((HandshakeStatus::Refused, format!("the broker already serves its limit of {max} clients")));
+        }
+        let quota = self.config.limits.max_conns_per_uid;
+        if cred.uid != 0 && cred.uid != self.config.core.owner_uid {
+            let mine = self.conns.values().filter(|c| c.cred.uid == cred.uid).count();
+            if mine >= quota {
+                let reason = format!("uid {} already has {mine} connections to the broker, the user's quota", cred.uid);
+                return Some((HandshakeStatus::OverQuota, reason));
+            }
+        }
+        None
+    }
+
+    /// Out of descriptors: lets go of the spare one, accepts one client to
+    /// tell it so at once (rather than leave it waiting in the backlog), and
+    /// takes the spare back. False when there was nothing more to do.
+    fn refuse_with_reserve(&mut self) -> bool {
+        if self.reserve.take().is_none() {
+            tracing::warn!("out of descriptors, and the spare one is in use");
+            return false;
+        }
+        let accepted = match self.listener.accept() {
+            Ok((mut stream, _)) => {
+                let reason = "the broker has run out of descriptors; try again later".to_owned();
+                tracing::warn!(%reason, "refused a connection");
+                refuse_now(&mut stream, HandshakeStatus::Refused, reason);
+                true
+            }
+            Err(_) => false,
+        };
+        self.reserve = File::open("/dev/null").ok();
+        self.reserve.is_some() && accepted
+    }
+
+    /// Drops connections that did not finish their handshake, or a frame
+    /// they began, in time.
+    fn sweep(&mut self, now: Instant) {
+        let limits = &self.config.limits;
+        let late: Vec<(Token, &'static str)> = self
+            .conns
+            .iter()
+            .filter_map(|(token, c)| {
+                if c.phase == Phase::Handshake && now.saturating_duration_since(c.accepted) > limits.handshake_timeout {
+                    Some((*token, "no handshake in time"))
+                } else if c.partial_since.is_some_and(|t| now.saturating_duration_since(t) > limits.frame_timeout) {
+                    Some((*token, "a frame begun was not finished in time"))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (token, reason) in late {
+            self.drop_conn(token, reason);
+        }
+        self.next_sweep = now + Duration::from_millis(500);
+    }
+
     fn on_client(&mut self, token: Token, readable: bool, writable: bool) {
-        if readable {
+        let paused = self.conns.get(&token).is_some_and(|c| c.paused);
+        if readable && !paused {
             // Edge-triggered: read until the socket is drained, a bounded chunk at a time.
             loop {
                 let state = self.read_conn(token);
                 self.process(token);
                 match state {
                     Ok(Read::Drained) => break,
+                    // Paused: what it sent waits in the socket until it reads its replies.
+                    Ok(Read::More) if self.conns.get(&token).is_some_and(|c| c.paused) => break,
                     Ok(Read::More) => {}
                     Ok(Read::Eof) => return self.drop_conn(token, "closed by the client"),
                     Err(e) => return self.drop_conn(token, &format!("read error: {e}")),
@@ -426,12 +468,26 @@ impl Server {
             if conn.phase != Phase::Ready {
                 return;
             }
+            if conn.wbuf.len() >= self.config.limits.pause_reading_at {
+                // Back-pressure: no more of its requests until it reads its replies.
+                conn.paused = true;
+                conn.partial_since = None;
+                return;
+            }
             let (used, parsed) = match split_frame(&conn.rbuf, self.config.max_frame) {
-                Ok(None) => return,
+                Ok(None) => {
+                    if conn.rbuf.is_empty() {
+                        shrink(&mut conn.rbuf);
+                    } else if conn.partial_since.is_none() {
+                        conn.partial_since = Some(now);
+                    }
+                    return;
+                }
                 Ok(Some((used, body))) => (used, decode_body::<RequestFrame>(body)),
                 Err(e) => return self.drop_conn(token, &e.to_string()),
             };
             conn.rbuf.drain(..used);
+            conn.partial_since = None;
             let client = conn.client;
             match parsed {
                 Ok(frame) if usize::from(frame.fds) <= conn.fds_in.len() => {
@@ -518,6 +574,7 @@ impl Server {
                         encode_frame(&frame, &mut conn.wbuf);
                     }
                     self.flush(token);
+                    self.check_queued(token);
                 }
                 Output::Disconnect { client, reason } => {
                     if let Some(&token) = self.by_client.get(&client) {
@@ -550,6 +607,13 @@ impl Server {
             let reason = format!("the client left {} bytes of replies unread", conn.wbuf.len());
             return self.drop_conn(token, &reason);
         }
+        if conn.wbuf.is_empty() {
+            shrink(&mut conn.wbuf);
+        }
+        if conn.paused && conn.wbuf.len() < self.config.limits.pause_reading_at / 2 {
+            conn.paused = false;
+            self.resumed.push(token);
+        }
         if conn.wbuf.is_empty() && conn.phase == Phase::Closing {
             return self.drop_conn(token, "handshake refused");
         }
@@ -562,10 +626,33 @@ impl Server {
         }
     }
 
+    /// Drops a client whose user's clients together leave more replies
+    /// unread than the user's budget (each client alone is bounded by
+    /// back-pressure, but a user may open many).
+    fn check_queued(&mut self, token: Token) {
+        let Some(conn) = self.conns.get(&token) else { return };
+        if conn.wbuf.len() < self.config.limits.pause_reading_at {
+            return;
+        }
+        let uid = conn.cred.uid;
+        let queued: usize = self.conns.values().filter(|c| c.cred.uid == uid).map(|c| c.wbuf.len()).sum();
+        let budget = self.config.limits.max_queued_per_uid;
+        if queued > budget {
+            let reason = format!("uid {uid}'s clients left {queued} bytes of replies unread, past {budget}");
+            self.drop_conn(token, &reason);
+        }
+    }
+
     fn drop_conn(&mut self, token: Token, reason: &str) {
         let Some(mut conn) = self.conns.remove(&token) else {
             return;
         };
+        if conn.wbuf.capacity().max(conn.rbuf.capacity()) > 1 << 20 {
+            // Megabytes of buffers go back to the system, not just to the allocator.
+            drop(std::mem::take(&mut conn.wbuf));
+            drop(std::mem::take(&mut conn.rbuf));
+            switchboard_sys::limits::give_back_memory();
+        }
         let _ = self.poll.registry().deregister(&mut conn.stream);
         if self.by_client.remove(&conn.client).is_some() {
             self.core.client_disconnected(conn.client, reason);
@@ -573,6 +660,26 @@ impl Server {
             tracing::info!(pid = conn.cred.pid, reason, "connection closed before the handshake completed");
         }
     }
+}
+
+/// Lets an emptied buffer's memory go when it had grown large.
+fn shrink(buf: &mut Vec<u8>) {
+    const KEEP: usize = 64 << 10;
+    if buf.capacity() > KEEP {
+        buf.shrink_to(KEEP);
+    }
+}
+
+/// Whether an `accept` error means the process (or the system) is out of descriptors.
+fn is_out_of_descriptors(errno: i32) -> bool {
+    errno == rustix::io::Errno::MFILE.raw_os_error() || errno == rustix::io::Errno::NFILE.raw_os_error()
+}
+
+/// Tells a client at once why it is not served (it reads the answer after
+/// its hello), then closes. A new socket's buffer takes the few bytes.
+fn refuse_now(stream: &mut UnixStream, status: HandshakeStatus, message: String) {
+    let reply = HandshakeReply { version: PROTOCOL_VERSION, pid: std::process::id(), status, message };
+    let _ = stream.write(&reply.encode());
 }
 
 /// Writes the start of `conn.wbuf`. Descriptors go with the first byte of
@@ -591,47 +698,4 @@ fn write_some(conn: &mut Conn) -> io::Result<usize> {
     }
     let end = next.unwrap_or(conn.wbuf.len());
     conn.stream.write(&conn.wbuf[..end])
-}
-
-/// Fails with [`StartError::SocketInUse`] if something accepts connections
-/// on `socket`. The probe does not block: a listener whose backlog is full
-/// still counts as serving. Only a refused connection (or a socket gone
-/// meanwhile) shows the socket is stale; any other error is reported.
-fn refuse_if_served(socket: &std::path::Path) -> Result<(), StartError> {
-    match UnixStream::connect(socket) {
-        Ok(stream) => {
-            let pid = switchboard_sys::peer_credentials(&stream).ok().map(|c| c.pid).filter(|&pid| pid != 0);
-            Err(StartError::SocketInUse { socket: socket.to_owned(), pid })
-        }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-            Err(StartError::SocketInUse { socket: socket.to_owned(), pid: None })
-        }
-        Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound) => Ok(()),
-        Err(e) => Err(io_err(format!("checking whether a broker still serves {}", socket.display()))(e)),
-    }
-}
-
-fn take_lock(path: &std::path::Path) -> Result<File, StartError> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err(format!("opening the lock file {}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            return Err(StartError::AlreadyRunning { pid: text.trim().parse().ok(), lock: path.to_owned() });
-        }
-        Err(fs::TryLockError::Error(e)) => {
-            return Err(io_err(format!("locking {}", path.display()))(e));
-        }
-    }
-    file.set_len(0).map_err(io_err("truncating the lock file"))?;
-    write!(file, "{}", std::process::id()).map_err(io_err("writing the lock file"))?;
-    Ok(file)
 }
