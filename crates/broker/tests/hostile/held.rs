@@ -554,3 +554,28 @@ fn kill_9_storms_leave_the_broker_serving_and_the_mutex_abandoned_to_the_next_wa
         &probe,
     );
 }
+
+#[test]
+fn a_mailslot_counter_page_written_by_a_peer_reads_as_a_count_never_a_crash() {
+    use switchboard_sys::shm::{View, ViewKind};
+    let mut broker = broker();
+    let victim = Victim::new(broker.socket());
+    let mut attacker = RawClient::connect(broker.socket()).unwrap();
+    let name = switchboard_types::MailslotName::parse(r"\\.\mailslot\held.counters").unwrap();
+    let create = p::CreateMailslot { name: name.clone(), max_message_size: 0, security: p::Security::default() };
+    let (_, fds) = attacker.ok(create).unwrap();
+    let page = View::map(fds.last().expect("the counter page"), 0, 16, ViewKind::Write).unwrap();
+    // Sent and received, as a peer may leave them: behind, equal, ahead, at the ends.
+    let cases = [(0, u64::MAX, 0), (u64::MAX, 0, u64::MAX), (u64::MAX, u64::MAX, 0), (5, 7, 0), (7, 5, 2)];
+    let mut counts = Vec::new();
+    for (sent, received, _) in cases {
+        page.write_at(0, &sent.to_le_bytes()).unwrap();
+        page.write_at(8, &received.to_le_bytes()).unwrap();
+        let (status, _) = attacker.ok(p::QueryMailslot { name: name.clone() }).expect("the mailslot query");
+        counts.push(status.count);
+    }
+    let probe = assert_serves(&mut broker, 50);
+    victim.assert_unchanged();
+    assert_eq!(counts, cases.map(|(_, _, count)| count), "counts read from a written page");
+    hostile::report("write a mailslot's sent/received counters, then query", cases.len(), "counts saturate", &probe);
+}
