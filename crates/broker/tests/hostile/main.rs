@@ -8,6 +8,7 @@
 //! (uid 65534) and skip, saying so, when not root.
 
 mod connections;
+mod held;
 mod memory;
 mod sync;
 
