@@ -200,9 +200,9 @@ impl Core {
             .values()
             .map(|s| p::MailslotListing {
                 name: s.name.clone(),
-                max_message_size: s.max_message_size,
-                writers: s.writers,
-                reader_pid: s.reader_pid,
+                max_message_size: Some(s.max_message_size),
+                writers: Some(s.writers),
+                reader_pid: Some(s.reader_pid),
             })
             .collect();
         rows.sort_by_key(|r| r.name.to_uppercase());

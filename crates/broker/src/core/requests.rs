@@ -347,7 +347,7 @@ impl Handler for Core {
                 name: l.name,
                 kind: ObjectKind::NamedPipe,
                 target: None,
-                handles: l.instances,
+                handles: Some(l.instances),
             });
             return ready(Ok(rows.collect()));
         }
@@ -356,7 +356,7 @@ impl Handler for Core {
                 name: l.name,
                 kind: ObjectKind::Mailslot,
                 target: None,
-                handles: l.writers + 1,
+                handles: l.writers.map(|w| w + 1),
             });
             return ready(Ok(rows.collect()));
         }
@@ -367,9 +367,9 @@ impl Handler for Core {
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(name, node)| match node {
-                    Node::Directory => p::DirEntry { name, kind: ObjectKind::Directory, target: None, handles: 0 },
+                    Node::Directory => p::DirEntry { name, kind: ObjectKind::Directory, target: None, handles: Some(0) },
                     Node::Link(t) => {
-                        p::DirEntry { name, kind: ObjectKind::SymbolicLink, target: Some(t.to_string()), handles: 0 }
+                        p::DirEntry { name, kind: ObjectKind::SymbolicLink, target: Some(t.to_string()), handles: Some(0) }
                     }
                     Node::Object(id) => {
                         let e = self.store.get(id);
@@ -377,7 +377,7 @@ impl Handler for Core {
                             name,
                             kind: e.map_or(ObjectKind::Event, |e| e.object.kind()),
                             target: None,
-                            handles: e.map_or(0, |e| e.handles),
+                            handles: e.map(|e| e.handles),
                         }
                     }
                 })
