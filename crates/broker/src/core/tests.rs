@@ -620,4 +620,5 @@ fn connect_named_pipe_on_a_client_handle_is_invalid_function() {
     assert_eq!(w.call(2, Request::DisconnectPipe(disconnect)).unwrap_err().code, Win32Error::ERROR_INVALID_FUNCTION);
 }
 
+mod diagnostics;
 mod random;
