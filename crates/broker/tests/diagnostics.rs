@@ -1,13 +1,20 @@
 //! Diagnostics across users (issue 12, "the trust boundary"): names are for
 //! everyone, as Windows lets anyone enumerate `\BaseNamedObjects`; handles,
 //! security descriptors, states, holders and mailslot queues are for root,
-//! the same user, or whoever the object's DACL grants `READ_CONTROL`.
+//! the same user, or whoever the object's DACL grants `READ_CONTROL`. The
+//! broker's log is its owner's alone.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use switchboard::mailslot::{self, MailslotOptions};
-use switchboard::{Connection, EventOptions};
-use switchboard_testkit::TestBroker;
+use switchboard::{ConnectOptions, Connection, EventOptions};
 use switchboard_testkit::role::{self, Role};
+use switchboard_testkit::{TestBroker, eventually};
 
+const BROKER: &str = env!("CARGO_BIN_EXE_switchboardd");
 const NOBODY: u32 = 65_534;
 
 /// Reports `what ok` or `what <error code>`.
@@ -133,4 +140,31 @@ fn another_users_mailslot_lists_by_name_only_and_cannot_be_queried() {
     assert_eq!(child.expect_line("LISTED"), r"diag\roots None None None");
     assert_eq!(child.expect_line("LISTED"), "end");
     child.wait_success();
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_background_brokers_log_is_readable_by_its_owner_only_even_when_it_existed() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("logged.sock");
+    let log = dir.path().join("logged.sock.log");
+    std::fs::write(&log, "an earlier run\n").unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let started = Command::new(BROKER)
+        .arg("--socket")
+        .arg(&socket)
+        .env("SWITCHBOARD_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let conn = ConnectOptions::new().socket(&socket).autostart(false).connect().unwrap();
+    let logged = mode(&log);
+    conn.shutdown_broker().unwrap();
+    assert!(eventually(Duration::from_secs(10), || !socket.exists()), "the broker did not stop");
+    assert_eq!(logged, 0o600);
+    assert!(std::fs::read_to_string(&log).unwrap().starts_with("an earlier run\n"), "the old log is kept");
 }
