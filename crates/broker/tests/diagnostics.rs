@@ -77,7 +77,7 @@ fn another_user_may_show_and_check_only_objects_whose_dacl_grants_it_read_contro
         let readable = conn.show("Global\\readable");
         report("SHOW-READABLE", &readable);
         // Root's handle on it is root's business.
-        role::report(&format!("HOLDERS {}", readable.map(|i| i.holders.len()).unwrap_or(usize::MAX)));
+        role::report(&format!("HOLDERS {}", readable.map_or(usize::MAX, |i| i.holders.len())));
         report("ACCESS-PRIVATE", &conn.check_access("Global\\private", NOBODY, NOBODY, vec![]));
         report("ACCESS-READABLE", &conn.check_access("Global\\readable", NOBODY, NOBODY, vec![]));
         let listing = conn.list_directory("\\BaseNamedObjects").unwrap();

@@ -78,7 +78,7 @@ enum Command {
     },
     /// Show one object: kind, path, state, security and who holds handles.
     ///
-    /// Needs READ_CONTROL on the object (its owner and root have it); the
+    /// Needs `READ_CONTROL` on the object (its owner and root have it); the
     /// holders are your own user's handles unless you are root.
     Show {
         /// A program name (`E`, `Global\E`) or an absolute path (`\BaseNamedObjects\E`).
@@ -92,7 +92,7 @@ enum Command {
     },
     /// Explain what a user may do with an object, and which ACE decided.
     ///
-    /// Needs READ_CONTROL on the object (its owner and root have it).
+    /// Needs `READ_CONTROL` on the object (its owner and root have it).
     Access {
         /// A program name or an absolute path.
         name: String,

@@ -69,7 +69,7 @@ pub enum MailslotCommand {
     ///
     /// How many messages wait, the next one's size and the read timeout are
     /// known only to the reader (`GetMailslotInfo` needs its handle): `mailslot
-    /// serve NAME --hold` shows them. Needs READ_CONTROL on the mailslot
+    /// serve NAME --hold` shows them. Needs `READ_CONTROL` on the mailslot
     /// (its creator and root have it). Never starts a broker.
     Info {
         /// The mailslot: `NAME` for `\\.\mailslot\NAME`, or the full `\\.\mailslot\NAME`.
@@ -78,7 +78,7 @@ pub enum MailslotCommand {
     /// List the mailslots with their writers and reader; never starts a broker.
     ///
     /// Another user's mailslot shows its name only (`-` for the rest) unless
-    /// it grants you READ_CONTROL.
+    /// it grants you `READ_CONTROL`.
     Ls,
 }
 
