@@ -2,9 +2,11 @@
 //! handles, security and lifetimes.
 //!
 //! [`core`] is the object manager without I/O; [`server`] is the
-//! single-threaded mio event loop around it. The `switchboardd` binary parses
-//! its command line and runs a [`server::Server`].
+//! single-threaded mio event loop around it; [`logfile`] opens the
+//! background broker's log, for its owner's eyes only. The `switchboardd`
+//! binary parses its command line and runs a [`server::Server`].
 #![forbid(unsafe_code)]
 
 pub mod core;
+pub mod logfile;
 pub mod server;

@@ -131,7 +131,7 @@ fn start_in_background(realm: &switchboard_sys::Realm) -> ExitCode {
         eprintln!("switchboardd: a broker is already serving {}", realm.socket.display());
         return ExitCode::from(EXIT_ALREADY_RUNNING);
     }
-    let log = match std::fs::OpenOptions::new().create(true).append(true).open(&realm.log) {
+    let log = match switchboard_broker::logfile::open_private_log(&realm.log) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("switchboardd: cannot open the log {}: {e}", realm.log.display());

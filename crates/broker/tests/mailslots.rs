@@ -164,7 +164,7 @@ fn mailslots_are_listed_with_their_writers() {
     let w2 = MailslotWriter::open(&conn, NAME).unwrap();
     let rows = mailslot::list(&conn).unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].name.as_str(), rows[0].max_message_size, rows[0].writers), (r"test\slot", 424, 2));
+    assert_eq!((rows[0].name.as_str(), rows[0].max_message_size, rows[0].writers), (r"test\slot", Some(424), Some(2)));
     drop((w1, w2, slot));
     assert!(mailslot::list(&conn).unwrap().is_empty(), "the name goes with the reader");
 }

@@ -77,17 +77,22 @@ enum Command {
         path: String,
     },
     /// Show one object: kind, path, state, security and who holds handles.
+    ///
+    /// Needs `READ_CONTROL` on the object (its owner and root have it); the
+    /// holders are your own user's handles unless you are root.
     Show {
         /// A program name (`E`, `Global\E`) or an absolute path (`\BaseNamedObjects\E`).
         name: String,
     },
-    /// List open handles.
+    /// List open handles: your own user's, or every user's for root.
     Handles {
         /// Only this process's handles.
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
     },
     /// Explain what a user may do with an object, and which ACE decided.
+    ///
+    /// Needs `READ_CONTROL` on the object (its owner and root have it).
     Access {
         /// A program name or an absolute path.
         name: String,

@@ -104,3 +104,26 @@ fn atoms_added_by_one_command_are_found_by_the_next() {
         found.split_whitespace().find(|w| w.starts_with("0x"))
     );
 }
+
+#[test]
+fn another_user_is_refused_show_and_access_with_exit_5_and_sees_names_only() {
+    use std::os::unix::process::CommandExt;
+    if !switchboard_testkit::is_root() {
+        eprintln!("skipped: running the command under another uid needs root");
+        return;
+    }
+    let broker = TestBroker::start();
+    broker.open_to_all_users();
+    let conn = broker.connect();
+    let _private = switchboard::EventOptions::new().create(&conn, "Global\\private").unwrap();
+    let as_nobody = |args: &[&str]| cli(&broker, args).uid(65_534).gid(65_534).output().unwrap();
+    let show = as_nobody(&["show", "Global\\private"]);
+    assert_eq!(show.status.code(), Some(5), "{show:?}");
+    assert!(stderr(&show).contains("READ_CONTROL"), "{}", stderr(&show));
+    assert_eq!(as_nobody(&["access", "Global\\private", "--user", "65534"]).status.code(), Some(5));
+    let listed = stdout(&as_nobody(&["ls", "\\BaseNamedObjects"]));
+    let row = listed.lines().find(|l| l.starts_with("private ")).unwrap_or_default();
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["private", "Event", "-"], "{listed}");
+    let handles = stdout(&as_nobody(&["handles"]));
+    assert!(!handles.contains("private"), "{handles}");
+}

@@ -19,7 +19,7 @@ fn wait_listed(broker: &TestBroker, server: &mut Proc, name: &str) -> u32 {
         if let Some(status) = server.child().try_wait().unwrap() {
             panic!("mailslot serve {name} exited early: {status}");
         }
-        reader_pid = mailslot::list(&conn).unwrap().into_iter().find(|m| m.name == name).map(|m| m.reader_pid);
+        reader_pid = mailslot::list(&conn).unwrap().into_iter().find(|m| m.name == name).and_then(|m| m.reader_pid);
         reader_pid.is_some()
     });
     assert!(listed, "mailslot serve {name} never created its mailslot");

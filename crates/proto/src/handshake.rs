@@ -6,7 +6,7 @@
 //! status (u8), message length (u16 LE), message (UTF-8).
 
 /// The version of the control protocol this build speaks.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 const MAGIC: &[u8; 4] = b"SWBD";
 

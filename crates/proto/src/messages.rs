@@ -39,11 +39,14 @@ protocol_table! {
     Status => status(StatusRequest) -> BrokerStatus;
     /// The entries of a namespace directory.
     ListDirectory => list_directory(ListDirectory) -> Vec<DirEntry>;
-    /// One object's kind, holders, security and state.
+    /// One object's kind, holders, security and state; needs `READ_CONTROL`
+    /// on the object (or root).
     Show => show(Show) -> ObjectInfo;
-    /// Open handles, of every client or of one process.
+    /// Open handles, of every client or of one process: only the caller's
+    /// own user's, unless the caller is root.
     ListHandles => list_handles(ListHandles) -> Vec<HandleInfo>;
-    /// What a given user may do with an object, and which ACE decided.
+    /// What a given user may do with an object, and which ACE decided;
+    /// needs `READ_CONTROL` on the object (or root).
     CheckAccess => check_access(CheckAccess) -> AccessReport;
     /// Stop the broker (its owner or root only).
     Shutdown => shutdown(Shutdown) -> ();
@@ -67,9 +70,11 @@ protocol_table! {
     CreateMailslot => create_mailslot(CreateMailslot) -> Handle;
     /// `CreateFile` on `\\.\mailslot\NAME`: a writer. Carries a sending end.
     OpenMailslot => open_mailslot(OpenMailslot) -> MailslotOpened;
-    /// Every mailslot with its writers.
+    /// Every mailslot's name, with its writers and reader where the caller
+    /// may read the mailslot's security (`READ_CONTROL`, or root).
     ListMailslots => list_mailslots(ListMailslots) -> Vec<MailslotListing>;
-    /// A mailslot's count and next message size, asked by any process (`GetMailslotInfo` from outside).
+    /// A mailslot's count and next message size, asked by any process with
+    /// `READ_CONTROL` on it, or root (`GetMailslotInfo` from outside).
     QueryMailslot => query_mailslot(QueryMailslot) -> MailslotStatus;
     /// `CreateFileMapping` backed by memory (a pagefile section). Carries the section's descriptor.
     CreateSection => create_section(CreateSection) -> SectionOpened;
@@ -418,8 +423,11 @@ pub struct DirEntry {
     pub kind: ObjectKind,
     /// For a symbolic link, where it points.
     pub target: Option<String>,
-    /// Open handles to it.
-    pub handles: u32,
+    /// Open handles to it (0 for a directory or a link); `None` for an
+    /// object whose security the caller may not read (`READ_CONTROL`):
+    /// anyone may enumerate names, as on Windows, but not what others do
+    /// with them.
+    pub handles: Option<u32>,
 }
 
 /// Which object: by name (as a program names it) or by absolute path.

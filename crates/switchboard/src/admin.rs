@@ -26,7 +26,9 @@ impl Connection {
         self.call(p::StatusRequest, "Status", None)
     }
 
-    /// The entries of a namespace directory (`\` for the root).
+    /// The entries of a namespace directory (`\` for the root). Every name is
+    /// listed; an object's handle count only where the caller may read its
+    /// security (`READ_CONTROL`).
     pub fn list_directory(&self, path: &str) -> Result<Vec<DirEntry>> {
         let op = "ListDirectory";
         let parsed = NamespacePath::parse(path)
@@ -35,18 +37,23 @@ impl Connection {
     }
 
     /// One object's kind, holders, security and state.
+    ///
+    /// Needs `READ_CONTROL` on the object (its owner and root have it);
+    /// otherwise `ERROR_ACCESS_DENIED`. The holders are the caller's own
+    /// user's handles, or every handle for root.
     pub fn show(&self, name: &str) -> Result<ObjectInfo> {
         let op = "Show";
         self.call(p::Show { target: target(op, name)? }, op, Some(name))
     }
 
-    /// Open handles: every process's, or one process's.
+    /// Open handles: every process's, or one process's. Other users'
+    /// handles are left out unless the caller is root.
     pub fn handles(&self, pid: Option<u32>) -> Result<Vec<HandleInfo>> {
         self.call(p::ListHandles { pid }, "ListHandles", None)
     }
 
     /// What user `uid` (with these groups) may do with an object, and which
-    /// ACE decided.
+    /// ACE decided. Needs `READ_CONTROL` on the object (or root).
     pub fn check_access(&self, name: &str, uid: u32, gid: u32, groups: Vec<u32>) -> Result<AccessReport> {
         let op = "CheckAccess";
         self.call(p::CheckAccess { target: target(op, name)?, uid, gid, groups }, op, Some(name))

@@ -462,13 +462,22 @@ impl MailslotWriter {
 
 /// A mailslot's count and next message size, from any process (the reader
 /// need not be reading).
+///
+/// # Windows equivalent
+///
+/// `GetMailslotInfo`, which Windows answers only on the reader's handle;
+/// asking by name is an extension, so the broker answers only callers who
+/// may read the mailslot's security (`READ_CONTROL`, its owner, or root)
+/// and refuses others with `ERROR_ACCESS_DENIED`.
 pub fn query(conn: &Connection, name: &str) -> Result<MailslotStatus> {
     let op = "GetMailslotInfo";
     let parsed = parse(op, name)?;
     conn.call(p::QueryMailslot { name: parsed }, op, Some(name))
 }
 
-/// Every mailslot of the realm.
+/// Every mailslot of the realm. Another user's mailslot shows its name
+/// only (the other fields `None`) unless its security grants the caller
+/// `READ_CONTROL`; root sees everything.
 pub fn list(conn: &Connection) -> Result<Vec<MailslotListing>> {
     conn.call(p::ListMailslots, "ListMailslots", None)
 }

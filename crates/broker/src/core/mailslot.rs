@@ -18,9 +18,10 @@ use switchboard_sys::shm::CounterPage;
 
 use switchboard_proto as p;
 use switchboard_proto::WireError;
-use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor};
+use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor, Token};
 use switchboard_types::{Handle, MailslotName, ObjectKind, Win32Error};
 
+use super::diagnostics::{inspect_denied, may_inspect};
 use super::objects::{Entry, Object, ObjectId};
 use super::pipe::{FILE_MAPPING, FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_WRITE_DATA};
 use super::{Core, Cx};
@@ -193,29 +194,41 @@ impl Core {
         Ok(p::MailslotOpened { handle, max_message_size })
     }
 
-    pub(super) fn mailslot_list(&self) -> Vec<p::MailslotListing> {
+    /// Every mailslot's name; its size, writers and reader only where
+    /// `token` may read the mailslot's security (see [`may_inspect`]).
+    pub(super) fn mailslot_list(&self, token: &Token) -> Vec<p::MailslotListing> {
         let mut rows: Vec<p::MailslotListing> = self
             .mailslots
             .slots
             .values()
-            .map(|s| p::MailslotListing {
-                name: s.name.clone(),
-                max_message_size: s.max_message_size,
-                writers: s.writers,
-                reader_pid: s.reader_pid,
+            .map(|s| {
+                let visible = may_inspect(token, &s.security, &FILE_MAPPING).is_ok();
+                p::MailslotListing {
+                    name: s.name.clone(),
+                    max_message_size: visible.then_some(s.max_message_size),
+                    writers: visible.then_some(s.writers),
+                    reader_pid: visible.then_some(s.reader_pid),
+                }
             })
             .collect();
         rows.sort_by_key(|r| r.name.to_uppercase());
         rows
     }
 
-    pub(super) fn mailslot_query(&self, name: &MailslotName) -> Result<p::MailslotStatus, WireError> {
+    /// `GetMailslotInfo` asked by name from any process.
+    ///
+    /// Windows answers it only on the reader's own handle; asking from
+    /// outside is our extension, so it is limited to callers who may read
+    /// the mailslot's security (`READ_CONTROL`, the owner, or root).
+    pub(super) fn mailslot_query(&self, token: &Token, name: &MailslotName) -> Result<p::MailslotStatus, WireError> {
         local(name)?;
         let slot = self
             .mailslots
             .slots
             .get(&name.key())
             .ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, "no such mailslot"))?;
+        may_inspect(token, &slot.security, &FILE_MAPPING)
+            .map_err(|d| inspect_denied("querying", &format!("\\\\.\\mailslot\\{}", slot.name), &slot.security, &d))?;
         let sent = slot.page.counter(0).load(Ordering::SeqCst);
         let received = slot.page.counter(1).load(Ordering::SeqCst);
         let flags = RecvFlags::PEEK | RecvFlags::TRUNC | RecvFlags::DONTWAIT;

@@ -15,6 +15,7 @@
 //! after one of the calls above. [`Core::shutdown_requested`] turns true when
 //! a client asked the broker to stop.
 
+mod diagnostics;
 mod handles;
 mod mailslot;
 mod namespace;

@@ -99,7 +99,7 @@ impl Core {
         self.add_handle(cx, id, granted)
     }
 
-    fn resolve_target(&self, target: &p::Target) -> Result<(String, Node), WireError> {
+    pub(super) fn resolve_target(&self, target: &p::Target) -> Result<(String, Node), WireError> {
         let resolved = match target {
             p::Target::Name(n) => self.namespace.resolve_name(n)?,
             p::Target::Path(path) => self.namespace.resolve_path(path)?,
@@ -109,36 +109,9 @@ impl Core {
             Resolved::Vacant { .. } => Err(err(Win32Error::ERROR_FILE_NOT_FOUND, "no such object".to_owned())),
         }
     }
-
-    fn holders(&self, id: ObjectId) -> Vec<p::HandleInfo> {
-        let mut rows: Vec<p::HandleInfo> = self
-            .clients
-            .values()
-            .flat_map(|c| {
-                c.handles
-                    .iter()
-                    .filter(|(_, e)| e.object == id)
-                    .map(|(h, e)| self.handle_info(c, h, e.object, e.access))
-            })
-            .collect();
-        rows.sort_by_key(|r| (r.pid, r.handle));
-        rows
-    }
-
-    fn handle_info(&self, c: &super::Client, handle: Handle, object: ObjectId, access: AccessMask) -> p::HandleInfo {
-        let entry = self.store.get(object);
-        p::HandleInfo {
-            pid: c.cred.pid,
-            uid: c.cred.uid,
-            handle,
-            kind: entry.map_or(ObjectKind::Event, |e| e.object.kind()),
-            path: entry.and_then(|e| e.path.as_ref().map(ToString::to_string)),
-            access: access.bits(),
-        }
-    }
 }
 
-fn node_kind(node: &Node) -> ObjectKind {
+pub(super) fn node_kind(node: &Node) -> ObjectKind {
     match node {
         Node::Directory => ObjectKind::Directory,
         Node::Link(_) => ObjectKind::SymbolicLink,
@@ -310,169 +283,23 @@ impl Handler for Core {
     }
 
     fn status(&mut self, cx: &mut Cx, _req: p::StatusRequest) -> Response<p::BrokerStatus> {
-        let mut objects = self.namespace.counts();
-        for kind in [
-            ObjectKind::Event,
-            ObjectKind::Mutex,
-            ObjectKind::Semaphore,
-            ObjectKind::NamedPipe,
-            ObjectKind::Mailslot,
-            ObjectKind::Section,
-        ] {
-            let count = self.store.iter().filter(|(_, e)| e.object.kind() == kind).count();
-            objects.push((kind, count as u32));
-        }
-        ready(Ok(p::BrokerStatus {
-            pid: self.config.pid,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            protocol: switchboard_proto::PROTOCOL_VERSION,
-            uptime_ms: cx.now.saturating_duration_since(self.started).as_millis() as u64,
-            socket: self.config.socket.clone(),
-            realm: self.config.realm.clone(),
-            clients: self.clients.len() as u32,
-            handles: self.clients.values().map(|c| c.handles.len() as u32).sum(),
-            objects,
-            atoms: self.atoms.len() as u32,
-        }))
+        ready(Ok(self.diag_status(cx)))
     }
 
-    fn list_directory(&mut self, _cx: &mut Cx, req: p::ListDirectory) -> Response<Vec<p::DirEntry>> {
-        if req.path.as_str().eq_ignore_ascii_case("\\Device\\NamedPipe") {
-            // NPFS is flat and its names may hold backslashes: list the pipes themselves.
-            let rows = self.pipe_list().into_iter().map(|l| p::DirEntry {
-                name: l.name,
-                kind: ObjectKind::NamedPipe,
-                target: None,
-                handles: l.instances,
-            });
-            return ready(Ok(rows.collect()));
-        }
-        if req.path.as_str().eq_ignore_ascii_case("\\Device\\Mailslot") {
-            let rows = self.mailslot_list().into_iter().map(|l| p::DirEntry {
-                name: l.name,
-                kind: ObjectKind::Mailslot,
-                target: None,
-                handles: l.writers + 1,
-            });
-            return ready(Ok(rows.collect()));
-        }
-        let result = match self.namespace.resolve_path(&req.path) {
-            Ok(Resolved::Found { path, node: Node::Directory }) => Ok(self
-                .namespace
-                .list(&path)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(name, node)| match node {
-                    Node::Directory => p::DirEntry { name, kind: ObjectKind::Directory, target: None, handles: 0 },
-                    Node::Link(t) => {
-                        p::DirEntry { name, kind: ObjectKind::SymbolicLink, target: Some(t.to_string()), handles: 0 }
-                    }
-                    Node::Object(id) => {
-                        let e = self.store.get(id);
-                        p::DirEntry {
-                            name,
-                            kind: e.map_or(ObjectKind::Event, |e| e.object.kind()),
-                            target: None,
-                            handles: e.map_or(0, |e| e.handles),
-                        }
-                    }
-                })
-                .collect()),
-            Ok(Resolved::Found { path, .. }) => {
-                Err(err(Win32Error::ERROR_PATH_NOT_FOUND, format!("{path} is not a directory")))
-            }
-            Ok(Resolved::Vacant { .. }) => {
-                Err(err(Win32Error::ERROR_PATH_NOT_FOUND, format!("{}: no such directory", req.path)))
-            }
-            Err(e) => Err(e),
-        };
-        ready(result)
+    fn list_directory(&mut self, cx: &mut Cx, req: p::ListDirectory) -> Response<Vec<p::DirEntry>> {
+        ready(self.diag_list_directory(cx, &req))
     }
 
-    fn show(&mut self, _cx: &mut Cx, req: p::Show) -> Response<p::ObjectInfo> {
-        let result = self.resolve_target(&req.target).map(|(path, node)| match node {
-            Node::Object(id) => {
-                let e = self.store.get(id);
-                p::ObjectInfo {
-                    path,
-                    kind: e.map_or(ObjectKind::Event, |e| e.object.kind()),
-                    sddl: e.map(|e| e.security.to_sddl()).unwrap_or_default(),
-                    holders: self.holders(id),
-                    state: e.map(|e| e.object.describe()).unwrap_or_default(),
-                    waiters: e.map_or(0, |e| e.object.waiters()),
-                }
-            }
-            Node::Directory => {
-                let count = NamespacePathExt::parse(&path).and_then(|p| self.namespace.list(&p)).map_or(0, |l| l.len());
-                p::ObjectInfo {
-                    path,
-                    kind: ObjectKind::Directory,
-                    sddl: String::new(),
-                    holders: Vec::new(),
-                    state: format!("{count} entries"),
-                    waiters: 0,
-                }
-            }
-            Node::Link(target) => p::ObjectInfo {
-                path,
-                kind: ObjectKind::SymbolicLink,
-                sddl: String::new(),
-                holders: Vec::new(),
-                state: format!("-> {target}"),
-                waiters: 0,
-            },
-        });
-        ready(result)
+    fn show(&mut self, cx: &mut Cx, req: p::Show) -> Response<p::ObjectInfo> {
+        ready(self.diag_show(cx, &req))
     }
 
-    fn list_handles(&mut self, _cx: &mut Cx, req: p::ListHandles) -> Response<Vec<p::HandleInfo>> {
-        let mut rows: Vec<p::HandleInfo> = self
-            .clients
-            .values()
-            .filter(|c| req.pid.is_none_or(|pid| pid == c.cred.pid))
-            .flat_map(|c| c.handles.iter().map(move |(h, e)| (c, h, e)))
-            .map(|(c, h, e)| self.handle_info(c, h, e.object, e.access))
-            .collect();
-        rows.sort_by_key(|r| (r.pid, r.handle));
-        ready(Ok(rows))
+    fn list_handles(&mut self, cx: &mut Cx, req: p::ListHandles) -> Response<Vec<p::HandleInfo>> {
+        ready(self.diag_list_handles(cx, req))
     }
 
-    fn check_access(&mut self, _cx: &mut Cx, req: p::CheckAccess) -> Response<p::AccessReport> {
-        let result = self.resolve_target(&req.target).and_then(|(path, node)| {
-            let Node::Object(id) = node else {
-                return Err(err(
-                    Win32Error::ERROR_INVALID_HANDLE,
-                    format!("{path} is a {}, which has no security descriptor here", node_kind(&node)),
-                ));
-            };
-            let e = self
-                .store
-                .get(id)
-                .ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, format!("{path}: no such object")))?;
-            let token = switchboard_types::security::Token { uid: req.uid, gid: req.gid, groups: req.groups.clone() };
-            let mapping = e.object.mapping();
-            let ex = e.security.explain(&token, &mapping);
-            Ok(p::AccessReport {
-                path,
-                kind: e.object.kind(),
-                sddl: e.security.to_sddl(),
-                granted: ex.granted.bits(),
-                all_access: mapping.all.bits(),
-                null_dacl: ex.null_dacl,
-                owner_implicit: ex.owner_implicit.bits(),
-                steps: ex
-                    .steps
-                    .iter()
-                    .map(|s| p::AccessStep {
-                        index: s.ace_index as u32,
-                        ace: s.ace.to_string(),
-                        granted: s.granted.bits(),
-                        denied: s.denied.bits(),
-                    })
-                    .collect(),
-            })
-        });
-        ready(result)
+    fn check_access(&mut self, cx: &mut Cx, req: p::CheckAccess) -> Response<p::AccessReport> {
+        ready(self.diag_check_access(cx, &req))
     }
 
     fn create_pipe(&mut self, cx: &mut Cx, req: p::CreatePipe) -> Response<Handle> {
@@ -519,12 +346,12 @@ impl Handler for Core {
         ready(self.mailslot_open(cx, &req))
     }
 
-    fn query_mailslot(&mut self, _cx: &mut Cx, req: p::QueryMailslot) -> Response<p::MailslotStatus> {
-        ready(self.mailslot_query(&req.name))
+    fn query_mailslot(&mut self, cx: &mut Cx, req: p::QueryMailslot) -> Response<p::MailslotStatus> {
+        ready(self.client(cx.client).and_then(|c| self.mailslot_query(&c.token, &req.name)))
     }
 
-    fn list_mailslots(&mut self, _cx: &mut Cx, _req: p::ListMailslots) -> Response<Vec<p::MailslotListing>> {
-        ready(Ok(self.mailslot_list()))
+    fn list_mailslots(&mut self, cx: &mut Cx, _req: p::ListMailslots) -> Response<Vec<p::MailslotListing>> {
+        ready(self.client(cx.client).map(|c| self.mailslot_list(&c.token)))
     }
 
     fn list_pipes(&mut self, _cx: &mut Cx, _req: p::ListPipes) -> Response<Vec<p::PipeListing>> {
@@ -545,14 +372,5 @@ impl Handler for Core {
         tracing::info!(uid, "shutdown requested");
         self.shutdown = true;
         ready(Ok(()))
-    }
-}
-
-/// Parses a path the namespace produced itself.
-struct NamespacePathExt;
-
-impl NamespacePathExt {
-    fn parse(s: &str) -> Option<switchboard_types::NamespacePath> {
-        switchboard_types::NamespacePath::parse(s).ok()
     }
 }

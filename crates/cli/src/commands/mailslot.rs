@@ -69,12 +69,16 @@ pub enum MailslotCommand {
     ///
     /// How many messages wait, the next one's size and the read timeout are
     /// known only to the reader (`GetMailslotInfo` needs its handle): `mailslot
-    /// serve NAME --hold` shows them. Never starts a broker.
+    /// serve NAME --hold` shows them. Needs `READ_CONTROL` on the mailslot
+    /// (its creator and root have it). Never starts a broker.
     Info {
         /// The mailslot: `NAME` for `\\.\mailslot\NAME`, or the full `\\.\mailslot\NAME`.
         name: String,
     },
     /// List the mailslots with their writers and reader; never starts a broker.
+    ///
+    /// Another user's mailslot shows its name only (`-` for the rest) unless
+    /// it grants you `READ_CONTROL`.
     Ls,
 }
 
@@ -414,9 +418,15 @@ fn ls(ctx: &Ctx) -> Result<Done> {
     slots.sort_by_key(|m| m.name.to_lowercase());
     ctx.emit(&slots, || {
         let mut table = Table::new(&["NAME", "MAX", "WRITERS", "READER-PID"]);
+        // `-`: another user's mailslot, whose security the caller may not read.
+        let or_dash = |v: Option<u32>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
         for m in &slots {
-            let max = if m.max_message_size == 0 { "any".to_owned() } else { m.max_message_size.to_string() };
-            table.row(vec![m.name.clone(), max, m.writers.to_string(), m.reader_pid.to_string()]);
+            let max = match m.max_message_size {
+                None => "-".to_owned(),
+                Some(0) => "any".to_owned(),
+                Some(n) => n.to_string(),
+            };
+            table.row(vec![m.name.clone(), max, or_dash(m.writers), or_dash(m.reader_pid)]);
         }
         table.render()
     })?;

@@ -58,7 +58,9 @@ pub fn ls(ctx: &Ctx, path: &str) -> Result<Done> {
     ctx.emit(&Listing { path, entries: &entries }, || {
         let mut table = Table::new(&["NAME", "KIND", "HANDLES"]);
         for e in &entries {
-            let mut row = vec![e.name.clone(), e.kind.to_string(), e.handles.to_string()];
+            // `-`: an object whose security the caller may not read.
+            let handles = e.handles.map_or_else(|| "-".to_owned(), |n| n.to_string());
+            let mut row = vec![e.name.clone(), e.kind.to_string(), handles];
             if let Some(target) = &e.target {
                 row.push(format!("-> {target}"));
             }
@@ -103,9 +105,11 @@ fn tree_text(nodes: &[TreeNode], depth: usize, text: &mut String) {
         let indent = "  ".repeat(depth);
         let _ = match &e.target {
             Some(target) => writeln!(text, "{indent}{}  ({}) -> {target}", e.name, e.kind),
-            None if e.handles == 1 => writeln!(text, "{indent}{}  ({}, 1 handle)", e.name, e.kind),
-            None if e.handles > 1 => writeln!(text, "{indent}{}  ({}, {} handles)", e.name, e.kind, e.handles),
-            None => writeln!(text, "{indent}{}  ({})", e.name, e.kind),
+            None => match e.handles {
+                Some(1) => writeln!(text, "{indent}{}  ({}, 1 handle)", e.name, e.kind),
+                Some(n) if n > 1 => writeln!(text, "{indent}{}  ({}, {n} handles)", e.name, e.kind),
+                _ => writeln!(text, "{indent}{}  ({})", e.name, e.kind),
+            },
         };
         tree_text(&node.children, depth + 1, text);
     }

@@ -241,15 +241,17 @@ pub struct MailslotStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListMailslots;
 
-/// One mailslot in a listing.
+/// One mailslot in a listing. Anyone may see its name (as anyone may
+/// enumerate `\\.\mailslot\` on Windows); the rest is `None` unless the
+/// caller may read the mailslot's security (`READ_CONTROL`), or is root.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailslotListing {
     /// Its name (after `\\.\mailslot\`).
     pub name: String,
     /// Its maximum message size (0: any).
-    pub max_message_size: u32,
+    pub max_message_size: Option<u32>,
     /// Writer handles open on it.
-    pub writers: u32,
+    pub writers: Option<u32>,
     /// The reader's process.
-    pub reader_pid: u32,
+    pub reader_pid: Option<u32>,
 }

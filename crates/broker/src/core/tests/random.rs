@@ -243,7 +243,8 @@ proptest! {
         prop_assert_eq!(w.core.store.len(), 0, "objects outlived every handle");
         prop_assert!(w.core.poll_timeout().is_none(), "a timer outlived its waiter");
         prop_assert!(w.core.pipe_list().is_empty(), "a pipe outlived its instances");
-        prop_assert!(w.core.mailslot_list().is_empty(), "a mailslot outlived its reader");
+        let root = switchboard_types::security::Token { uid: 0, gid: 0, groups: Vec::new() };
+        prop_assert!(w.core.mailslot_list(&root).is_empty(), "a mailslot outlived its reader");
         let path = NamespacePath::parse(r"\Sessions\1\BaseNamedObjects").unwrap();
         let names = w.core.namespace.list(&path).unwrap();
         prop_assert!(names.iter().all(|(_, node)| !matches!(node, super::namespace::Node::Object(_))), "a name outlived its object");
