@@ -210,6 +210,8 @@ impl Core {
             return Err(reason);
         }
         tracing::info!(client = id.0, pid = cred.pid, uid = cred.uid, "client connected");
+        // Each user is a logon session: its `Local\` directory comes with its first client.
+        self.namespace.ensure_session(cred.uid);
         let token = Token { uid: cred.uid, gid: cred.gid, groups: cred.groups.clone() };
         self.clients.insert(
             id,

@@ -45,7 +45,7 @@ impl Core {
         let mapping = object.mapping();
         let place = match name {
             None => None,
-            Some(name) => match self.namespace.resolve_name(name)? {
+            Some(name) => match self.namespace.resolve_name(&client.token, name)? {
                 Resolved::Found { node: Node::Object(id), .. } => {
                     let handle = self.open_existing(cx, id, kind, access)?;
                     return Ok(p::Created { handle, already_existed: true });
@@ -53,7 +53,10 @@ impl Core {
                 Resolved::Found { node, .. } => {
                     return Err(type_mismatch(node_kind(&node), kind));
                 }
-                Resolved::Vacant { dir, name } => Some((dir, name)),
+                Resolved::Vacant { dir, name } => {
+                    self.namespace.check_create(&client.token, &dir)?;
+                    Some((dir, name))
+                }
             },
         };
         // The creator gets what it asked for; the DACL governs later opens.
@@ -81,7 +84,8 @@ impl Core {
         kind: ObjectKind,
         access: u32,
     ) -> Result<Handle, WireError> {
-        match self.namespace.resolve_name(name)? {
+        let token = &self.client(cx.client)?.token;
+        match self.namespace.resolve_name(token, name)? {
             Resolved::Found { node: Node::Object(id), .. } => self.open_existing(cx, id, kind, access),
             Resolved::Found { node, .. } => Err(type_mismatch(node_kind(&node), kind)),
             Resolved::Vacant { .. } => Err(err(Win32Error::ERROR_FILE_NOT_FOUND, "no such object".to_owned())),
@@ -104,9 +108,11 @@ impl Core {
         self.add_handle(cx, id, granted)
     }
 
-    fn resolve_target(&self, target: &p::Target) -> Result<(String, Node), WireError> {
+    /// What a diagnostic names: a program name as the caller resolves it,
+    /// or an absolute path (not access-checked).
+    fn resolve_target(&self, cx: &Cx, target: &p::Target) -> Result<(String, Node), WireError> {
         let resolved = match target {
-            p::Target::Name(n) => self.namespace.resolve_name(n)?,
+            p::Target::Name(n) => self.namespace.resolve_name(&self.client(cx.client)?.token, n)?,
             p::Target::Path(path) => self.namespace.resolve_path(path)?,
         };
         match resolved {
@@ -393,8 +399,8 @@ impl Handler for Core {
         ready(result)
     }
 
-    fn show(&mut self, _cx: &mut Cx, req: p::Show) -> Response<p::ObjectInfo> {
-        let result = self.resolve_target(&req.target).map(|(path, node)| match node {
+    fn show(&mut self, cx: &mut Cx, req: p::Show) -> Response<p::ObjectInfo> {
+        let result = self.resolve_target(cx, &req.target).map(|(path, node)| match node {
             Node::Object(id) => {
                 let e = self.store.get(id);
                 p::ObjectInfo {
@@ -441,8 +447,8 @@ impl Handler for Core {
         ready(Ok(rows))
     }
 
-    fn check_access(&mut self, _cx: &mut Cx, req: p::CheckAccess) -> Response<p::AccessReport> {
-        let result = self.resolve_target(&req.target).and_then(|(path, node)| {
+    fn check_access(&mut self, cx: &mut Cx, req: p::CheckAccess) -> Response<p::AccessReport> {
+        let result = self.resolve_target(cx, &req.target).and_then(|(path, node)| {
             let Node::Object(id) = node else {
                 return Err(err(
                     Win32Error::ERROR_INVALID_HANDLE,

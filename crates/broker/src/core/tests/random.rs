@@ -244,8 +244,9 @@ proptest! {
         prop_assert!(w.core.poll_timeout().is_none(), "a timer outlived its waiter");
         prop_assert!(w.core.pipe_list().is_empty(), "a pipe outlived its instances");
         prop_assert!(w.core.mailslot_list().is_empty(), "a mailslot outlived its reader");
-        let path = NamespacePath::parse(r"\Sessions\1\BaseNamedObjects").unwrap();
-        let names = w.core.namespace.list(&path).unwrap();
-        prop_assert!(names.iter().all(|(_, node)| !matches!(node, super::namespace::Node::Object(_))), "a name outlived its object");
+        for uid in [1000, 2000] {
+            let names = w.core.namespace.list(&NamespacePath::session_objects(uid)).unwrap();
+            prop_assert!(names.iter().all(|(_, node)| !matches!(node, super::namespace::Node::Object(_))), "a name outlived its object");
+        }
     }
 }
