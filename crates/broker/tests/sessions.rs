@@ -1,9 +1,10 @@
 //! Each user is its own logon session (issue 12, item 11): `Local\` names
-//! are per user, `Global\` names stay shared.
+//! and global atoms are per user, `Global\` names stay shared.
 //!
 //! Every test runs a child under uid 65534 (nobody) against a broker started
 //! by root, so each skips with a message when not run as root.
 
+use switchboard::atom::{self, Atom};
 use switchboard::{Connection, Event, EventOptions, Win32Error};
 use switchboard_testkit::TestBroker;
 use switchboard_testkit::role::{self, Role};
@@ -107,4 +108,40 @@ fn another_user_cannot_open_or_create_in_roots_session_even_through_its_path() {
     child.wait_success();
     let planted = Event::open(&conn, "planted", SYNCHRONIZE).map(|_| ()).unwrap_err().win32_error();
     assert_eq!(planted, Win32Error::ERROR_FILE_NOT_FOUND, "nothing was planted in root's session");
+}
+
+#[test]
+fn global_atoms_of_another_user_are_neither_found_nor_deleted() {
+    const TEST: &str = "global_atoms_of_another_user_are_neither_found_nor_deleted";
+    if role::current().is_some() {
+        let conn = Connection::connect().unwrap();
+        let roots: u16 = std::env::var("ROOTS_ATOM").unwrap().parse().unwrap();
+        role::report(&format!("FIND {}", outcome(atom::global_find(&conn, "mine"), |a| a.to_string())));
+        let own = atom::global_add(&conn, "mine").unwrap();
+        role::report(&format!("NAME {}", outcome(atom::global_name(&conn, own), |n| n)));
+        atom::global_delete(&conn, own).unwrap();
+        role::report(&format!("GONE {}", outcome(atom::global_find(&conn, "mine"), |a| a.to_string())));
+        let deleted = atom::global_delete(&conn, Atom(roots));
+        role::report(&format!("DELETE {}", outcome(deleted, |()| "deleted".to_owned())));
+        role::report(&format!("LIST {}", atom::global_list(&conn).unwrap().len()));
+        return;
+    }
+    if !may_switch_user() {
+        return;
+    }
+    let broker = TestBroker::start();
+    broker.open_to_all_users();
+    let conn = broker.connect();
+    let mine = atom::global_add(&conn, "Mine").unwrap();
+    let mut child = outsider(TEST, &broker).var("ROOTS_ATOM", &mine.0.to_string()).spawn();
+    assert_eq!(child.expect_line("FIND"), "ERROR_FILE_NOT_FOUND", "root's atom is not in the other user's table");
+    assert_eq!(child.expect_line("NAME"), "mine", "the other user's atom keeps its own spelling");
+    assert_eq!(child.expect_line("GONE"), "ERROR_FILE_NOT_FOUND", "its own atom went with its own delete");
+    assert_eq!(child.expect_line("DELETE"), "ERROR_INVALID_HANDLE", "root's atom is no handle in its table");
+    assert_eq!(child.expect_line("LIST"), "0");
+    child.wait_success();
+    assert_eq!(atom::global_find(&conn, "MINE").unwrap(), mine);
+    assert_eq!(atom::global_name(&conn, mine).unwrap(), "Mine");
+    let listed = atom::global_list(&conn).unwrap();
+    assert_eq!(listed.iter().map(|e| (e.name.as_str(), e.refs)).collect::<Vec<_>>(), [("Mine", 1)]);
 }

@@ -23,6 +23,7 @@ mod pipe;
 mod registry;
 mod requests;
 mod section;
+mod station;
 mod sync;
 mod sync_wait;
 
@@ -148,7 +149,8 @@ pub struct Core {
     clients: HashMap<ClientId, Client>,
     store: Store,
     namespace: Namespace,
-    atoms: switchboard_types::AtomTable,
+    /// Each user's window station: its global atoms.
+    stations: station::WindowStations,
     pipes: pipe::Pipes,
     mailslots: mailslot::Mailslots,
     registry: registry::Registry,
@@ -191,7 +193,7 @@ impl Core {
             clients: HashMap::new(),
             store: Store::default(),
             namespace: Namespace::new(),
-            atoms: switchboard_types::AtomTable::new(),
+            stations: station::WindowStations::default(),
             pipes: pipe::Pipes::default(),
             mailslots: mailslot::Mailslots::default(),
             out: VecDeque::new(),

@@ -299,24 +299,24 @@ impl Handler for Core {
         ready(result)
     }
 
-    fn add_atom(&mut self, _cx: &mut Cx, req: p::AddAtom) -> Response<Atom> {
-        ready(self.atoms.add(&req.key).map_err(|code| err(code, code.message())))
+    fn add_atom(&mut self, cx: &mut Cx, req: p::AddAtom) -> Response<Atom> {
+        ready(self.atom_add(cx, &req.key))
     }
 
-    fn find_atom(&mut self, _cx: &mut Cx, req: p::FindAtom) -> Response<Atom> {
-        ready(self.atoms.find(&req.key).map_err(|code| err(code, "no such atom")))
+    fn find_atom(&mut self, cx: &mut Cx, req: p::FindAtom) -> Response<Atom> {
+        ready(self.atom_find(cx, &req.key))
     }
 
-    fn delete_atom(&mut self, _cx: &mut Cx, req: p::DeleteAtom) -> Response<()> {
-        ready(self.atoms.delete(req.atom).map_err(|code| err(code, "no such atom")))
+    fn delete_atom(&mut self, cx: &mut Cx, req: p::DeleteAtom) -> Response<()> {
+        ready(self.atom_delete(cx, req.atom))
     }
 
-    fn atom_name(&mut self, _cx: &mut Cx, req: p::AtomNameOf) -> Response<String> {
-        ready(self.atoms.name(req.atom).map_err(|code| err(code, code.message())))
+    fn atom_name(&mut self, cx: &mut Cx, req: p::AtomNameOf) -> Response<String> {
+        ready(self.atom_name_of(cx, req.atom))
     }
 
-    fn list_atoms(&mut self, _cx: &mut Cx, _req: p::ListAtoms) -> Response<Vec<AtomEntry>> {
-        ready(Ok(self.atoms.entries()))
+    fn list_atoms(&mut self, cx: &mut Cx, _req: p::ListAtoms) -> Response<Vec<AtomEntry>> {
+        ready(self.atom_list(cx))
     }
 
     fn status(&mut self, cx: &mut Cx, _req: p::StatusRequest) -> Response<p::BrokerStatus> {
@@ -342,7 +342,8 @@ impl Handler for Core {
             clients: self.clients.len() as u32,
             handles: self.clients.values().map(|c| c.handles.len() as u32).sum(),
             objects,
-            atoms: self.atoms.len() as u32,
+            // The caller's window station's, as `ListAtoms` lists them.
+            atoms: self.station_of(cx).map_or(0, |uid| self.stations.atom_count(uid)) as u32,
         }))
     }
 

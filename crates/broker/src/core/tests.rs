@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_proto::{self as p, Reply, ReplyFrame, Request, RequestFrame, WireError};
 use switchboard_types::syncstate::{self, Shape, Slot, Step};
-use switchboard_types::{AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
+use switchboard_types::{Atom, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
 
 use super::*;
 
@@ -546,22 +546,45 @@ fn client_limit_refuses_the_next_client() {
     assert!(w.connect(9, 1000).is_err());
 }
 
+fn add_atom(w: &mut World, client: u64, name: &str) -> Atom {
+    let Reply::AddAtom(a) =
+        w.call(client, Request::AddAtom(p::AddAtom { key: AtomKey::parse(name).unwrap() })).unwrap()
+    else {
+        panic!()
+    };
+    a
+}
+
+fn find_atom(w: &mut World, client: u64, name: &str) -> Result<Atom, Win32Error> {
+    match w.call(client, Request::FindAtom(p::FindAtom { key: AtomKey::parse(name).unwrap() })) {
+        Ok(Reply::FindAtom(a)) => Ok(a),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e.code),
+    }
+}
+
 #[test]
-fn global_atoms_are_shared_between_clients() {
+fn global_atoms_are_shared_between_clients_of_one_user() {
     let mut w = World::new();
-    let Reply::AddAtom(a) = w.call(1, Request::AddAtom(p::AddAtom { key: AtomKey::parse("foobar").unwrap() })).unwrap()
-    else {
-        panic!()
-    };
-    let Reply::FindAtom(b) =
-        w.call(3, Request::FindAtom(p::FindAtom { key: AtomKey::parse("FOOBAR").unwrap() })).unwrap()
-    else {
-        panic!()
-    };
-    assert_eq!(a, b);
+    let a = add_atom(&mut w, 1, "foobar");
+    assert_eq!(find_atom(&mut w, 2, "FOOBAR"), Ok(a));
     w.call(2, Request::DeleteAtom(p::DeleteAtom { atom: a })).unwrap();
-    let e = w.call(1, Request::FindAtom(p::FindAtom { key: AtomKey::parse("foobar").unwrap() })).unwrap_err();
-    assert_eq!(e.code, Win32Error::ERROR_FILE_NOT_FOUND);
+    assert_eq!(find_atom(&mut w, 1, "foobar"), Err(Win32Error::ERROR_FILE_NOT_FOUND));
+}
+
+#[test]
+fn each_user_has_its_own_global_atom_table() {
+    let mut w = World::new();
+    let a = add_atom(&mut w, 1, "foobar");
+    assert_eq!(find_atom(&mut w, 3, "foobar"), Err(Win32Error::ERROR_FILE_NOT_FOUND));
+    let e = w.call(3, Request::DeleteAtom(p::DeleteAtom { atom: a })).unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_INVALID_HANDLE, "uid 2000 cannot delete uid 1000's atom");
+    let Reply::ListAtoms(listed) = w.call(3, Request::ListAtoms(p::ListAtoms)).unwrap() else { panic!() };
+    assert!(listed.is_empty());
+    add_atom(&mut w, 3, "foobar");
+    let Reply::Status(status) = w.call(1, Request::Status(p::StatusRequest)).unwrap() else { panic!() };
+    assert_eq!(status.atoms, 1, "status counts the caller's table");
+    assert_eq!(find_atom(&mut w, 1, "foobar"), Ok(a));
 }
 
 #[test]
