@@ -21,7 +21,7 @@ use commands::daemon::DaemonCommand;
 use commands::event::EventCommand;
 use commands::mailslot::MailslotCommand;
 use commands::mutex::MutexCommand;
-use commands::objects::{self, DEFAULT_DIRECTORY};
+use commands::objects;
 use commands::pipe::PipeCommand;
 use commands::reg::RegCommand;
 use commands::rpc::RpcCommand;
@@ -66,9 +66,10 @@ enum Command {
     Status,
     /// List a namespace directory.
     Ls {
-        /// The directory; the default is where program names such as `E` resolve.
-        #[arg(value_name = "PATH", default_value = DEFAULT_DIRECTORY)]
-        path: String,
+        /// The directory; the default is where program names such as `E`
+        /// resolve, this user's session directory `\Sessions\<uid>\BaseNamedObjects`.
+        #[arg(value_name = "PATH")]
+        path: Option<String>,
     },
     /// Show a namespace directory and every directory below it (links are not followed).
     Tree {
@@ -189,7 +190,7 @@ fn main() -> ExitCode {
 fn run(ctx: &Ctx, command: Command) -> switchboard::Result<Done> {
     match command {
         Command::Status => objects::status(ctx),
-        Command::Ls { path } => objects::ls(ctx, &path),
+        Command::Ls { path } => objects::ls(ctx, &path.unwrap_or_else(objects::default_directory)),
         Command::Tree { path } => objects::tree(ctx, &path),
         Command::Show { name } => objects::show(ctx, &name),
         Command::Handles { pid } => objects::handles(ctx, pid),

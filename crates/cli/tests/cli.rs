@@ -49,6 +49,22 @@ fn waiter_returns_when_another_shell_sets_the_event_and_the_name_goes_with_its_h
 }
 
 #[test]
+fn ls_without_a_path_lists_this_users_session_directory_where_show_finds_the_name() {
+    let broker = TestBroker::start();
+    let mut holder = hold(&broker, "E");
+    let session = format!("\\Sessions\\{}\\BaseNamedObjects", switchboard_sys::current_uid());
+    let listed = run(&broker, &["--json", "ls"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(json["path"], session.as_str());
+    assert!(stdout(&run(&broker, &["ls"])).lines().any(|l| l.starts_with("E ")));
+    let shown = stdout(&run(&broker, &["show", "Local\\E"]));
+    assert!(shown.contains(&format!("{session}\\E")), "{shown}");
+    drop(holder.stdin.take());
+    assert!(holder.wait().unwrap().success());
+}
+
+#[test]
 fn exit_codes_follow_the_design() {
     let broker = TestBroker::start();
     let mut holder = hold(&broker, "X");

@@ -403,7 +403,7 @@ pub struct BrokerStatus {
     pub handles: u32,
     /// Objects by kind (directories and links included).
     pub objects: Vec<(ObjectKind, u32)>,
-    /// Global string atoms.
+    /// String atoms in the global atom table of the caller's window station.
     pub atoms: u32,
 }
 

@@ -20,6 +20,19 @@ fn target(op: &'static str, name: &str) -> Result<p::Target> {
     }
 }
 
+/// The directory where user `uid`'s program names (`E`, `Local\E`) live, as
+/// an absolute path: `\Sessions\<uid>\BaseNamedObjects`. Each user is its
+/// own logon session, numbered by its uid; `Global\E` is `\BaseNamedObjects\E`
+/// for everyone.
+///
+/// # Windows equivalent
+///
+/// `\Sessions\<n>\BaseNamedObjects` of the session `ProcessIdToSessionId`
+/// reports, with the uid for the session number.
+pub fn session_directory(uid: u32) -> String {
+    NamespacePath::session_objects(uid).into()
+}
+
 impl Connection {
     /// The broker's identity and counters.
     pub fn status(&self) -> Result<BrokerStatus> {

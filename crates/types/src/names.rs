@@ -38,9 +38,10 @@ fn invalid(reason: &'static str) -> NameError {
 /// program passes it to `CreateEvent` and friends.
 ///
 /// The name is relative to the caller's session directory
-/// (`\Sessions\1\BaseNamedObjects`); its components are separated by `\`, and
-/// every component but the last must resolve to a directory or a link there:
-/// `Local\x` is `x`, `Global\x` is in the realm's global `\BaseNamedObjects`.
+/// (`\Sessions\<uid>\BaseNamedObjects`, see [`NamespacePath::session_objects`]);
+/// its components are separated by `\`, and every component but the last must
+/// resolve to a directory or a link there: `Local\x` is `x`, `Global\x` is in
+/// the realm's global `\BaseNamedObjects`.
 /// Names are case-sensitive.
 ///
 /// ```
@@ -179,6 +180,18 @@ impl NamespacePath {
     #[must_use]
     pub fn join(&self, component: &str) -> Self {
         if self.0 == "\\" { Self(format!("\\{component}")) } else { Self(format!("{}\\{component}", self.0)) }
+    }
+
+    /// The directory where `Local\` names of logon session `session` live,
+    /// `\Sessions\<session>\BaseNamedObjects`. Each user is its own logon
+    /// session, numbered by its uid (root's is session 0).
+    ///
+    /// ```
+    /// use switchboard_types::NamespacePath;
+    /// assert_eq!(NamespacePath::session_objects(1000).as_str(), "\\Sessions\\1000\\BaseNamedObjects");
+    /// ```
+    pub fn session_objects(session: u32) -> Self {
+        Self(format!("\\Sessions\\{session}\\BaseNamedObjects"))
     }
 
     /// The last component, or `\` for the root.

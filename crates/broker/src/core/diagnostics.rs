@@ -85,7 +85,8 @@ impl Core {
             clients: self.clients.len() as u32,
             handles: self.clients.values().map(|c| c.handles.len() as u32).sum(),
             objects,
-            atoms: self.atoms.len() as u32,
+            // The caller's window station's, as `ListAtoms` lists them.
+            atoms: self.station_of(cx).map_or(0, |uid| self.stations.atom_count(uid)) as u32,
         }
     }
 
@@ -142,7 +143,7 @@ impl Core {
 
     pub(super) fn diag_show(&self, cx: &Cx, req: &p::Show) -> Result<p::ObjectInfo, WireError> {
         let token = self.caller_token(cx)?;
-        let (path, node) = self.resolve_target(&req.target)?;
+        let (path, node) = self.resolve_target(cx, &req.target)?;
         Ok(match node {
             Node::Object(id) => {
                 let e = self
@@ -203,7 +204,7 @@ impl Core {
 
     pub(super) fn diag_check_access(&self, cx: &Cx, req: &p::CheckAccess) -> Result<p::AccessReport, WireError> {
         let caller = self.caller_token(cx)?;
-        let (path, node) = self.resolve_target(&req.target)?;
+        let (path, node) = self.resolve_target(cx, &req.target)?;
         let Node::Object(id) = node else {
             return Err(err(
                 Win32Error::ERROR_INVALID_HANDLE,

@@ -24,6 +24,7 @@ mod pipe;
 mod registry;
 mod requests;
 mod section;
+mod station;
 mod sync;
 mod sync_wait;
 
@@ -162,7 +163,8 @@ pub struct Core {
     clients: HashMap<ClientId, Client>,
     store: Store,
     namespace: Namespace,
-    atoms: switchboard_types::AtomTable,
+    /// Each user's window station: its global atoms.
+    stations: station::WindowStations,
     pipes: pipe::Pipes,
     mailslots: mailslot::Mailslots,
     registry: registry::Registry,
@@ -208,7 +210,7 @@ impl Core {
             clients: HashMap::new(),
             store: Store::default(),
             namespace: Namespace::new(),
-            atoms: switchboard_types::AtomTable::new(),
+            stations: station::WindowStations::default(),
             pipes: pipe::Pipes::default(),
             mailslots: mailslot::Mailslots::default(),
             handles_by_uid: HashMap::new(),
@@ -232,6 +234,8 @@ impl Core {
             return Err(reason);
         }
         tracing::info!(client = id.0, pid = cred.pid, uid = cred.uid, "client connected");
+        // Each user is a logon session: its `Local\` directory comes with its first client.
+        self.namespace.ensure_session(cred.uid);
         let token = Token { uid: cred.uid, gid: cred.gid, groups: cred.groups.clone() };
         self.clients.insert(
             id,

@@ -40,7 +40,7 @@ impl Core {
         let mapping = object.mapping();
         let place = match name {
             None => None,
-            Some(name) => match self.namespace.resolve_name(name)? {
+            Some(name) => match self.namespace.resolve_name(&client.token, name)? {
                 Resolved::Found { node: Node::Object(id), .. } => {
                     let handle = self.open_existing(cx, id, kind, access)?;
                     return Ok(p::Created { handle, already_existed: true });
@@ -48,7 +48,10 @@ impl Core {
                 Resolved::Found { node, .. } => {
                     return Err(type_mismatch(node_kind(&node), kind));
                 }
-                Resolved::Vacant { dir, name } => Some((dir, name)),
+                Resolved::Vacant { dir, name } => {
+                    self.namespace.check_create(&client.token, &dir)?;
+                    Some((dir, name))
+                }
             },
         };
         // The creator gets what it asked for; the DACL governs later opens.
@@ -76,7 +79,8 @@ impl Core {
         kind: ObjectKind,
         access: u32,
     ) -> Result<Handle, WireError> {
-        match self.namespace.resolve_name(name)? {
+        let token = &self.client(cx.client)?.token;
+        match self.namespace.resolve_name(token, name)? {
             Resolved::Found { node: Node::Object(id), .. } => self.open_existing(cx, id, kind, access),
             Resolved::Found { node, .. } => Err(type_mismatch(node_kind(&node), kind)),
             Resolved::Vacant { .. } => Err(err(Win32Error::ERROR_FILE_NOT_FOUND, "no such object".to_owned())),
@@ -99,9 +103,11 @@ impl Core {
         self.add_handle(cx, id, granted)
     }
 
-    pub(super) fn resolve_target(&self, target: &p::Target) -> Result<(String, Node), WireError> {
+    /// What a diagnostic names: a program name as the caller resolves it,
+    /// or an absolute path (not access-checked).
+    pub(super) fn resolve_target(&self, cx: &Cx, target: &p::Target) -> Result<(String, Node), WireError> {
         let resolved = match target {
-            p::Target::Name(n) => self.namespace.resolve_name(n)?,
+            p::Target::Name(n) => self.namespace.resolve_name(&self.client(cx.client)?.token, n)?,
             p::Target::Path(path) => self.namespace.resolve_path(path)?,
         };
         match resolved {
@@ -262,24 +268,24 @@ impl Handler for Core {
         ready(result)
     }
 
-    fn add_atom(&mut self, _cx: &mut Cx, req: p::AddAtom) -> Response<Atom> {
-        ready(self.atoms.add(&req.key).map_err(|code| err(code, code.message())))
+    fn add_atom(&mut self, cx: &mut Cx, req: p::AddAtom) -> Response<Atom> {
+        ready(self.atom_add(cx, &req.key))
     }
 
-    fn find_atom(&mut self, _cx: &mut Cx, req: p::FindAtom) -> Response<Atom> {
-        ready(self.atoms.find(&req.key).map_err(|code| err(code, "no such atom")))
+    fn find_atom(&mut self, cx: &mut Cx, req: p::FindAtom) -> Response<Atom> {
+        ready(self.atom_find(cx, &req.key))
     }
 
-    fn delete_atom(&mut self, _cx: &mut Cx, req: p::DeleteAtom) -> Response<()> {
-        ready(self.atoms.delete(req.atom).map_err(|code| err(code, "no such atom")))
+    fn delete_atom(&mut self, cx: &mut Cx, req: p::DeleteAtom) -> Response<()> {
+        ready(self.atom_delete(cx, req.atom))
     }
 
-    fn atom_name(&mut self, _cx: &mut Cx, req: p::AtomNameOf) -> Response<String> {
-        ready(self.atoms.name(req.atom).map_err(|code| err(code, code.message())))
+    fn atom_name(&mut self, cx: &mut Cx, req: p::AtomNameOf) -> Response<String> {
+        ready(self.atom_name_of(cx, req.atom))
     }
 
-    fn list_atoms(&mut self, _cx: &mut Cx, _req: p::ListAtoms) -> Response<Vec<AtomEntry>> {
-        ready(Ok(self.atoms.entries()))
+    fn list_atoms(&mut self, cx: &mut Cx, _req: p::ListAtoms) -> Response<Vec<AtomEntry>> {
+        ready(self.atom_list(cx))
     }
 
     fn status(&mut self, cx: &mut Cx, _req: p::StatusRequest) -> Response<p::BrokerStatus> {

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_proto::{self as p, Reply, ReplyFrame, Request, RequestFrame, WireError};
 use switchboard_types::syncstate::{self, Shape, Slot, Step};
-use switchboard_types::{AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
+use switchboard_types::{Atom, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
 
 use super::*;
 
@@ -441,18 +441,28 @@ fn generic_execute_can_wait() {
 #[test]
 fn default_dacl_keeps_other_users_out() {
     let mut w = World::new();
-    w.create(1, "E", true, true).unwrap();
-    assert_eq!(w.open(3, "E", SYNCHRONIZE).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
-    assert_eq!(w.create(3, "E", true, true).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
-    assert!(w.open(2, "E", ALL).is_ok(), "the same user may open it");
+    w.create(1, "Global\\E", true, true).unwrap();
+    assert_eq!(w.open(3, "Global\\E", SYNCHRONIZE).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
+    assert_eq!(w.create(3, "Global\\E", true, true).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
+    assert!(w.open(2, "Global\\E", ALL).is_ok(), "the same user may open it");
+}
+
+#[test]
+fn each_user_has_its_own_local_names() {
+    let mut w = World::new();
+    w.create_with(1, "E", true, true, Some("D:(A;;GA;;;WD)")).unwrap();
+    assert!(w.open(2, "Local\\E", ALL).is_ok(), "another process of the same user shares its session");
+    assert_eq!(w.open(3, "E", SYNCHRONIZE).unwrap_err().code, Win32Error::ERROR_FILE_NOT_FOUND);
+    assert!(!w.create(3, "Local\\E", true, true).unwrap().already_existed, "uid 2000 gets an E of its own");
+    assert_eq!(w.open(3, "Session\\1000\\E", SYNCHRONIZE).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
 }
 
 #[test]
 fn explicit_dacl_can_let_another_user_in() {
     let mut w = World::new();
-    w.create_with(1, "E", true, true, Some("D:(A;;GX;;;S-1-22-1-2000)")).unwrap();
-    assert!(w.open(3, "E", SYNCHRONIZE).is_ok());
-    assert_eq!(w.open(3, "E", EVENT_MODIFY_STATE).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
+    w.create_with(1, "Global\\E", true, true, Some("D:(A;;GX;;;S-1-22-1-2000)")).unwrap();
+    assert!(w.open(3, "Global\\E", SYNCHRONIZE).is_ok());
+    assert_eq!(w.open(3, "Global\\E", EVENT_MODIFY_STATE).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
 }
 
 #[test]
@@ -488,7 +498,7 @@ fn show_lists_holders_and_state() {
     else {
         panic!()
     };
-    assert_eq!(info.path, "\\Sessions\\1\\BaseNamedObjects\\E");
+    assert_eq!(info.path, "\\Sessions\\1000\\BaseNamedObjects\\E");
     assert_eq!(info.holders.iter().map(|h| h.pid).collect::<Vec<_>>(), [101, 102]);
     assert_eq!(info.state, "signaled, manual-reset");
     assert!(info.sddl.starts_with("O:S-1-22-1-1000"), "{}", info.sddl);
@@ -498,7 +508,7 @@ fn show_lists_holders_and_state() {
 fn directory_listing_shows_objects_with_handle_counts() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
-    let path = NamespacePath::parse("\\Sessions\\1\\BaseNamedObjects").unwrap();
+    let path = NamespacePath::session_objects(1000);
     let Reply::ListDirectory(rows) = w.call(1, Request::ListDirectory(p::ListDirectory { path })).unwrap() else {
         panic!()
     };
@@ -536,22 +546,45 @@ fn client_limit_refuses_the_next_client() {
     assert!(w.connect(9, 1000).is_err());
 }
 
+fn add_atom(w: &mut World, client: u64, name: &str) -> Atom {
+    let Reply::AddAtom(a) =
+        w.call(client, Request::AddAtom(p::AddAtom { key: AtomKey::parse(name).unwrap() })).unwrap()
+    else {
+        panic!()
+    };
+    a
+}
+
+fn find_atom(w: &mut World, client: u64, name: &str) -> Result<Atom, Win32Error> {
+    match w.call(client, Request::FindAtom(p::FindAtom { key: AtomKey::parse(name).unwrap() })) {
+        Ok(Reply::FindAtom(a)) => Ok(a),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e.code),
+    }
+}
+
 #[test]
-fn global_atoms_are_shared_between_clients() {
+fn global_atoms_are_shared_between_clients_of_one_user() {
     let mut w = World::new();
-    let Reply::AddAtom(a) = w.call(1, Request::AddAtom(p::AddAtom { key: AtomKey::parse("foobar").unwrap() })).unwrap()
-    else {
-        panic!()
-    };
-    let Reply::FindAtom(b) =
-        w.call(3, Request::FindAtom(p::FindAtom { key: AtomKey::parse("FOOBAR").unwrap() })).unwrap()
-    else {
-        panic!()
-    };
-    assert_eq!(a, b);
+    let a = add_atom(&mut w, 1, "foobar");
+    assert_eq!(find_atom(&mut w, 2, "FOOBAR"), Ok(a));
     w.call(2, Request::DeleteAtom(p::DeleteAtom { atom: a })).unwrap();
-    let e = w.call(1, Request::FindAtom(p::FindAtom { key: AtomKey::parse("foobar").unwrap() })).unwrap_err();
-    assert_eq!(e.code, Win32Error::ERROR_FILE_NOT_FOUND);
+    assert_eq!(find_atom(&mut w, 1, "foobar"), Err(Win32Error::ERROR_FILE_NOT_FOUND));
+}
+
+#[test]
+fn each_user_has_its_own_global_atom_table() {
+    let mut w = World::new();
+    let a = add_atom(&mut w, 1, "foobar");
+    assert_eq!(find_atom(&mut w, 3, "foobar"), Err(Win32Error::ERROR_FILE_NOT_FOUND));
+    let e = w.call(3, Request::DeleteAtom(p::DeleteAtom { atom: a })).unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_INVALID_HANDLE, "uid 2000 cannot delete uid 1000's atom");
+    let Reply::ListAtoms(listed) = w.call(3, Request::ListAtoms(p::ListAtoms)).unwrap() else { panic!() };
+    assert!(listed.is_empty());
+    add_atom(&mut w, 3, "foobar");
+    let Reply::Status(status) = w.call(1, Request::Status(p::StatusRequest)).unwrap() else { panic!() };
+    assert_eq!(status.atoms, 1, "status counts the caller's table");
+    assert_eq!(find_atom(&mut w, 1, "foobar"), Ok(a));
 }
 
 #[test]

@@ -13,8 +13,10 @@ use super::{Ctx, Done};
 use crate::duration::format_uptime;
 use crate::output::{Table, key_values, mask};
 
-/// The directory program names such as `E` resolve in.
-pub const DEFAULT_DIRECTORY: &str = "\\Sessions\\1\\BaseNamedObjects";
+/// The directory program names such as `E` resolve in: this user's session's.
+pub fn default_directory() -> String {
+    switchboard::admin::session_directory(switchboard_sys::current_uid())
+}
 
 /// `status`: never starts a broker, so "nothing running" is an answer (exit 3).
 pub fn status(ctx: &Ctx) -> Result<Done> {

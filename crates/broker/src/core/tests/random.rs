@@ -245,8 +245,9 @@ proptest! {
         prop_assert!(w.core.pipe_list().is_empty(), "a pipe outlived its instances");
         let root = switchboard_types::security::Token { uid: 0, gid: 0, groups: Vec::new() };
         prop_assert!(w.core.mailslot_list(&root).is_empty(), "a mailslot outlived its reader");
-        let path = NamespacePath::parse(r"\Sessions\1\BaseNamedObjects").unwrap();
-        let names = w.core.namespace.list(&path).unwrap();
-        prop_assert!(names.iter().all(|(_, node)| !matches!(node, super::namespace::Node::Object(_))), "a name outlived its object");
+        for uid in [1000, 2000] {
+            let names = w.core.namespace.list(&NamespacePath::session_objects(uid)).unwrap();
+            prop_assert!(names.iter().all(|(_, node)| !matches!(node, super::namespace::Node::Object(_))), "a name outlived its object");
+        }
     }
 }
