@@ -6,6 +6,28 @@
 //!
 //! Tests that need an attacker under another uid run it as a child role
 //! (uid 65534) and skip, saying so, when not root.
+//!
+//! Where each numbered defect of #12 is tested (the ones whose attack is
+//! not on the broker's socket live beside the code they attack):
+//!
+//! | # | defect | test |
+//! |---|---|---|
+//! | 1 | shrinking shared memory (SIGBUS) | `memory::truncating_a_mailslot_counter_page…`, `memory::a_section_cannot_be_shrunk…` |
+//! | 2 | read-only descriptor reopened writable | `memory::a_read_only_section_descriptor_cannot_be_reopened…` |
+//! | 3 | wait-only handle changes state | `sync::a_wait_only_handle_cannot_set_events…` |
+//! | 4 | a seal that bricks an object | `memory::no_holder_can_add_a_seal…` |
+//! | 5 | ghost connections | `connections::clients_that_send_a_last_frame…` |
+//! | 6 | the broker spins on locked events | `sync::locked_events_do_not_freeze_the_broker…` |
+//! | 7 | one user starves the others | `connections::one_user_with_hundreds…`, `…half_finished…`, `…never_read…`, `…out_of_descriptors…` |
+//! | 8 | system realm split brain | `crates/broker/tests/takeover.rs`, `crates/cli/tests/realm.rs` |
+//! | 9 | a full disk poisons a hive | `crates/registry/tests/disk_full.rs`, `crates/broker/tests/registry_quota.rs` |
+//! | 10 | diagnostics leak across users | `crates/broker/tests/diagnostics.rs` |
+//! | 11 | users share `Local\` and atoms | `crates/broker/tests/sessions.rs` |
+//! | 12 | the RPC server starved | `crates/rpc/tests/hostile.rs` |
+//! | 13 | damaged pages strand waiters | `sync::an_infinite_waiter_outlives…`, `sync::a_damaged_mutex_is_repaired…` |
+//!
+//! `held` keeps the attacks that held before #12 (garbage, 4 GiB prefixes,
+//! descriptor floods, slowloris, auto-start races, kill -9 storms).
 
 mod connections;
 mod held;

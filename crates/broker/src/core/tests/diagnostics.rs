@@ -38,19 +38,20 @@ fn listing_handles_leaves_out_other_users_but_not_ones_own_or_roots_view() {
 #[test]
 fn show_without_read_control_is_access_denied_naming_the_object_and_the_right() {
     let mut w = world();
-    w.create(1, "E", true, true).unwrap();
-    let e = w.call(3, Request::Show(p::Show { target: target("E") })).unwrap_err();
+    w.create(1, "Global\\E", true, true).unwrap();
+    let e = w.call(3, Request::Show(p::Show { target: target("Global\\E") })).unwrap_err();
     assert_eq!(e.code, Win32Error::ERROR_ACCESS_DENIED);
     assert!(e.message.contains("\\BaseNamedObjects\\E") && e.message.contains("READ_CONTROL"), "{}", e.message);
-    assert!(w.call(4, Request::Show(p::Show { target: target("E") })).is_ok(), "root may look");
+    assert!(w.call(4, Request::Show(p::Show { target: target("Global\\E") })).is_ok(), "root may look");
 }
 
 #[test]
 fn show_with_read_control_from_the_dacl_works_and_lists_only_the_callers_own_holders() {
     let mut w = world();
-    w.create_with(1, "E", true, true, Some("D:(A;;GA;;;OW)(A;;RC;;;S-1-22-1-2000)")).unwrap();
-    w.open(3, "E", 0x0002_0000).unwrap();
-    let Reply::Show(info) = w.call(3, Request::Show(p::Show { target: target("E") })).unwrap() else { panic!() };
+    w.create_with(1, "Global\\E", true, true, Some("D:(A;;GA;;;OW)(A;;RC;;;S-1-22-1-2000)")).unwrap();
+    w.open(3, "Global\\E", 0x0002_0000).unwrap();
+    let show = p::Show { target: target("Global\\E") };
+    let Reply::Show(info) = w.call(3, Request::Show(show)).unwrap() else { panic!() };
     assert_eq!(info.holders.iter().map(|h| h.pid).collect::<Vec<_>>(), [103]);
     assert_eq!(info.state, "signaled, manual-reset");
 }
@@ -58,8 +59,8 @@ fn show_with_read_control_from_the_dacl_works_and_lists_only_the_callers_own_hol
 #[test]
 fn check_access_without_read_control_is_access_denied() {
     let mut w = world();
-    w.create(1, "E", true, true).unwrap();
-    let req = p::CheckAccess { target: target("E"), uid: 2000, gid: 2000, groups: vec![] };
+    w.create(1, "Global\\E", true, true).unwrap();
+    let req = p::CheckAccess { target: target("Global\\E"), uid: 2000, gid: 2000, groups: vec![] };
     let e = w.call(3, Request::CheckAccess(req.clone())).unwrap_err();
     assert_eq!(e.code, Win32Error::ERROR_ACCESS_DENIED);
     assert!(w.call(4, Request::CheckAccess(req)).is_ok(), "root may ask");
@@ -68,9 +69,9 @@ fn check_access_without_read_control_is_access_denied() {
 #[test]
 fn a_directory_listing_names_every_object_but_counts_handles_only_where_read_control_is_granted() {
     let mut w = world();
-    w.create(1, "Private", true, true).unwrap();
-    w.create_with(1, "Readable", true, true, Some("D:(A;;GA;;;OW)(A;;RC;;;WD)")).unwrap();
-    let path = NamespacePath::parse("\\Sessions\\1\\BaseNamedObjects").unwrap();
+    w.create(1, "Global\\Private", true, true).unwrap();
+    w.create_with(1, "Global\\Readable", true, true, Some("D:(A;;GA;;;OW)(A;;RC;;;WD)")).unwrap();
+    let path = NamespacePath::parse("\\BaseNamedObjects").unwrap();
     let Reply::ListDirectory(rows) = w.call(3, Request::ListDirectory(p::ListDirectory { path })).unwrap() else {
         panic!()
     };
