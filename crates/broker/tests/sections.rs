@@ -228,3 +228,13 @@ fn another_user_cannot_map_a_section_or_signal_an_object_its_dacl_does_not_grant
     assert_eq!(child.expect_line("SIGNAL"), "ERROR_ACCESS_DENIED");
     child.wait_success();
 }
+
+#[test]
+fn a_read_only_handle_cannot_commit_pages_of_a_reserved_section() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let _s = SectionOptions::new(2 * 4096).reserve(true).create(&conn, "ro-reserved").unwrap();
+    let view = Section::open(&conn, "ro-reserved", FILE_MAP_READ).unwrap().map_view(ViewAccess::Read, 0, 0).unwrap();
+    assert_eq!(code(view.commit(0, 10)), Win32Error::ERROR_ACCESS_DENIED);
+    assert_eq!(view.query(0).unwrap().state, PageState::Reserved, "nothing was committed");
+}

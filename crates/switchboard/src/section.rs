@@ -209,7 +209,10 @@ impl Section {
             let fd = fds.next().ok_or_else(|| protocol("the broker sent no commit bitmap".into()))?;
             let words = usize::try_from(pages(opened.size).div_ceil(64))
                 .map_err(|_| protocol(format!("a section of {} bytes", opened.size)))?;
-            Some(Arc::new(CounterPage::map(&fd, words).map_err(|e| protocol(e.to_string()))?))
+            let may_write =
+                opened.access & FILE_MAP_WRITE == FILE_MAP_WRITE && opened.protection == PageProtection::ReadWrite;
+            let bits = if may_write { CounterPage::map(&fd, words) } else { CounterPage::map_read_only(&fd, words) };
+            Some(Arc::new(bits.map_err(|e| protocol(e.to_string()))?))
         } else {
             None
         };
@@ -449,6 +452,15 @@ impl View {
             ));
         }
         let Some((bits, first)) = &self.commits else { return Ok(()) };
+        if !bits.is_writable() {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                Win32Error::ERROR_ACCESS_DENIED,
+                "VirtualAlloc",
+                self.name.as_deref(),
+                "the section was opened without FILE_MAP_WRITE: its pages are committed through a writable handle",
+            ));
+        }
         let size = page() as usize;
         for p in offset / size..=(offset + len - 1) / size {
             let page = first + p;

@@ -19,6 +19,7 @@ use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 pub struct CounterPage {
     base: NonNull<AtomicU64>,
     counters: usize,
+    writable: bool,
 }
 
 // SAFETY: the mapping is shared memory accessed only through atomics, so any
@@ -46,6 +47,21 @@ impl CounterPage {
     /// from another process: a file too small for `counters`, or one that
     /// could shrink under the mapping, is refused.
     pub fn map(fd: &impl AsFd, counters: usize) -> io::Result<Self> {
+        Self::map_with(fd, counters, ProtFlags::READ | ProtFlags::WRITE)
+    }
+
+    /// Maps a page read-only (a holder that may read the counters but not
+    /// change them). Only loads may be made on its counters: a store faults.
+    pub fn map_read_only(fd: &impl AsFd, counters: usize) -> io::Result<Self> {
+        Self::map_with(fd, counters, ProtFlags::READ)
+    }
+
+    /// Whether the page is mapped writable.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    fn map_with(fd: &impl AsFd, counters: usize, prot: ProtFlags) -> io::Result<Self> {
         let len = Self::len(counters);
         let size = rustix::fs::fstat(fd)?.st_size;
         if counters == 0 || u64::try_from(size).unwrap_or(0) < len as u64 {
@@ -57,10 +73,9 @@ impl CounterPage {
         // SAFETY: a new shared mapping of `len` bytes of a file at least that
         // long; the kernel picks the address, so nothing else is overlapped.
         #[allow(unsafe_code)]
-        let ptr =
-            unsafe { mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0)? };
+        let ptr = unsafe { mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0)? };
         let base = NonNull::new(ptr.cast::<AtomicU64>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        Ok(Self { base, counters })
+        Ok(Self { base, counters, writable: prot.contains(ProtFlags::WRITE) })
     }
 
     /// Counter `index`.

@@ -182,10 +182,12 @@ impl Core {
             switchboard_sys::shm::reopen_read_only(&section.memory)
         };
         let fd = fd.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
+        // The commit bitmap is as strong as the handle too: a holder that may
+        // not write may not commit (nor, writing the bitmap, decommit).
         let commits = section
             .commits
             .as_ref()
-            .map(OwnedFd::try_clone)
+            .map(|bits| if may_write { bits.try_clone() } else { switchboard_sys::shm::reopen_read_only(bits) })
             .transpose()
             .map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
         let reply = p::SectionOpened {

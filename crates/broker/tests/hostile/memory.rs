@@ -115,18 +115,23 @@ fn a_read_only_section_descriptor_cannot_be_reopened_writable_by_another_user() 
         let mut client = child_client();
         let open = p::OpenSection { name: ObjectName::parse("Global\\readonly").unwrap(), access: 0x0004 };
         let (_, fds) = client.ok(open).unwrap();
-        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fds[0]));
-        let reopened = rustix::fs::open(path.as_str(), rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty());
-        let writable_map = View::map(&fds[0], 0, 4096, ViewKind::Write).is_ok();
-        match reopened {
-            Ok(fd) => {
-                if let Ok(view) = View::map(&fd, 0, 4096, ViewKind::Write) {
-                    let _ = view.write_at(0, b"PWNED");
+        // The section, then its commit bitmap (SEC_RESERVE).
+        for (what, fd) in ["REOPEN", "BITMAP"].into_iter().zip(&fds) {
+            let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd));
+            let reopened = rustix::fs::open(path.as_str(), rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty());
+            let writable_map = View::map(fd, 0, 4096, ViewKind::Write).is_ok();
+            match reopened {
+                Ok(fd) => {
+                    if let Ok(view) = View::map(&fd, 0, 4096, ViewKind::Write) {
+                        let _ = view.write_at(0, b"PWNED");
+                    }
+                    role::report(&format!("{what} writable (map {writable_map})"));
                 }
-                role::report(&format!("REOPEN writable (map {writable_map})"));
+                Err(e) if e == rustix::io::Errno::ACCESS => {
+                    role::report(&format!("{what} EACCES (map {writable_map})"))
+                }
+                Err(e) => role::report(&format!("{what} {e} (map {writable_map})")),
             }
-            Err(e) if e == rustix::io::Errno::ACCESS => role::report(&format!("REOPEN EACCES (map {writable_map})")),
-            Err(e) => role::report(&format!("REOPEN {e} (map {writable_map})")),
         }
         return;
     }
@@ -135,16 +140,26 @@ fn a_read_only_section_descriptor_cannot_be_reopened_writable_by_another_user() 
     }
     let mut broker = broker();
     let mut owner = hostile::RawClient::connect(broker.socket()).unwrap();
-    let (_, fds) = owner.ok(section(Some("Global\\readonly"), 4096, Some("D:(A;;GA;;;OW)(A;;GR;;;WD)"))).unwrap();
+    let reserved = p::CreateSection {
+        reserve: true,
+        ..section(Some("Global\\readonly"), 4096, Some("D:(A;;GA;;;OW)(A;;GR;;;WD)"))
+    };
+    let (_, fds) = owner.ok(reserved).unwrap();
     let view = View::map(&fds[0], 0, 4096, ViewKind::Write).unwrap();
     view.write_at(0, b"owner").unwrap();
+    let bitmap = View::map(&fds[1], 0, 8, ViewKind::Write).unwrap();
+    bitmap.write_at(0, &1u64.to_le_bytes()).unwrap();
     let mut child = Role::new(TEST, "reader").env(broker.env()).user(NOBODY.0, NOBODY.1).spawn();
     let said = child.expect_line("REOPEN");
+    let said_bitmap = child.expect_line("BITMAP");
     child.wait_success();
     let mut now = [0u8; 5];
     view.read_at(0, &mut now).unwrap();
     assert_eq!(&now, b"owner", "another user wrote through a read-only handle ({said})");
-    assert_eq!(said, "EACCES (map false)");
+    let mut bits = [0u8; 8];
+    bitmap.read_at(0, &mut bits).unwrap();
+    assert_eq!(u64::from_le_bytes(bits), 1, "another user rewrote the commit bitmap ({said_bitmap})");
+    assert_eq!((said.as_str(), said_bitmap.as_str()), ("EACCES (map false)", "EACCES (map false)"));
     let probe = assert_serves(&mut broker, 50);
     hostile::report("reopen a FILE_MAP_READ descriptor O_RDWR via /proc as another uid", 1, "EACCES", &probe);
 }
