@@ -128,7 +128,7 @@ fn a_read_only_section_descriptor_cannot_be_reopened_writable_by_another_user() 
                     role::report(&format!("{what} writable (map {writable_map})"));
                 }
                 Err(e) if e == rustix::io::Errno::ACCESS => {
-                    role::report(&format!("{what} EACCES (map {writable_map})"))
+                    role::report(&format!("{what} EACCES (map {writable_map})"));
                 }
                 Err(e) => role::report(&format!("{what} {e} (map {writable_map})")),
             }
