@@ -46,6 +46,10 @@ struct Args {
     /// handle budget, itself three quarters of the descriptor limit.
     #[arg(long)]
     max_handles_per_uid: Option<usize>,
+    /// Seconds a connection holding nothing must have been silent before
+    /// it may be closed to make room for a new one, when a limit is reached.
+    #[arg(long, default_value_t = 30)]
+    evict_idle_after: u64,
     /// Internal: the background child of a non-foreground start.
     #[arg(long, hide = true)]
     detached: bool,
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
     if let Some(n) = args.max_handles_per_uid {
         config.core.max_handles_per_uid = n;
     }
+    config.limits.evict_idle_after = std::time::Duration::from_secs(args.evict_idle_after);
     let mut server = match Server::bind(config) {
         Ok(s) => s,
         Err(e @ (StartError::AlreadyRunning { .. } | StartError::SocketInUse { .. })) => {

@@ -365,6 +365,14 @@ impl Core {
         self.shutdown
     }
 
+    /// Whether a client holds nothing the broker keeps for it (no handle,
+    /// no announced thread, no counted sleep, no pending pipe wait): closing
+    /// it loses it nothing but the connection.
+    pub fn client_holds_nothing(&self, id: ClientId) -> bool {
+        self.clients.get(&id).is_some_and(|c| c.handles.len() == 0 && c.threads.is_empty() && c.sleeps.is_empty())
+            && !self.pipes.waits_for(id)
+    }
+
     /// How many clients are connected.
     pub fn client_count(&self) -> usize {
         self.clients.len()

@@ -605,12 +605,23 @@ impl Core {
 
     /// Drops a departing client's pipe waits.
     pub(super) fn cancel_pipe_waits(&mut self, client: ClientId) {
-        let ids: Vec<u64> = self.pipes.waits.iter().filter(|(_, w)| w.client == client).map(|(id, _)| *id).collect();
+        self.pipes.cancel_waits_of(client);
+    }
+}
+
+impl Pipes {
+    /// Whether `client` waits for a pipe (`WaitNamedPipe`).
+    pub(super) fn waits_for(&self, client: ClientId) -> bool {
+        self.waits.values().any(|w| w.client == client)
+    }
+
+    fn cancel_waits_of(&mut self, client: ClientId) {
+        let ids: Vec<u64> = self.waits.iter().filter(|(_, w)| w.client == client).map(|(id, _)| *id).collect();
         for id in ids {
-            if let Some(w) = self.pipes.waits.remove(&id)
+            if let Some(w) = self.waits.remove(&id)
                 && let Some(d) = w.deadline
             {
-                self.pipes.timers.remove(&(d, Timer::Wait(id)));
+                self.timers.remove(&(d, Timer::Wait(id)));
             }
         }
     }

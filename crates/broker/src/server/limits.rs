@@ -27,6 +27,9 @@ pub struct Limits {
     /// Unsent reply bytes all of one user's clients may leave queued; past
     /// it the client whose queue grows is dropped.
     pub max_queued_per_uid: usize,
+    /// How long a connection that holds nothing must have been silent
+    /// before it may be closed to make room for a new one, at a limit.
+    pub evict_idle_after: Duration,
 }
 
 impl Limits {
@@ -44,6 +47,7 @@ impl Limits {
             frame_timeout: Duration::from_secs(10),
             pause_reading_at: 256 << 10,
             max_queued_per_uid: 64 << 20,
+            evict_idle_after: Duration::from_secs(30),
         }
     }
 }

@@ -123,6 +123,8 @@ struct Conn {
     partial_since: Option<Instant>,
     /// Its requests are not taken while it leaves too many replies unread.
     paused: bool,
+    /// When it last sent a frame (or was accepted).
+    last_active: Instant,
 }
 
 /// A bound broker, ready to run.
@@ -320,6 +322,7 @@ impl Server {
                             accepted: Instant::now(),
                             partial_since: None,
                             paused: false,
+                            last_active: Instant::now(),
                         },
                     );
                 }
@@ -340,21 +343,49 @@ impl Server {
     /// Why a new connection may not be served, if it may not: its user is
     /// at its quota of connections, or the broker at its total (beyond
     /// which only root, within its reserve, is let in).
-    fn refusal(&self, cred: &PeerCred) -> Option<(HandshakeStatus, String)> {
-        let total = self.conns.len();
+    ///
+    /// At a limit, a connection that has held nothing (no handle, no
+    /// thread, no wait) and sent nothing for `evict_idle_after` is closed
+    /// to make room: the user's own longest idle at its quota, anyone's
+    /// but root's at the total.
+    fn refusal(&mut self, cred: &PeerCred) -> Option<(HandshakeStatus, String)> {
         let max = self.config.limits.max_conns;
-        if total >= max + if cred.uid == 0 { self.config.core.root_reserve } else { 0 } {
+        let total_limit = max + if cred.uid == 0 { self.config.core.root_reserve } else { 0 };
+        if self.conns.len() >= total_limit && !self.evict_idle(|c| c.cred.uid != 0) {
             return Some((HandshakeStatus::Refused, format!("the broker already serves its limit of {max} clients")));
         }
         let quota = self.config.limits.max_conns_per_uid;
         if cred.uid != 0 && cred.uid != self.config.core.owner_uid {
-            let mine = self.conns.values().filter(|c| c.cred.uid == cred.uid).count();
-            if mine >= quota {
-                let reason = format!("uid {} already has {mine} connections to the broker, the user's quota", cred.uid);
+            let uid = cred.uid;
+            let mine = self.conns.values().filter(|c| c.cred.uid == uid).count();
+            if mine >= quota && !self.evict_idle(|c| c.cred.uid == uid) {
+                let reason = format!("uid {uid} already has {mine} connections to the broker, the user's quota");
                 return Some((HandshakeStatus::OverQuota, reason));
             }
         }
         None
+    }
+
+    /// Closes the longest idle connection among `which` that holds nothing;
+    /// false if there is none idle long enough.
+    fn evict_idle(&mut self, which: impl Fn(&Conn) -> bool) -> bool {
+        let now = Instant::now();
+        let after = self.config.limits.evict_idle_after;
+        let oldest = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.phase == Phase::Ready && which(c) && c.wbuf.is_empty() && c.rbuf.is_empty())
+            .filter(|(_, c)| now.saturating_duration_since(c.last_active) >= after)
+            .filter(|(_, c)| self.core.client_holds_nothing(c.client))
+            .min_by_key(|(_, c)| c.last_active)
+            .map(|(token, _)| *token);
+        match oldest {
+            Some(token) => {
+                self.drop_conn(token, "closed to make room: idle and holding nothing");
+                true
+            }
+            None => false,
+        }
     }
 
     /// Out of descriptors: lets go of the spare one, accepts one client to
@@ -488,6 +519,7 @@ impl Server {
             };
             conn.rbuf.drain(..used);
             conn.partial_since = None;
+            conn.last_active = now;
             let client = conn.client;
             match parsed {
                 Ok(frame) if usize::from(frame.fds) <= conn.fds_in.len() => {

@@ -192,3 +192,44 @@ fn a_broker_out_of_descriptors_refuses_objects_clearly_and_still_answers_new_cli
         &probe,
     );
 }
+
+#[test]
+fn at_its_quota_a_user_gets_room_from_its_own_longest_idle_connection_that_holds_nothing() {
+    const TEST: &str =
+        "connections::at_its_quota_a_user_gets_room_from_its_own_longest_idle_connection_that_holds_nothing";
+    if role::current().is_some() {
+        let socket = std::env::var_os("SWITCHBOARD_SOCKET").expect("socket");
+        let socket = Path::new(&socket);
+        let mut holder = hostile::RawClient::connect(socket).unwrap();
+        let event = p::CreateEvent {
+            name: None,
+            manual_reset: true,
+            initial_state: false,
+            access: 0x001F_0003,
+            security: p::Security::default(),
+        };
+        holder.ok(event).unwrap();
+        let mut idle = Vec::new();
+        while let Ok(c) = hostile::RawClient::connect(socket) {
+            idle.push(c);
+        }
+        role::report(&format!("HELD {}", idle.len() + 1));
+        // Idle past the broker's bound (1 s here): this wait is what is tested.
+        std::thread::sleep(Duration::from_millis(1500));
+        let newcomer = hostile::RawClient::connect(socket).map(|mut c| c.ok(p::StatusRequest).is_ok());
+        let oldest_closed = idle[0].read_to_end().is_ok_and(|n| n == 0);
+        let holder_served = holder.ok(p::StatusRequest).is_ok();
+        role::report(&format!("NEW {newcomer:?} OLDEST_CLOSED {oldest_closed} HOLDER {holder_served}"));
+        return;
+    }
+    if !may_switch_user() {
+        return;
+    }
+    let mut broker = ProcessBroker::start(BROKER, &["--max-clients", "256", "--evict-idle-after", "1"]);
+    let mut attacker = Role::new(TEST, "user").env(broker.env()).user(NOBODY.0, NOBODY.1).spawn();
+    assert_eq!(attacker.expect_line("HELD"), "64");
+    assert_eq!(attacker.expect_line("NEW"), "Ok(true) OLDEST_CLOSED true HOLDER true");
+    attacker.wait_success();
+    let probe = assert_serves(&mut broker, 50);
+    report("a user at its quota connects again after its connections idle", 65, "oldest idle evicted", &probe);
+}
