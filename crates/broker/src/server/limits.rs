@@ -34,12 +34,12 @@ pub struct Limits {
 
 impl Limits {
     /// Limits for a broker that may hold `fd_limit` descriptors and serve
-    /// `max_clients` clients: connections take at most an eighth of the
+    /// `max_clients` clients: connections take at most a quarter of the
     /// descriptors (handles take half, see [`handle_budget`]), and a user
     /// gets a quarter of the connections.
     pub fn for_budget(fd_limit: u64, max_clients: usize) -> Self {
         let fds = usize::try_from(fd_limit).unwrap_or(usize::MAX);
-        let max_conns = max_clients.min(fds / 8).max(16);
+        let max_conns = max_clients.min(fds / 4).max(16);
         Self {
             max_conns,
             max_conns_per_uid: (max_conns / 4).max(4),
@@ -54,12 +54,12 @@ impl Limits {
 
 /// Handles a user may hold, and all clients together, for a broker that may
 /// hold `fd_limit` descriptors: a handle may cost a descriptor (an event's
-/// page, a section), so the total is half the limit (connections take an
-/// eighth, root's reserves and the broker's own files some more), and a
-/// user gets an eighth of the total.
+/// page, a section), so the total is half the limit less root's reserve
+/// (connections take a quarter, root's reserve of connections and the
+/// broker's own files some more), and a user gets an eighth of the total.
 pub fn handle_budget(fd_limit: u64) -> (usize, usize) {
     let fds = usize::try_from(fd_limit).unwrap_or(usize::MAX);
-    let total = (fds / 2).max(64);
+    let total = (fds / 2).saturating_sub(64).max(64);
     ((total / 8).max(16), total)
 }
 
@@ -70,10 +70,10 @@ mod tests {
     #[test]
     fn a_small_descriptor_limit_gives_small_quotas_and_a_large_one_is_capped_by_clients() {
         let small = Limits::for_budget(1024, 4096);
-        assert_eq!((small.max_conns, small.max_conns_per_uid), (128, 32));
+        assert_eq!((small.max_conns, small.max_conns_per_uid), (256, 64));
         let large = Limits::for_budget(1 << 20, 4096);
         assert_eq!((large.max_conns, large.max_conns_per_uid), (4096, 1024));
-        assert_eq!(handle_budget(20_000), (1250, 10_000));
-        assert_eq!(handle_budget(1 << 20), (65_536, 524_288));
+        assert_eq!(handle_budget(20_000), (1242, 9936));
+        assert_eq!(handle_budget(1 << 20), (65_528, 524_224));
     }
 }
