@@ -34,7 +34,8 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("echo-server") => echo_server(Path::new(&args[1])),
         Some("broker") => run_broker(Path::new(&args[1])),
-        Some("event-echo") => event_echo(Path::new(&args[1])),
+        Some("event-echo") => event_echo(Path::new(&args[1]), true),
+        Some("event-echo-wait-only") => event_echo(Path::new(&args[1]), false),
         Some("raw-echo") => pipes::raw_echo(Path::new(&args[1])),
         Some("ipc-echo") => pipes::ipc_echo(Path::new(&args[1])),
         Some("pipe-echo") => pipes::pipe_echo(Path::new(&args[1])),
@@ -95,17 +96,25 @@ fn echo_server(path: &Path) {
 fn run_broker(path: &Path) {
     switchboard_sys::limits::raise_fd_limit();
     let mut config = switchboard_broker::server::ServerConfig::new(switchboard_sys::Realm::custom(path));
+    // The many-clients row connects 10,000 clients: more than the quarter
+    // of the descriptor limit the defaults give connections.
     config.core.max_clients = 20_000;
+    config.limits.max_conns = 20_000;
     let server = switchboard_broker::server::Server::bind(config).expect("bind the broker");
     println!("ready");
     server.run().expect("broker event loop");
 }
 
-/// Child mode: answers every set of `Local\\bench.ping` by setting `Local\\bench.pong`.
-fn event_echo(path: &Path) {
+/// Child mode: answers every set of `Local\\bench.ping` by setting
+/// `Local\\bench.pong`. With `may_modify` its ping handle also has
+/// `EVENT_MODIFY_STATE`, so it gets a writable page and takes the event in
+/// shared memory; without, the handle may only wait, and each take goes
+/// through the broker.
+fn event_echo(path: &Path, may_modify: bool) {
+    use switchboard::event::access::{EVENT_MODIFY_STATE, SYNCHRONIZE};
     let conn = ConnectOptions::new().socket(path).autostart(false).connect().expect("connect");
-    let ping =
-        switchboard::Event::open(&conn, "bench.ping", switchboard::event::access::SYNCHRONIZE).expect("open ping");
+    let access = if may_modify { SYNCHRONIZE | EVENT_MODIFY_STATE } else { SYNCHRONIZE };
+    let ping = switchboard::Event::open(&conn, "bench.ping", access).expect("open ping");
     let pong = switchboard::Event::open(&conn, "bench.pong", switchboard::event::access::EVENT_MODIFY_STATE)
         .expect("open pong");
     println!("ready");
@@ -170,6 +179,7 @@ fn all(n: usize) {
     let ping = switchboard::EventOptions::new().create(&conn, "bench.ping").expect("create ping").object;
     let pong = switchboard::EventOptions::new().create(&conn, "bench.pong").expect("create pong").object;
     rows.push(sync::round_trip(&ping, &pong, &broker_path, n / 4));
+    rows.push(sync::round_trip_wait_only(&ping, &pong, &broker_path, &echo_path, n / 4));
     let peers = [
         ("raw-sync-events", "raw_sync events (process-shared pthread mutex + condvar)"),
         ("iceoryx2-events", "iceoryx2 event services (notifier → listener)"),

@@ -69,6 +69,28 @@ pub(crate) fn round_trip(ping: &switchboard::Event, pong: &switchboard::Event, b
     }
 }
 
+/// The same, with a waiter whose handle may only wait (`SYNCHRONIZE`): its
+/// page is read-only and each take is a step through the broker.
+pub(crate) fn round_trip_wait_only(
+    ping: &switchboard::Event,
+    pong: &switchboard::Event,
+    broker: &Path,
+    echo_server: &Path,
+    n: usize,
+) -> Row {
+    let echo = crate::spawn_child("event-echo-wait-only", broker);
+    let ours = crate::event_ping_pong(ping, pong, n);
+    drop(echo);
+    Row {
+        what:
+            "event set → wait-only handle (SYNCHRONIZE) in another process wakes, takes through the broker → sets back"
+                .into(),
+        ours,
+        baseline_name: "raw Unix socket round trip, 32 B".into(),
+        baseline: crate::raw_round_trip(echo_server, n),
+    }
+}
+
 /// Where `scripts/bench` builds a peer program.
 fn peer(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../bench-peers/{name}/target/release/{name}"))
