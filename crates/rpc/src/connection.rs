@@ -36,7 +36,9 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// How long a call may wait for its answer.
     pub call_timeout: Duration,
-    /// Where `ncalrpc` endpoints live (`<dir>/<endpoint>`).
+    /// Where `ncalrpc` endpoints live (`<dir>/<endpoint>`): by default the
+    /// realm's own ([`crate::local::default_dir`]); empty when no realm
+    /// could be found, and then `ncalrpc` bindings fail to connect.
     pub ncalrpc_dir: PathBuf,
     /// The broker's socket for `ncacn_np` (`None`: the user's default).
     pub broker_socket: Option<PathBuf>,
@@ -47,7 +49,7 @@ impl Default for Options {
         Self {
             connect_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(60),
-            ncalrpc_dir: PathBuf::from("/tmp/switchboard/ncalrpc"),
+            ncalrpc_dir: crate::local::default_dir().unwrap_or_default(),
             broker_socket: None,
         }
     }
@@ -80,7 +82,7 @@ impl Stream {
                 }
                 Err(last)
             }
-            Binding::Local { endpoint } => Ok(Self::Local(UnixStream::connect(options.ncalrpc_dir.join(endpoint))?)),
+            Binding::Local { endpoint } => Ok(Self::Local(crate::local::connect(&options.ncalrpc_dir, endpoint)?)),
             Binding::Pipe { host, endpoint } => {
                 if !matches!(host.as_str(), "" | "." | "localhost" | "127.0.0.1") {
                     return Err(io::Error::new(

@@ -30,6 +30,7 @@ pub mod connection;
 mod deadline;
 pub mod epm;
 pub mod example;
+pub mod local;
 pub mod marshal;
 pub mod ndr;
 pub mod np;

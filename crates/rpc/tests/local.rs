@@ -89,3 +89,34 @@ fn the_generated_client_stubs_call_every_operation_through_a_real_socket() {
     let e = example.sum(5, vec![1]).unwrap_err();
     assert!(matches!(e, switchboard_rpc::client::Error::Fault { opnum: 2, status: 0x6F7 }), "{e}");
 }
+
+#[test]
+fn an_ncalrpc_directory_another_user_owns_is_refused_by_servers_and_clients() {
+    if rustix::process::getuid().as_raw() != 0 {
+        eprintln!("skipped: planting a directory as another uid needs root");
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let planted = base.path().join("ncalrpc");
+    std::fs::create_dir(&planted).unwrap();
+    // Another user made the directory first, with a socket of its own where
+    // an endpoint will be looked for.
+    let attacker = std::os::unix::net::UnixListener::bind(planted.join("EPMAPPER")).unwrap();
+    std::os::unix::fs::chown(&planted, Some(65_534), Some(65_534)).unwrap();
+    let server = switchboard_rpc::local::listen(&planted, "EPMAPPER").unwrap_err();
+    assert!(server.to_string().contains("owned by uid 65534"), "{server}");
+    let client = switchboard_rpc::local::connect(&planted, "EPMAPPER").unwrap_err();
+    assert!(client.to_string().contains("owned by uid 65534"), "{client}");
+    drop(attacker);
+}
+
+#[test]
+fn the_default_ncalrpc_directory_is_inside_the_realm() {
+    let Ok(realm) = switchboard::Realm::from_env() else {
+        eprintln!("skipped: no realm can be found in this environment");
+        return;
+    };
+    let dir = switchboard_rpc::local::default_dir().unwrap();
+    assert_eq!(dir, realm.dir().join("ncalrpc"));
+    assert!(!dir.starts_with("/tmp/switchboard/"), "a directory every user shares");
+}

@@ -47,5 +47,5 @@ pub use connection::{ConnectOptions, Connection, DEFAULT_REQUEST_TIMEOUT};
 pub use error::{Error, ErrorKind, Result, Win32Error};
 pub use event::{Created, Event, EventOptions};
 pub use handle::{OwnedHandle, WaitResult, Waitable, signal_and_wait, wait_for_multiple};
-pub use switchboard_sys::{RealmChoice, RealmKind};
+pub use switchboard_sys::{Realm, RealmChoice, RealmError, RealmKind};
 pub use switchboard_types::Handle;

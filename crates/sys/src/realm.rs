@@ -90,6 +90,18 @@ impl Realm {
         Self { kind, socket: dir.join(SOCKET_NAME), lock: dir.join("broker.lock"), log: dir.join("broker.log") }
     }
 
+    /// The realm's directory (where its socket lives).
+    pub fn dir(&self) -> PathBuf {
+        self.socket.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+    }
+
+    /// Where the realm's `ncalrpc` endpoints live (`<dir>/ncalrpc/<endpoint>`),
+    /// inside the realm's own directory, so that no other user can plant
+    /// an endpoint there.
+    pub fn ncalrpc_dir(&self) -> PathBuf {
+        self.dir().join("ncalrpc")
+    }
+
     /// The realm for an explicit socket path, taken as given (see
     /// [`RealmChoice::Socket`] for the path that recognizes a realm's own
     /// socket). Its lock and log sit beside the socket's canonical path, so

@@ -64,13 +64,13 @@ pub enum RpcCommand {
     },
 }
 
-/// The directory of `ncalrpc` endpoints: beside the broker's socket.
+/// The directory of `ncalrpc` endpoints: the realm's own (`<realm>/ncalrpc`).
 fn ncalrpc_dir(ctx: &Ctx) -> PathBuf {
-    let socket = ctx
-        .socket()
-        .or_else(|| switchboard_sys::Realm::from_env().ok().map(|r| r.socket))
-        .unwrap_or_else(|| PathBuf::from("/tmp/switchboard"));
-    socket.parent().map_or_else(|| PathBuf::from("/tmp"), Path::to_path_buf).join("ncalrpc")
+    match ctx.socket() {
+        Some(socket) => switchboard::Realm::custom(&socket).ncalrpc_dir(),
+        // No realm: an empty path, which every ncalrpc use reports as such.
+        None => switchboard_rpc::local::default_dir().unwrap_or_default(),
+    }
 }
 
 fn io(op: &'static str, what: &str, e: &std::io::Error) -> Error {
@@ -230,12 +230,7 @@ fn start_mapper(
 
 /// Listens at `ncalrpc:[NAME]`: a Unix socket in `dir`, made only its owner's.
 fn listen_local(op: &'static str, dir: &Path, name: &str) -> Result<std::os::unix::net::UnixListener> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::create_dir_all(dir).map_err(|e| io(op, &dir.display().to_string(), &e))?;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    let path = dir.join(name);
-    let _ = std::fs::remove_file(&path);
-    std::os::unix::net::UnixListener::bind(&path).map_err(|e| io(op, name, &e))
+    switchboard_rpc::local::listen(dir, name).map_err(|e| io(op, &dir.join(name).display().to_string(), &e))
 }
 
 fn ls(ctx: &Ctx, binding: &str) -> Result<Done> {
