@@ -15,7 +15,7 @@ const QUOTA: u64 = 16 * 1024;
 
 fn system_realm_with_small_quota() -> TestBroker {
     TestBroker::start_with(|config| {
-        config.core.realm = "system".into();
+        config.core.realm = switchboard_sys::RealmKind::System;
         config.core.registry_user_quota = Some(QUOTA);
     })
 }

@@ -3,6 +3,10 @@
 
 use switchboard_proto as p;
 pub use switchboard_proto::{AccessReport, AccessStep, BrokerStatus, DirEntry, HandleInfo, ObjectInfo};
+/// The calling process's user.
+pub use switchboard_sys::current_uid;
+/// Who a user is (name, uid, groups), for `access --user NAME`.
+pub use switchboard_sys::users::{UserInfo, lookup_user};
 use switchboard_types::{NamespacePath, ObjectName};
 
 use crate::connection::Connection;

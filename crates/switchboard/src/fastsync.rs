@@ -384,10 +384,12 @@ pub(crate) fn wait(
     op: &'static str,
     name: Option<&str>,
 ) -> Result<WaitResult> {
-    let invalid = |code, reason: String| Error::new(ErrorKind::InvalidArgument, code, op, name, reason);
     if handles.is_empty() || handles.len() > MAXIMUM_WAIT_OBJECTS {
-        return Err(invalid(
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
             Win32Error::ERROR_INVALID_PARAMETER,
+            op,
+            name,
             format!("{} handles given; between 1 and {MAXIMUM_WAIT_OBJECTS} are allowed", handles.len()),
         ));
     }
@@ -405,85 +407,138 @@ pub(crate) fn wait(
     if shared.iter().any(|s| s.page.as_ref().is_some_and(|p| !p.is_writable())) {
         return brokered::wait(handles, &shared, wait_all, timeout, op, name);
     }
-    let pages: Vec<&SyncPage> = shared.iter().filter_map(|s| s.page.as_ref()).collect();
-    let slots: Vec<(&Slot, Shape)> = shared.iter().zip(&pages).map(|(s, page)| (page.slot(), s.shape)).collect();
-    // Objects are known by their pages' identity (unique across brokers);
-    // wait-all locks them in that order.
-    let ids: Vec<u64> = pages.iter().map(|p| p.id()).collect();
-    let mut order: Vec<usize> = (0..shared.len()).collect();
-    order.sort_by_key(|&i| ids[i]);
-    if wait_all && order.windows(2).any(|w| ids[w[0]] == ids[w[1]]) {
-        return Err(invalid(Win32Error::ERROR_INVALID_PARAMETER, "wait-all names the same object twice".into()));
-    }
-    if wait_all || shared.iter().any(|s| s.shape == Shape::Mutex) {
-        for handle in handles {
-            announce(handle.connection());
-        }
-    }
-    let me = me();
-    // A manual-reset event set (or pulsed) at any moment of a wait-any ends it.
-    let since: Vec<Option<u32>> = slots
-        .iter()
-        .map(|(slot, shape)| (!wait_all && *shape == Shape::Event { manual_reset: true }).then(|| slot.generation()))
-        .collect();
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let mut seen = [0u32; MAXIMUM_WAIT_OBJECTS];
-    let attempt = |seen: &mut [u32]| -> Result<Step<WaitResult>> {
-        let step = if wait_all {
-            syncstate::try_take_all(&slots, &order, me, seen)
+    LocalWait::new(handles, &shared, wait_all, op, name)?.run(deadline)
+}
+
+/// A wait made in this process, on pages it may write.
+struct LocalWait<'a> {
+    /// The first object's, whose spin budget the wait uses.
+    spin_ns: &'a AtomicU32,
+    pages: Vec<&'a SyncPage>,
+    slots: Vec<(&'a Slot, Shape)>,
+    /// Wait-all locks objects in this order (by page identity).
+    order: Vec<usize>,
+    /// Per object, for a wait-any on a manual-reset event: the generation
+    /// when the wait began (a set since then ends the wait).
+    since: Vec<Option<u32>>,
+    wait_all: bool,
+    me: u32,
+    op: &'static str,
+    name: Option<&'a str>,
+}
+
+impl<'a> LocalWait<'a> {
+    fn new(
+        handles: &[&OwnedHandle],
+        shared: &'a [&'a Arc<Shared>],
+        wait_all: bool,
+        op: &'static str,
+        name: Option<&'a str>,
+    ) -> Result<Self> {
+        let pages: Vec<&SyncPage> = shared.iter().filter_map(|s| s.page.as_ref()).collect();
+        let slots: Vec<(&Slot, Shape)> = shared.iter().zip(&pages).map(|(s, page)| (page.slot(), s.shape)).collect();
+        // Objects are known by their pages' identity (unique across brokers);
+        // wait-all locks them in that order.
+        let ids: Vec<u64> = pages.iter().map(|p| p.id()).collect();
+        let mut order: Vec<usize> = (0..shared.len()).collect();
+        order.sort_by_key(|&i| ids[i]);
+        if wait_all && order.windows(2).any(|w| ids[w[0]] == ids[w[1]]) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                Win32Error::ERROR_INVALID_PARAMETER,
+                op,
+                name,
+                "wait-all names the same object twice",
+            ));
+        }
+        if wait_all || shared.iter().any(|s| s.shape == Shape::Mutex) {
+            for handle in handles {
+                announce(handle.connection());
+            }
+        }
+        // A manual-reset event set (or pulsed) at any moment of a wait-any ends it.
+        let since = slots
+            .iter()
+            .map(|(slot, shape)| {
+                (!wait_all && *shape == Shape::Event { manual_reset: true }).then(|| slot.generation())
+            })
+            .collect();
+        Ok(Self { spin_ns: &shared[0].spin_ns, pages, slots, order, since, wait_all, me: me(), op, name })
+    }
+
+    /// One attempt to take the objects; `seen` gets their states when blocked.
+    fn attempt(&self, seen: &mut [u32]) -> Result<Step<WaitResult>> {
+        let step = if self.wait_all {
+            syncstate::try_take_all(&self.slots, &self.order, self.me, seen)
                 .map(|s| s.map(|abandoned| abandoned.map_or(WaitResult::Signaled(0), WaitResult::Abandoned)))
         } else {
-            try_any(&slots, me, &since, seen)
+            try_any(&self.slots, self.me, &self.since, seen)
         };
         step.map_err(|_| {
             Error::new(
                 ErrorKind::Refused,
                 Win32Error::ERROR_SIGNAL_REFUSED,
-                op,
-                name,
+                self.op,
+                self.name,
                 format!("the thread already holds the mutex {} times", syncstate::MAX_RECURSION),
             )
         })
-    };
-    let mut round = 0;
-    let mut locked_since: Option<Instant> = None;
-    loop {
-        match attempt(&mut seen)? {
-            Step::Done(result) => return Ok(result),
-            Step::Locked => {
-                if let Some(ended) = on_locked(&mut round, &mut locked_since, deadline, op, name)? {
-                    return Ok(ended);
-                }
-                continue;
-            }
-            Step::Blocked(_) => locked_since = None,
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(WaitResult::TimedOut);
-        }
-        match spin(&shared[0].spin_ns, &mut || attempt(&mut seen), deadline)? {
-            Some(Step::Done(result)) => return Ok(result),
-            Some(_) => continue,
-            None => {}
-        }
-        // Count in, look once more, then sleep on what was seen.
-        for (slot, _) in &slots {
+    }
+
+    /// Counts in, looks once more, then sleeps on what was seen (at most
+    /// [`RECHECK`]); `Some` when that last look took the objects.
+    fn sleep(&self, seen: &mut [u32], deadline: Option<Instant>) -> Result<Option<WaitResult>> {
+        for (slot, _) in &self.slots {
             slot.begin_sleep();
         }
-        let last = attempt(&mut seen);
+        let last = self.attempt(seen);
         let slept = match last {
-            Ok(Step::Blocked(_)) => Some(syncpage::sleep_any(&pages, &seen[..pages.len()], Some(recheck_by(deadline)))),
+            Ok(Step::Blocked(_)) => {
+                Some(syncpage::sleep_any(&self.pages, &seen[..self.pages.len()], Some(recheck_by(deadline))))
+            }
             _ => None,
         };
-        for (slot, _) in &slots {
+        for (slot, _) in &self.slots {
             slot.end_sleep();
         }
         match (last?, slept) {
-            (Step::Done(result), _) => return Ok(result),
+            (Step::Done(result), _) => Ok(Some(result)),
             (_, Some(Err(e))) => {
-                return Err(Error::new(ErrorKind::Refused, Win32Error::ERROR_INVALID_HANDLE, op, name, e.to_string()));
+                Err(Error::new(ErrorKind::Refused, Win32Error::ERROR_INVALID_HANDLE, self.op, self.name, e.to_string()))
             }
-            (_, Some(Ok(Woke::Retry | Woke::TimedOut)) | None) => round = 0,
+            (_, Some(Ok(Woke::Retry | Woke::TimedOut)) | None) => Ok(None),
+        }
+    }
+
+    /// Tries, spins, sleeps and tries again until taken or `deadline`.
+    fn run(&self, deadline: Option<Instant>) -> Result<WaitResult> {
+        let mut seen = [0u32; MAXIMUM_WAIT_OBJECTS];
+        let mut round = 0;
+        let mut locked_since: Option<Instant> = None;
+        loop {
+            match self.attempt(&mut seen)? {
+                Step::Done(result) => return Ok(result),
+                Step::Locked => {
+                    if let Some(ended) = on_locked(&mut round, &mut locked_since, deadline, self.op, self.name)? {
+                        return Ok(ended);
+                    }
+                    continue;
+                }
+                Step::Blocked(_) => locked_since = None,
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(WaitResult::TimedOut);
+            }
+            match spin(self.spin_ns, &mut || self.attempt(&mut seen), deadline)? {
+                Some(Step::Done(result)) => return Ok(result),
+                Some(_) => continue,
+                None => {}
+            }
+            if let Some(result) = self.sleep(&mut seen, deadline)? {
+                return Ok(result);
+            }
+            round = 0;
         }
     }
 }

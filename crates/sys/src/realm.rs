@@ -102,6 +102,22 @@ impl Realm {
         self.dir().join("ncalrpc")
     }
 
+    /// Where the realm keeps its registry hives: `$XDG_DATA_HOME/switchboard/registry`
+    /// (else `~/.local/share/…`) for a user realm, `/var/lib/switchboard/registry`
+    /// for the system realm, and beside the socket for a realm named by its socket.
+    pub fn registry_dir(&self) -> PathBuf {
+        let beside_socket = || self.dir().join("registry");
+        match self.kind {
+            RealmKind::System => "/var/lib/switchboard/registry".into(),
+            RealmKind::Custom => beside_socket(),
+            RealmKind::User => std::env::var_os("XDG_DATA_HOME")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+                .map_or_else(beside_socket, |d| d.join("switchboard/registry")),
+        }
+    }
+
     /// The realm for an explicit socket path, taken as given (see
     /// [`RealmChoice::Socket`] for the path that recognizes a realm's own
     /// socket). Its lock and log sit beside the socket's canonical path, so

@@ -81,7 +81,7 @@ impl Core {
             protocol: switchboard_proto::PROTOCOL_VERSION,
             uptime_ms: cx.now.saturating_duration_since(self.started).as_millis() as u64,
             socket: self.config.socket.clone(),
-            realm: self.config.realm.clone(),
+            realm: self.config.realm.to_string(),
             clients: self.clients.len() as u32,
             handles: self.clients.values().map(|c| c.handles.len() as u32).sum(),
             objects,

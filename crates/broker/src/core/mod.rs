@@ -83,8 +83,8 @@ pub struct Config {
     pub pid: u32,
     /// Socket path, for status.
     pub socket: String,
-    /// Realm kind, for status.
-    pub realm: String,
+    /// Realm kind: the system realm's machine hive is machine-wide (and status shows it).
+    pub realm: switchboard_sys::RealmKind,
     /// Where the registry's hives live (`None`: in memory only).
     pub registry_dir: Option<std::path::PathBuf>,
     /// In the system realm, the most bytes one user's `HKEY_CURRENT_USER`
@@ -114,7 +114,7 @@ impl Default for Config {
             owner_uid: 0,
             pid: std::process::id(),
             socket: String::new(),
-            realm: "user".into(),
+            realm: switchboard_sys::RealmKind::User,
             registry_dir: None,
             registry_user_quota: Some(64 << 20),
             verify_threads: false,
@@ -197,7 +197,7 @@ impl Core {
     pub fn new(config: Config, now: Instant) -> Self {
         let registry = registry::Registry::new(
             config.registry_dir.clone(),
-            config.realm == "system",
+            config.realm == switchboard_sys::RealmKind::System,
             config.owner_uid,
             config.registry_user_quota,
         );

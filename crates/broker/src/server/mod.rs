@@ -27,7 +27,7 @@ mod limits;
 mod start;
 pub use limits::Limits;
 pub use start::StartError;
-use start::{io_err, refuse_if_served, registry_dir, take_lock};
+use start::{io_err, refuse_if_served, take_lock};
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -59,8 +59,8 @@ impl ServerConfig {
         let core = Config {
             owner_uid: switchboard_sys::current_uid(),
             socket: realm.socket.display().to_string(),
-            realm: realm.kind.to_string(),
-            registry_dir: Some(registry_dir(&realm)),
+            realm: realm.kind,
+            registry_dir: Some(realm.registry_dir()),
             verify_threads: true,
             max_handles_per_uid,
             max_total_handles,

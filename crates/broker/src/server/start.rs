@@ -1,5 +1,4 @@
-//! Starting a broker: where its registry lives, its lock, and the checks
-//! that keep it one per socket.
+//! Starting a broker: its lock, and the checks that keep it one per socket.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write};
@@ -7,25 +6,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use mio::net::UnixStream;
-use switchboard_sys::Realm;
-
-/// Where a realm keeps its registry hives: `$XDG_DATA_HOME/switchboard/registry`
-/// (else `~/.local/share/…`) for a user realm, `/var/lib/switchboard/registry`
-/// for the system realm, and beside the socket for a realm named by its socket.
-pub(super) fn registry_dir(realm: &Realm) -> std::path::PathBuf {
-    use switchboard_sys::RealmKind;
-    let beside_socket =
-        || realm.socket.parent().map_or_else(|| "/tmp".into(), std::path::Path::to_path_buf).join("registry");
-    match realm.kind {
-        RealmKind::System => "/var/lib/switchboard/registry".into(),
-        RealmKind::Custom => beside_socket(),
-        RealmKind::User => std::env::var_os("XDG_DATA_HOME")
-            .filter(|d| !d.is_empty())
-            .map(std::path::PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share")))
-            .map_or_else(beside_socket, |d| d.join("switchboard/registry")),
-    }
-}
 
 /// Why the server could not start.
 #[derive(Debug)]

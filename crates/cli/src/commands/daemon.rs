@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use serde::Serialize;
+use switchboard::Realm;
 use switchboard::{Connection, Error, ErrorKind, Result, Win32Error};
-use switchboard_sys::Realm;
 
 use super::{Ctx, Done};
 use crate::duration;

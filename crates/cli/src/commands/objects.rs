@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use switchboard::admin::{AccessReport, BrokerStatus, DirEntry, HandleInfo};
+use switchboard::admin::{UserInfo, lookup_user};
 use switchboard::{Connection, Error, ErrorKind, Result, Win32Error};
-use switchboard_sys::users::{UserInfo, lookup_user};
 
 use super::{Ctx, Done};
 use crate::duration::format_uptime;
@@ -15,7 +15,7 @@ use crate::output::{Table, key_values, mask};
 
 /// The directory program names such as `E` resolve in: this user's session's.
 pub fn default_directory() -> String {
-    switchboard::admin::session_directory(switchboard_sys::current_uid())
+    switchboard::admin::session_directory(switchboard::admin::current_uid())
 }
 
 /// `status`: never starts a broker, so "nothing running" is an answer (exit 3).

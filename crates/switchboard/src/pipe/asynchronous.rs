@@ -23,6 +23,7 @@ use tokio::net::UnixStream;
 use tokio::sync::Mutex;
 
 use super::channel::{ChannelError, ReadState};
+use super::end::Direction;
 use super::{Connected, GENERIC_READ_WRITE, PipeClient, PipeMode, PipeServer, Received, ServerOptions};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
@@ -208,16 +209,16 @@ impl<E: BlockingEnd> AsyncEnd<E> {
 
     /// Turns a channel failure into the Win32 error, asking the broker (off
     /// the runtime's threads) what became of the connection.
-    async fn fail(&self, op: &'static str, e: ChannelError) -> Error {
+    async fn fail(&self, op: &'static str, direction: Direction, e: ChannelError) -> Error {
         match e {
             ChannelError::Closed => {
                 let end = Arc::clone(&self.end);
-                match tokio::task::spawn_blocking(move || end.inner().state_error(op)).await {
+                match tokio::task::spawn_blocking(move || end.inner().state_error(op, direction)).await {
                     Ok(e) => e,
                     Err(join) => joined(op, &join),
                 }
             }
-            other => self.end.inner().map(op, other),
+            other => self.end.inner().map(op, direction, other),
         }
     }
 
@@ -232,7 +233,7 @@ impl<E: BlockingEnd> AsyncEnd<E> {
         };
         match got {
             Ok(r) => Ok(r),
-            Err(e) => Err(self.fail(op, e).await),
+            Err(e) => Err(self.fail(op, Direction::Read, e).await),
         }
     }
 
@@ -242,7 +243,7 @@ impl<E: BlockingEnd> AsyncEnd<E> {
         let io = self.io(op).await?;
         match io.write(data).await {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.fail(op, e).await),
+            Err(e) => Err(self.fail(op, Direction::Write, e).await),
         }
     }
 
@@ -267,7 +268,7 @@ impl<E: BlockingEnd> AsyncEnd<E> {
         match outcome.await {
             Ok(Some(r)) => Ok(r),
             Ok(None) => Err(end.error(op, Win32Error::ERROR_PIPE_BUSY, "unread data is waiting for this end")),
-            Err(e) => Err(self.fail(op, e).await),
+            Err(e) => Err(self.fail(op, Direction::Read, e).await),
         }
     }
 }

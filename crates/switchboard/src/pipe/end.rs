@@ -13,6 +13,15 @@ use super::channel::{Channel, ChannelError, Peek, Received, SocketTransport};
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::handle::OwnedHandle;
 
+/// Which way an operation moves bytes: a broken pipe reads as a different
+/// error for each (`ERROR_BROKEN_PIPE` reading, `ERROR_NO_DATA` writing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// `ReadFile`, `PeekNamedPipe`, `TransactNamedPipe`.
+    Read,
+    /// `WriteFile`, `FlushFileBuffers`.
+    Write,
+}
 /// `FILE_READ_DATA`.
 pub(crate) const FILE_READ_DATA: u32 = 0x0001;
 /// `FILE_WRITE_DATA`.
@@ -99,12 +108,12 @@ impl End {
     }
 
     /// The channel, fetching the server's from the broker on first use.
-    fn channel(&self, op: &'static str) -> Result<Arc<Channel>> {
+    fn channel(&self, op: &'static str, direction: Direction) -> Result<Arc<Channel>> {
         if let Some(c) = lock(&self.channel).as_ref() {
             return Ok(Arc::clone(c));
         }
         if !self.server {
-            return Err(self.state_error(op));
+            return Err(self.state_error(op, direction));
         }
         let conn = self.handle.connection();
         let request = p::ConnectPipe { handle: self.handle.raw(), timeout_ms: Some(0), take_only: true };
@@ -121,7 +130,7 @@ impl End {
     /// The error for a channel that ended or never was, from the broker's
     /// view of the instance: the peer closed (broken pipe), or the server
     /// disconnected (not connected).
-    pub(crate) fn state_error(&self, op: &'static str) -> Error {
+    pub(crate) fn state_error(&self, op: &'static str, direction: Direction) -> Error {
         let conn = self.handle.connection();
         let status = conn.call(p::QueryPipe { handle: self.handle.raw() }, op, Some(&self.name));
         match status.map(|s| s.state) {
@@ -130,16 +139,21 @@ impl End {
             }
             Ok(PipeState::Listening) => self.error(op, Win32Error::ERROR_PIPE_LISTENING, "no client has connected"),
             Ok(_) => {
-                let code = if op == "WriteFile" { Win32Error::ERROR_NO_DATA } else { Win32Error::ERROR_BROKEN_PIPE };
+                // Windows: a write to a pipe whose reader closed is "being
+                // closed" (ERROR_NO_DATA); a read is a broken pipe.
+                let code = match direction {
+                    Direction::Write => Win32Error::ERROR_NO_DATA,
+                    Direction::Read => Win32Error::ERROR_BROKEN_PIPE,
+                };
                 self.error(op, code, "the other end closed the pipe")
             }
             Err(e) => e,
         }
     }
 
-    pub(crate) fn map(&self, op: &'static str, e: ChannelError) -> Error {
+    pub(crate) fn map(&self, op: &'static str, direction: Direction, e: ChannelError) -> Error {
         match e {
-            ChannelError::Closed => self.state_error(op),
+            ChannelError::Closed => self.state_error(op, direction),
             ChannelError::Empty => self.error(op, Win32Error::ERROR_NO_DATA, "no data is waiting (PIPE_NOWAIT)"),
             ChannelError::TimedOut => self.error(op, Win32Error::ERROR_SEM_TIMEOUT, "no data arrived in time"),
             ChannelError::Io(io) => self.error(op, Win32Error::ERROR_INVALID_DATA, io.to_string()),
@@ -158,14 +172,14 @@ impl End {
     pub(crate) fn read(&self, buf: &mut [u8]) -> Result<Received> {
         let op = "ReadFile";
         self.need(op, FILE_READ_DATA)?;
-        let channel = self.channel(op)?;
+        let channel = self.channel(op, Direction::Read)?;
         let timeout = *lock(&self.read_timeout);
         let got = if self.read_mode() == PipeMode::Message {
             channel.read_message(buf, self.nowait, timeout)
         } else {
             channel.read_bytes(buf, self.nowait, timeout)
         };
-        let got = got.map_err(|e| self.map(op, e))?;
+        let got = got.map_err(|e| self.map(op, Direction::Read, e))?;
         self.has_read.store(true, Ordering::Relaxed);
         Ok(got)
     }
@@ -173,18 +187,18 @@ impl End {
     pub(crate) fn write(&self, data: &[u8]) -> Result<()> {
         let op = "WriteFile";
         self.need(op, FILE_WRITE_DATA)?;
-        let channel = self.channel(op)?;
-        channel.write(data).map_err(|e| self.map(op, e))
+        let channel = self.channel(op, Direction::Write)?;
+        channel.write(data).map_err(|e| self.map(op, Direction::Write, e))
     }
 
     pub(crate) fn flush(&self, timeout: Option<Duration>) -> Result<()> {
         let op = "FlushFileBuffers";
         self.need(op, FILE_WRITE_DATA)?;
-        let channel = self.channel(op)?;
+        let channel = self.channel(op, Direction::Write)?;
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         channel.flush(deadline).map_err(|e| match e {
             ChannelError::Closed => self.error(op, Win32Error::ERROR_BROKEN_PIPE, "the other end closed the pipe"),
-            other => self.map(op, other),
+            other => self.map(op, Direction::Write, other),
         })
     }
 
@@ -192,7 +206,7 @@ impl End {
         let op = "PeekNamedPipe";
         if self.server && lock(&self.channel).is_none() {
             // A server end with nothing connected has no pipe to peek into.
-            match self.channel(op) {
+            match self.channel(op, Direction::Read) {
                 Ok(_) => {}
                 Err(e)
                     if matches!(
@@ -205,8 +219,8 @@ impl End {
                 Err(e) => return Err(e),
             }
         }
-        let channel = self.channel(op)?;
-        channel.peek(buf).map_err(|e| match self.map(op, e) {
+        let channel = self.channel(op, Direction::Read)?;
+        channel.peek(buf).map_err(|e| match self.map(op, Direction::Read, e) {
             e if self.server && e.win32_error() == Win32Error::ERROR_PIPE_NOT_CONNECTED => {
                 self.error(op, Win32Error::ERROR_BAD_PIPE, "the pipe is not connected")
             }
@@ -224,18 +238,19 @@ impl End {
             ));
         }
         self.need(op, FILE_READ_DATA | FILE_WRITE_DATA)?;
-        let channel = self.channel(op)?;
-        if channel.has_unread().map_err(|e| self.map(op, e))? {
+        let channel = self.channel(op, Direction::Read)?;
+        if channel.has_unread().map_err(|e| self.map(op, Direction::Read, e))? {
             return Err(self.error(op, Win32Error::ERROR_PIPE_BUSY, "unread data is waiting for this end"));
         }
-        channel.write(input).map_err(|e| self.map(op, e))?;
+        // A transaction whose peer is gone is a broken pipe, whichever half failed.
+        channel.write(input).map_err(|e| self.map(op, Direction::Read, e))?;
         let timeout = *lock(&self.read_timeout);
-        channel.read_message(output, false, timeout).map_err(|e| self.map(op, e))
+        channel.read_message(output, false, timeout).map_err(|e| self.map(op, Direction::Read, e))
     }
 
     /// A descriptor of this end's channel for a child process.
     pub(crate) fn duplicate_fd(&self, op: &'static str) -> Result<OwnedFd> {
-        let channel = self.channel(op)?;
+        let channel = self.channel(op, Direction::Read)?;
         match channel.duplicate_fd() {
             Ok(Some(fd)) => Ok(fd),
             Ok(None) => {
