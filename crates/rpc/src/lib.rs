@@ -10,9 +10,9 @@
 //! - Interfaces: [`interface`] turns a trait into a server
 //!   ([`server::Interface`]) and client stubs; [`example`] is the example
 //!   interface, [`epm`] the endpoint mapper.
-//! - Transports and runtimes: the server over `ncacn_ip_tcp` and `ncalrpc`
-//!   ([`tcp`], its directory checks in [`local`]), within [`tcp::Limits`];
-//!   `ncacn_np` over Switchboard named pipes ([`np`]);
+//! - Transports and runtimes: the server [`runtime`] over `ncacn_ip_tcp` and
+//!   `ncalrpc` (its directory checks in [`local`]), within
+//!   [`runtime::Limits`]; `ncacn_np` over Switchboard named pipes ([`np`]);
 //!   the client ([`client::Client`], and [`connection::Connection`] with
 //!   timeouts, cancellation and reconnection).
 #![forbid(unsafe_code)]
@@ -41,4 +41,4 @@ pub mod epm;
 pub mod example;
 pub mod local;
 pub mod np;
-pub mod tcp;
+pub mod runtime;
