@@ -8,8 +8,8 @@
 //!   UUIDs ([`uuid`]), string bindings ([`binding`]) and
 //!   [`server::Association`], one server association as a state machine.
 //! - Interfaces: [`interface`] turns a trait into a server
-//!   ([`server::Interface`]) and client stubs; [`example`] is the example
-//!   interface, [`epm`] the endpoint mapper.
+//!   ([`server::Interface`]) and client stubs; [`epm`] is the endpoint
+//!   mapper; with the `example` feature, `example` is the example interface.
 //! - Transports and runtimes: the server [`runtime`] over `ncacn_ip_tcp` and
 //!   `ncalrpc` (its directory checks in [`local`]), within
 //!   [`runtime::Limits`]; `ncacn_np` over Switchboard named pipes ([`np`]);
@@ -38,6 +38,7 @@ pub mod client;
 pub mod connection;
 mod deadline;
 pub mod epm;
+#[cfg(feature = "example")]
 pub mod example;
 pub mod local;
 pub mod np;
