@@ -10,7 +10,7 @@ use std::time::Instant;
 use switchboard_rpc::client::Client;
 use switchboard_rpc::example;
 use switchboard_rpc::ndr::NdrWriter;
-use switchboard_rpc::tcp::MakeInterfaces;
+use switchboard_rpc::runtime::MakeInterfaces;
 
 use crate::{Row, measure, spawn_child};
 
@@ -23,7 +23,7 @@ pub(crate) fn serve(path: &Path) {
     let listener = UnixListener::bind(path).expect("bind the ncalrpc endpoint");
     println!("ready");
     let make: MakeInterfaces = Arc::new(|| vec![example::server()]);
-    let _ = switchboard_rpc::tcp::serve_local(&listener, "BENCH", &make);
+    let _ = switchboard_rpc::runtime::serve_local(&listener, "BENCH", &make);
 }
 
 /// Child mode: echoes `CALL_BYTES`-byte messages.

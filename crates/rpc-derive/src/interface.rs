@@ -24,6 +24,7 @@ struct Operation {
 }
 
 fn parse_uuid(lit: &LitStr) -> syn::Result<Tokens> {
+    let root = crate::root();
     let text = lit.value();
     let hex: String = text.chars().filter(|c| *c != '-').collect();
     let shape: Vec<usize> = text.split('-').map(str::len).collect();
@@ -33,7 +34,7 @@ fn parse_uuid(lit: &LitStr) -> syn::Result<Tokens> {
     let n = |a: usize, b: usize| u64::from_str_radix(&hex[a..b], 16).unwrap_or(0);
     let (d1, d2, d3) = (n(0, 8) as u32, n(8, 12) as u16, n(12, 16) as u16);
     let d4: Vec<u8> = (0..8).map(|i| n(16 + 2 * i, 18 + 2 * i) as u8).collect();
-    Ok(quote!(::switchboard_rpc::uuid::Uuid { d1: #d1, d2: #d2, d3: #d3, d4: [#(#d4),*] }))
+    Ok(quote!(#root::uuid::Uuid { d1: #d1, d2: #d2, d3: #d3, d4: [#(#d4),*] }))
 }
 
 fn operations(item: &mut ItemTrait) -> syn::Result<Vec<Operation>> {
@@ -87,7 +88,8 @@ fn operations(item: &mut ItemTrait) -> syn::Result<Vec<Operation>> {
 
 /// Reads parameter `p` (a top-level one) into a local of its name.
 fn read_param(p: &Param) -> syn::Result<Tokens> {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     let (name, ty) = (&p.name, &p.ty);
     if let Some(arr) = array(ty, &p.attrs, false)? {
         let (elem, c, varying) = (arr.elem, &arr.elem_codec, arr.varying);
@@ -107,7 +109,8 @@ fn read_param(p: &Param) -> syn::Result<Tokens> {
 
 /// Writes parameter `p` (its value is `value`, a reference) to `__w`.
 fn write_param(p: &Param, value: &Tokens) -> syn::Result<Tokens> {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     let ty = &p.ty;
     if let Some(arr) = array(ty, &p.attrs, false)? {
         let (elem, c, varying) = (arr.elem, &arr.elem_codec, arr.varying);
@@ -146,7 +149,8 @@ fn check_param(p: &Param) -> syn::Result<Tokens> {
 /// The server's dispatch arm of one operation: read the `[in]`s, call,
 /// write the `[out]`s and the result.
 fn server_arm(op: &Operation) -> syn::Result<Tokens> {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     let (name, opnum) = (&op.name, op.opnum);
     // The server: read the [in]s, call, write the [out]s and the result.
     let reads = op.params.iter().filter(|p| p.input).map(read_param).collect::<syn::Result<Vec<_>>>()?;
@@ -180,7 +184,7 @@ fn server_arm(op: &Operation) -> syn::Result<Tokens> {
             #(#defaults)*
             #(#mutable)*
             let __ret = self.0.#name(#(#args),*);
-            let mut __out = ::switchboard_rpc::ndr::NdrWriter::referents_after(__r.last_referent());
+            let mut __out = #root::ndr::NdrWriter::referents_after(__r.last_referent());
             let __w = &mut __out;
             #(#writes)*
             #ret_write
@@ -192,7 +196,8 @@ fn server_arm(op: &Operation) -> syn::Result<Tokens> {
 /// The client stub of one operation: write the `[in]`s, call, read the
 /// `[out]`s and the result.
 fn client_stub(op: &Operation) -> syn::Result<Tokens> {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     let (name, opnum) = (&op.name, op.opnum);
     let outs: Vec<&Param> = op.params.iter().filter(|p| p.output).collect();
     // The client: write the [in]s, call, read the [out]s and the result.
@@ -226,15 +231,15 @@ fn client_stub(op: &Operation) -> syn::Result<Tokens> {
     Ok(quote! {
         #[doc = #doc]
         #[allow(clippy::too_many_arguments, unused_variables, unused_mut)]
-        pub fn #name(&mut self, #(#sig_params),*) -> ::core::result::Result<#ret_ty, ::switchboard_rpc::client::Error> {
-            let mut __out = ::switchboard_rpc::ndr::NdrWriter::new();
+        pub fn #name(&mut self, #(#sig_params),*) -> ::core::result::Result<#ret_ty, #root::client::Error> {
+            let mut __out = #root::ndr::NdrWriter::new();
             {
                 let __w = &mut __out;
                 #(#in_writes)*
             }
-            let __reply = ::switchboard_rpc::client::Call::call(&mut self.rpc, #opnum, __out.into_bytes())?;
+            let __reply = #root::client::Call::call(&mut self.rpc, #opnum, __out.into_bytes())?;
             #(#dests)*
-            let __read = |__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>| -> ::core::result::Result<_, ::switchboard_rpc::ndr::NdrError> {
+            let __read = |__r: &mut #root::ndr::NdrReader<'_>| -> ::core::result::Result<_, #root::ndr::NdrError> {
                 #(#out_reads)*
                 #(#out_checks)*
                 #ret_read
@@ -243,9 +248,9 @@ fn client_stub(op: &Operation) -> syn::Result<Tokens> {
                 }
                 Ok((#(#outs_names,)* __ret))
             };
-            let mut __reader = ::switchboard_rpc::ndr::NdrReader::new(&__reply.stub, __reply.drep);
+            let mut __reader = #root::ndr::NdrReader::new(&__reply.stub, __reply.drep);
             let (#(#outs_names,)* __ret) = __read(&mut __reader)
-                .map_err(|e| ::switchboard_rpc::client::Error::Reply { opnum: #opnum, error: e })?;
+                .map_err(|e| #root::client::Error::Reply { opnum: #opnum, error: e })?;
             #(#stores)*
             Ok(__ret)
         }
@@ -253,6 +258,7 @@ fn client_stub(op: &Operation) -> syn::Result<Tokens> {
 }
 
 pub fn expand(args: Tokens, mut item: ItemTrait) -> syn::Result<Tokens> {
+    let root = crate::root();
     let (mut uuid, mut version) = (None, None);
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("uuid") {
@@ -275,7 +281,7 @@ pub fn expand(args: Tokens, mut item: ItemTrait) -> syn::Result<Tokens> {
     let (tr, vis) = (&item.ident, &item.vis);
     let server = format_ident!("{}Server", tr);
     let client = format_ident!("{}Client", tr);
-    let syntax = quote!(::switchboard_rpc::uuid::SyntaxId { uuid: #uuid, major: #major, minor: #minor });
+    let syntax = quote!(#root::uuid::SyntaxId { uuid: #uuid, major: #major, minor: #minor });
 
     let mut arms = Vec::new();
     let mut stubs = Vec::new();
@@ -287,33 +293,33 @@ pub fn expand(args: Tokens, mut item: ItemTrait) -> syn::Result<Tokens> {
         #item
 
         /// The server side of the interface: wraps an implementation of
-        /// the trait as a `switchboard_rpc::server::Interface`.
+        /// the trait as a `server::Interface` of the RPC crate.
         #[derive(Debug)]
         #vis struct #server<T>(pub T);
 
         impl<T> #server<T> {
             /// The interface's UUID and version.
-            pub fn syntax() -> ::switchboard_rpc::uuid::SyntaxId {
+            pub fn syntax() -> #root::uuid::SyntaxId {
                 #syntax
             }
         }
 
         #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
-        impl<T: #tr + Send> ::switchboard_rpc::server::Interface for #server<T> {
-            fn syntax(&self) -> ::switchboard_rpc::uuid::SyntaxId {
+        impl<T: #tr + Send> #root::server::Interface for #server<T> {
+            fn syntax(&self) -> #root::uuid::SyntaxId {
                 #syntax
             }
 
-            fn call(&mut self, opnum: u16, stub: &[u8], drep: ::switchboard_rpc::DataRep) -> ::core::result::Result<Vec<u8>, u32> {
-                let mut __reader = ::switchboard_rpc::ndr::NdrReader::new(stub, drep);
+            fn call(&mut self, opnum: u16, stub: &[u8], drep: #root::DataRep) -> ::core::result::Result<Vec<u8>, u32> {
+                let mut __reader = #root::ndr::NdrReader::new(stub, drep);
                 let __r = &mut __reader;
-                let mut __run = || -> ::core::result::Result<::core::result::Result<Vec<u8>, u32>, ::switchboard_rpc::ndr::NdrError> {
+                let mut __run = || -> ::core::result::Result<::core::result::Result<Vec<u8>, u32>, #root::ndr::NdrError> {
                     match opnum {
                         #(#arms)*
-                        _ => Ok(Err(::switchboard_rpc::pdu::NCA_S_OP_RNG_ERROR)),
+                        _ => Ok(Err(#root::pdu::NCA_S_OP_RNG_ERROR)),
                     }
                 };
-                __run().unwrap_or(Err(::switchboard_rpc::pdu::RPC_X_BAD_STUB_DATA))
+                __run().unwrap_or(Err(#root::pdu::RPC_X_BAD_STUB_DATA))
             }
         }
 
@@ -325,14 +331,14 @@ pub fn expand(args: Tokens, mut item: ItemTrait) -> syn::Result<Tokens> {
         }
 
         #[allow(clippy::all, clippy::pedantic)]
-        impl<C: ::switchboard_rpc::client::Call> #client<C> {
+        impl<C: #root::client::Call> #client<C> {
             /// Stubs over `rpc` (bound to this interface).
             pub fn new(rpc: C) -> Self {
                 Self { rpc }
             }
 
             /// The interface's UUID and version.
-            pub fn syntax() -> ::switchboard_rpc::uuid::SyntaxId {
+            pub fn syntax() -> #root::uuid::SyntaxId {
                 #syntax
             }
 

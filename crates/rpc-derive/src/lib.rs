@@ -1,6 +1,13 @@
-//! `#[derive(Ndr)]` and `#[interface]` for `switchboard-rpc`. The generated
-//! code calls `switchboard_rpc::marshal`; see that module for the wire
-//! rules and the crate's documentation for the attributes.
+//! `#[derive(Ndr)]` and `#[interface]` for `switchboard-rpc-proto` (and,
+//! re-exported, `switchboard-rpc`). The generated code calls
+//! `switchboard_rpc_proto::marshal`; see that module for the wire rules and
+//! the crate's documentation for the attributes.
+//!
+//! Each macro comes twice: `Ndr` and `interface` name
+//! `::switchboard_rpc_proto` in what they generate, `NdrInRpc` and
+//! `interface_in_rpc` (re-exported by `switchboard-rpc` as `Ndr` and
+//! `interface`) name `::switchboard_rpc`, which re-exports the same items
+//! under the same paths; so a crate needs only the one of the two it uses.
 //!
 //! Field attributes (`#[ndr(...)]`), as in IDL:
 //! - `string` (a `[string] wchar_t*`; with `char`, a `[string] char*`) on
@@ -18,6 +25,8 @@
 //! variant, `case = VALUE`.
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
+
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
 use quote::{format_ident, quote};
@@ -26,23 +35,78 @@ use syn::{Attribute, Data, DeriveInput, Error, Expr, Fields, GenericArgument, Id
 
 mod interface;
 
-/// Implements `switchboard_rpc::marshal::Ndr` for a structure (named
+/// The crate the generated code names.
+#[derive(Clone, Copy)]
+enum Root {
+    /// `::switchboard_rpc_proto`: the macros as that crate exports them.
+    Proto,
+    /// `::switchboard_rpc`: the macros as that crate re-exports them.
+    Rpc,
+}
+
+thread_local! {
+    /// The root of the expansion under way. Every generator names it, many
+    /// small functions deep; one expansion runs start to end on one thread,
+    /// and [`with_root`] sets it for exactly that long.
+    static ROOT: Cell<Root> = const { Cell::new(Root::Proto) };
+}
+
+/// Runs one expansion with `root` as the crate its code names.
+fn with_root<T>(root: Root, expand: impl FnOnce() -> T) -> T {
+    let before = ROOT.replace(root);
+    let out = expand();
+    ROOT.set(before);
+    out
+}
+
+/// The path of the crate the generated code names (see [`Root`]).
+pub(crate) fn root() -> Tokens {
+    match ROOT.get() {
+        Root::Proto => quote!(::switchboard_rpc_proto),
+        Root::Rpc => quote!(::switchboard_rpc),
+    }
+}
+
+/// Implements `switchboard_rpc_proto::marshal::Ndr` for a structure (named
 /// fields), a union (an enum whose variants carry `#[ndr(case = N)]`) or an
 /// enumeration (an enum of unit variants with explicit discriminants).
 #[proc_macro_derive(Ndr, attributes(ndr))]
 pub fn derive_ndr(input: TokenStream) -> TokenStream {
+    with_root(Root::Proto, || derive(input))
+}
+
+/// [`macro@Ndr`] naming `::switchboard_rpc`: `switchboard-rpc` re-exports it as `Ndr`.
+#[doc(hidden)]
+#[proc_macro_derive(NdrInRpc, attributes(ndr))]
+pub fn derive_ndr_in_rpc(input: TokenStream) -> TokenStream {
+    with_root(Root::Rpc, || derive(input))
+}
+
+fn derive(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as DeriveInput);
     expand(&input).unwrap_or_else(Error::into_compile_error).into()
 }
 
 /// Declares a DCE/RPC interface from a trait: generates the server side
-/// (`<Trait>Server<T>`, a `switchboard_rpc::server::Interface`) and the
-/// client stubs (`<Trait>Client<C>`). Arguments: `uuid = "…"`,
+/// (`<Trait>Server<T>`, a `switchboard_rpc_proto::server::Interface`) and
+/// the client stubs (`<Trait>Client<C>`, over a
+/// `switchboard_rpc_proto::client::Call`). Arguments: `uuid = "…"`,
 /// `version = "MAJOR.MINOR"`. Operations are numbered in order (or by
 /// `#[opnum(N)]`); `&mut T` parameters are `[out]` (with `#[ndr(in)]`,
 /// `[in, out]`), the others `[in]`.
 #[proc_macro_attribute]
 pub fn interface(args: TokenStream, item: TokenStream) -> TokenStream {
+    with_root(Root::Proto, || declare(args, item))
+}
+
+/// [`macro@interface`] naming `::switchboard_rpc`: `switchboard-rpc` re-exports it as `interface`.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn interface_in_rpc(args: TokenStream, item: TokenStream) -> TokenStream {
+    with_root(Root::Rpc, || declare(args, item))
+}
+
+fn declare(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = syn::parse_macro_input!(item as syn::ItemTrait);
     interface::expand(args.into(), item).unwrap_or_else(Error::into_compile_error).into()
 }
@@ -114,7 +178,8 @@ pub(crate) fn unwrap<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
 /// `embedded`: in a structure or an array (a `[ref]` pointer then has a
 /// referent id), rather than a top-level parameter.
 pub(crate) fn codec(ty: &Type, a: &Attrs, embedded: bool) -> Tokens {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     if let (true, Some(n)) = (a.string, &a.fixed) {
         // `[string] char name[N]`: in place, never a pointer.
         quote!(#m::AVStr<{ #n }>)
@@ -171,7 +236,8 @@ pub(crate) fn array<'a>(ty: &'a Type, a: &Attrs, embedded: bool) -> syn::Result<
 
 /// The expression of a count, its fields or parameters bound as locals.
 pub(crate) fn count(e: &Expr) -> Tokens {
-    quote!(::switchboard_rpc::marshal::Count::count(&(#e)))
+    let root = crate::root();
+    quote!(#root::marshal::Count::count(&(#e)))
 }
 
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
@@ -250,7 +316,8 @@ fn array_field(
     what: &str,
     last: bool,
 ) -> syn::Result<()> {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     let (elem, codec_ty) = (arr.elem, &arr.elem_codec);
     let varying = arr.varying;
     let ec = quote!(<#codec_ty as #m::Codec<#elem>>);
@@ -324,7 +391,8 @@ fn array_field(
 /// without attributes, the hoisting of a conformant structure's
 /// conformance (the returned `<T as Ndr>`).
 fn plain_field(p: &mut Parts, f: &Ident, ty: &Type, attrs: &Attrs, what: &str, last: bool) -> Option<Tokens> {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     let mut nested = None;
     let codec_ty = codec(ty, attrs, true);
     let tc = quote!(<#codec_ty as #m::Codec<#ty>>);
@@ -355,7 +423,8 @@ fn plain_field(p: &mut Parts, f: &Ident, ty: &Type, attrs: &Attrs, what: &str, l
 }
 
 fn structure(input: &DeriveInput, fields: &[&syn::Field]) -> syn::Result<Tokens> {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     let (name, vis) = (&input.ident, &input.vis);
     let flat_name = format_ident!("__{}NdrFlat", name);
     let names: Vec<&Ident> = fields.iter().filter_map(|f| f.ident.as_ref()).collect();
@@ -401,39 +470,39 @@ fn structure(input: &DeriveInput, fields: &[&syn::Field]) -> syn::Result<Tokens>
             const ALIGN: usize = #m::max_align(#align, #hoisted_align);
             const CONFORMANT: bool = #conformant;
             type Flat = #flat_name;
-            fn put_flat(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
+            fn put_flat(&self, __w: &mut #root::ndr::NdrWriter) {
                 if <Self as #m::Ndr>::CONFORMANT {
                     #m::Ndr::put_conformance(self, __w);
                 }
                 #m::Ndr::put_flat_hoisted(self, __w);
             }
-            fn put_conformance(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
+            fn put_conformance(&self, __w: &mut #root::ndr::NdrWriter) {
                 let Self { #(#names,)* } = self;
                 #hoist_put
             }
-            fn put_flat_hoisted(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
+            fn put_flat_hoisted(&self, __w: &mut #root::ndr::NdrWriter) {
                 let Self { #(#names,)* } = self;
                 __w.align(<Self as #m::Ndr>::ALIGN);
                 #(#put_flat)*
             }
-            fn put_deferred(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
+            fn put_deferred(&self, __w: &mut #root::ndr::NdrWriter) {
                 let Self { #(#names,)* } = self;
                 #(#put_deferred)*
             }
-            fn get_flat(__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<#flat_name, ::switchboard_rpc::ndr::NdrError> {
+            fn get_flat(__r: &mut #root::ndr::NdrReader<'_>) -> Result<#flat_name, #root::ndr::NdrError> {
                 let __max = if <Self as #m::Ndr>::CONFORMANT { <Self as #m::Ndr>::get_conformance(__r)? } else { 0 };
                 <Self as #m::Ndr>::get_flat_hoisted(__r, __max)
             }
-            fn get_conformance(__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<u32, ::switchboard_rpc::ndr::NdrError> {
+            fn get_conformance(__r: &mut #root::ndr::NdrReader<'_>) -> Result<u32, #root::ndr::NdrError> {
                 #hoist_get
                 Ok(__max)
             }
-            fn get_flat_hoisted(__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>, __max: u32) -> Result<#flat_name, ::switchboard_rpc::ndr::NdrError> {
+            fn get_flat_hoisted(__r: &mut #root::ndr::NdrReader<'_>, __max: u32) -> Result<#flat_name, #root::ndr::NdrError> {
                 __r.align(<Self as #m::Ndr>::ALIGN)?;
                 #(#get_flat)*
                 Ok(#flat_name { #(#names,)* })
             }
-            fn get_deferred(__flat: #flat_name, __r: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<Self, ::switchboard_rpc::ndr::NdrError> {
+            fn get_deferred(__flat: #flat_name, __r: &mut #root::ndr::NdrReader<'_>) -> Result<Self, #root::ndr::NdrError> {
                 let #flat_name { #(#names,)* } = __flat;
                 #(#get_deferred)*
                 #(#checks)*
@@ -446,7 +515,8 @@ fn structure(input: &DeriveInput, fields: &[&syn::Field]) -> syn::Result<Tokens>
 /// The check of a decoded array's length against its `length_is` (when
 /// varying) or `size_is`.
 pub(crate) fn array_check(a: &Attrs, len: &Tokens, what: &str) -> Tokens {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     match (&a.length_is, &a.size_is) {
         (Some(e), _) | (None, Some(e)) => {
             let n = count(e);
@@ -457,7 +527,8 @@ pub(crate) fn array_check(a: &Attrs, len: &Tokens, what: &str) -> Tokens {
 }
 
 fn union(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     let (name, vis) = (&input.ident, &input.vis);
     let flat_name = format_ident!("__{}NdrFlat", name);
     let st = switch_type(&input.attrs)?;
@@ -522,7 +593,7 @@ fn union(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
         impl #m::Ndr for #name {
             const ALIGN: usize = #m::max_align(<#st as #m::Ndr>::ALIGN, #arms);
             type Flat = #flat_name;
-            fn put_flat(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
+            fn put_flat(&self, __w: &mut #root::ndr::NdrWriter) {
                 // C706 14.3.8: the discriminant aligned as its type, the arm
                 // as its own (an encapsulated union first aligns as a whole;
                 // aligning the arm to the largest of all is Microsoft's
@@ -530,10 +601,10 @@ fn union(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
                 #outer_align
                 match self { #(#put_flat)* }
             }
-            fn put_deferred(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
+            fn put_deferred(&self, __w: &mut #root::ndr::NdrWriter) {
                 match self { #(#put_deferred)* }
             }
-            fn get_flat(__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<#flat_name, ::switchboard_rpc::ndr::NdrError> {
+            fn get_flat(__r: &mut #root::ndr::NdrReader<'_>) -> Result<#flat_name, #root::ndr::NdrError> {
                 #outer_align_get
                 let __d = <#st as #m::Ndr>::get_flat(__r)?;
                 let __d = #m::Count::count(&__d);
@@ -542,7 +613,7 @@ fn union(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
                     __d => return Err(__r.error(format!("{}: no union arm {}", #what, __d))),
                 })
             }
-            fn get_deferred(__flat: #flat_name, __r: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<Self, ::switchboard_rpc::ndr::NdrError> {
+            fn get_deferred(__flat: #flat_name, __r: &mut #root::ndr::NdrReader<'_>) -> Result<Self, #root::ndr::NdrError> {
                 Ok(match __flat { #(#get_deferred)* })
             }
         }
@@ -550,7 +621,8 @@ fn union(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
 }
 
 fn enumeration(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
-    let m = quote!(::switchboard_rpc::marshal);
+    let root = crate::root();
+    let m = quote!(#root::marshal);
     let name = &input.ident;
     let wire: Type = if type_flag(&input.attrs, "v1_enum")? { syn::parse_quote!(u32) } else { syn::parse_quote!(u16) };
     let (mut put, mut get) = (vec![], vec![]);
@@ -569,18 +641,18 @@ fn enumeration(input: &DeriveInput, e: &syn::DataEnum) -> syn::Result<Tokens> {
         impl #m::Ndr for #name {
             const ALIGN: usize = <#wire as #m::Ndr>::ALIGN;
             type Flat = #name;
-            fn put_flat(&self, __w: &mut ::switchboard_rpc::ndr::NdrWriter) {
+            fn put_flat(&self, __w: &mut #root::ndr::NdrWriter) {
                 let __v: #wire = match self { #(#put)* };
                 <#wire as #m::Ndr>::put_flat(&__v, __w);
             }
-            fn get_flat(__r: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<#name, ::switchboard_rpc::ndr::NdrError> {
+            fn get_flat(__r: &mut #root::ndr::NdrReader<'_>) -> Result<#name, #root::ndr::NdrError> {
                 let __v = <#wire as #m::Ndr>::get_flat(__r)?;
                 Ok(match __v {
                     #(#get)*
                     __v => return Err(__r.error(format!("{}: no value {}", #what, __v))),
                 })
             }
-            fn get_deferred(__flat: #name, _: &mut ::switchboard_rpc::ndr::NdrReader<'_>) -> Result<#name, ::switchboard_rpc::ndr::NdrError> {
+            fn get_deferred(__flat: #name, _: &mut #root::ndr::NdrReader<'_>) -> Result<#name, #root::ndr::NdrError> {
                 Ok(__flat)
             }
         }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use switchboard_rpc::epm::{Endpoint, Mapper, Registration, Registrations};
 use switchboard_rpc::example;
-use switchboard_rpc::tcp::MakeInterfaces as Make;
+use switchboard_rpc::runtime::MakeInterfaces as Make;
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:5000".into());
@@ -19,9 +19,9 @@ fn main() -> std::io::Result<()> {
             Arc::new(Mutex::new(vec![Registration::new(example::syntax(), endpoint, "Switchboard example")]));
         let make: Make = Arc::new(move || vec![Mapper::new(Arc::clone(&registered)).into_server()]);
         println!("endpoint mapper on ncacn_ip_tcp:{epm}");
-        std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make));
+        std::thread::spawn(move || switchboard_rpc::runtime::serve(&mapper, &make));
     }
     println!("serving SwitchboardExample on ncacn_ip_tcp:{addr}");
     let make: Make = Arc::new(|| vec![example::server()]);
-    switchboard_rpc::tcp::serve(&listener, &make)
+    switchboard_rpc::runtime::serve(&listener, &make)
 }

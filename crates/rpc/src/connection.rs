@@ -97,6 +97,8 @@ impl Stream {
                 let conn = connect.connect().map_err(io::Error::from)?;
                 Ok(Self::Pipe(crate::np::PipeStream::open(&conn, endpoint)?))
             }
+            // `Binding` may gain protocol sequences before this runtime speaks them.
+            _ => Err(io::Error::new(io::ErrorKind::Unsupported, format!("no transport for {binding}"))),
         }
     }
 

@@ -1,5 +1,7 @@
 //! The example interface issue #7 ships, exactly, declared with
-//! [`crate::interface`] (the derive and interface macros generate its stubs):
+//! [`crate::interface`] (the derive and interface macros generate its stubs).
+//! Not part of the default API: the `example` feature brings it in, for the
+//! CLI's `serve-example` and `call-example`, the benchmark, tests and fuzzing.
 //!
 //! ```idl
 //! [ uuid(5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64), version(1.0), pointer_default(unique) ]

@@ -1,91 +1,45 @@
 //! DCE/RPC as Windows speaks it (OSF DCE 1.1, C706, with the Microsoft
-//! extensions of MS-RPCE), interoperable with Windows, Samba and impacket.
+//! extensions of MS-RPCE), interoperable with Windows, Samba and impacket:
+//! the runtimes, transports and endpoint mapper over
+//! [`switchboard_rpc_proto`], the protocol without I/O.
 //!
-//! - The protocol, sans-IO: connection-oriented PDUs ([`pdu`]), NDR20
-//!   primitives ([`ndr`]) and whole types ([`marshal`]: `#[derive(Ndr)]`),
-//!   UUIDs and syntax identifiers ([`uuid`]), and [`server::Association`],
-//!   one server association as a state machine (bind and `alter_context`
-//!   with per-context negotiation, reassembly, fragmented responses,
-//!   faults). Parsers never panic on input from the network; every failure
-//!   is a [`pdu::PduError`] or an [`ndr::NdrError`] saying what and where.
+//! - The protocol, re-exported from `switchboard-rpc-proto` under the same
+//!   paths: PDUs ([`pdu`]), NDR20 ([`ndr`], [`marshal`]: `#[derive(Ndr)]`),
+//!   UUIDs ([`uuid`]), string bindings ([`binding`]) and
+//!   [`server::Association`], one server association as a state machine.
 //! - Interfaces: [`interface`] turns a trait into a server
-//!   ([`server::Interface`]) and client stubs; [`example`] is the example
-//!   interface, [`epm`] the endpoint mapper.
-//! - Transports and runtimes: `ncacn_ip_tcp` and `ncalrpc` ([`tcp`]),
-//!   `ncacn_np` over Switchboard named pipes ([`np`]), string bindings
-//!   ([`binding`]); the server within [`tcp::Limits`]; the client
-//!   ([`client::Client`], and [`connection::Connection`] with timeouts,
-//!   cancellation and reconnection).
+//!   ([`server::Interface`]) and client stubs; [`epm`] is the endpoint
+//!   mapper; with the `example` feature, `example` is the example interface.
+//! - Transports and runtimes: the server [`runtime`] over `ncacn_ip_tcp` and
+//!   `ncalrpc` (its directory checks in [`local`]), within
+//!   [`runtime::Limits`]; `ncacn_np` over Switchboard named pipes ([`np`]);
+//!   the client ([`client::Client`], and [`connection::Connection`] with
+//!   timeouts, cancellation and reconnection).
 #![forbid(unsafe_code)]
 
-// The derive and interface macros name this crate `::switchboard_rpc`, here too.
+// The derive and interface macros as re-exported here name
+// `::switchboard_rpc`: within this crate too (the endpoint mapper, the example).
 extern crate self as switchboard_rpc;
 
-pub use switchboard_rpc_derive::{Ndr, interface};
+pub use switchboard_rpc_proto::{DataRep, binding, ndr, pdu, server, uuid};
+// These name `::switchboard_rpc` in the code they generate, so that a crate
+// depending on this one alone can use them.
+pub use switchboard_rpc_derive::{NdrInRpc as Ndr, interface_in_rpc as interface};
+
+/// NDR20 for whole types: [`switchboard_rpc_proto::marshal`], with the
+/// `Ndr` derive that names this crate.
+pub mod marshal {
+    pub use switchboard_rpc_derive::NdrInRpc as Ndr;
+    pub use switchboard_rpc_proto::marshal::*;
+}
 
 mod admission;
-pub mod binding;
 pub mod client;
 pub mod connection;
 mod deadline;
 pub mod epm;
+#[cfg(feature = "example")]
 pub mod example;
 pub mod local;
-pub mod marshal;
-pub mod ndr;
 pub mod np;
-pub mod pdu;
-pub mod server;
-pub mod tcp;
-pub mod uuid;
-
-/// The data representation label of a PDU (`drep`): byte order, character
-/// set and floating-point format of everything the sender wrote.
-/// Receiver makes right: a reader honours whatever label it is given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DataRep {
-    /// Integers little-endian (`0x10` in the first byte), else big-endian.
-    pub little_endian: bool,
-    /// Characters in EBCDIC (else ASCII).
-    pub ebcdic: bool,
-    /// The floating-point format (0 IEEE, 1 VAX, 2 Cray, 3 IBM).
-    pub float: u8,
-}
-
-impl DataRep {
-    /// What Windows sends: little-endian, ASCII, IEEE.
-    pub const NATIVE: Self = Self { little_endian: true, ebcdic: false, float: 0 };
-
-    /// Big-endian, ASCII, IEEE (what some DCE stacks send).
-    pub const BIG_ENDIAN: Self = Self { little_endian: false, ebcdic: false, float: 0 };
-
-    /// The four bytes of the label.
-    pub fn to_bytes(self) -> [u8; 4] {
-        [u8::from(self.little_endian) << 4 | u8::from(self.ebcdic), self.float, 0, 0]
-    }
-
-    /// Reads the label.
-    pub fn from_bytes(b: [u8; 4]) -> Self {
-        Self { little_endian: b[0] & 0xF0 == 0x10, ebcdic: b[0] & 0x0F == 1, float: b[1] }
-    }
-
-    pub(crate) fn u16(self, b: [u8; 2]) -> u16 {
-        if self.little_endian { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) }
-    }
-
-    pub(crate) fn u32(self, b: [u8; 4]) -> u32 {
-        if self.little_endian { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) }
-    }
-
-    pub(crate) fn u64(self, b: [u8; 8]) -> u64 {
-        if self.little_endian { u64::from_le_bytes(b) } else { u64::from_be_bytes(b) }
-    }
-
-    pub(crate) fn put_u16(self, out: &mut Vec<u8>, v: u16) {
-        out.extend_from_slice(&if self.little_endian { v.to_le_bytes() } else { v.to_be_bytes() });
-    }
-
-    pub(crate) fn put_u32(self, out: &mut Vec<u8>, v: u32) {
-        out.extend_from_slice(&if self.little_endian { v.to_le_bytes() } else { v.to_be_bytes() });
-    }
-}
+pub mod runtime;

@@ -11,8 +11,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use switchboard::pipe::{GENERIC_READ_WRITE, PipeClient, PipeMode, PipeServer, ServerOptions};
 use switchboard::{Connection, Win32Error};
 
+use crate::runtime::{Limits, MakeInterfaces};
 use crate::server::Association;
-use crate::tcp::{Limits, MakeInterfaces};
 
 /// `\\.\pipe\NAME` for a binding's `\pipe\NAME` (or `NAME`).
 pub fn pipe_path(endpoint: &str) -> String {
@@ -74,7 +74,7 @@ impl Write for PipeStream {
     }
 }
 
-impl crate::tcp::Timed for PipeServer {
+impl crate::runtime::Timed for PipeServer {
     fn time_reads(&mut self, timeout: Option<std::time::Duration>) -> io::Result<()> {
         self.set_read_timeout(timeout);
         Ok(())
@@ -95,7 +95,7 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
     let groups = Arc::new(AtomicU32::new(0x1000));
     // Bumped when an association ends: all instances busy, the loop waits on it.
     let ended = Arc::new((Mutex::new(0u64), Condvar::new()));
-    let slots = Arc::new(crate::tcp::Slots::new(limits.max_calls_in_flight));
+    let slots = Arc::new(crate::runtime::Slots::new(limits.max_calls_in_flight));
     let budget = Arc::new(crate::server::Budget::new(limits.max_pending_bytes));
     let mut instance = options.create(conn, &path)?;
     loop {
@@ -138,7 +138,7 @@ pub fn serve(conn: &Connection, endpoint: &str, make: &MakeInterfaces, limits: L
             let group = groups.fetch_add(1, Ordering::Relaxed);
             let association = Association::new(make(), group, &endpoint).with_budget(budget);
             let (mut end, mut association) = (connected, association);
-            let _ = crate::tcp::drive(&mut end, &mut association, &slots, timeouts, &());
+            let _ = crate::runtime::drive(&mut end, &mut association, &slots, timeouts, &());
             *ended.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
             ended.1.notify_all();
         });

@@ -13,7 +13,7 @@ use switchboard_rpc::client::Client;
 use switchboard_rpc::example;
 use switchboard_rpc::ndr::NdrWriter;
 use switchboard_rpc::pdu::{Body, Header, PacketType, Pdu, flags};
-use switchboard_rpc::tcp::{Limits, MakeInterfaces};
+use switchboard_rpc::runtime::{Limits, MakeInterfaces};
 
 /// How long anything the server owes us may take before the test fails:
 /// an outer bound for a hang, never the thing measured.
@@ -25,7 +25,7 @@ fn server(limits: Limits) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let make: MakeInterfaces = Arc::new(|| vec![example::server()]);
-    std::thread::spawn(move || switchboard_rpc::tcp::serve_with(&listener, &make, limits));
+    std::thread::spawn(move || switchboard_rpc::runtime::serve_with(&listener, &make, limits));
     addr
 }
 
@@ -173,7 +173,7 @@ fn an_ncalrpc_user_at_its_share_gives_up_its_own_idle_association_for_a_new_one(
     // Room for four, one of them per user: both connections are this user's.
     let limits = Limits { max_associations: 4, ..Limits::default() };
     let make: MakeInterfaces = Arc::new(|| vec![example::server()]);
-    std::thread::spawn(move || switchboard_rpc::tcp::serve_local_with(&listener, "SHARE", &make, limits));
+    std::thread::spawn(move || switchboard_rpc::runtime::serve_local_with(&listener, "SHARE", &make, limits));
     let first = Client::bind(UnixStream::connect(&path).unwrap(), example::syntax()).unwrap();
     let stream = UnixStream::connect(&path).unwrap();
     stream.set_read_timeout(Some(GENEROUS)).unwrap();

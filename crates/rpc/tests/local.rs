@@ -7,7 +7,7 @@ use std::sync::Arc;
 use switchboard_rpc::client::Client;
 use switchboard_rpc::example;
 use switchboard_rpc::ndr::NdrWriter;
-use switchboard_rpc::tcp::MakeInterfaces;
+use switchboard_rpc::runtime::MakeInterfaces;
 
 fn make() -> MakeInterfaces {
     Arc::new(|| vec![example::server()])
@@ -26,7 +26,7 @@ fn ncalrpc_serves_calls_of_any_size_and_faults_unknown_operations() {
     let path = dir.join("EXAMPLE");
     let listener = UnixListener::bind(&path).unwrap();
     let make = make();
-    std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "EXAMPLE", &make));
+    std::thread::spawn(move || switchboard_rpc::runtime::serve_local(&listener, "EXAMPLE", &make));
     let mut client = Client::bind(UnixStream::connect(&path).unwrap(), example::syntax()).unwrap();
     assert_eq!(client.call(0, &add_stub(40, 2)).unwrap().stub, 42i32.to_le_bytes());
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
@@ -46,7 +46,7 @@ fn ncacn_ip_tcp_serves_the_same() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let make = make();
-    std::thread::spawn(move || switchboard_rpc::tcp::serve(&listener, &make));
+    std::thread::spawn(move || switchboard_rpc::runtime::serve(&listener, &make));
     let mut client = Client::bind(std::net::TcpStream::connect(addr).unwrap(), example::syntax()).unwrap();
     assert_eq!(client.call(0, &add_stub(-7, 2)).unwrap().stub, (-5i32).to_le_bytes());
 }
@@ -63,7 +63,7 @@ fn the_generated_client_stubs_call_every_operation_through_a_real_socket() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let make = make();
-    std::thread::spawn(move || switchboard_rpc::tcp::serve(&listener, &make));
+    std::thread::spawn(move || switchboard_rpc::runtime::serve(&listener, &make));
     let rpc = Client::bind(std::net::TcpStream::connect(addr).unwrap(), example::syntax()).unwrap();
     let mut example = SwitchboardExampleClient::new(rpc);
     assert_eq!(example.add(40, 2).unwrap(), 42);

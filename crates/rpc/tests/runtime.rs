@@ -9,8 +9,8 @@ use std::time::Duration;
 use switchboard_rpc::binding::Binding;
 use switchboard_rpc::client::Error;
 use switchboard_rpc::connection::{Connection, Options};
+use switchboard_rpc::runtime::{Limits, MakeInterfaces};
 use switchboard_rpc::server::Interface;
-use switchboard_rpc::tcp::{Limits, MakeInterfaces};
 
 /// A test interface: `wait` returns once the test opens the gate.
 #[switchboard_rpc::interface(uuid = "0b4c2f7e-51a3-4f0e-9d3c-6a7e21c4b9d0", version = "1.0")]
@@ -55,7 +55,7 @@ fn server(limits: Limits) -> (Binding, Sender<()>, Receiver<u32>) {
     let (make, open, entries) = gated();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || switchboard_rpc::tcp::serve_with(&listener, &make, limits));
+    std::thread::spawn(move || switchboard_rpc::runtime::serve_with(&listener, &make, limits));
     (Binding::Tcp { host: "127.0.0.1".into(), port }, open, entries)
 }
 
@@ -176,7 +176,7 @@ fn a_live_ncalrpc_connection_is_not_taken_for_a_closed_one() {
     std::fs::create_dir_all(&dir).unwrap();
     let listener = std::os::unix::net::UnixListener::bind(dir.join("GATE")).unwrap();
     let (make, _open, _entries) = gated();
-    std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, "GATE", &make));
+    std::thread::spawn(move || switchboard_rpc::runtime::serve_local(&listener, "GATE", &make));
     let options = Options { ncalrpc_dir: dir.clone(), ..Options::default() };
     let binding = Binding::Local { endpoint: "GATE".into() };
     let mut gate =

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Crates that do no I/O: protocol and data, driven by their callers.
-const PURE: &[&str] = &["switchboard-types", "switchboard-proto"];
+const PURE: &[&str] = &["switchboard-types", "switchboard-proto", "switchboard-rpc-proto"];
 /// What a pure crate may never depend on.
 const IO: &[&str] = &["switchboard-sys", "mio", "tokio", "rustix", "libc", "switchboard", "switchboard-broker"];
 /// What the broker may never depend on: clients, runtimes, gateways, the C ABI.

@@ -12,7 +12,7 @@ use switchboard_rpc::binding::Binding;
 use switchboard_rpc::connection::{Connection, Options};
 use switchboard_rpc::epm::{Endpoint, EndpointMapperClient, Mapper, Registration, Registrations, Tower, lookup_all};
 use switchboard_rpc::example::{self, Item, SwitchboardExampleClient};
-use switchboard_rpc::tcp::MakeInterfaces;
+use switchboard_rpc::runtime::MakeInterfaces;
 
 use super::{Ctx, Done};
 
@@ -133,7 +133,7 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>, register_with_mapper
         register(Endpoint::Tcp { ip, port: local.port() });
         lines.push(format!("serving SwitchboardExample at ncacn_ip_tcp:{}[{}] ({local})", local.ip(), local.port()));
         let make = Arc::clone(&make);
-        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&listener, &make)));
+        threads.push(std::thread::spawn(move || switchboard_rpc::runtime::serve(&listener, &make)));
     }
     let dir = ncalrpc_dir(ctx);
     if let Some(name) = ncalrpc {
@@ -141,7 +141,7 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>, register_with_mapper
         register(Endpoint::Local { name: name.to_owned() });
         lines.push(format!("serving SwitchboardExample at ncalrpc:[{name}] ({})", dir.join(name).display()));
         let (make, name) = (Arc::clone(&make), name.to_owned());
-        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local(&listener, &name, &make)));
+        threads.push(std::thread::spawn(move || switchboard_rpc::runtime::serve_local(&listener, &name, &make)));
     }
     if let Some(name) = np {
         let conn = ctx.connect()?;
@@ -149,7 +149,7 @@ fn serve(ctx: &Ctx, listen: &Listen<'_>, epm: Option<&str>, register_with_mapper
         lines.push(format!(r"serving SwitchboardExample at ncacn_np:[\pipe\{name}]"));
         let (make, name) = (Arc::clone(&make), name.to_owned());
         threads.push(std::thread::spawn(move || {
-            switchboard_rpc::np::serve(&conn, &name, &make, switchboard_rpc::tcp::Limits::default())
+            switchboard_rpc::np::serve(&conn, &name, &make, switchboard_rpc::runtime::Limits::default())
                 .map_err(std::io::Error::from)
         }));
     }
@@ -208,14 +208,15 @@ fn start_mapper(
     // Registrations last as long as their association, so the local
     // mapper never closes idle ones; and its directory is the realm's own
     // (0700), whose servers are all one user's, so no per-peer share.
-    let defaults = switchboard_rpc::tcp::Limits::default();
-    let limits = switchboard_rpc::tcp::Limits {
+    let defaults = switchboard_rpc::runtime::Limits::default();
+    let limits = switchboard_rpc::runtime::Limits {
         idle_timeout: Duration::ZERO,
         max_associations_per_peer: Some(defaults.max_associations),
         ..defaults
     };
-    threads
-        .push(std::thread::spawn(move || switchboard_rpc::tcp::serve_local_with(&listener, "EPMAPPER", &make, limits)));
+    threads.push(std::thread::spawn(move || {
+        switchboard_rpc::runtime::serve_local_with(&listener, "EPMAPPER", &make, limits)
+    }));
     lines.push(format!("endpoint mapper at ncalrpc:[EPMAPPER] ({})", dir.join("EPMAPPER").display()));
     if let Some(addr) = tcp {
         let mapper = std::net::TcpListener::bind(addr).map_err(|e| io(op, addr, &e))?;
@@ -223,7 +224,7 @@ fn start_mapper(
         let remote = Arc::clone(registered);
         let make: MakeInterfaces = Arc::new(move || vec![Mapper::new(Arc::clone(&remote)).into_server()]);
         lines.push(format!("endpoint mapper at ncacn_ip_tcp:{}[{}]", at.ip(), at.port()));
-        threads.push(std::thread::spawn(move || switchboard_rpc::tcp::serve(&mapper, &make)));
+        threads.push(std::thread::spawn(move || switchboard_rpc::runtime::serve(&mapper, &make)));
     }
     Ok(())
 }

@@ -18,8 +18,8 @@
 //! [`Ndr::get_deferred`] completes it into the value.
 //!
 //! ```
-//! use switchboard_rpc::marshal::{self, Ndr};
-//! use switchboard_rpc::DataRep;
+//! use switchboard_rpc_proto::marshal::{self, Ndr};
+//! use switchboard_rpc_proto::DataRep;
 //!
 //! /// `typedef struct { long id; [string] wchar_t *name; } ITEM;`
 //! #[derive(Ndr, Debug, PartialEq)]
@@ -30,7 +30,7 @@
 //! }
 //!
 //! let items = [Item { id: 1, name: Some("ab".into()) }, Item { id: 2, name: None }];
-//! let mut w = switchboard_rpc::ndr::NdrWriter::new();
+//! let mut w = switchboard_rpc_proto::ndr::NdrWriter::new();
 //! for item in &items {
 //!     item.put_flat(&mut w);
 //! }
@@ -40,7 +40,7 @@
 //! let bytes = w.into_bytes();
 //! // id 1, a referent id, id 2, NULL; then "ab": max 3, offset 0, length 3, a b NUL.
 //! assert_eq!(bytes.len(), 16 + 12 + 6);
-//! let mut r = switchboard_rpc::ndr::NdrReader::new(&bytes, DataRep::NATIVE);
+//! let mut r = switchboard_rpc_proto::ndr::NdrReader::new(&bytes, DataRep::NATIVE);
 //! let flats = [Item::get_flat(&mut r).unwrap(), Item::get_flat(&mut r).unwrap()];
 //! let back: Vec<Item> = flats.into_iter().map(|f| Item::get_deferred(f, &mut r).unwrap()).collect();
 //! assert_eq!(back, items);

@@ -32,7 +32,7 @@ impl Binding {
     /// Parses a string binding (an optional `UUID@` object prefix is ignored).
     ///
     /// ```
-    /// use switchboard_rpc::binding::Binding;
+    /// use switchboard_rpc_proto::binding::Binding;
     /// assert_eq!(Binding::parse("ncacn_ip_tcp:127.0.0.1[5000]"), Ok(Binding::Tcp { host: "127.0.0.1".into(), port: 5000 }));
     /// assert_eq!(Binding::parse("ncalrpc:[EXAMPLE]").unwrap().to_string(), "ncalrpc:[EXAMPLE]");
     /// assert!(Binding::parse("ncacn_ip_tcp:127.0.0.1[http]").is_err());

@@ -21,7 +21,7 @@ impl Uuid {
     /// Parses `8a885d04-1ceb-11c9-9fe8-08002b104860`.
     ///
     /// ```
-    /// use switchboard_rpc::uuid::Uuid;
+    /// use switchboard_rpc_proto::uuid::Uuid;
     /// let u = Uuid::parse("8a885d04-1ceb-11c9-9fe8-08002b104860").unwrap();
     /// assert_eq!(u.to_string(), "8a885d04-1ceb-11c9-9fe8-08002b104860");
     /// assert!(Uuid::parse("8a885d04-1ceb-11c9-9fe8").is_none());
