@@ -2,7 +2,7 @@
 //! the sender's byte order and written in ours, with NDR's alignment (each
 //! primitive on a multiple of its size, relative to the stub's start).
 //!
-//! This is the layer the derive macro of issue #7 will generate calls to:
+//! This is the layer the derive macro generates calls to:
 //! integers, conformant arrays, `[string]` wide strings and `[unique]`
 //! pointers' referent ids. A reader never panics and never allocates more
 //! than the stub could hold.

@@ -283,13 +283,13 @@ impl Association {
                     return Err(self.fail(PduError { part: "bind", reason: why.into() }));
                 }
                 let auth_reply = self.accept_auth(pdu.auth.as_ref());
-                if alter && auth_reply.is_err() {
+                if alter && matches!(auth_reply, AuthOutcome::Unsupported) {
                     // No bind_nak for an alter_context: a fault (access denied), then closed.
                     self.fault(call_id, 0, FAULT_ACCESS_DENIED);
                     return Err(self
                         .fail(PduError { part: "alter_context", reason: "an authentication we do not have".into() }));
                 }
-                let Ok(auth_reply) = auth_reply else {
+                let AuthOutcome::Accepted(auth_reply) = auth_reply else {
                     // An authentication service we do not have: refuse, not hang.
                     self.send(
                         PacketType::BindNak,
@@ -348,17 +348,18 @@ impl Association {
     /// `Ok(Some(answer))` for Samba's local authentication over ncalrpc
     /// (the peer came through a directory only its owner can reach, and is
     /// trusted as Samba trusts it; level connect, so no request carries a
-    /// verifier), `Err(())` for anything else (a `bind_nak`, not a hang).
-    fn accept_auth(&self, auth: Option<&AuthTrailer>) -> Result<Option<AuthTrailer>, ()> {
-        let Some(a) = auth else { return Ok(None) };
+    /// verifier), [`AuthOutcome::Unsupported`] for anything else (a
+    /// `bind_nak`, not a hang).
+    fn accept_auth(&self, auth: Option<&AuthTrailer>) -> AuthOutcome {
+        let Some(a) = auth else { return AuthOutcome::Accepted(None) };
         let local_system = self.local
             && a.auth_type == AUTH_NCALRPC_AS_SYSTEM
             && a.auth_level <= AUTH_LEVEL_CONNECT
             && a.value == b"NCALRPC_AUTH_TOKEN";
         if !local_system {
-            return Err(());
+            return AuthOutcome::Unsupported;
         }
-        Ok(Some(AuthTrailer {
+        AuthOutcome::Accepted(Some(AuthTrailer {
             auth_type: AUTH_NCALRPC_AS_SYSTEM,
             auth_level: a.auth_level,
             pad_length: 0,
@@ -519,4 +520,13 @@ impl Association {
 /// An NDR error as the fault a server answers with.
 pub fn bad_stub(_: NdrError) -> u32 {
     pdu::RPC_X_BAD_STUB_DATA
+}
+
+/// What a bind's authentication comes to.
+#[derive(Debug)]
+enum AuthOutcome {
+    /// None was asked, or Samba's local one: the trailer to answer with, if any.
+    Accepted(Option<AuthTrailer>),
+    /// A service we do not have.
+    Unsupported,
 }

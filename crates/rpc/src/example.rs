@@ -1,4 +1,4 @@
-//! The example interface issue #7 ships, exactly, declared with
+//! The example interface, exactly as its IDL below says, declared with
 //! [`crate::interface`] (the derive and interface macros generate its stubs).
 //! Not part of the default API: the `example` feature brings it in, for the
 //! CLI's `serve-example` and `call-example`, the benchmark, tests and fuzzing.
