@@ -444,10 +444,61 @@ impl Pdu {
         Ok(Self { header, body, auth })
     }
 
+    /// Whether the PDU fits its wire fields: at most 255 presentation
+    /// contexts (each with at most 255 transfer syntaxes), results and
+    /// versions, and one fragment of at most 64 KiB in all.
+    pub fn check_fits(&self) -> Result<(), PduError> {
+        let too_many = |part: &'static str, what: &str, n: usize| {
+            Err(PduError { part, reason: format!("{n} {what}; one PDU carries at most 255") })
+        };
+        match &self.body {
+            Body::Bind { contexts, .. } if contexts.len() > 255 => return too_many("bind", "contexts", contexts.len()),
+            Body::Bind { contexts, .. } => {
+                if let Some(c) = contexts.iter().find(|c| c.transfer_syntaxes.len() > 255) {
+                    return too_many("bind", "transfer syntaxes", c.transfer_syntaxes.len());
+                }
+            }
+            Body::BindAck { results, .. } if results.len() > 255 => {
+                return too_many("bind_ack", "results", results.len());
+            }
+            Body::BindNak { versions, .. } if versions.len() > 255 => {
+                return too_many("bind_nak", "versions", versions.len());
+            }
+            _ => {}
+        }
+        let whole = self.emit_unchecked_len();
+        if whole > usize::from(u16::MAX) {
+            return Err(PduError {
+                part: "fragment",
+                reason: format!("{whole} bytes; a fragment holds at most 65535: fragment the stub data first"),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Pdu::emit`] after [`Pdu::check_fits`]: an error instead of a cut.
+    pub fn try_emit(&self) -> Result<Vec<u8>, PduError> {
+        self.check_fits()?;
+        Ok(self.emit())
+    }
+
     /// The fragment's bytes, with `frag_length` and `auth_length` filled in.
-    /// A body too long for one fragment (over 64 KiB) is cut at the limit:
-    /// callers fragment large stub data themselves.
+    ///
+    /// Precondition ([`Pdu::check_fits`], or use [`Pdu::try_emit`]): the
+    /// counts fit their one-byte fields and the whole fits one 64 KiB
+    /// fragment. Past them the wire cannot say it, and the PDU is cut to
+    /// what it can say (255 of each, 64 KiB): callers fragment large stub
+    /// data themselves, as the runtimes here do.
     pub fn emit(&self) -> Vec<u8> {
+        self.emit_with_limit(usize::from(u16::MAX))
+    }
+
+    /// The length the PDU would have uncut.
+    fn emit_unchecked_len(&self) -> usize {
+        self.emit_with_limit(usize::MAX).len()
+    }
+
+    fn emit_with_limit(&self, limit: usize) -> Vec<u8> {
         let drep = self.header.drep;
         let mut out = Vec::with_capacity(64);
         self.header.emit(&mut out);
@@ -524,7 +575,7 @@ impl Pdu {
             out.extend_from_slice(&a.value);
             auth_length = u16::try_from(a.value.len()).unwrap_or(u16::MAX);
         }
-        out.truncate(usize::from(u16::MAX));
+        out.truncate(limit);
         let frag = u16::try_from(out.len()).unwrap_or(u16::MAX);
         let mut lengths = Vec::with_capacity(4);
         drep.put_u16(&mut lengths, frag);
@@ -544,6 +595,27 @@ mod tests {
 
     fn example() -> SyntaxId {
         SyntaxId { uuid: Uuid::parse("5b9f3a4e-7c21-4d6a-9e0b-3f8a2c1d7e64").unwrap(), major: 1, minor: 0 }
+    }
+
+    #[test]
+    fn what_the_wire_cannot_say_is_an_error_from_try_emit_not_a_silent_cut() {
+        let context = ContextElem { id: 0, abstract_syntax: example(), transfer_syntaxes: vec![SyntaxId::ndr20()] };
+        let bind = |n: usize| Pdu {
+            header: header(PacketType::Bind, DataRep::NATIVE),
+            body: Body::Bind { max_xmit: 4280, max_recv: 4280, assoc_group: 0, contexts: vec![context.clone(); n] },
+            auth: None,
+        };
+        assert_eq!(bind(2).try_emit().unwrap(), bind(2).emit());
+        assert_eq!(bind(300).try_emit().unwrap_err().part, "bind");
+        let request = |len: usize| Pdu {
+            header: header(PacketType::Request, DataRep::NATIVE),
+            body: Body::Request { alloc_hint: 0, context: 0, opnum: 0, object: None, stub: vec![0; len] },
+            auth: None,
+        };
+        assert!(request(60_000).try_emit().is_ok());
+        let err = request(70_000).try_emit().unwrap_err();
+        assert_eq!(err.part, "fragment", "{err}");
+        assert_eq!(request(70_000).emit().len(), 65_535, "emit itself still cuts, as documented");
     }
 
     #[test]
