@@ -1,8 +1,8 @@
 //! The background broker's log file.
 //!
 //! The log names clients' pids and uids and what the broker refused them,
-//! so in the system realm it is for root alone, as the broker's diagnostics
-//! are (see issue 12, "the trust boundary").
+//! so in the system realm it is for root alone, as other users' handles in
+//! the broker's diagnostics are.
 
 use std::fs::{File, OpenOptions, Permissions};
 use std::io;
