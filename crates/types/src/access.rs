@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// On the wire it is its `u32` (`#[serde(transparent)]`), so replacing a
 /// `u32` field with an `AccessMask` leaves the encoding unchanged.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AccessMask(pub u32);
 
@@ -122,6 +122,25 @@ impl Not for AccessMask {
     type Output = Self;
     fn not(self) -> Self {
         Self(!self.0)
+    }
+}
+
+/// `AccessMask(0x001f0003)`: masks read in hex.
+impl fmt::Debug for AccessMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccessMask({:#010x})", self.0)
+    }
+}
+
+impl fmt::LowerHex for AccessMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::LowerHex::fmt(&self.0, f)
+    }
+}
+
+impl fmt::UpperHex for AccessMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::UpperHex::fmt(&self.0, f)
     }
 }
 

@@ -77,6 +77,12 @@ fn access_mask_converts_to_and_from_its_bits() {
 }
 
 #[test]
+fn access_mask_formats_in_hex() {
+    assert_eq!(format!("{:?}", event::EVENT_ALL_ACCESS), "AccessMask(0x001f0003)");
+    assert_eq!(format!("{:#010x} {:X}", key::KEY_READ, key::KEY_READ), "0x00020019 20019");
+}
+
+#[test]
 fn access_mask_encodes_as_its_u32() {
     for bits in [0, 1, 0x7F, 0x80, 0x001F_0003, 0x8000_0000, u32::MAX] {
         let mask = postcard::to_allocvec(&AccessMask(bits)).expect("encodes");
