@@ -3,7 +3,7 @@
 //! The native API, SMB2 and DCE/RPC faults speak NTSTATUS; Win32 callers see
 //! a [`Win32Error`]. [`NtStatus::to_win32`] is `RtlNtStatusToDosError` for
 //! every status listed here (the values checked against Microsoft's
-//! [MS-ERREF] and Wine's `dlls/ntdll/error.c`); [`Win32Error::to_nt_status`]
+//! MS-ERREF and Wine's `dlls/ntdll/error.c`); [`Win32Error::to_nt_status`]
 //! goes back where that is unambiguous.
 
 use std::fmt;
@@ -37,7 +37,7 @@ macro_rules! nt_statuses {
                 }
             }
 
-            /// The message text (shortened from [MS-ERREF]).
+            /// The message text (shortened from MS-ERREF).
             pub fn message(self) -> &'static str {
                 match self.0 {
                     $( $code => $text, )*
