@@ -3,6 +3,8 @@
 //! `u32` messages, so the protocol version did not have to change when the
 //! fields became `AccessMask`.
 
+use std::fmt::Write as _;
+
 use switchboard_proto as p;
 use switchboard_types::registry::RootKey;
 use switchboard_types::syncstate::Shape;
@@ -10,7 +12,10 @@ use switchboard_types::{Handle, MailslotName, ObjectKind, ObjectName, PipeName};
 
 fn hex(value: &impl serde::Serialize) -> String {
     let bytes = postcard::to_allocvec(value).expect("a message encodes");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut out, b| {
+        write!(out, "{b:02x}").expect("writing to a String");
+        out
+    })
 }
 
 fn name(s: &str) -> ObjectName {
