@@ -163,7 +163,7 @@ fn another_user_is_kept_out_unless_the_dacl_lets_it_in() {
     child.wait_success();
     // And the broker can say why.
     let report = conn.check_access("Global\\secret", nobody, nobody, vec![]).unwrap();
-    assert_eq!(report.granted, 0);
+    assert_eq!(report.granted, switchboard::AccessMask(0));
     assert!(report.steps.is_empty());
     let report = conn.check_access("\\BaseNamedObjects\\shared", nobody, nobody, vec![]).unwrap();
     assert_eq!(report.steps.len(), 1);

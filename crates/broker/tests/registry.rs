@@ -256,7 +256,8 @@ mod notifications {
     fn a_watch_reports_each_change_another_process_makes() {
         if role::current().is_some() {
             let conn = Connection::connect().unwrap();
-            let key = RegKey::open(&conn, RootKey::CurrentUser, "Watched", 0x2_0006).unwrap();
+            let key =
+                RegKey::open(&conn, RootKey::CurrentUser, "Watched", switchboard::registry::access::KEY_WRITE).unwrap();
             let next = switchboard::Event::open(&conn, "next", switchboard::event::access::SYNCHRONIZE).unwrap();
             for i in 0..3 {
                 key.set_value("n", &RegValue::Dword(i)).unwrap();

@@ -203,7 +203,10 @@ fn another_user_cannot_map_a_section_or_signal_an_object_its_dacl_does_not_grant
                 .map(|_| ()),
         );
         report("WRITE", Section::open(&conn, "Global\\readable", FILE_MAP_WRITE).map(|_| ()));
-        report("SIGNAL", switchboard::Event::open(&conn, "Global\\flag", 0x0002).map(|_| ()));
+        report(
+            "SIGNAL",
+            switchboard::Event::open(&conn, "Global\\flag", switchboard::event::access::EVENT_MODIFY_STATE).map(|_| ()),
+        );
         return;
     }
     if !switchboard_testkit::is_root() {

@@ -5,6 +5,7 @@
 //! by root, so each skips with a message when not run as root.
 
 use switchboard::atom::{self, Atom};
+use switchboard::event::access::SYNCHRONIZE;
 use switchboard::{Connection, Event, EventOptions, Win32Error};
 use switchboard_testkit::TestBroker;
 use switchboard_testkit::role::{self, Role};
@@ -13,7 +14,6 @@ const NOBODY: u32 = 65_534;
 /// A DACL letting everyone in: only the session directory can keep the
 /// other user out of an object created with it.
 const EVERYONE: &str = "D:(A;;GA;;;WD)";
-const SYNCHRONIZE: u32 = 0x0010_0000;
 
 fn outcome<T>(r: switchboard::Result<T>, ok: impl FnOnce(T) -> String) -> String {
     match r {

@@ -4,14 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard::sync::{MUTEX_MODIFY_STATE, Mutex, Semaphore};
+use switchboard::access::standard::GENERIC_EXECUTE;
+use switchboard::pipe::GENERIC_READ_WRITE;
+use switchboard::sync::{MUTEX_MODIFY_STATE, Mutex, SYNCHRONIZE, Semaphore};
 use switchboard::{Connection, EventOptions, WaitResult, Win32Error, wait_for_multiple};
 use switchboard_testkit::role::{self, Role};
 use switchboard_testkit::{TestBroker, eventually};
-
-const SYNCHRONIZE: u32 = 0x0010_0000;
-const GENERIC_READ_WRITE: u32 = 0xC000_0000;
-const GENERIC_EXECUTE: u32 = 0x2000_0000;
 
 fn code<T: std::fmt::Debug>(r: switchboard::Result<T>) -> Win32Error {
     r.expect_err("expected an error").win32_error()

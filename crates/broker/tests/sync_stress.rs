@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use switchboard::section::{FILE_MAP_WRITE, Section, SectionOptions, ViewAccess};
-use switchboard::sync::{MUTEX_MODIFY_STATE, Mutex, SEMAPHORE_MODIFY_STATE, Semaphore};
+use switchboard::sync::{MUTEX_MODIFY_STATE, Mutex, SEMAPHORE_MODIFY_STATE, SYNCHRONIZE, Semaphore};
 use switchboard::{Connection, WaitResult};
 use switchboard_testkit::TestBroker;
 use switchboard_testkit::role::{self, Role};
@@ -16,7 +16,6 @@ const PROCESSES: usize = 4;
 /// release pairs, semaphore release.
 const ITERATIONS: u64 = 100_000;
 const MAXIMUM: i32 = 2;
-const SYNCHRONIZE: u32 = 0x0010_0000;
 
 fn read_u64(view: &switchboard::section::View, at: usize) -> u64 {
     let mut b = [0u8; 8];

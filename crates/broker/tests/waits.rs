@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use switchboard::event::access::{EVENT_MODIFY_STATE, SYNCHRONIZE};
-use switchboard::sync::Semaphore;
+use switchboard::sync::{SEMAPHORE_MODIFY_STATE, Semaphore};
 use switchboard::{Connection, Event, EventOptions, WaitResult, Waitable, Win32Error, wait_for_multiple};
 use switchboard_testkit::role::{self, Role};
 use switchboard_testkit::{TestBroker, eventually};
@@ -122,7 +122,7 @@ fn objects_of_two_connections_can_be_waited_on_together() {
     let second = broker.connect();
     let a = EventOptions::new().create(&first, "A").unwrap().object;
     let s = Semaphore::create(&second, "S", 0, 1).unwrap().object;
-    let s2 = Semaphore::open(&first, "S", SYNCHRONIZE | 0x0002).unwrap();
+    let s2 = Semaphore::open(&first, "S", SYNCHRONIZE | SEMAPHORE_MODIFY_STATE).unwrap();
     let waiter = std::thread::spawn(move || wait_for_multiple(&[&a, &s2], true, Some(Duration::from_secs(30))));
     s.release(1).unwrap();
     let a_again = Event::open(&second, "A", EVENT_MODIFY_STATE).unwrap();

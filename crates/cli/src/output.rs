@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use serde::Serialize;
-use switchboard::{Error, ErrorKind, Win32Error};
+use switchboard::{AccessMask, Error, ErrorKind, Win32Error};
 
 /// Writes text to stdout and flushes it. A closed pipe (`switchboard ls |
 /// head -1`) is not an error worth reporting; anything else is said once on
@@ -36,8 +36,8 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Error> {
 }
 
 /// An access mask as `0x%08x`.
-pub fn mask(access: u32) -> String {
-    format!("0x{access:08x}")
+pub fn mask(access: AccessMask) -> String {
+    format!("{access:#010x}")
 }
 
 /// Columns padded to their widest cell, two spaces apart; the last column is
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn masks_print_as_eight_hex_digits() {
-        assert_eq!(mask(0x1F_0003), "0x001f0003");
-        assert_eq!(mask(0), "0x00000000");
+        assert_eq!(mask(AccessMask(0x1F_0003)), "0x001f0003");
+        assert_eq!(mask(AccessMask(0)), "0x00000000");
     }
 }

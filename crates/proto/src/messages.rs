@@ -10,7 +10,9 @@ pub use registry::*;
 use serde::{Deserialize, Serialize};
 use switchboard_types::registry::RawValue;
 use switchboard_types::syncstate::Shape;
-use switchboard_types::{Atom, AtomEntry, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
+use switchboard_types::{
+    AccessMask, Atom, AtomEntry, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error,
+};
 
 protocol_table! {
     /// Create a named or unnamed event, or open it if the name exists (`CreateEventEx`).
@@ -225,7 +227,7 @@ pub struct CreateEvent {
     /// Signaled at creation.
     pub initial_state: bool,
     /// Desired access for the returned handle.
-    pub access: u32,
+    pub access: AccessMask,
     /// Security for a new object (ignored when opening an existing one).
     pub security: Security,
 }
@@ -247,7 +249,7 @@ pub struct Open {
     /// The object's name.
     pub name: ObjectName,
     /// Desired access.
-    pub access: u32,
+    pub access: AccessMask,
 }
 
 /// `CloseHandle`.
@@ -263,7 +265,7 @@ pub struct Duplicate {
     /// The source handle.
     pub handle: Handle,
     /// `None` for `DUPLICATE_SAME_ACCESS`, else the (not larger) access wanted.
-    pub access: Option<u32>,
+    pub access: Option<AccessMask>,
 }
 
 /// Asks for the shared page of an event, mutex or semaphore.
@@ -286,7 +288,7 @@ pub struct SyncMapped {
     /// The object's id, unique among live objects: wait-all locks in its order.
     pub object: u32,
     /// The handle's granted access.
-    pub access: u32,
+    pub access: AccessMask,
     /// Whether a descriptor follows.
     pub mapped: bool,
     /// Whether the descriptor may be mapped writable.
@@ -460,7 +462,7 @@ pub struct HandleInfo {
     /// The object's path, if it has a name.
     pub path: Option<String>,
     /// The handle's granted access.
-    pub access: u32,
+    pub access: AccessMask,
 }
 
 /// A description of one object.
@@ -508,9 +510,9 @@ pub struct AccessStep {
     /// The ACE, in SDDL.
     pub ace: String,
     /// Rights it granted that were not decided before.
-    pub granted: u32,
+    pub granted: AccessMask,
     /// Rights it denied that were not decided before.
-    pub denied: u32,
+    pub denied: AccessMask,
 }
 
 /// The answer to [`CheckAccess`].
@@ -523,13 +525,13 @@ pub struct AccessReport {
     /// Its security descriptor.
     pub sddl: String,
     /// The most the user is granted (`MAXIMUM_ALLOWED`).
-    pub granted: u32,
+    pub granted: AccessMask,
     /// The object's full-access mask, to compare against.
-    pub all_access: u32,
+    pub all_access: AccessMask,
     /// The DACL is NULL: everyone may do everything.
     pub null_dacl: bool,
     /// Rights the user has as the owner, whatever the DACL says.
-    pub owner_implicit: u32,
+    pub owner_implicit: AccessMask,
     /// The ACEs that matched the user, in order.
     pub steps: Vec<AccessStep>,
 }
@@ -566,7 +568,7 @@ pub struct CreateSection {
     /// (memory only).
     pub reserve: bool,
     /// Desired access for the handle.
-    pub access: u32,
+    pub access: AccessMask,
     /// Security for a new section.
     pub security: Security,
 }
@@ -577,7 +579,7 @@ pub struct OpenSection {
     /// The section's name.
     pub name: ObjectName,
     /// Desired access (`FILE_MAP_*`).
-    pub access: u32,
+    pub access: AccessMask,
 }
 
 /// A section handle and what it allows.
@@ -586,7 +588,7 @@ pub struct SectionOpened {
     /// The handle.
     pub handle: Handle,
     /// The access granted.
-    pub access: u32,
+    pub access: AccessMask,
     /// The section's size.
     pub size: u64,
     /// Its page protection.
@@ -610,7 +612,7 @@ pub struct CreateMutex {
     /// The calling thread.
     pub thread: u32,
     /// Desired access.
-    pub access: u32,
+    pub access: AccessMask,
     /// Security for a new mutex.
     pub security: Security,
 }
@@ -625,7 +627,7 @@ pub struct CreateSemaphore {
     /// The maximum count (more than 0).
     pub maximum: i32,
     /// Desired access.
-    pub access: u32,
+    pub access: AccessMask,
     /// Security for a new semaphore.
     pub security: Security,
 }
@@ -658,7 +660,7 @@ mod tests {
                 name: Some(ObjectName::parse("Local\\E").unwrap()),
                 manual_reset: true,
                 initial_state: false,
-                access: 0x1F_0003,
+                access: switchboard_types::access::event::EVENT_ALL_ACCESS,
                 security: Security::default(),
             }),
         };

@@ -10,33 +10,20 @@
 use std::time::Duration;
 
 use switchboard_proto as p;
-use switchboard_types::{ObjectKind, ObjectName};
+use switchboard_types::{AccessMask, ObjectKind, ObjectName};
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::fastsync::{self, EventAction};
 use crate::handle::{OwnedHandle, WaitResult, Waitable, wait_one};
 
-/// Access rights for events.
+/// Access rights for events: [`switchboard_types::access::event`] and the
+/// standard rights, one table shared with the broker.
 pub mod access {
-    /// `EVENT_QUERY_STATE`.
-    pub const EVENT_QUERY_STATE: u32 = 0x0001;
-    /// `EVENT_MODIFY_STATE`: set, reset, pulse.
-    pub const EVENT_MODIFY_STATE: u32 = 0x0002;
-    /// `SYNCHRONIZE`: wait.
-    pub const SYNCHRONIZE: u32 = 0x0010_0000;
-    /// `EVENT_ALL_ACCESS`.
-    pub const EVENT_ALL_ACCESS: u32 = 0x001F_0003;
-    /// `GENERIC_READ`.
-    pub const GENERIC_READ: u32 = 0x8000_0000;
-    /// `GENERIC_WRITE`.
-    pub const GENERIC_WRITE: u32 = 0x4000_0000;
-    /// `GENERIC_EXECUTE`.
-    pub const GENERIC_EXECUTE: u32 = 0x2000_0000;
-    /// `GENERIC_ALL`.
-    pub const GENERIC_ALL: u32 = 0x1000_0000;
-    /// `MAXIMUM_ALLOWED`.
-    pub const MAXIMUM_ALLOWED: u32 = 0x0200_0000;
+    pub use switchboard_types::access::event::*;
+    pub use switchboard_types::access::standard::{
+        GENERIC_ALL, GENERIC_EXECUTE, GENERIC_READ, GENERIC_WRITE, MAXIMUM_ALLOWED, SYNCHRONIZE,
+    };
 }
 
 /// What a create call did.
@@ -66,7 +53,7 @@ pub struct Event {
 pub struct EventOptions {
     manual_reset: bool,
     initial_state: bool,
-    access: u32,
+    access: AccessMask,
     sddl: Option<String>,
 }
 
@@ -98,8 +85,8 @@ impl EventOptions {
 
     /// The access wanted on the returned handle.
     #[must_use]
-    pub fn access(mut self, access: u32) -> Self {
-        self.access = access;
+    pub fn access(mut self, access: impl Into<AccessMask>) -> Self {
+        self.access = access.into();
         self
     }
 
@@ -151,8 +138,9 @@ impl Event {
     /// `OpenEvent`: a missing name is `ERROR_FILE_NOT_FOUND`; a name held by
     /// another kind of object is `ERROR_INVALID_HANDLE`; access 0 or access
     /// the DACL does not grant is `ERROR_ACCESS_DENIED`.
-    pub fn open(conn: &Connection, name: &str, access: u32) -> Result<Event> {
+    pub fn open(conn: &Connection, name: &str, access: impl Into<AccessMask>) -> Result<Event> {
         let op = "OpenEvent";
+        let access = access.into();
         let parsed = parse_name(op, name)?;
         let handle = conn.call(p::Open { kind: ObjectKind::Event, name: parsed, access }, op, Some(name))?;
         Ok(Event { handle: OwnedHandle::new(conn.clone(), handle, Some(name.to_owned())) })

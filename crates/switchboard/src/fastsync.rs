@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 
 use switchboard_proto as p;
 use switchboard_sys::syncpage::{self, SyncPage, Woke};
+use switchboard_types::AccessMask;
+use switchboard_types::access::event::EVENT_MODIFY_STATE;
+use switchboard_types::access::semaphore::SEMAPHORE_MODIFY_STATE;
+use switchboard_types::access::standard::SYNCHRONIZE;
 use switchboard_types::syncstate::{self, Changed, Refused, Shape, Slot, Step, Taken};
 
 mod brokered;
@@ -30,8 +34,6 @@ use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::handle::{OwnedHandle, WaitResult};
 
-/// `SYNCHRONIZE`.
-const SYNCHRONIZE: u32 = 0x0010_0000;
 /// The most objects one wait may name (`MAXIMUM_WAIT_OBJECTS`).
 pub const MAXIMUM_WAIT_OBJECTS: usize = 64;
 /// How long a set or release waits for a wait-all's lock to go away before
@@ -52,7 +54,7 @@ const SPIN_FLOOR_NS: u32 = 500;
 pub(crate) struct Shared {
     page: Option<SyncPage>,
     shape: Shape,
-    access: u32,
+    access: AccessMask,
     /// How long waits on this object spin before sleeping, in ns: halved
     /// each time a spin ends in sleep anyway, doubled when it pays off (see
     /// [`spin`]). Private to this process.
@@ -98,9 +100,15 @@ impl Shared {
     /// The page, if the handle has `right` (else `ERROR_ACCESS_DENIED`).
     /// A right to change the object comes with a writable page; `SYNCHRONIZE`
     /// alone with a read-only one.
-    fn page_with(&self, right: u32, right_name: &str, op: &'static str, name: Option<&str>) -> Result<&SyncPage> {
+    fn page_with(
+        &self,
+        right: AccessMask,
+        right_name: &str,
+        op: &'static str,
+        name: Option<&str>,
+    ) -> Result<&SyncPage> {
         match &self.page {
-            Some(page) if self.access & right == right && (right == SYNCHRONIZE || page.is_writable()) => Ok(page),
+            Some(page) if self.access.contains(right) && (right == SYNCHRONIZE || page.is_writable()) => Ok(page),
             _ => Err(Error::new(
                 ErrorKind::Refused,
                 Win32Error::ERROR_ACCESS_DENIED,
@@ -284,7 +292,7 @@ pub(crate) fn event(handle: &OwnedHandle, action: EventAction, op: &'static str)
     let Shape::Event { manual_reset } = shared.shape else {
         return Err(not_a(handle, op, "an event"));
     };
-    let page = shared.page_with(0x0002, "EVENT_MODIFY_STATE", op, handle.name())?;
+    let page = shared.page_with(EVENT_MODIFY_STATE, "EVENT_MODIFY_STATE", op, handle.name())?;
     let done = settle(page.slot(), op, handle.name(), |slot| {
         Ok(match action {
             EventAction::Set => slot.set(),
@@ -328,7 +336,7 @@ pub(crate) fn release_semaphore(handle: &OwnedHandle, count: i32, op: &'static s
     let Shape::Semaphore { maximum } = shared.shape else {
         return Err(not_a(handle, op, "a semaphore"));
     };
-    let page = shared.page_with(0x0002, "SEMAPHORE_MODIFY_STATE", op, handle.name())?;
+    let page = shared.page_with(SEMAPHORE_MODIFY_STATE, "SEMAPHORE_MODIFY_STATE", op, handle.name())?;
     let Some(count) = u32::try_from(count).ok().filter(|&c| c > 0) else {
         return Err(Error::new(
             ErrorKind::InvalidArgument,

@@ -48,4 +48,6 @@ pub use error::{Error, ErrorKind, Result, Win32Error};
 pub use event::{Created, Event, EventOptions};
 pub use handle::{OwnedHandle, WaitResult, Waitable, signal_and_wait, wait_for_multiple};
 pub use switchboard_sys::{Realm, RealmChoice, RealmError, RealmKind};
-pub use switchboard_types::Handle;
+/// Every access right and generic mapping, one table shared with the broker.
+pub use switchboard_types::access;
+pub use switchboard_types::{AccessMask, GenericMapping, Handle, NtStatus};

@@ -35,8 +35,6 @@ use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::handle::OwnedHandle;
 
-/// `GENERIC_WRITE`.
-const GENERIC_WRITE: u32 = 0x4000_0000;
 /// The largest message sent in one piece: under the kernel's default
 /// datagram send buffer (212,992 bytes less overhead), with room to spare.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -386,7 +384,7 @@ impl MailslotWriter {
         let op = "CreateFile";
         let parsed = parse(op, name)?;
         let (opened, fds) = conn.call_with_fds(
-            p::OpenMailslot { name: parsed, access: GENERIC_WRITE },
+            p::OpenMailslot { name: parsed, access: switchboard_types::access::standard::GENERIC_WRITE },
             op,
             Some(name),
             Some(crate::DEFAULT_REQUEST_TIMEOUT),

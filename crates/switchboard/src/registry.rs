@@ -21,6 +21,7 @@
 
 use switchboard_proto as p;
 pub use switchboard_proto::RegKeyInfo as KeyInfo;
+use switchboard_types::AccessMask;
 pub use switchboard_types::registry::{
     REG_BINARY, REG_DWORD, REG_DWORD_BIG_ENDIAN, REG_EXPAND_SZ, REG_MULTI_SZ, REG_NONE, REG_QWORD, REG_SZ, RawValue,
     RegValue, RootKey, type_name,
@@ -31,26 +32,14 @@ use crate::error::Result;
 use crate::event::Created;
 use crate::handle::OwnedHandle;
 
-/// Access rights for keys.
+/// Access rights for keys: [`switchboard_types::access::key`] and the
+/// standard rights, one table shared with the broker.
 pub mod access {
-    /// `KEY_QUERY_VALUE`.
-    pub const KEY_QUERY_VALUE: u32 = 0x0001;
-    /// `KEY_SET_VALUE`.
-    pub const KEY_SET_VALUE: u32 = 0x0002;
-    /// `KEY_CREATE_SUB_KEY`.
-    pub const KEY_CREATE_SUB_KEY: u32 = 0x0004;
-    /// `KEY_ENUMERATE_SUB_KEYS`.
-    pub const KEY_ENUMERATE_SUB_KEYS: u32 = 0x0008;
-    /// `KEY_NOTIFY`.
-    pub const KEY_NOTIFY: u32 = 0x0010;
-    /// `DELETE`.
-    pub const DELETE: u32 = 0x0001_0000;
-    /// `KEY_READ`.
-    pub const KEY_READ: u32 = 0x0002_0019;
-    /// `KEY_WRITE`.
-    pub const KEY_WRITE: u32 = 0x0002_0006;
-    /// `KEY_ALL_ACCESS`.
-    pub const KEY_ALL_ACCESS: u32 = 0x000F_003F;
+    pub use switchboard_types::access::key::*;
+    pub use switchboard_types::access::standard::{
+        DELETE, GENERIC_ALL, GENERIC_EXECUTE, GENERIC_READ, GENERIC_WRITE, MAXIMUM_ALLOWED, READ_CONTROL, WRITE_DAC,
+        WRITE_OWNER,
+    };
 }
 
 /// `RegGetValue`'s type filter (`RRF_RT_*`).
@@ -126,7 +115,7 @@ pub struct CreateOptions {
     volatile: bool,
     class: String,
     sddl: Option<String>,
-    access: u32,
+    access: AccessMask,
 }
 
 impl Default for CreateOptions {
@@ -166,8 +155,8 @@ impl CreateOptions {
 
     /// The access wanted on the handle.
     #[must_use]
-    pub fn access(mut self, access: u32) -> Self {
-        self.access = access;
+    pub fn access(mut self, access: impl Into<AccessMask>) -> Self {
+        self.access = access.into();
         self
     }
 }
@@ -207,7 +196,7 @@ impl RegKey {
         })
     }
 
-    fn open_at(conn: &Connection, base: p::RegBase, shown: String, path: &str, access: u32) -> Result<RegKey> {
+    fn open_at(conn: &Connection, base: p::RegBase, shown: String, path: &str, access: AccessMask) -> Result<RegKey> {
         let handle = conn.call(p::RegOpenKey { base, path: path.to_owned(), access }, "RegOpenKeyEx", Some(&shown))?;
         Ok(RegKey { handle: OwnedHandle::new(conn.clone(), handle, Some(shown.clone())), path: shown })
     }
@@ -227,8 +216,8 @@ impl RegKey {
     /// Opens `root\path` with `access` (`RegOpenKeyEx`); a missing key is
     /// `ERROR_FILE_NOT_FOUND`, a descriptor that does not grant the access
     /// `ERROR_ACCESS_DENIED`.
-    pub fn open(conn: &Connection, root: RootKey, path: &str, access: u32) -> Result<RegKey> {
-        Self::open_at(conn, p::RegBase::Root(root), joined(root.name(), path), path, access)
+    pub fn open(conn: &Connection, root: RootKey, path: &str, access: impl Into<AccessMask>) -> Result<RegKey> {
+        Self::open_at(conn, p::RegBase::Root(root), joined(root.name(), path), path, access.into())
     }
 
     /// Opens or creates a key below this one (needs `KEY_CREATE_SUB_KEY`).
@@ -238,9 +227,9 @@ impl RegKey {
     }
 
     /// Opens a key below this one.
-    pub fn open_subkey(&self, path: &str, access: u32) -> Result<RegKey> {
+    pub fn open_subkey(&self, path: &str, access: impl Into<AccessMask>) -> Result<RegKey> {
         let conn = self.handle.connection();
-        Self::open_at(conn, p::RegBase::Key(self.handle.raw()), joined(&self.path, path), path, access)
+        Self::open_at(conn, p::RegBase::Key(self.handle.raw()), joined(&self.path, path), path, access.into())
     }
 
     /// The key's full name (`HKEY_CURRENT_USER\Software\App`), as opened.

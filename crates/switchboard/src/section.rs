@@ -30,16 +30,12 @@ use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::event::{Created, parse_name};
 use crate::handle::OwnedHandle;
 
-/// `FILE_MAP_COPY` (`SECTION_QUERY`).
-pub const FILE_MAP_COPY: u32 = 0x0001;
-/// `SECTION_QUERY` (the same bit as `FILE_MAP_COPY`).
-pub const SECTION_QUERY: u32 = 0x0001;
-/// `FILE_MAP_WRITE` (`SECTION_MAP_WRITE`).
-pub const FILE_MAP_WRITE: u32 = 0x0002;
-/// `FILE_MAP_READ` (`SECTION_MAP_READ`).
-pub const FILE_MAP_READ: u32 = 0x0004;
-/// `FILE_MAP_ALL_ACCESS` (`SECTION_ALL_ACCESS`).
-pub const FILE_MAP_ALL_ACCESS: u32 = 0x000F_001F;
+use switchboard_types::AccessMask;
+/// Access rights for sections ([`switchboard_types::access::section`]).
+pub use switchboard_types::access::section as access;
+pub use switchboard_types::access::section::{
+    FILE_MAP_ALL_ACCESS, FILE_MAP_COPY, FILE_MAP_EXECUTE, FILE_MAP_READ, FILE_MAP_WRITE, SECTION_QUERY,
+};
 
 /// How a view maps the section (`FILE_MAP_*` of `MapViewOfFile`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +54,7 @@ pub struct SectionOptions {
     size: u64,
     protection: PageProtection,
     reserve: bool,
-    access: u32,
+    access: AccessMask,
     sddl: Option<String>,
 }
 
@@ -92,8 +88,8 @@ impl SectionOptions {
 
     /// The access wanted on the handle.
     #[must_use]
-    pub fn access(mut self, access: u32) -> Self {
-        self.access = access;
+    pub fn access(mut self, access: impl Into<AccessMask>) -> Self {
+        self.access = access.into();
         self
     }
 
@@ -176,7 +172,7 @@ pub struct Section {
     memory: OwnedFd,
     size: u64,
     protection: PageProtection,
-    access: u32,
+    access: AccessMask,
     file: bool,
     /// `SEC_RESERVE`: which pages are committed, shared by every view.
     commits: Option<Arc<CounterPage>>,
@@ -209,8 +205,7 @@ impl Section {
             let fd = fds.next().ok_or_else(|| protocol("the broker sent no commit bitmap".into()))?;
             let words = usize::try_from(pages(opened.size).div_ceil(64))
                 .map_err(|_| protocol(format!("a section of {} bytes", opened.size)))?;
-            let may_write =
-                opened.access & FILE_MAP_WRITE == FILE_MAP_WRITE && opened.protection == PageProtection::ReadWrite;
+            let may_write = opened.access.contains(FILE_MAP_WRITE) && opened.protection == PageProtection::ReadWrite;
             let bits = if may_write { CounterPage::map(&fd, words) } else { CounterPage::map_read_only(&fd, words) };
             Some(Arc::new(bits.map_err(|e| protocol(e.to_string()))?))
         } else {
@@ -233,7 +228,8 @@ impl Section {
     ///
     /// `OpenFileMapping`: a missing name is `ERROR_FILE_NOT_FOUND`; another
     /// kind of object, `ERROR_INVALID_HANDLE`.
-    pub fn open(conn: &Connection, name: &str, access: u32) -> Result<Section> {
+    pub fn open(conn: &Connection, name: &str, access: impl Into<AccessMask>) -> Result<Section> {
+        let access = access.into();
         let op = "OpenFileMapping";
         let parsed = parse_name(op, name)?;
         let (opened, fds) = conn.call_with_fds(
@@ -260,15 +256,15 @@ impl Section {
     /// size here, 64 KiB on Windows): `ERROR_MAPPED_ALIGNMENT`.
     pub fn map_view(&self, access: ViewAccess, offset: u64, size: usize) -> Result<View> {
         let allowed = match access {
-            ViewAccess::Read => self.access & FILE_MAP_READ != 0,
-            ViewAccess::Write => self.access & FILE_MAP_WRITE != 0 && self.protection == PageProtection::ReadWrite,
-            ViewAccess::Copy => self.access & (FILE_MAP_COPY | FILE_MAP_READ) != 0,
+            ViewAccess::Read => self.access.intersects(FILE_MAP_READ),
+            ViewAccess::Write => self.access.intersects(FILE_MAP_WRITE) && self.protection == PageProtection::ReadWrite,
+            ViewAccess::Copy => self.access.intersects(FILE_MAP_COPY | FILE_MAP_READ),
         };
         if !allowed {
             return Err(self.error(
                 Win32Error::ERROR_ACCESS_DENIED,
                 format!(
-                    "a {access:?} view needs more than this handle's access 0x{:08x} on a {:?} section",
+                    "a {access:?} view needs more than this handle's access {} on a {:?} section",
                     self.access, self.protection
                 ),
             ));
@@ -325,13 +321,13 @@ impl Section {
     /// `NtQuerySection(SectionBasicInformation)`: the handle needs
     /// `SECTION_QUERY` (else `ERROR_ACCESS_DENIED`, for `STATUS_ACCESS_DENIED`).
     pub fn query(&self) -> Result<SectionInfo> {
-        if self.access & SECTION_QUERY == 0 {
+        if !self.access.intersects(SECTION_QUERY) {
             return Err(Error::new(
                 ErrorKind::Refused,
                 Win32Error::ERROR_ACCESS_DENIED,
                 "NtQuerySection",
                 self.handle.name(),
-                format!("the handle's access 0x{:08x} lacks SECTION_QUERY", self.access),
+                format!("the handle's access {} lacks SECTION_QUERY", self.access),
             ));
         }
         Ok(SectionInfo { size: self.size, reserve: self.commits.is_some(), file: self.file })
@@ -343,7 +339,7 @@ impl Section {
     }
 
     /// The access granted to this handle.
-    pub fn access(&self) -> u32 {
+    pub fn access(&self) -> AccessMask {
         self.access
     }
 

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use switchboard_proto as p;
-use switchboard_types::ObjectKind;
+use switchboard_types::{AccessMask, ObjectKind};
 
 use crate::connection::Connection;
 use crate::error::Result;
@@ -23,16 +23,10 @@ use crate::event::{Created, parse_name};
 use crate::fastsync::{self, announce, me};
 use crate::handle::{OwnedHandle, WaitResult, Waitable, wait_one};
 
-/// `SYNCHRONIZE`: needed to wait.
-pub const SYNCHRONIZE: u32 = 0x0010_0000;
-/// `MUTEX_ALL_ACCESS`.
-pub const MUTEX_ALL_ACCESS: u32 = 0x001F_0001;
-/// `MUTEX_MODIFY_STATE`: needed to release.
-pub const MUTEX_MODIFY_STATE: u32 = 0x0001;
-/// `SEMAPHORE_ALL_ACCESS`.
-pub const SEMAPHORE_ALL_ACCESS: u32 = 0x001F_0003;
-/// `SEMAPHORE_MODIFY_STATE`: needed to release.
-pub const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
+pub use switchboard_types::access::mutex::{MUTEX_ALL_ACCESS, MUTEX_MODIFY_STATE};
+pub use switchboard_types::access::semaphore::{SEMAPHORE_ALL_ACCESS, SEMAPHORE_MODIFY_STATE};
+pub use switchboard_types::access::standard::SYNCHRONIZE;
+pub use switchboard_types::access::{mutex, semaphore};
 
 /// A mutex.
 ///
@@ -82,8 +76,9 @@ impl Mutex {
     }
 
     /// Opens an existing named mutex (`OpenMutex`); access 0 is `ERROR_ACCESS_DENIED`.
-    pub fn open(conn: &Connection, name: &str, access: u32) -> Result<Mutex> {
+    pub fn open(conn: &Connection, name: &str, access: impl Into<AccessMask>) -> Result<Mutex> {
         let op = "OpenMutex";
+        let access = access.into();
         let parsed = parse_name(op, name)?;
         let handle = conn.call(p::Open { kind: ObjectKind::Mutex, name: parsed, access }, op, Some(name))?;
         Ok(Mutex { handle: OwnedHandle::new(conn.clone(), handle, Some(name.to_owned())) })
@@ -165,8 +160,9 @@ impl Semaphore {
     }
 
     /// Opens an existing named semaphore (`OpenSemaphore`).
-    pub fn open(conn: &Connection, name: &str, access: u32) -> Result<Semaphore> {
+    pub fn open(conn: &Connection, name: &str, access: impl Into<AccessMask>) -> Result<Semaphore> {
         let op = "OpenSemaphore";
+        let access = access.into();
         let parsed = parse_name(op, name)?;
         let handle = conn.call(p::Open { kind: ObjectKind::Semaphore, name: parsed, access }, op, Some(name))?;
         Ok(Semaphore { handle: OwnedHandle::new(conn.clone(), handle, Some(name.to_owned())) })

@@ -92,6 +92,9 @@ win32_errors! {
     ERROR_SIGNAL_REFUSED = 156, "the recipient process has refused the signal";
     ERROR_MAPPED_ALIGNMENT = 1132, "the base address or the file offset specified does not have the proper alignment";
     ERROR_FILE_INVALID = 1006, "the volume for a file has been externally altered so that the opened file is no longer valid";
+    ERROR_GEN_FAILURE = 31, "a device attached to the system is not functioning";
+    ERROR_HANDLE_EOF = 38, "reached the end of the file";
+    ERROR_MR_MID_NOT_FOUND = 317, "the system cannot find message text for the message number (no Win32 error for this NTSTATUS)";
 }
 
 impl Win32Error {

@@ -8,26 +8,27 @@
 //! The parser works on byte offsets and rejects non-ASCII input up front;
 //! every slice still goes through `str::get` so that no input can panic it.
 
+use crate::access::{file, key, standard};
 use crate::security::{AccessMask, Ace, AceFlags, AceKind, SddlError, SecurityDescriptor, Sid};
 
 /// Two-letter access right codes, in the order they are tried.
-const RIGHT_CODES: [(&str, u32); 16] = [
-    ("GA", 0x1000_0000),
-    ("GR", 0x8000_0000),
-    ("GW", 0x4000_0000),
-    ("GX", 0x2000_0000),
-    ("RC", 0x0002_0000),
-    ("SD", 0x0001_0000),
-    ("WD", 0x0004_0000),
-    ("WO", 0x0008_0000),
-    ("FA", 0x001F_01FF),
-    ("FR", 0x0012_0089),
-    ("FW", 0x0012_0116),
-    ("FX", 0x0012_00A0),
-    ("KA", 0x000F_003F),
-    ("KR", 0x0002_0019),
-    ("KW", 0x0002_0006),
-    ("KX", 0x0002_0019),
+const RIGHT_CODES: [(&str, AccessMask); 16] = [
+    ("GA", standard::GENERIC_ALL),
+    ("GR", standard::GENERIC_READ),
+    ("GW", standard::GENERIC_WRITE),
+    ("GX", standard::GENERIC_EXECUTE),
+    ("RC", standard::READ_CONTROL),
+    ("SD", standard::DELETE),
+    ("WD", standard::WRITE_DAC),
+    ("WO", standard::WRITE_OWNER),
+    ("FA", file::FILE_ALL_ACCESS),
+    ("FR", file::FILE_GENERIC_READ),
+    ("FW", file::FILE_GENERIC_WRITE),
+    ("FX", file::FILE_GENERIC_EXECUTE),
+    ("KA", key::KEY_ALL_ACCESS),
+    ("KR", key::KEY_READ),
+    ("KW", key::KEY_WRITE),
+    ("KX", key::KEY_EXECUTE),
 ];
 
 /// The generic codes, in the order `to_sddl` writes them.
@@ -142,7 +143,7 @@ fn parse_rights(text: &str) -> Result<AccessMask, SddlError> {
                 format!("unknown access right {code:?}: expected 0x… or codes such as GA, GR, RC, FA"),
             ));
         };
-        mask |= AccessMask(*bits);
+        mask |= *bits;
     }
     Ok(mask)
 }

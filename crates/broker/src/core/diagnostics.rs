@@ -224,18 +224,18 @@ impl Core {
             path,
             kind: e.object.kind(),
             sddl: e.security.to_sddl(),
-            granted: ex.granted.bits(),
-            all_access: mapping.all.bits(),
+            granted: ex.granted,
+            all_access: mapping.all,
             null_dacl: ex.null_dacl,
-            owner_implicit: ex.owner_implicit.bits(),
+            owner_implicit: ex.owner_implicit,
             steps: ex
                 .steps
                 .iter()
                 .map(|s| p::AccessStep {
                     index: s.ace_index as u32,
                     ace: s.ace.to_string(),
-                    granted: s.granted.bits(),
-                    denied: s.denied.bits(),
+                    granted: s.granted,
+                    denied: s.denied,
                 })
                 .collect(),
         })
@@ -267,7 +267,7 @@ impl Core {
             handle,
             kind: entry.map_or(ObjectKind::Event, |e| e.object.kind()),
             path: entry.and_then(|e| e.path.as_ref().map(ToString::to_string)),
-            access: access.bits(),
+            access,
         }
     }
 }

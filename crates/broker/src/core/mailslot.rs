@@ -18,12 +18,13 @@ use switchboard_sys::shm::CounterPage;
 
 use switchboard_proto as p;
 use switchboard_proto::WireError;
-use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor, Token};
+use switchboard_types::access::file::{self, FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_WRITE_DATA};
+use switchboard_types::access::{AccessMask, GenericMapping};
+use switchboard_types::security::{SecurityDescriptor, Token};
 use switchboard_types::{Handle, MailslotName, ObjectKind, Win32Error};
 
 use super::diagnostics::{inspect_denied, may_inspect};
 use super::objects::{Entry, Object, ObjectId};
-use super::pipe::{FILE_MAPPING, FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_WRITE_DATA};
 use super::{Core, Cx};
 
 /// A mailslot's reader end (the server handle).
@@ -45,7 +46,7 @@ macro_rules! file_object {
                 ObjectKind::Mailslot
             }
             fn mapping(&self) -> GenericMapping {
-                FILE_MAPPING
+                file::MAPPING
             }
             fn describe(&self) -> String {
                 $what.to_owned()
@@ -127,8 +128,7 @@ impl Core {
         let object_security = SecurityDescriptor::default_for(&token);
         let id =
             self.store.insert(Entry { object: Box::new(reader), path: None, security: object_security, handles: 0 });
-        let access =
-            AccessMask::SYNCHRONIZE | AccessMask::READ_CONTROL | AccessMask(FILE_READ_DATA | FILE_READ_ATTRIBUTES);
+        let access = AccessMask::SYNCHRONIZE | AccessMask::READ_CONTROL | FILE_READ_DATA | FILE_READ_ATTRIBUTES;
         let handle = match self.add_handle(cx, id, access) {
             Ok(h) => h,
             Err(e) => {
@@ -160,14 +160,14 @@ impl Core {
         let token = self.client(cx.client)?.token.clone();
         let slot =
             self.mailslots.slots.get(&key).ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, "no such mailslot"))?;
-        let wanted = FILE_MAPPING.map(AccessMask(req.access));
-        if wanted.intersects(AccessMask(FILE_READ_DATA)) {
+        let wanted = file::MAPPING.map(req.access);
+        if wanted.intersects(FILE_READ_DATA) {
             return Err(err(
                 Win32Error::ERROR_ACCESS_DENIED,
                 "only the mailslot's creator reads it; writers open it for writing",
             ));
         }
-        let granted = slot.security.access_check(&token, wanted | AccessMask(FILE_WRITE_DATA), &FILE_MAPPING);
+        let granted = slot.security.access_check(&token, wanted | FILE_WRITE_DATA, &file::MAPPING);
         let granted = granted.map_err(|d| err(Win32Error::ERROR_ACCESS_DENIED, d.to_string()))?;
         let fds = slot.sending.try_clone().and_then(|s| Ok((s, slot.page_fd.try_clone()?)));
         let (sending, page_fd) = fds.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
@@ -202,7 +202,7 @@ impl Core {
             .slots
             .values()
             .map(|s| {
-                let visible = may_inspect(token, &s.security, &FILE_MAPPING).is_ok();
+                let visible = may_inspect(token, &s.security, &file::MAPPING).is_ok();
                 p::MailslotListing {
                     name: s.name.clone(),
                     max_message_size: visible.then_some(s.max_message_size),
@@ -227,7 +227,7 @@ impl Core {
             .slots
             .get(&name.key())
             .ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, "no such mailslot"))?;
-        may_inspect(token, &slot.security, &FILE_MAPPING)
+        may_inspect(token, &slot.security, &file::MAPPING)
             .map_err(|d| inspect_denied("querying", &format!("\\\\.\\mailslot\\{}", slot.name), &slot.security, &d))?;
         let sent = slot.page.counter(0).load(Ordering::SeqCst);
         let received = slot.page.counter(1).load(Ordering::SeqCst);

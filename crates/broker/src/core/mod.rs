@@ -39,7 +39,6 @@ use switchboard_types::{Handle, Win32Error};
 use handles::{HandleEntry, HandleTable};
 use namespace::Namespace;
 use objects::{Entry, ObjectId, Store};
-pub use sync::{EVENT_ALL_ACCESS, EVENT_MODIFY_STATE, EVENT_QUERY_STATE};
 
 /// A connected client, as the event loop numbers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -52,7 +52,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use switchboard_proto::WireError;
-use switchboard_types::security::{AccessMask, Ace, AceFlags, AceKind, GenericMapping, SecurityDescriptor, Sid, Token};
+use switchboard_types::access::AccessMask;
+use switchboard_types::access::directory::{self, DIRECTORY_CREATE_OBJECT, DIRECTORY_TRAVERSE};
+use switchboard_types::security::{Ace, AceFlags, AceKind, SecurityDescriptor, Sid, Token};
 use switchboard_types::{NamespacePath, ObjectKind, ObjectName, Win32Error};
 
 use super::objects::ObjectId;
@@ -61,25 +63,6 @@ use super::objects::ObjectId;
 pub const GLOBAL_DIR: &str = "\\BaseNamedObjects";
 /// Where `Session\<n>` leads: one link per session to its directory.
 const BNOLINKS: &str = "\\Sessions\\BNOLINKS";
-
-/// Listing a directory (NT `DIRECTORY_QUERY`).
-pub const DIRECTORY_QUERY: AccessMask = AccessMask(0x0001);
-/// Looking a name up in a directory (NT `DIRECTORY_TRAVERSE`).
-pub const DIRECTORY_TRAVERSE: AccessMask = AccessMask(0x0002);
-/// Creating a named object in a directory (NT `DIRECTORY_CREATE_OBJECT`).
-pub const DIRECTORY_CREATE_OBJECT: AccessMask = AccessMask(0x0004);
-/// Creating a subdirectory (NT `DIRECTORY_CREATE_SUBDIRECTORY`).
-pub const DIRECTORY_CREATE_SUBDIRECTORY: AccessMask = AccessMask(0x0008);
-/// Every directory right (NT `DIRECTORY_ALL_ACCESS`).
-pub const DIRECTORY_ALL_ACCESS: AccessMask = AccessMask(0x000F_000F);
-
-/// What the generic rights mean for a directory, as on Windows.
-pub const DIRECTORY_MAPPING: GenericMapping = GenericMapping {
-    read: AccessMask::READ_CONTROL.union(DIRECTORY_QUERY).union(DIRECTORY_TRAVERSE),
-    write: AccessMask::READ_CONTROL.union(DIRECTORY_CREATE_OBJECT).union(DIRECTORY_CREATE_SUBDIRECTORY),
-    execute: AccessMask::READ_CONTROL.union(DIRECTORY_QUERY).union(DIRECTORY_TRAVERSE),
-    all: DIRECTORY_ALL_ACCESS,
-};
 
 /// Links followed in one lookup before giving up (a loop guard).
 const MAX_LINK_HOPS: usize = 32;
@@ -119,7 +102,7 @@ impl Dir {
         let (Some(sd), Some(token)) = (&self.security, who) else {
             return Ok(());
         };
-        sd.access_check(token, right, &DIRECTORY_MAPPING).map(|_| ()).map_err(|denied| {
+        sd.access_check(token, right, &directory::MAPPING).map(|_| ()).map_err(|denied| {
             WireError::new(Win32Error::ERROR_ACCESS_DENIED, format!("{at} is not open to uid {}: {denied}", token.uid))
         })
     }

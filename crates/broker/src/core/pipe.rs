@@ -15,28 +15,15 @@ use std::time::{Duration, Instant};
 
 use switchboard_proto as p;
 use switchboard_proto::{PipeMode, PipeState, Reply, WireError};
-use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor};
+use switchboard_types::access::file::{
+    self, FILE_CREATE_PIPE_INSTANCE, FILE_READ_ATTRIBUTES, FILE_READ_DATA, FILE_WRITE_ATTRIBUTES, FILE_WRITE_DATA,
+};
+use switchboard_types::access::{AccessMask, GenericMapping};
+use switchboard_types::security::SecurityDescriptor;
 use switchboard_types::{Handle, ObjectKind, PipeName, Win32Error};
 
 use super::objects::{Entry, Object, ObjectId, downcast};
 use super::{ClientId, Core, Credentials, Cx};
-
-/// `FILE_READ_DATA`.
-pub const FILE_READ_DATA: u32 = 0x0001;
-/// `FILE_WRITE_DATA`.
-pub const FILE_WRITE_DATA: u32 = 0x0002;
-/// `FILE_READ_ATTRIBUTES`.
-pub const FILE_READ_ATTRIBUTES: u32 = 0x0080;
-/// `FILE_WRITE_ATTRIBUTES`: needed to change a handle's read mode.
-pub const FILE_WRITE_ATTRIBUTES: u32 = 0x0100;
-
-/// The generic mapping of files, which pipes share.
-pub const FILE_MAPPING: GenericMapping = GenericMapping {
-    read: AccessMask(0x0012_0089),
-    write: AccessMask(0x0012_0116),
-    execute: AccessMask(0x0012_00A0),
-    all: AccessMask(0x001F_01FF),
-};
 
 /// `WaitNamedPipe`'s default when the pipe was created with timeout 0.
 const DEFAULT_WAIT_MS: u32 = 50;
@@ -87,7 +74,7 @@ impl Object for ServerEnd {
         ObjectKind::NamedPipe
     }
     fn mapping(&self) -> GenericMapping {
-        FILE_MAPPING
+        file::MAPPING
     }
     fn describe(&self) -> String {
         format!("server end, {:?}", self.state).to_lowercase()
@@ -102,7 +89,7 @@ impl Object for ClientEnd {
         ObjectKind::NamedPipe
     }
     fn mapping(&self) -> GenericMapping {
-        FILE_MAPPING
+        file::MAPPING
     }
     fn describe(&self) -> String {
         format!("client end, {:?}", self.state).to_lowercase()
@@ -192,14 +179,13 @@ impl Core {
         }
         let key = req.name.key();
         let token = self.client(cx.client)?.token.clone();
-        let mut access = AccessMask::SYNCHRONIZE
-            | AccessMask::READ_CONTROL
-            | AccessMask(FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES);
+        let mut access =
+            AccessMask::SYNCHRONIZE | AccessMask::READ_CONTROL | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES;
         if req.inbound {
-            access |= AccessMask(FILE_READ_DATA);
+            access |= FILE_READ_DATA;
         }
         if req.outbound {
-            access |= AccessMask(FILE_WRITE_DATA);
+            access |= FILE_WRITE_DATA;
         }
         if let Some(family) = self.pipes.families.get(&key) {
             if req.first_instance {
@@ -218,7 +204,7 @@ impl Core {
             // A new instance of an existing pipe needs the right to create one (FILE_CREATE_PIPE_INSTANCE = FILE_APPEND_DATA).
             family
                 .security
-                .access_check(&token, AccessMask(0x0004), &FILE_MAPPING)
+                .access_check(&token, FILE_CREATE_PIPE_INSTANCE, &file::MAPPING)
                 .map_err(|d| err(Win32Error::ERROR_ACCESS_DENIED, d.to_string()))?;
         } else {
             let security = match &req.security.sddl {
@@ -276,19 +262,19 @@ impl Core {
         let cred = client.cred.clone();
         let family =
             self.pipes.families.get(&key).ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, "no such pipe"))?;
-        let wanted = FILE_MAPPING.map(AccessMask(req.access));
-        if wanted.intersects(AccessMask(FILE_WRITE_DATA)) && !family.inbound {
+        let wanted = file::MAPPING.map(req.access);
+        if wanted.intersects(FILE_WRITE_DATA) && !family.inbound {
             return Err(err(Win32Error::ERROR_ACCESS_DENIED, "the pipe is outbound: its clients cannot write"));
         }
-        if wanted.intersects(AccessMask(FILE_READ_DATA)) && !family.outbound {
+        if wanted.intersects(FILE_READ_DATA) && !family.outbound {
             return Err(err(Win32Error::ERROR_ACCESS_DENIED, "the pipe is inbound: its clients cannot read"));
         }
         let granted = if wanted.is_empty() {
-            AccessMask::SYNCHRONIZE | AccessMask(FILE_READ_ATTRIBUTES)
+            AccessMask::SYNCHRONIZE | FILE_READ_ATTRIBUTES
         } else {
             family
                 .security
-                .access_check(&token, wanted, &FILE_MAPPING)
+                .access_check(&token, wanted, &file::MAPPING)
                 .map_err(|d| err(Win32Error::ERROR_ACCESS_DENIED, d.to_string()))?
         };
         let pipe_type = family.pipe_type;
@@ -334,7 +320,7 @@ impl Core {
             self.reply(who, request, Ok(Reply::ConnectPipe(p::PipeConnected { already_connected: false })), vec![sock]);
         }
         self.attach.push(client_sock);
-        Ok(p::PipeOpened { handle, access: granted.bits(), pipe_type })
+        Ok(p::PipeOpened { handle, access: granted, pipe_type })
     }
 
     fn instance_state(&self, id: ObjectId) -> Option<PipeState> {

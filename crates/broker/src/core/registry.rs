@@ -19,56 +19,29 @@ use switchboard_proto as p;
 use switchboard_proto::WireError;
 use switchboard_registry::path::fold_name;
 use switchboard_registry::{Hive, KeyOptions, KeyPath, Quota, RegError};
+use switchboard_types::access::key::{
+    self, KEY_CREATE_SUB_KEY, KEY_ENUMERATE_SUB_KEYS, KEY_NOTIFY, KEY_QUERY_VALUE, KEY_READ, KEY_SET_VALUE,
+};
+use switchboard_types::access::standard::{DELETE, READ_CONTROL, WRITE_DAC, WRITE_OWNER};
+use switchboard_types::access::{AccessMask, GenericMapping};
 use switchboard_types::registry::RootKey;
-use switchboard_types::security::{AccessMask, GenericMapping, SecurityDescriptor, Sid, Token};
+use switchboard_types::security::{SecurityDescriptor, Sid, Token};
 use switchboard_types::{Handle, ObjectKind, Win32Error};
 
 use super::objects::{Entry, Object, ObjectId, downcast};
 use super::sync::SyncObject;
 use super::{ClientId, Core, Cx};
 
-/// `KEY_QUERY_VALUE`.
-pub const KEY_QUERY_VALUE: u32 = 0x0001;
-/// `KEY_SET_VALUE`.
-pub const KEY_SET_VALUE: u32 = 0x0002;
-/// `KEY_CREATE_SUB_KEY`.
-pub const KEY_CREATE_SUB_KEY: u32 = 0x0004;
-/// `KEY_ENUMERATE_SUB_KEYS`.
-pub const KEY_ENUMERATE_SUB_KEYS: u32 = 0x0008;
-/// `KEY_NOTIFY`.
-pub const KEY_NOTIFY: u32 = 0x0010;
-/// `DELETE`.
-pub const DELETE: u32 = 0x0001_0000;
 /// `REG_NOTIFY_CHANGE_NAME`: a subkey was added or deleted.
 pub const REG_NOTIFY_CHANGE_NAME: u32 = 0x1;
 /// `REG_NOTIFY_CHANGE_SECURITY`: the key's descriptor changed.
 pub const REG_NOTIFY_CHANGE_SECURITY: u32 = 0x8;
-/// `READ_CONTROL`.
-const READ_CONTROL: u32 = 0x0002_0000;
-/// `WRITE_DAC`.
-const WRITE_DAC: u32 = 0x0004_0000;
-/// `WRITE_OWNER`.
-const WRITE_OWNER: u32 = 0x0008_0000;
 /// `REG_NOTIFY_CHANGE_LAST_SET`: a value was set or deleted.
 pub const REG_NOTIFY_CHANGE_LAST_SET: u32 = 0x4;
 /// The filter bits Windows defines (name, attributes, last set, security).
 const REG_NOTIFY_FILTERS: u32 = 0xF;
 /// `REG_NOTIFY_THREAD_AGNOSTIC`: accepted, and meaningless here (no thread owns a watch).
 const REG_NOTIFY_THREAD_AGNOSTIC: u32 = 0x1000_0000;
-/// `KEY_READ`.
-pub const KEY_READ: u32 = 0x0002_0019;
-/// `KEY_WRITE`.
-pub const KEY_WRITE: u32 = 0x0002_0006;
-/// `KEY_ALL_ACCESS`.
-pub const KEY_ALL_ACCESS: u32 = 0x000F_003F;
-
-/// The generic mapping of keys, as Windows defines it.
-pub const KEY_MAPPING: GenericMapping = GenericMapping {
-    read: AccessMask(KEY_READ),
-    write: AccessMask(KEY_WRITE),
-    execute: AccessMask(KEY_READ),
-    all: AccessMask(KEY_ALL_ACCESS),
-};
 
 /// Which hive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -320,7 +293,7 @@ impl Object for KeyObject {
     }
 
     fn mapping(&self) -> GenericMapping {
-        KEY_MAPPING
+        key::MAPPING
     }
 
     fn describe(&self) -> String {
@@ -377,7 +350,13 @@ impl Core {
     }
 
     /// The key a base plus a relative path names.
-    fn resolve_key(&mut self, cx: &Cx, base: p::RegBase, rest: &str, needed: u32) -> Result<KeyObject, WireError> {
+    fn resolve_key(
+        &mut self,
+        cx: &Cx,
+        base: p::RegBase,
+        rest: &str,
+        needed: AccessMask,
+    ) -> Result<KeyObject, WireError> {
         let rest = KeyPath::parse(rest).map_err(wire)?;
         let uid = self.token(cx)?.uid;
         let start = |root, places| KeyObject { root, path: KeyPath::root(), places, serials: Vec::new() };
@@ -435,12 +414,12 @@ impl Core {
     }
 
     /// The key a handle names, if the handle has `needed` access.
-    fn key_handle(&self, cx: &Cx, handle: Handle, needed: u32) -> Result<&KeyObject, WireError> {
+    fn key_handle(&self, cx: &Cx, handle: Handle, needed: AccessMask) -> Result<&KeyObject, WireError> {
         let (id, _) = self.lookup(cx, handle, AccessMask(0))?;
         if self.store.get(id).and_then(|e| downcast::<KeyObject>(e.object.as_ref())).is_none() {
             return Err(err(Win32Error::ERROR_INVALID_HANDLE, format!("handle {handle} is not a registry key")));
         }
-        let (id, _) = self.lookup(cx, handle, AccessMask(needed))?;
+        let (id, _) = self.lookup(cx, handle, needed)?;
         self.store
             .get(id)
             .and_then(|e| downcast::<KeyObject>(e.object.as_ref()))
@@ -449,7 +428,7 @@ impl Core {
 
     /// The key of a handle that must still exist (`ERROR_KEY_DELETED` if
     /// it was deleted since).
-    fn live_key(&mut self, cx: &Cx, handle: Handle, needed: u32) -> Result<KeyObject, WireError> {
+    fn live_key(&mut self, cx: &Cx, handle: Handle, needed: AccessMask) -> Result<KeyObject, WireError> {
         let key = self.key_handle(cx, handle, needed)?.clone();
         let mut alive = key.places.is_empty();
         for ((hive, path), serial) in key.places.iter().zip(&key.serials) {
@@ -465,19 +444,19 @@ impl Core {
 
     /// Checks `desired` against the descriptor of the key's first existing
     /// place (or of `place` when given); the access granted.
-    fn key_access(&mut self, cx: &Cx, key: &KeyObject, desired: u32) -> Result<AccessMask, WireError> {
+    fn key_access(&mut self, cx: &Cx, key: &KeyObject, desired: AccessMask) -> Result<AccessMask, WireError> {
         if key.places.is_empty() {
             // HKEY_USERS itself may be read (its subkeys listed), nothing more.
-            let wanted = KEY_MAPPING.map(AccessMask(desired)).difference(AccessMask::MAXIMUM_ALLOWED);
-            return if AccessMask(KEY_READ).contains(wanted) {
-                Ok(AccessMask(KEY_READ))
+            let wanted = key::MAPPING.map(desired).difference(AccessMask::MAXIMUM_ALLOWED);
+            return if KEY_READ.contains(wanted) {
+                Ok(KEY_READ)
             } else {
                 Err(err(Win32Error::ERROR_ACCESS_DENIED, "HKEY_USERS itself can only be read"))
             };
         }
         let (hive, path) = write_place(&mut self.registry, key)?;
         let sd = self.registry.security(hive, &path)?;
-        sd.access_check(&self.token(cx)?, AccessMask(desired), &KEY_MAPPING)
+        sd.access_check(&self.token(cx)?, desired, &key::MAPPING)
             .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, format!("{}: {denied}", key.full_name())))
     }
 
@@ -529,7 +508,7 @@ impl Core {
         let above = above.unwrap_or_default();
         let sd = self.registry.security(hive, &above)?;
         let token = self.token(cx)?;
-        sd.access_check(&token, AccessMask(KEY_CREATE_SUB_KEY), &KEY_MAPPING)
+        sd.access_check(&token, KEY_CREATE_SUB_KEY, &key::MAPPING)
             .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, format!("{}: {denied}", key.full_name())))?;
         // The new key's own descriptor: the one given, or what it inherits
         // from the key above (as Windows assigns it at creation).
@@ -547,18 +526,15 @@ impl Core {
         self.registry.hive(hive)?.create_key(&path, &options).map_err(wire)?;
         self.registry_changed(hive, &above, REG_NOTIFY_CHANGE_NAME);
         // The creator gets what it asked for.
-        let granted = KEY_MAPPING.map(AccessMask(req.access)).difference(AccessMask::MAXIMUM_ALLOWED);
-        let granted = if AccessMask(req.access).contains(AccessMask::MAXIMUM_ALLOWED) {
-            granted.union(KEY_MAPPING.all)
-        } else {
-            granted
-        };
+        let granted = key::MAPPING.map(req.access).difference(AccessMask::MAXIMUM_ALLOWED);
+        let granted =
+            if req.access.contains(AccessMask::MAXIMUM_ALLOWED) { granted.union(key::MAPPING.all) } else { granted };
         let handle = self.key_entry(cx, key, granted)?;
         Ok(p::RegKeyCreated { handle, created: true })
     }
 
     pub(super) fn reg_open(&mut self, cx: &Cx, req: &p::RegOpenKey) -> Result<Handle, WireError> {
-        let key = self.resolve_key(cx, req.base, &req.path, 0)?;
+        let key = self.resolve_key(cx, req.base, &req.path, AccessMask(0))?;
         if !exists(&mut self.registry, &key)? {
             return Err(err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no key {}", key.full_name())));
         }
@@ -570,11 +546,11 @@ impl Core {
     /// place may not be the one the handle was checked against when it was
     /// opened (the user's copy came or went since), so `needed` is checked
     /// against the descriptor of the place actually written.
-    fn target(&mut self, cx: &Cx, key: &KeyObject, needed: u32) -> Result<(HiveId, KeyPath), WireError> {
+    fn target(&mut self, cx: &Cx, key: &KeyObject, needed: AccessMask) -> Result<(HiveId, KeyPath), WireError> {
         let (hive, path) = write_place(&mut self.registry, key)?;
         if key.places.len() > 1 {
             let sd = self.registry.security(hive, &path)?;
-            sd.access_check(&self.token(cx)?, AccessMask(needed), &KEY_MAPPING)
+            sd.access_check(&self.token(cx)?, needed, &key::MAPPING)
                 .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, format!("{}: {denied}", key.full_name())))?;
         }
         Ok((hive, path))
@@ -686,7 +662,7 @@ impl Core {
     }
 
     pub(super) fn reg_delete(&mut self, cx: &Cx, req: &p::RegDeleteKey) -> Result<(), WireError> {
-        let key = self.resolve_key(cx, req.base, &req.path, 0)?;
+        let key = self.resolve_key(cx, req.base, &req.path, AccessMask(0))?;
         if !exists(&mut self.registry, &key)? {
             return Err(err(Win32Error::ERROR_FILE_NOT_FOUND, format!("no key {}", key.full_name())));
         }
@@ -704,7 +680,7 @@ impl Core {
                 for name in names {
                     let child = at.child(&name).map_err(wire)?;
                     let sd = self.registry.security(hive, &child)?;
-                    sd.access_check(&token, AccessMask(DELETE), &KEY_MAPPING).map_err(|denied| {
+                    sd.access_check(&token, DELETE, &key::MAPPING).map_err(|denied| {
                         err(Win32Error::ERROR_ACCESS_DENIED, format!("{} below {}: {denied}", child, key.full_name()))
                     })?;
                     pending.push(child);
@@ -748,7 +724,7 @@ impl Core {
 
     pub(super) fn reg_notify_change(&mut self, cx: &Cx, req: p::RegNotify) -> Result<(), WireError> {
         let key = self.live_key(cx, req.key, KEY_NOTIFY)?;
-        let (key_id, _) = self.lookup(cx, req.key, AccessMask(KEY_NOTIFY))?;
+        let (key_id, _) = self.lookup(cx, req.key, KEY_NOTIFY)?;
         let filter = req.filter & !REG_NOTIFY_THREAD_AGNOSTIC;
         if filter == 0 || filter & !REG_NOTIFY_FILTERS != 0 {
             return Err(err(Win32Error::ERROR_INVALID_PARAMETER, format!("0x{:x} is not a notify filter", req.filter)));

@@ -25,7 +25,7 @@ impl Core {
         cx: &Cx,
         name: Option<&ObjectName>,
         kind: ObjectKind,
-        access: u32,
+        access: AccessMask,
         security: &p::Security,
         make: impl FnOnce() -> Box<dyn Object>,
     ) -> Result<p::Created, WireError> {
@@ -55,8 +55,8 @@ impl Core {
             },
         };
         // The creator gets what it asked for; the DACL governs later opens.
-        let mut granted = mapping.map(AccessMask(access)).difference(AccessMask::MAXIMUM_ALLOWED);
-        if AccessMask(access).contains(AccessMask::MAXIMUM_ALLOWED) {
+        let mut granted = mapping.map(access).difference(AccessMask::MAXIMUM_ALLOWED);
+        if access.contains(AccessMask::MAXIMUM_ALLOWED) {
             granted = granted.union(mapping.all);
         }
         let path = place;
@@ -77,7 +77,7 @@ impl Core {
         cx: &Cx,
         name: &ObjectName,
         kind: ObjectKind,
-        access: u32,
+        access: AccessMask,
     ) -> Result<Handle, WireError> {
         let token = &self.client(cx.client)?.token;
         match self.namespace.resolve_name(token, name)? {
@@ -88,7 +88,13 @@ impl Core {
     }
 
     /// Checks access to an existing object and opens a handle to it.
-    fn open_existing(&mut self, cx: &Cx, id: ObjectId, kind: ObjectKind, access: u32) -> Result<Handle, WireError> {
+    fn open_existing(
+        &mut self,
+        cx: &Cx,
+        id: ObjectId,
+        kind: ObjectKind,
+        access: AccessMask,
+    ) -> Result<Handle, WireError> {
         let token = self.client(cx.client)?.token.clone();
         let entry =
             self.store.get(id).ok_or_else(|| err(Win32Error::ERROR_FILE_NOT_FOUND, "no such object".to_owned()))?;
@@ -98,7 +104,7 @@ impl Core {
         }
         let granted = entry
             .security
-            .access_check(&token, AccessMask(access), &entry.object.mapping())
+            .access_check(&token, access, &entry.object.mapping())
             .map_err(|denied| err(Win32Error::ERROR_ACCESS_DENIED, denied.to_string()))?;
         self.add_handle(cx, id, granted)
     }
@@ -251,14 +257,14 @@ impl Handler for Core {
                         .store
                         .get(id)
                         .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, "duplicate: object is gone"))?;
-                    let mapped = entry.object.mapping().map(AccessMask(wanted));
+                    let mapped = entry.object.mapping().map(wanted);
                     if source.access.contains(mapped) {
                         mapped
                     } else {
                         let token = self.client(cx.client)?.token.clone();
                         entry
                             .security
-                            .access_check(&token, AccessMask(wanted), &entry.object.mapping())
+                            .access_check(&token, wanted, &entry.object.mapping())
                             .map_err(|d| err(Win32Error::ERROR_ACCESS_DENIED, format!("duplicate: {d}")))?
                     }
                 }

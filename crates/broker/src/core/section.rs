@@ -11,28 +11,11 @@ use std::os::fd::OwnedFd;
 
 use switchboard_proto as p;
 use switchboard_proto::{PageProtection, WireError};
-use switchboard_types::security::{AccessMask, GenericMapping};
+use switchboard_types::access::{AccessMask, GenericMapping, section};
 use switchboard_types::{Handle, ObjectKind, Win32Error};
 
 use super::objects::{Object, downcast};
 use super::{Core, Cx};
-
-/// `SECTION_QUERY` (also `FILE_MAP_COPY`).
-pub const SECTION_QUERY: u32 = 0x0001;
-/// `SECTION_MAP_WRITE` (`FILE_MAP_WRITE`).
-pub const SECTION_MAP_WRITE: u32 = 0x0002;
-/// `SECTION_MAP_READ` (`FILE_MAP_READ`).
-pub const SECTION_MAP_READ: u32 = 0x0004;
-/// `SECTION_ALL_ACCESS` (`FILE_MAP_ALL_ACCESS`).
-pub const SECTION_ALL_ACCESS: u32 = 0x000F_001F;
-
-/// The generic mapping of sections.
-pub const SECTION_MAPPING: GenericMapping = GenericMapping {
-    read: AccessMask(AccessMask::READ_CONTROL.0 | SECTION_QUERY | SECTION_MAP_READ),
-    write: AccessMask(AccessMask::READ_CONTROL.0 | SECTION_MAP_WRITE),
-    execute: AccessMask(AccessMask::READ_CONTROL.0 | 0x0008),
-    all: AccessMask(SECTION_ALL_ACCESS),
-};
 
 /// A section.
 #[derive(Debug)]
@@ -53,7 +36,7 @@ impl Object for Section {
     }
 
     fn mapping(&self) -> GenericMapping {
-        SECTION_MAPPING
+        section::MAPPING
     }
 
     fn describe(&self) -> String {
@@ -175,7 +158,7 @@ impl Core {
             .and_then(|e| downcast::<Section>(e.object.as_ref()))
             .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, "not a section"))?;
         let may_write =
-            entry.access.contains(AccessMask(SECTION_MAP_WRITE)) && section.protection == PageProtection::ReadWrite;
+            entry.access.contains(section::SECTION_MAP_WRITE) && section.protection == PageProtection::ReadWrite;
         let fd = if may_write {
             section.memory.try_clone()
         } else {
@@ -192,7 +175,7 @@ impl Core {
             .map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
         let reply = p::SectionOpened {
             handle,
-            access: entry.access.bits(),
+            access: entry.access,
             size: section.size,
             protection: section.protection,
             file: section.file,

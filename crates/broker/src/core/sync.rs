@@ -18,27 +18,12 @@ use std::time::{Duration, Instant};
 use switchboard_proto as p;
 use switchboard_proto::WireError;
 use switchboard_sys::syncpage::SyncPage;
-use switchboard_types::security::{AccessMask, GenericMapping};
+use switchboard_types::access::{AccessMask, GenericMapping, event, mutex, semaphore};
 use switchboard_types::syncstate::{self, Shape, Slot, Step};
 use switchboard_types::{ObjectKind, Win32Error};
 
 use super::objects::{Object, ObjectId, downcast};
 use super::{ClientId, Core, Cx};
-
-/// `EVENT_QUERY_STATE`.
-pub const EVENT_QUERY_STATE: u32 = 0x0001;
-/// `EVENT_MODIFY_STATE`: needed to set, reset or pulse.
-pub const EVENT_MODIFY_STATE: u32 = 0x0002;
-/// `EVENT_ALL_ACCESS`.
-pub const EVENT_ALL_ACCESS: u32 = 0x001F_0003;
-/// `MUTANT_QUERY_STATE`, which `ReleaseMutex` also needs (`MUTEX_MODIFY_STATE`).
-pub const MUTEX_MODIFY_STATE: u32 = 0x0001;
-/// `MUTEX_ALL_ACCESS`.
-pub const MUTEX_ALL_ACCESS: u32 = 0x001F_0001;
-/// `SEMAPHORE_MODIFY_STATE`.
-pub const SEMAPHORE_MODIFY_STATE: u32 = 0x0002;
-/// `SEMAPHORE_ALL_ACCESS`.
-pub const SEMAPHORE_ALL_ACCESS: u32 = 0x001F_0003;
 
 /// How long a lock on a shared word may last before the broker takes it
 /// for damage rather than a wait-all in progress (which lasts nanoseconds).
@@ -58,28 +43,6 @@ pub(super) struct Retry {
 /// Threads one client may announce (more are refused, and their mutexes
 /// would not be abandoned if the process died).
 pub const MAX_THREADS_PER_CLIENT: usize = 65_536;
-
-/// The generic mapping of events, as Windows defines it.
-pub const EVENT_MAPPING: GenericMapping = GenericMapping {
-    read: AccessMask(AccessMask::READ_CONTROL.0 | EVENT_QUERY_STATE),
-    write: AccessMask(AccessMask::READ_CONTROL.0 | EVENT_MODIFY_STATE),
-    execute: AccessMask(AccessMask::READ_CONTROL.0 | AccessMask::SYNCHRONIZE.0),
-    all: AccessMask(EVENT_ALL_ACCESS),
-};
-
-const MUTEX_MAPPING: GenericMapping = GenericMapping {
-    read: AccessMask(AccessMask::READ_CONTROL.0 | MUTEX_MODIFY_STATE),
-    write: AccessMask(AccessMask::READ_CONTROL.0),
-    execute: AccessMask(AccessMask::READ_CONTROL.0 | AccessMask::SYNCHRONIZE.0),
-    all: AccessMask(MUTEX_ALL_ACCESS),
-};
-
-const SEMAPHORE_MAPPING: GenericMapping = GenericMapping {
-    read: AccessMask(AccessMask::READ_CONTROL.0 | 0x0001),
-    write: AccessMask(AccessMask::READ_CONTROL.0 | SEMAPHORE_MODIFY_STATE),
-    execute: AccessMask(AccessMask::READ_CONTROL.0 | AccessMask::SYNCHRONIZE.0),
-    all: AccessMask(SEMAPHORE_ALL_ACCESS),
-};
 
 /// An event, a mutex or a semaphore: its shape and its shared page.
 #[derive(Debug)]
@@ -119,11 +82,11 @@ impl SyncObject {
     }
 
     /// The right that lets a handle change the state.
-    fn modify_right(&self) -> u32 {
+    fn modify_right(&self) -> AccessMask {
         match self.shape {
-            Shape::Event { .. } => EVENT_MODIFY_STATE,
-            Shape::Mutex => MUTEX_MODIFY_STATE,
-            Shape::Semaphore { .. } => SEMAPHORE_MODIFY_STATE,
+            Shape::Event { .. } => event::EVENT_MODIFY_STATE,
+            Shape::Mutex => mutex::MUTEX_MODIFY_STATE,
+            Shape::Semaphore { .. } => semaphore::SEMAPHORE_MODIFY_STATE,
         }
     }
 }
@@ -139,9 +102,9 @@ impl Object for SyncObject {
 
     fn mapping(&self) -> GenericMapping {
         match self.shape {
-            Shape::Event { .. } => EVENT_MAPPING,
-            Shape::Mutex => MUTEX_MAPPING,
-            Shape::Semaphore { .. } => SEMAPHORE_MAPPING,
+            Shape::Event { .. } => event::MAPPING,
+            Shape::Mutex => mutex::MAPPING,
+            Shape::Semaphore { .. } => semaphore::MAPPING,
         }
     }
 
@@ -213,7 +176,7 @@ impl Core {
         // that may only wait gets a read-only reopening (its process cannot
         // map it writable, nor reopen it so: see `shm::memory_file`), and
         // takes the object through the broker (`sync_wait`).
-        let writable = entry.access.contains(AccessMask(object.modify_right()));
+        let writable = entry.access.contains(object.modify_right());
         let mapped = writable || entry.access.contains(AccessMask::SYNCHRONIZE);
         if mapped {
             let fd = if writable {
@@ -223,7 +186,7 @@ impl Core {
             };
             self.attach.push(fd.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?);
         }
-        Ok(p::SyncMapped { shape: object.shape, object: id.0, access: entry.access.bits(), mapped, writable })
+        Ok(p::SyncMapped { shape: object.shape, object: id.0, access: entry.access, mapped, writable })
     }
 
     /// Sets an event on behalf of the system (a registry notification), and

@@ -3,13 +3,14 @@
 use std::time::{Duration, Instant};
 
 use switchboard_proto::{self as p, Reply, ReplyFrame, Request, RequestFrame, WireError};
+use switchboard_types::access::event::{EVENT_ALL_ACCESS as ALL, EVENT_MODIFY_STATE};
+use switchboard_types::access::mutex::MUTEX_ALL_ACCESS;
+use switchboard_types::access::section::SECTION_ALL_ACCESS;
+use switchboard_types::access::standard::{GENERIC_EXECUTE, GENERIC_READ, GENERIC_WRITE, READ_CONTROL, SYNCHRONIZE};
 use switchboard_types::syncstate::{self, Shape, Slot, Step};
 use switchboard_types::{Atom, AtomKey, Handle, NamespacePath, ObjectKind, ObjectName, Win32Error};
 
 use super::*;
-
-const ALL: u32 = EVENT_ALL_ACCESS;
-const SYNCHRONIZE: u32 = 0x0010_0000;
 
 struct World {
     core: Core,
@@ -98,7 +99,7 @@ impl World {
         }
     }
 
-    fn open(&mut self, client: u64, name: &str, access: u32) -> Result<Handle, WireError> {
+    fn open(&mut self, client: u64, name: &str, access: AccessMask) -> Result<Handle, WireError> {
         let req = p::Open { kind: ObjectKind::Event, name: ObjectName::parse(name).unwrap(), access };
         match self.call(client, Request::Open(req))? {
             Reply::Open(h) => Ok(h),
@@ -142,7 +143,7 @@ impl World {
             name: Some(ObjectName::parse(name).unwrap()),
             initial_owner: owner.is_some(),
             thread: owner.unwrap_or(0),
-            access: sync::MUTEX_ALL_ACCESS,
+            access: MUTEX_ALL_ACCESS,
             security: p::Security::default(),
         };
         match self.call(client, Request::CreateMutex(req))? {
@@ -275,12 +276,15 @@ fn the_page_goes_only_to_handles_that_may_wait_or_change_the_object() {
     assert_eq!(all.access, ALL);
     let modify = w.open(1, "E", EVENT_MODIFY_STATE).unwrap();
     let (m, fds) = w.map(1, modify).unwrap();
-    assert!(m.mapped && fds == 1 && m.access & SYNCHRONIZE == 0, "may set, may not wait: the client refuses waits");
+    assert!(
+        m.mapped && fds == 1 && !m.access.intersects(SYNCHRONIZE),
+        "may set, may not wait: the client refuses waits"
+    );
     let sync = w.open(1, "E", SYNCHRONIZE).unwrap();
     let (s, _) = w.map(1, sync).unwrap();
-    assert!(s.mapped && s.access & EVENT_MODIFY_STATE == 0 && !s.writable, "may wait only: a read-only page");
-    let query = w.open(1, "E", 0x0002_0000).unwrap();
-    let none = p::SyncMapped { mapped: false, writable: false, access: 0x0002_0000, ..all };
+    assert!(s.mapped && !s.access.intersects(EVENT_MODIFY_STATE) && !s.writable, "may wait only: a read-only page");
+    let query = w.open(1, "E", READ_CONTROL).unwrap();
+    let none = p::SyncMapped { mapped: false, writable: false, access: READ_CONTROL, ..all };
     assert_eq!(w.map(1, query).unwrap(), (none, 0));
     assert_eq!(all.object, m.object, "one object, one id");
 }
@@ -409,7 +413,7 @@ fn announcing_thread_zero_is_invalid_and_the_count_is_bounded() {
 fn open_asking_for_no_access_is_denied() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
-    assert_eq!(w.open(1, "E", 0).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
+    assert_eq!(w.open(1, "E", AccessMask(0)).unwrap_err().code, Win32Error::ERROR_ACCESS_DENIED);
 }
 
 #[test]
@@ -421,7 +425,7 @@ fn a_file_section_whose_descriptor_did_not_come_is_invalid_handle() {
         protection: p::PageProtection::ReadOnly,
         file: true,
         reserve: false,
-        access: 0x000F_001F,
+        access: SECTION_ALL_ACCESS,
         security: p::Security::default(),
     };
     let e = w.call(1, Request::CreateSection(req)).unwrap_err();
@@ -433,9 +437,9 @@ fn a_file_section_whose_descriptor_did_not_come_is_invalid_handle() {
 fn generic_execute_can_wait() {
     let mut w = World::new();
     w.create(1, "E", true, true).unwrap();
-    let h = w.open(1, "E", 0x2000_0000).unwrap();
+    let h = w.open(1, "E", GENERIC_EXECUTE).unwrap();
     let (m, _) = w.map(1, h).unwrap();
-    assert!(m.mapped && m.access & SYNCHRONIZE != 0);
+    assert!(m.mapped && m.access.intersects(SYNCHRONIZE));
 }
 
 #[test]
@@ -480,7 +484,7 @@ fn check_access_explains_the_decision() {
     let target = p::Target::Name(ObjectName::parse("E").unwrap());
     let req = p::CheckAccess { target, uid: 2000, gid: 2000, groups: vec![] };
     let Reply::CheckAccess(report) = w.call(1, Request::CheckAccess(req.clone())).unwrap() else { panic!() };
-    assert_eq!(report.granted, 0);
+    assert_eq!(report.granted, AccessMask(0));
     assert!(report.steps.is_empty(), "no ACE names uid 2000");
     let owner = p::CheckAccess { uid: 1000, gid: 1000, ..req };
     let Reply::CheckAccess(report) = w.call(1, Request::CheckAccess(owner)).unwrap() else { panic!() };
@@ -643,7 +647,8 @@ fn connect_named_pipe_on_a_client_handle_is_invalid_function() {
         security: p::Security::default(),
     };
     w.call(1, Request::CreatePipe(create)).unwrap();
-    let Reply::OpenPipe(opened) = w.call(2, Request::OpenPipe(p::OpenPipe { name, access: 0xC000_0000 })).unwrap()
+    let Reply::OpenPipe(opened) =
+        w.call(2, Request::OpenPipe(p::OpenPipe { name, access: GENERIC_READ | GENERIC_WRITE })).unwrap()
     else {
         panic!()
     };

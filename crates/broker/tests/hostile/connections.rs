@@ -8,6 +8,7 @@ use std::time::Duration;
 use switchboard_proto::{self as p, Hello};
 use switchboard_testkit::hostile::{self, ProcessBroker, report};
 use switchboard_testkit::role::{self, Role};
+use switchboard_types::access::event::EVENT_ALL_ACCESS;
 
 use super::{BROKER, NOBODY, assert_serves, broker, may_switch_user};
 
@@ -116,7 +117,7 @@ fn clients_that_never_read_their_replies_do_not_grow_the_broker() {
             name: Some(switchboard_types::ObjectName::parse(&format!("Global\\padding-name-number-{i:05}")).unwrap()),
             manual_reset: true,
             initial_state: false,
-            access: 0x001F_0003,
+            access: EVENT_ALL_ACCESS,
             security: p::Security::default(),
         };
         owner.ok(event).unwrap();
@@ -171,7 +172,7 @@ fn a_broker_out_of_descriptors_refuses_objects_clearly_and_still_answers_new_cli
             name: None,
             manual_reset: false,
             initial_state: false,
-            access: 0x001F_0003,
+            access: EVENT_ALL_ACCESS,
             security: p::Security::default(),
         };
         match attacker.call(event).unwrap() {
@@ -205,7 +206,7 @@ fn at_its_quota_a_user_gets_room_from_its_own_longest_idle_connection_that_holds
             name: None,
             manual_reset: true,
             initial_state: false,
-            access: 0x001F_0003,
+            access: EVENT_ALL_ACCESS,
             security: p::Security::default(),
         };
         holder.ok(event).unwrap();

@@ -8,6 +8,8 @@ use switchboard_proto as p;
 use switchboard_sys::shm::{View, ViewKind};
 use switchboard_testkit::hostile;
 use switchboard_testkit::role::{self, Role};
+use switchboard_types::access::event::EVENT_ALL_ACCESS;
+use switchboard_types::access::section::{FILE_MAP_ALL_ACCESS, FILE_MAP_READ, FILE_MAP_WRITE};
 use switchboard_types::{MailslotName, ObjectName};
 
 use super::{NOBODY, assert_serves, broker, child_client, may_switch_user};
@@ -23,7 +25,7 @@ fn section(name: Option<&str>, size: u64, sddl: Option<&str>) -> p::CreateSectio
         protection: p::PageProtection::ReadWrite,
         file: false,
         reserve: false,
-        access: 0x000F_001F,
+        access: FILE_MAP_ALL_ACCESS,
         security: p::Security { sddl: sddl.map(str::to_owned) },
     }
 }
@@ -55,7 +57,8 @@ fn a_section_cannot_be_shrunk_or_grown_under_other_processes_views() {
     let view = View::map(&owner_fds[0], 0, 1 << 16, ViewKind::Write).unwrap();
     view.write_at((1 << 16) - 5, b"tail!").unwrap();
     let mut attacker = hostile::RawClient::connect(broker.socket()).unwrap();
-    let open = p::OpenSection { name: ObjectName::parse("Global\\shrinkme").unwrap(), access: 0x0002 | 0x0004 };
+    let open =
+        p::OpenSection { name: ObjectName::parse("Global\\shrinkme").unwrap(), access: FILE_MAP_WRITE | FILE_MAP_READ };
     let (_, fds) = attacker.ok(open).unwrap();
     let shrunk = rustix::fs::ftruncate(&fds[0], 0);
     let grown = rustix::fs::ftruncate(&fds[0], 1 << 30);
@@ -76,7 +79,7 @@ fn no_holder_can_add_a_seal_that_refuses_the_others_mappings() {
         name: Some(ObjectName::parse("Global\\bricked").unwrap()),
         manual_reset: true,
         initial_state: false,
-        access: 0x001F_0003,
+        access: EVENT_ALL_ACCESS,
         security: p::Security { sddl: Some("D:(A;;GA;;;WD)".into()) },
     };
     let (created, _) = attacker.ok(event).unwrap();
@@ -94,7 +97,7 @@ fn no_holder_can_add_a_seal_that_refuses_the_others_mappings() {
     let open = p::Open {
         kind: switchboard_types::ObjectKind::Event,
         name: ObjectName::parse("Global\\bricked").unwrap(),
-        access: 0x001F_0003,
+        access: EVENT_ALL_ACCESS,
     };
     let (handle, _) = other.ok(open).unwrap();
     let (_, fds) = other.ok(p::MapSync { handle }).unwrap();
@@ -113,7 +116,7 @@ fn a_read_only_section_descriptor_cannot_be_reopened_writable_by_another_user() 
     const TEST: &str = "memory::a_read_only_section_descriptor_cannot_be_reopened_writable_by_another_user";
     if role::current().is_some() {
         let mut client = child_client();
-        let open = p::OpenSection { name: ObjectName::parse("Global\\readonly").unwrap(), access: 0x0004 };
+        let open = p::OpenSection { name: ObjectName::parse("Global\\readonly").unwrap(), access: FILE_MAP_READ };
         let (_, fds) = client.ok(open).unwrap();
         // The section, then its commit bitmap (SEC_RESERVE).
         for (what, fd) in ["REOPEN", "BITMAP"].into_iter().zip(&fds) {

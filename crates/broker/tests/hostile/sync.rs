@@ -11,6 +11,11 @@ use switchboard_sys::shm::{View, ViewKind};
 use switchboard_sys::syncpage::SyncPage;
 use switchboard_testkit::hostile::{self, ProcessBroker, RawClient};
 use switchboard_testkit::role::{self, Role};
+use switchboard_types::access::event::EVENT_ALL_ACCESS;
+use switchboard_types::access::key::KEY_ALL_ACCESS;
+use switchboard_types::access::mutex::MUTEX_ALL_ACCESS;
+use switchboard_types::access::semaphore::SEMAPHORE_ALL_ACCESS;
+use switchboard_types::access::standard::SYNCHRONIZE;
 use switchboard_types::{ObjectKind, ObjectName};
 
 use super::{NOBODY, assert_serves, broker, child_client, may_switch_user};
@@ -39,7 +44,7 @@ fn a_wait_only_handle_cannot_set_events_or_forge_mutexes_and_semaphores() {
         let mut client = child_client();
         let mut writable = Vec::new();
         for (kind, object) in [(ObjectKind::Event, "e"), (ObjectKind::Mutex, "m"), (ObjectKind::Semaphore, "s")] {
-            let open = p::Open { kind, name: name(&format!("Global\\{object}")), access: 0x0010_0000 };
+            let open = p::Open { kind, name: name(&format!("Global\\{object}")), access: SYNCHRONIZE };
             let (handle, _) = client.ok(open).unwrap();
             let fd = page(&mut client, handle);
             let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
@@ -65,7 +70,7 @@ fn a_wait_only_handle_cannot_set_events_or_forge_mutexes_and_semaphores() {
         name: Some(name("Global\\e")),
         manual_reset: false,
         initial_state: false,
-        access: 0x001F_0003,
+        access: EVENT_ALL_ACCESS,
         security: security(),
     };
     let (e, _) = owner.ok(event).unwrap();
@@ -73,7 +78,7 @@ fn a_wait_only_handle_cannot_set_events_or_forge_mutexes_and_semaphores() {
         name: Some(name("Global\\m")),
         initial_owner: false,
         thread: 0,
-        access: 0x001F_0001,
+        access: MUTEX_ALL_ACCESS,
         security: security(),
     };
     let (m, _) = owner.ok(mutex).unwrap();
@@ -81,7 +86,7 @@ fn a_wait_only_handle_cannot_set_events_or_forge_mutexes_and_semaphores() {
         name: Some(name("Global\\s")),
         initial: 0,
         maximum: 5,
-        access: 0x001F_0003,
+        access: SEMAPHORE_ALL_ACCESS,
         security: security(),
     };
     let (s, _) = owner.ok(sem).unwrap();
@@ -117,7 +122,7 @@ fn an_infinite_waiter_outlives_a_zeroed_page_and_a_set_made_without_a_wake() {
     let options = EventOptions::new().security("D:(A;;GA;;;WD)");
     let event = options.create(&conn, "Global\\zeroed").unwrap().object;
     let mut attacker = RawClient::connect(broker.socket()).unwrap();
-    let open = p::Open { kind: ObjectKind::Event, name: name("Global\\zeroed"), access: 0x001F_0003 };
+    let open = p::Open { kind: ObjectKind::Event, name: name("Global\\zeroed"), access: EVENT_ALL_ACCESS };
     let (handle, _) = attacker.ok(open).unwrap();
     let fd = page(&mut attacker, handle);
     let view = View::map(&fd, 0, 4096, ViewKind::Write).unwrap();
@@ -145,7 +150,7 @@ fn a_damaged_mutex_is_repaired_and_abandoned_when_its_owner_dies() {
     const TEST: &str = "sync::a_damaged_mutex_is_repaired_and_abandoned_when_its_owner_dies";
     if role::current().is_some() {
         let conn = Connection::connect().unwrap();
-        let m = Mutex::open(&conn, "Global\\damaged", 0x001F_0001).unwrap();
+        let m = Mutex::open(&conn, "Global\\damaged", MUTEX_ALL_ACCESS).unwrap();
         assert_eq!(m.acquire(None).unwrap(), WaitResult::Signaled(0));
         role::report("OWNED");
         loop {
@@ -160,7 +165,7 @@ fn a_damaged_mutex_is_repaired_and_abandoned_when_its_owner_dies() {
     // A holder sets the lock half to a thread that does not exist, and
     // leaves it; then the owner dies.
     let mut attacker = RawClient::connect(broker.socket()).unwrap();
-    let open = p::Open { kind: ObjectKind::Mutex, name: name("Global\\damaged"), access: 0x001F_0001 };
+    let open = p::Open { kind: ObjectKind::Mutex, name: name("Global\\damaged"), access: MUTEX_ALL_ACCESS };
     let (handle, _) = attacker.ok(open).unwrap();
     let page = SyncPage::map(&page(&mut attacker, handle)).unwrap();
     let state = page.slot().state();
@@ -186,7 +191,7 @@ fn locked_events_do_not_freeze_the_broker_and_notifications_are_bounded() {
         volatile: true,
         class: String::new(),
         security: p::Security::default(),
-        access: 0x000F_003F,
+        access: KEY_ALL_ACCESS,
     };
     let (key, _) = attacker.ok(key).unwrap();
     let watches = 400;
@@ -196,7 +201,7 @@ fn locked_events_do_not_freeze_the_broker_and_notifications_are_bounded() {
             name: None,
             manual_reset: true,
             initial_state: false,
-            access: 0x001F_0003,
+            access: EVENT_ALL_ACCESS,
             security: p::Security::default(),
         };
         let (event, _) = attacker.ok(event).unwrap();
@@ -229,7 +234,7 @@ fn locked_events_do_not_freeze_the_broker_and_notifications_are_bounded() {
             name: None,
             manual_reset: true,
             initial_state: false,
-            access: 0x001F_0003,
+            access: EVENT_ALL_ACCESS,
             security: p::Security::default(),
         };
         let (event, _) = attacker.ok(event).unwrap();

@@ -202,7 +202,7 @@ struct AccessJson<'a> {
 
 /// The ACE that decided: the last step that granted or denied something.
 fn deciding_step(report: &AccessReport) -> Option<&switchboard::admin::AccessStep> {
-    report.steps.iter().rev().find(|s| s.granted != 0 || s.denied != 0)
+    report.steps.iter().rev().find(|s| !s.granted.is_empty() || !s.denied.is_empty())
 }
 
 /// `access NAME --user U`.
@@ -235,7 +235,7 @@ fn access_text(user: &UserInfo, r: &AccessReport) -> String {
     let who =
         if user.name.is_empty() { format!("uid {}", user.uid) } else { format!("{} (uid {})", user.name, user.uid) };
     let verdict = match r.granted {
-        0 => " (no access)",
+        g if g.is_empty() => " (no access)",
         g if g == r.all_access => " (full access)",
         _ => "",
     };

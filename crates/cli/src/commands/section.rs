@@ -9,7 +9,7 @@ use switchboard::section::{
     FILE_MAP_ALL_ACCESS, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE, PageProtection, Section, SectionOptions,
     ViewAccess,
 };
-use switchboard::{Error, ErrorKind, Result, Win32Error};
+use switchboard::{AccessMask, Error, ErrorKind, Result, Win32Error};
 
 use super::{Ctx, Done};
 use crate::output::{key_values, mask, write_stdout};
@@ -164,13 +164,13 @@ fn protection_windows_name(p: PageProtection) -> &'static str {
 }
 
 /// `0x00000006 (FILE_MAP_WRITE|FILE_MAP_READ)`.
-fn access_text(access: u32) -> String {
+fn access_text(access: AccessMask) -> String {
     let names: Vec<&str> = if access == FILE_MAP_ALL_ACCESS {
         vec!["FILE_MAP_ALL_ACCESS"]
     } else {
         [(FILE_MAP_COPY, "FILE_MAP_COPY"), (FILE_MAP_WRITE, "FILE_MAP_WRITE"), (FILE_MAP_READ, "FILE_MAP_READ")]
             .into_iter()
-            .filter(|(bit, _)| access & bit != 0)
+            .filter(|(bit, _)| access.intersects(*bit))
             .map(|(_, name)| name)
             .collect()
     };
@@ -392,7 +392,7 @@ struct InfoJson<'a> {
     /// `readonly`, `readwrite` or `writecopy`.
     protection: &'static str,
     /// The access an open with `FILE_MAP_READ` got.
-    access: u32,
+    access: AccessMask,
     /// `memory` or `file`.
     backing: &'static str,
 }
@@ -472,6 +472,6 @@ mod tests {
         assert_eq!(access_text(FILE_MAP_READ), "0x00000004 (FILE_MAP_READ)");
         assert_eq!(access_text(FILE_MAP_ALL_ACCESS), "0x000f001f (FILE_MAP_ALL_ACCESS)");
         assert_eq!(access_text(FILE_MAP_READ | FILE_MAP_WRITE), "0x00000006 (FILE_MAP_WRITE|FILE_MAP_READ)");
-        assert_eq!(access_text(0x0010_0000), "0x00100000");
+        assert_eq!(access_text(switchboard::access::standard::SYNCHRONIZE), "0x00100000");
     }
 }

@@ -1,7 +1,7 @@
 //! The messages of named pipes and mailslots.
 
 use serde::{Deserialize, Serialize};
-use switchboard_types::{Handle, MailslotName, PipeName};
+use switchboard_types::{AccessMask, Handle, MailslotName, PipeName};
 
 use super::Security;
 
@@ -75,7 +75,7 @@ pub struct OpenPipe {
     /// The pipe.
     pub name: PipeName,
     /// Desired access (`GENERIC_READ`, `GENERIC_WRITE`, …; 0 is allowed).
-    pub access: u32,
+    pub access: AccessMask,
 }
 
 /// The answer to [`OpenPipe`].
@@ -84,7 +84,7 @@ pub struct PipeOpened {
     /// The client end.
     pub handle: Handle,
     /// The access granted.
-    pub access: u32,
+    pub access: AccessMask,
     /// How data is written on this pipe.
     pub pipe_type: PipeMode,
 }
@@ -201,7 +201,7 @@ pub struct OpenMailslot {
     /// The mailslot.
     pub name: MailslotName,
     /// Desired access (`GENERIC_WRITE`).
-    pub access: u32,
+    pub access: AccessMask,
 }
 
 /// The answer to [`OpenMailslot`].

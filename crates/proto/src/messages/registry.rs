@@ -1,8 +1,8 @@
 //! The messages of the registry.
 
 use serde::{Deserialize, Serialize};
-use switchboard_types::Handle;
 use switchboard_types::registry::{RawValue, RootKey};
+use switchboard_types::{AccessMask, Handle};
 
 use super::Security;
 
@@ -29,7 +29,7 @@ pub struct RegCreateKey {
     /// Security for keys this creates (default: the parent's).
     pub security: Security,
     /// Desired access for the handle (`KEY_*`).
-    pub access: u32,
+    pub access: AccessMask,
 }
 
 /// What `RegCreateKeyEx` did.
@@ -49,7 +49,7 @@ pub struct RegOpenKey {
     /// The key below `base` (empty: `base` itself).
     pub path: String,
     /// Desired access (`KEY_*`).
-    pub access: u32,
+    pub access: AccessMask,
 }
 
 /// `RegSetValueEx`.

@@ -19,6 +19,8 @@ use std::io;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
+use switchboard_types::AccessMask;
+use switchboard_types::access::file::{FILE_READ_DATA, FILE_WRITE_DATA};
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
 
@@ -224,7 +226,7 @@ impl<E: BlockingEnd> AsyncEnd<E> {
 
     async fn read(&self, buf: &mut [u8]) -> Result<Received> {
         let op = "ReadFile";
-        self.end.inner().need(op, super::end::FILE_READ_DATA)?;
+        self.end.inner().need(op, FILE_READ_DATA)?;
         let io = self.io(op).await?;
         let got = if self.end.inner().read_mode() == PipeMode::Message {
             io.read_message(buf).await
@@ -239,7 +241,7 @@ impl<E: BlockingEnd> AsyncEnd<E> {
 
     async fn write(&self, data: &[u8]) -> Result<()> {
         let op = "WriteFile";
-        self.end.inner().need(op, super::end::FILE_WRITE_DATA)?;
+        self.end.inner().need(op, FILE_WRITE_DATA)?;
         let io = self.io(op).await?;
         match io.write(data).await {
             Ok(()) => Ok(()),
@@ -355,7 +357,8 @@ impl AsyncPipeServer {
 
 impl AsyncPipeClient {
     /// Opens the pipe (`CreateFile`) without blocking the runtime.
-    pub async fn open(conn: &Connection, name: &str, access: u32) -> Result<Self> {
+    pub async fn open(conn: &Connection, name: &str, access: impl Into<AccessMask>) -> Result<Self> {
+        let access = access.into();
         let (conn, name) = (conn.clone(), name.to_owned());
         let opened = tokio::task::spawn_blocking(move || PipeClient::open(&conn, &name, access)).await;
         Ok(Self(AsyncEnd::new(opened.map_err(|e| joined("CreateFile", &e))??)))

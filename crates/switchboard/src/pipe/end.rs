@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use switchboard_proto as p;
 use switchboard_proto::{PipeMode, PipeState};
+use switchboard_types::AccessMask;
+use switchboard_types::access::file::{FILE_READ_DATA, FILE_WRITE_DATA};
 
 use super::channel::{Channel, ChannelError, Peek, Received, SocketTransport};
 use crate::error::{Error, ErrorKind, Result, Win32Error};
@@ -22,10 +24,6 @@ pub(crate) enum Direction {
     /// `WriteFile`, `FlushFileBuffers`.
     Write,
 }
-/// `FILE_READ_DATA`.
-pub(crate) const FILE_READ_DATA: u32 = 0x0001;
-/// `FILE_WRITE_DATA`.
-pub(crate) const FILE_WRITE_DATA: u32 = 0x0002;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -43,7 +41,7 @@ pub(crate) struct End {
     /// (impersonation needs it, as on Windows).
     pub(crate) has_read: AtomicBool,
     pub(crate) nowait: bool,
-    pub(crate) access: u32,
+    pub(crate) access: AccessMask,
     channel: Mutex<Option<Arc<Channel>>>,
     read_timeout: Mutex<Option<Duration>>,
 }
@@ -56,7 +54,7 @@ impl End {
         pipe_type: PipeMode,
         read_mode: PipeMode,
         nowait: bool,
-        access: u32,
+        access: AccessMask,
     ) -> Self {
         Self {
             handle,
@@ -160,8 +158,8 @@ impl End {
         }
     }
 
-    pub(crate) fn need(&self, op: &'static str, right: u32) -> Result<()> {
-        if self.access & right == right {
+    pub(crate) fn need(&self, op: &'static str, right: AccessMask) -> Result<()> {
+        if self.access.contains(right) {
             Ok(())
         } else {
             let what = if right == FILE_READ_DATA { "read" } else { "write" };

@@ -36,18 +36,18 @@ pub use channel::{Peek, Received};
 use end::End;
 use switchboard_proto as p;
 pub use switchboard_proto::{PIPE_UNLIMITED_INSTANCES, PipeListing, PipeMode, PipeState, PipeStatus};
-use switchboard_types::PipeName;
+use switchboard_types::access::file::{FILE_READ_DATA, FILE_WRITE_DATA};
+use switchboard_types::{AccessMask, PipeName};
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::handle::OwnedHandle;
 
-/// `GENERIC_READ`.
-pub const GENERIC_READ: u32 = 0x8000_0000;
-/// `GENERIC_WRITE`.
-pub const GENERIC_WRITE: u32 = 0x4000_0000;
+/// Access rights for pipes, which are files ([`switchboard_types::access::file`]).
+pub use switchboard_types::access::file as access;
+pub use switchboard_types::access::standard::{GENERIC_READ, GENERIC_WRITE};
 /// `GENERIC_READ | GENERIC_WRITE`.
-pub const GENERIC_READ_WRITE: u32 = GENERIC_READ | GENERIC_WRITE;
+pub const GENERIC_READ_WRITE: AccessMask = GENERIC_READ.union(GENERIC_WRITE);
 
 fn parse(op: &'static str, name: &str) -> Result<PipeName> {
     let parsed =
@@ -222,12 +222,12 @@ impl ServerOptions {
             security: p::Security { sddl: self.sddl.clone() },
         };
         let handle = conn.call(request, op, Some(name))?;
-        let mut access = 0;
+        let mut access = AccessMask::default();
         if self.direction != Direction::Outbound {
-            access |= end::FILE_READ_DATA;
+            access |= FILE_READ_DATA;
         }
         if self.direction != Direction::Inbound {
-            access |= end::FILE_WRITE_DATA;
+            access |= FILE_WRITE_DATA;
         }
         let handle = OwnedHandle::new(conn.clone(), handle, Some(name.to_owned()));
         Ok(PipeServer { end: End::new(handle, name.to_owned(), true, self.pipe_type, read_mode, self.nowait, access) })
@@ -545,7 +545,8 @@ impl PipeClient {
     /// `ERROR_FILE_NOT_FOUND`, no free instance `ERROR_PIPE_BUSY`, access the
     /// pipe's direction or DACL refuses `ERROR_ACCESS_DENIED`; a pipe on
     /// another machine is `ERROR_NOT_SUPPORTED` for now.
-    pub fn open(conn: &Connection, name: &str, access: u32) -> Result<PipeClient> {
+    pub fn open(conn: &Connection, name: &str, access: impl Into<AccessMask>) -> Result<PipeClient> {
+        let access = access.into();
         let op = "CreateFile";
         let parsed = parse(op, name)?;
         let (opened, mut fds) = conn.call_with_fds(p::OpenPipe { name: parsed, access }, op, Some(name), None)?;
@@ -558,7 +559,13 @@ impl PipeClient {
     }
 
     /// Waits for a free instance, then opens it; `timeout` bounds the wait.
-    pub fn open_wait(conn: &Connection, name: &str, access: u32, timeout: Duration) -> Result<PipeClient> {
+    pub fn open_wait(
+        conn: &Connection,
+        name: &str,
+        access: impl Into<AccessMask>,
+        timeout: Duration,
+    ) -> Result<PipeClient> {
+        let access = access.into();
         let deadline = std::time::Instant::now() + timeout;
         loop {
             match Self::open(conn, name, access) {

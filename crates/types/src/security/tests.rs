@@ -1,17 +1,17 @@
 //! Access-check behaviour tests; SDDL syntax tests live in `sddl.rs`.
 
 use super::*;
+use crate::access::event::{
+    self, EVENT_ALL_ACCESS as EVENT_ALL, EVENT_MODIFY_STATE as MODIFY, EVENT_QUERY_STATE as QUERY,
+};
 
-const QUERY: AccessMask = AccessMask(0x0001); // EVENT_QUERY_STATE
-const MODIFY: AccessMask = AccessMask(0x0002); // EVENT_MODIFY_STATE
-const EVENT_ALL: AccessMask = AccessMask(0x001F_0003);
 const RC: AccessMask = AccessMask::READ_CONTROL;
 const WD: AccessMask = AccessMask::WRITE_DAC;
 const MAX: AccessMask = AccessMask::MAXIMUM_ALLOWED;
 const OWNER_UID: u32 = 500;
 
 fn event() -> GenericMapping {
-    GenericMapping { read: RC | QUERY, write: RC | MODIFY, execute: AccessMask::SYNCHRONIZE | RC, all: EVENT_ALL }
+    event::MAPPING
 }
 
 fn user(uid: u32) -> Token {

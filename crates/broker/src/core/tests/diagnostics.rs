@@ -2,6 +2,7 @@
 //! 2000, client 4 is root.
 
 use switchboard_proto::{self as p, Reply, Request};
+use switchboard_types::access::standard::READ_CONTROL;
 use switchboard_types::{MailslotName, NamespacePath, ObjectName, Win32Error};
 
 use super::World;
@@ -49,7 +50,7 @@ fn show_without_read_control_is_access_denied_naming_the_object_and_the_right() 
 fn show_with_read_control_from_the_dacl_works_and_lists_only_the_callers_own_holders() {
     let mut w = world();
     w.create_with(1, "Global\\E", true, true, Some("D:(A;;GA;;;OW)(A;;RC;;;S-1-22-1-2000)")).unwrap();
-    w.open(3, "Global\\E", 0x0002_0000).unwrap();
+    w.open(3, "Global\\E", READ_CONTROL).unwrap();
     let show = p::Show { target: target("Global\\E") };
     let Reply::Show(info) = w.call(3, Request::Show(show)).unwrap() else { panic!() };
     assert_eq!(info.holders.iter().map(|h| h.pid).collect::<Vec<_>>(), [103]);

@@ -4,11 +4,12 @@
 use proptest::prelude::*;
 
 use super::*;
+use switchboard_types::access::key::{KEY_ALL_ACCESS, KEY_READ};
 
 #[derive(Clone, Copy, Debug)]
 enum Step {
     Create { client: u64, name: u8, manual: bool },
-    Open { client: u64, name: u8, access: u32 },
+    Open { client: u64, name: u8, access: AccessMask },
     Close { client: u64, handle: u32 },
     Map { client: u64, handle: u32 },
     Reg { client: u64, op: u8, base: u32, path: u8, value: u8, flag: bool },
@@ -38,7 +39,11 @@ fn handle() -> impl Strategy<Value = u32> {
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         (client(), 0u8..4, any::<bool>()).prop_map(|(client, name, manual)| Step::Create { client, name, manual }),
-        (client(), 0u8..4, prop_oneof![Just(ALL), Just(SYNCHRONIZE), Just(0u32), any::<u32>()])
+        (
+            client(),
+            0u8..4,
+            prop_oneof![Just(ALL), Just(SYNCHRONIZE), Just(AccessMask(0)), any::<u32>().prop_map(AccessMask)]
+        )
             .prop_map(|(client, name, access)| Step::Open { client, name, access }),
         (client(), handle()).prop_map(|(client, handle)| Step::Close { client, handle }),
         (client(), handle()).prop_map(|(client, handle)| Step::Map { client, handle }),
@@ -93,9 +98,9 @@ fn registry_request(op: u8, base: u32, path: u8, value: u8, flag: bool) -> Reque
             volatile: flag,
             class: String::new(),
             security: p::Security { sddl: flag.then(|| "D:(A;CI;KA;;;OW)".to_owned()) },
-            access: 0x000F_003F,
+            access: KEY_ALL_ACCESS,
         }),
-        1 => Request::RegOpenKey(p::RegOpenKey { base, path, access: if flag { 0x2_0019 } else { 0x000F_003F } }),
+        1 => Request::RegOpenKey(p::RegOpenKey { base, path, access: if flag { KEY_READ } else { KEY_ALL_ACCESS } }),
         2 => Request::RegSetValue(p::RegSetValue {
             key,
             name,
@@ -194,7 +199,7 @@ fn request_for(step: Step) -> (u64, Request) {
             }),
         ),
         Step::OpenPipe { client, name } => {
-            (client, Request::OpenPipe(p::OpenPipe { name: pipe_name(name), access: 0xC000_0000 }))
+            (client, Request::OpenPipe(p::OpenPipe { name: pipe_name(name), access: GENERIC_READ | GENERIC_WRITE }))
         }
         Step::ConnectPipe { client, handle, timeout } => (
             client,
@@ -215,7 +220,7 @@ fn request_for(step: Step) -> (u64, Request) {
             }),
         ),
         Step::OpenMailslot { client, name } => {
-            (client, Request::OpenMailslot(p::OpenMailslot { name: slot_name(name), access: 0x4000_0000 }))
+            (client, Request::OpenMailslot(p::OpenMailslot { name: slot_name(name), access: GENERIC_WRITE }))
         }
         Step::Atom { client, name, delete } => {
             let key = AtomKey::parse(&format!("a{name}")).unwrap();
