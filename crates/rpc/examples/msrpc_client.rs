@@ -116,7 +116,6 @@ pub trait Winreg {
     ) -> u32;
 }
 
-const KEY_READ: u32 = 0x0002_0019;
 const MAXIMUM_ALLOWED: u32 = 0x0200_0000;
 
 fn connect(host: &str, port: u16, syntax: SyntaxId) -> Result<Client<TcpStream>, Error> {
@@ -186,7 +185,9 @@ fn run(host: &str, mapper: u16, key: &str, value: &str) -> Result<(), String> {
     let mut hklm = ContextHandle::default();
     werr("OpenHKLM", winreg.open_hklm(None, MAXIMUM_ALLOWED, &mut hklm).map_err(|e| e.to_string())?)?;
     let mut subkey = ContextHandle::default();
-    let status = winreg.open_key(hklm, RegString::new(key), 0, KEY_READ, &mut subkey).map_err(|e| e.to_string())?;
+    let status = winreg
+        .open_key(hklm, RegString::new(key), 0, switchboard::access::key::KEY_READ.bits(), &mut subkey)
+        .map_err(|e| e.to_string())?;
     werr("BaseRegOpenKey", status)?;
     let (mut value_type, mut data, mut size, mut length) = (Some(0), Some(Vec::new()), Some(4096), Some(0));
     let status = winreg
