@@ -202,13 +202,16 @@ fn timespec(d: Duration) -> futex::Timespec {
 /// A bare spin-then-futex mailbox between processes: a sequence number that
 /// the sender advances and the receiver waits past, spinning for a moment
 /// before it sleeps. Not used by the library: it is the baseline that the
-/// benchmark measures events against, in the same run. Two boxes share one
-/// page, on separate cache lines.
+/// benchmark measures events against, in the same run, and exists only with
+/// the `bench-mailbox` feature (it is `unsafe` code, so it lives here). Two
+/// boxes share one page, on separate cache lines.
+#[cfg(feature = "bench-mailbox")]
 #[derive(Debug)]
 pub struct Mailbox {
     page: SyncPage,
 }
 
+#[cfg(feature = "bench-mailbox")]
 impl Mailbox {
     /// Creates the page, returning it and the descriptor for the peer.
     pub fn create() -> io::Result<(Self, OwnedFd)> {
