@@ -40,6 +40,10 @@ use handles::{HandleEntry, HandleTable};
 use namespace::Namespace;
 use objects::{Entry, ObjectId, Store};
 
+/// How long after a turn of the loop a lock that held up an abandonment or
+/// a notification is tried again (see [`Core::poll_timeout`]).
+pub const RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// A connected client, as the event loop numbers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientId(pub u64);
@@ -332,10 +336,14 @@ impl Core {
         self.out.push_back(Output::Reply { client, frame, fds });
     }
 
-    /// When [`Core::handle_timeout`] must next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// When [`Core::handle_timeout`] must next be called, given that it is
+    /// `now`: a deadline the core keeps (a pipe wait's), or, while a lock
+    /// holds up an abandonment or a notification, [`RETRY_INTERVAL`] after
+    /// `now`. Ask once per turn of the loop, before waiting: asked again
+    /// later, a retry relative to the present would always lie ahead.
+    pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         let pending = !self.sync_retry.is_empty() || !self.sync_signals.is_empty();
-        let retry = pending.then(|| Instant::now() + std::time::Duration::from_millis(2));
+        let retry = pending.then(|| now + RETRY_INTERVAL);
         match (self.pipes.next_deadline(), retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
