@@ -23,6 +23,7 @@ mod objects;
 mod pipe;
 mod registry;
 mod requests;
+mod resources;
 mod section;
 mod station;
 mod sync;
@@ -39,6 +40,7 @@ use switchboard_types::{Handle, Win32Error};
 use handles::{HandleEntry, HandleTable};
 use namespace::Namespace;
 use objects::{Entry, ObjectId, Store};
+pub use resources::Resources;
 
 /// How long after a turn of the loop a lock that held up an abandonment or
 /// a notification is tried again (see [`Core::poll_timeout`]).
@@ -185,6 +187,8 @@ pub struct Core {
     /// Descriptors that came with the request being handled.
     received: Vec<OwnedFd>,
     shutdown: bool,
+    /// What the core asks of the operating system.
+    resources: Box<dyn Resources>,
 }
 
 /// Per-request context handed to the [`switchboard_proto::Handler`] methods.
@@ -196,8 +200,9 @@ pub struct Cx {
 }
 
 impl Core {
-    /// An empty object manager.
-    pub fn new(config: Config, now: Instant) -> Self {
+    /// An empty object manager, making what it needs from the operating
+    /// system through `resources`.
+    pub fn new(config: Config, now: Instant, resources: Box<dyn Resources>) -> Self {
         let registry = registry::Registry::new(
             config.registry_dir.clone(),
             config.realm == switchboard_sys::RealmKind::System,
@@ -222,6 +227,7 @@ impl Core {
             attach: Vec::new(),
             received: Vec::new(),
             shutdown: false,
+            resources,
         }
     }
 

@@ -120,7 +120,7 @@ impl Core {
             if req.size == 0 {
                 return Err(err(Win32Error::ERROR_INVALID_PARAMETER, "a section backed by memory needs a size"));
             }
-            let memory = switchboard_sys::shm::memory_file("switchboard-section", req.size).map_err(|e| {
+            let memory = self.resources.memory_file(req.size).map_err(|e| {
                 err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("cannot make {} bytes: {e}", req.size))
             })?;
             let commits = if req.reserve {
@@ -128,7 +128,7 @@ impl Core {
                 let words = usize::try_from(pages.div_ceil(64)).map_err(|_| {
                     err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("{} bytes is too large to reserve", req.size))
                 })?;
-                let (_, fd) = switchboard_sys::shm::CounterPage::create("switchboard-commits", words).map_err(|e| {
+                let (_, fd) = self.resources.counter_page("switchboard-commits", words).map_err(|e| {
                     err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("cannot make the commit bitmap: {e}"))
                 })?;
                 Some(fd)
@@ -160,9 +160,9 @@ impl Core {
         let may_write =
             entry.access.contains(section::SECTION_MAP_WRITE) && section.protection == PageProtection::ReadWrite;
         let fd = if may_write {
-            section.memory.try_clone()
+            self.resources.duplicate(&section.memory)
         } else {
-            switchboard_sys::shm::reopen_read_only(&section.memory)
+            self.resources.reopen_read_only(&section.memory)
         };
         let fd = fd.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
         // The commit bitmap is as strong as the handle too: a holder that may
@@ -170,7 +170,7 @@ impl Core {
         let commits = section
             .commits
             .as_ref()
-            .map(|bits| if may_write { bits.try_clone() } else { switchboard_sys::shm::reopen_read_only(bits) })
+            .map(|bits| if may_write { self.resources.duplicate(bits) } else { self.resources.reopen_read_only(bits) })
             .transpose()
             .map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
         let reply = p::SectionOpened {

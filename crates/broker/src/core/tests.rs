@@ -24,10 +24,14 @@ impl World {
     }
 
     fn with(config: Config) -> Self {
+        Self::with_resources(config, Box::new(crate::os::OsResources))
+    }
+
+    fn with_resources(config: Config, resources: Box<dyn Resources>) -> Self {
         // The epoch of simulated time (`Instant` has no other constructor);
         // the core itself never reads the clock.
         let now = Instant::now();
-        let mut w = Self { core: Core::new(config, now), now, next_id: 1 };
+        let mut w = Self { core: Core::new(config, now, resources), now, next_id: 1 };
         for (c, uid) in [(1, 1000), (2, 1000), (3, 2000)] {
             w.connect(c, uid).unwrap();
         }
@@ -662,3 +666,4 @@ fn connect_named_pipe_on_a_client_handle_is_invalid_function() {
 
 mod diagnostics;
 mod random;
+mod resources;

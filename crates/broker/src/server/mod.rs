@@ -180,7 +180,7 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(io_err("registering the listener"))?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(io_err("creating the waker"))?);
-        let core = Core::new(config.core.clone(), Instant::now());
+        let core = Core::new(config.core.clone(), Instant::now(), Box::new(crate::os::OsResources));
         Ok(Self {
             config,
             poll,

@@ -1,0 +1,60 @@
+//! What the core needs from the operating system, behind one trait.
+//!
+//! The core decides; the [`Resources`] it is given makes descriptors and
+//! pages, cuts channels and answers questions about processes. The event
+//! loop passes the real one (`crate::os::OsResources`); a test may pass a
+//! fake, for instance one that runs out of memory files, to see the core
+//! refuse cleanly.
+//!
+//! What the core still does itself with what it is given: it reads and
+//! writes the shared words of the pages it keeps and wakes their sleepers
+//! (a futex wake, through the page), and it inspects (and may grow) a file
+//! a client sends for a section (`section::file_section`).
+
+use std::fmt::Debug;
+use std::io;
+use std::os::fd::OwnedFd;
+
+use switchboard_sys::shm::CounterPage;
+use switchboard_sys::syncpage::SyncPage;
+
+/// The operating system, as the core sees it. Every method that makes
+/// something may fail (descriptor or memory exhaustion); the core turns
+/// the failure into a clear error for the client that asked.
+pub trait Resources: Debug + Send {
+    /// A new zeroed, sealed page for one event, mutex or semaphore, mapped
+    /// by the broker, and the descriptor to hand to clients.
+    fn sync_page(&mut self) -> io::Result<(SyncPage, OwnedFd)>;
+
+    /// A new zeroed memory file of `size` bytes, sealed at that size (a
+    /// section backed by memory).
+    fn memory_file(&mut self, size: u64) -> io::Result<OwnedFd>;
+
+    /// A new page of `counters` shared counters, mapped by the broker, and
+    /// the descriptor to hand to clients; `name` names its memory file.
+    fn counter_page(&mut self, name: &'static str, counters: usize) -> io::Result<(CounterPage, OwnedFd)>;
+
+    /// A new open file description for the same file, read-only: a
+    /// process given it cannot map the file writable.
+    fn reopen_read_only(&mut self, fd: &OwnedFd) -> io::Result<OwnedFd>;
+
+    /// Another descriptor for the same open file description.
+    fn duplicate(&mut self, fd: &OwnedFd) -> io::Result<OwnedFd>;
+
+    /// A connected pair of datagram sockets (a mailslot: reading end, sending end).
+    fn datagram_pair(&mut self) -> io::Result<(OwnedFd, OwnedFd)>;
+
+    /// A connected pair of stream sockets (a pipe instance's channel).
+    fn stream_pair(&mut self) -> io::Result<(OwnedFd, OwnedFd)>;
+
+    /// Discards what is queued on a channel, then shuts both of its
+    /// directions down: its peer reads end of stream. Best effort.
+    fn cut(&self, channel: &OwnedFd);
+
+    /// The size of the next datagram queued on a socket, without taking
+    /// it; `None` when nothing is queued.
+    fn next_datagram_size(&self, socket: &OwnedFd) -> Option<usize>;
+
+    /// Whether `thread` is a thread of process `pid`.
+    fn is_thread_of(&self, pid: u32, thread: u32) -> bool;
+}

@@ -1,0 +1,138 @@
+//! The core with a fake operating system: what it does when the system
+//! runs out, and how it asks about threads.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use switchboard_proto::{self as p, Reply, Request};
+use switchboard_sys::shm::CounterPage;
+use switchboard_sys::syncpage::SyncPage;
+use switchboard_types::{MailslotName, Win32Error};
+
+use super::super::{Config, Resources};
+use super::World;
+use crate::os::OsResources;
+
+/// The real system, until the test says descriptors have run out; its
+/// only threads are 500 of pid 101 (client 1).
+#[derive(Debug, Default)]
+struct Scarce {
+    exhausted: Arc<AtomicBool>,
+}
+
+impl Scarce {
+    fn check(&self) -> io::Result<()> {
+        if self.exhausted.load(Ordering::SeqCst) { Err(rustix::io::Errno::MFILE.into()) } else { Ok(()) }
+    }
+}
+
+impl Resources for Scarce {
+    fn sync_page(&mut self) -> io::Result<(SyncPage, OwnedFd)> {
+        self.check()?;
+        OsResources.sync_page()
+    }
+
+    fn memory_file(&mut self, size: u64) -> io::Result<OwnedFd> {
+        self.check()?;
+        OsResources.memory_file(size)
+    }
+
+    fn counter_page(&mut self, name: &'static str, counters: usize) -> io::Result<(CounterPage, OwnedFd)> {
+        self.check()?;
+        OsResources.counter_page(name, counters)
+    }
+
+    fn reopen_read_only(&mut self, fd: &OwnedFd) -> io::Result<OwnedFd> {
+        self.check()?;
+        OsResources.reopen_read_only(fd)
+    }
+
+    fn duplicate(&mut self, fd: &OwnedFd) -> io::Result<OwnedFd> {
+        self.check()?;
+        OsResources.duplicate(fd)
+    }
+
+    fn datagram_pair(&mut self) -> io::Result<(OwnedFd, OwnedFd)> {
+        self.check()?;
+        OsResources.datagram_pair()
+    }
+
+    fn stream_pair(&mut self) -> io::Result<(OwnedFd, OwnedFd)> {
+        self.check()?;
+        OsResources.stream_pair()
+    }
+
+    fn cut(&self, channel: &OwnedFd) {
+        OsResources.cut(channel);
+    }
+
+    fn next_datagram_size(&self, socket: &OwnedFd) -> Option<usize> {
+        OsResources.next_datagram_size(socket)
+    }
+
+    fn is_thread_of(&self, pid: u32, thread: u32) -> bool {
+        (pid, thread) == (101, 500)
+    }
+}
+
+/// A world on a [`Scarce`] system, and the switch that exhausts it.
+fn scarce(config: Config) -> (World, Arc<AtomicBool>) {
+    let fake = Scarce::default();
+    let exhausted = Arc::clone(&fake.exhausted);
+    (World::with_resources(config, Box::new(fake)), exhausted)
+}
+
+#[test]
+fn an_event_the_system_has_no_page_for_is_a_clear_error_and_leaves_nothing() {
+    let (mut w, exhausted) = scarce(Config::default());
+    exhausted.store(true, Ordering::SeqCst);
+    let e = w.create(1, "Scarce", true, false).unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_NO_SYSTEM_RESOURCES);
+    assert!(e.message.contains("cannot make the object's shared page"), "{}", e.message);
+    assert_eq!(w.core.store.len(), 0, "a failed creation left an object");
+    exhausted.store(false, Ordering::SeqCst);
+    let created = w.create(1, "Scarce", true, false).unwrap();
+    assert!(!created.already_existed, "the failed creation took the name");
+}
+
+#[test]
+fn a_mailslot_the_system_has_no_sockets_for_is_a_clear_error_and_frees_the_name() {
+    let (mut w, exhausted) = scarce(Config::default());
+    let create = || {
+        let name = MailslotName::parse(r"\\.\mailslot\scarce").unwrap();
+        Request::CreateMailslot(p::CreateMailslot { name, max_message_size: 64, security: p::Security::default() })
+    };
+    exhausted.store(true, Ordering::SeqCst);
+    let e = w.call(1, create()).unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_NO_SYSTEM_RESOURCES);
+    assert!(e.message.contains("cannot make the mailslot"), "{}", e.message);
+    exhausted.store(false, Ordering::SeqCst);
+    w.call(1, create()).unwrap();
+}
+
+#[test]
+fn a_page_the_system_cannot_hand_out_is_refused_and_the_handle_still_works() {
+    let (mut w, exhausted) = scarce(Config::default());
+    let handle = w.create(1, "Shared", true, false).unwrap().handle;
+    let map = || Request::MapSync(p::MapSync { handle });
+    exhausted.store(true, Ordering::SeqCst);
+    let e = w.call(1, map()).unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_NO_SYSTEM_RESOURCES);
+    exhausted.store(false, Ordering::SeqCst);
+    let Reply::MapSync(mapped) = w.call(1, map()).unwrap() else { panic!("not a MapSync reply") };
+    assert!(mapped.mapped && mapped.writable, "{mapped:?}");
+}
+
+#[test]
+fn threads_are_checked_with_the_system_the_core_was_given() {
+    let (mut w, _) = scarce(Config { verify_threads: true, ..Config::default() });
+    w.announce(1, 500);
+    let e = w.call(1, Request::ThreadStarted(p::ThreadStarted { thread: 501 })).unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_INVALID_PARAMETER);
+    assert!(e.message.contains("thread 501 is not a thread of process 101"), "{}", e.message);
+    // Client 2 (pid 102) does not own client 1's thread.
+    let e = w.call(2, Request::ThreadStarted(p::ThreadStarted { thread: 500 })).unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_INVALID_PARAMETER);
+}
