@@ -40,7 +40,7 @@ use switchboard_types::{Handle, Win32Error};
 use handles::{HandleEntry, HandleTable};
 use namespace::Namespace;
 use objects::{Entry, ObjectId, Store};
-pub use resources::Resources;
+pub use resources::{HiveFiles, Resources};
 
 /// How long after a turn of the loop a lock that held up an abandonment or
 /// a notification is tried again (see [`Core::poll_timeout`]).
@@ -202,9 +202,9 @@ pub struct Cx {
 impl Core {
     /// An empty object manager, making what it needs from the operating
     /// system through `resources`.
-    pub fn new(config: Config, now: Instant, resources: Box<dyn Resources>) -> Self {
+    pub fn new(config: Config, now: Instant, mut resources: Box<dyn Resources>) -> Self {
         let registry = registry::Registry::new(
-            config.registry_dir.clone(),
+            config.registry_dir.as_deref().map(|dir| resources.hive_files(dir)),
             config.realm == switchboard_sys::RealmKind::System,
             config.owner_uid,
             config.registry_user_quota,

@@ -15,6 +15,10 @@ use std::fmt::Debug;
 use std::io;
 use std::os::fd::OwnedFd;
 
+use std::path::Path;
+
+use switchboard_proto::WireError;
+use switchboard_registry::Hive;
 use switchboard_sys::shm::CounterPage;
 use switchboard_sys::syncpage::SyncPage;
 
@@ -57,4 +61,26 @@ pub trait Resources: Debug + Send {
 
     /// Whether `thread` is a thread of process `pid`.
     fn is_thread_of(&self, pid: u32, thread: u32) -> bool;
+
+    /// The registry's hive files under `dir` (the core asks once, when it
+    /// is made with a registry directory).
+    fn hive_files(&mut self, dir: &Path) -> Box<dyn HiveFiles>;
+}
+
+/// Where the registry's hives are kept: the machine hive and one per user.
+/// What the store does with its file once open is `switchboard_registry`'s.
+pub trait HiveFiles: Debug + Send {
+    /// Opens the machine hive (`None`) or a user's, made (with a directory
+    /// of the broker's own, that no one else may write) if missing.
+    ///
+    /// # Errors
+    /// `ERROR_BADDB` for a directory that is not private, or the store's
+    /// own error.
+    fn open(&mut self, user: Option<u32>) -> Result<Hive, WireError>;
+
+    /// The users with a hive kept, opened or not.
+    fn users(&self) -> Vec<u32>;
+
+    /// Whether a user's hive is kept.
+    fn has_user(&self, uid: u32) -> bool;
 }

@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use switchboard_proto::{self as p, Reply, Request};
 use switchboard_sys::shm::CounterPage;
 use switchboard_sys::syncpage::SyncPage;
+use switchboard_types::access::key::KEY_READ;
+use switchboard_types::registry::RootKey;
 use switchboard_types::{MailslotName, Win32Error};
 
-use super::super::{Config, Resources};
+use super::super::{Config, HiveFiles, Resources};
 use super::World;
 use crate::os::OsResources;
 
@@ -75,6 +77,28 @@ impl Resources for Scarce {
     fn is_thread_of(&self, pid: u32, thread: u32) -> bool {
         (pid, thread) == (101, 500)
     }
+
+    fn hive_files(&mut self, _dir: &std::path::Path) -> Box<dyn HiveFiles> {
+        Box::new(LockedHives)
+    }
+}
+
+/// Hive files the system will not open (a directory someone else owns).
+#[derive(Debug)]
+struct LockedHives;
+
+impl HiveFiles for LockedHives {
+    fn open(&mut self, _user: Option<u32>) -> Result<switchboard_registry::Hive, p::WireError> {
+        Err(p::WireError::new(Win32Error::ERROR_BADDB, "registry directory: owned by uid 4242, not by the broker"))
+    }
+
+    fn users(&self) -> Vec<u32> {
+        Vec::new()
+    }
+
+    fn has_user(&self, _uid: u32) -> bool {
+        false
+    }
 }
 
 /// A world on a [`Scarce`] system, and the switch that exhausts it.
@@ -135,4 +159,15 @@ fn threads_are_checked_with_the_system_the_core_was_given() {
     // Client 2 (pid 102) does not own client 1's thread.
     let e = w.call(2, Request::ThreadStarted(p::ThreadStarted { thread: 500 })).unwrap_err();
     assert_eq!(e.code, Win32Error::ERROR_INVALID_PARAMETER);
+}
+
+#[test]
+fn a_hive_the_system_will_not_open_is_the_stores_error_for_the_client() {
+    let config = Config { registry_dir: Some("/hives".into()), ..Config::default() };
+    let (mut w, _) = scarce(config);
+    let open =
+        p::RegOpenKey { base: p::RegBase::Root(RootKey::CurrentUser), path: "Software".to_owned(), access: KEY_READ };
+    let e = w.call(1, Request::RegOpenKey(open)).unwrap_err();
+    assert_eq!(e.code, Win32Error::ERROR_BADDB);
+    assert!(e.message.contains("not by the broker"), "{}", e.message);
 }
