@@ -3,17 +3,31 @@
 //! # Driving contract
 //!
 //! The event loop owns the sockets and the clock; the core owns every object.
-//! The loop calls:
+//! The loop makes the core with [`Core::new`], handing it the time and a
+//! [`Resources`]: everything the core needs from the operating system
+//! (pages, memory files, socket pairs, duplicates, cutting a channel, the
+//! thread check, the registry's hive files) goes through it, and the core
+//! never reads the clock. The loop calls:
 //! - [`Core::client_connected`] after a handshake, and
 //!   [`Core::client_disconnected`] when a socket closes for any reason;
-//! - [`Core::handle_request`] for each decoded frame, and
+//! - [`Core::handle_request`] for each decoded frame, with the time, and
 //!   [`Core::handle_malformed`] for each frame that could not be decoded;
-//! - [`Core::handle_timeout`] once [`Core::poll_timeout`] has passed.
+//! - [`Core::handle_timeout`] with the time, once the deadline
+//!   [`Core::poll_timeout`] gave has passed.
 //!
 //! After each call it drains [`Core::poll_output`] (replies to send, clients
-//! to drop) and asks [`Core::poll_timeout`] again; the answer only changes
-//! after one of the calls above. [`Core::shutdown_requested`] turns true when
-//! a client asked the broker to stop.
+//! to drop). Before waiting it asks [`Core::poll_timeout`]`(now)` once, with
+//! the time it takes its wait from: the answer only changes after one of
+//! the calls above, but a retry is due [`RETRY_INTERVAL`] after the `now`
+//! given, so asking again later would push it back.
+//! [`Core::shutdown_requested`] turns true when a client asked the broker
+//! to stop.
+//!
+//! What the core still does on its own: it reads and writes the shared
+//! words of the pages [`Resources`] made and wakes their sleepers (futex
+//! wakes, through the page); it inspects, and may grow, a file a client
+//! sends to map as a section; and its registry's hives, once opened,
+//! keep their own files (`switchboard_registry`).
 
 mod diagnostics;
 mod handles;
@@ -90,7 +104,8 @@ pub struct Config {
     pub socket: String,
     /// Realm kind: the system realm's machine hive is machine-wide (and status shows it).
     pub realm: switchboard_sys::RealmKind,
-    /// Where the registry's hives live (`None`: in memory only).
+    /// Where the registry's hives live (`None`: in memory only), handed to
+    /// [`Resources::hive_files`].
     pub registry_dir: Option<std::path::PathBuf>,
     /// In the system realm, the most bytes one user's `HKEY_CURRENT_USER`
     /// may hold, counted as `switchboard_registry::Hive::size` counts them
@@ -101,7 +116,7 @@ pub struct Config {
     /// hive docs on `RegistrySizeLimit`).
     pub registry_user_quota: Option<u64>,
     /// Check that a thread a client announces is one of its process's
-    /// (`/proc/<pid>/task/<tid>`), so that no client can have another
+    /// ([`Resources::is_thread_of`]: `/proc/<pid>/task/<tid>`), so that no client can have another
     /// process's mutexes abandoned. Off only for tests of the core, whose
     /// clients are not real processes.
     pub verify_threads: bool,

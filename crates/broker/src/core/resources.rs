@@ -6,10 +6,8 @@
 //! fake, for instance one that runs out of memory files, to see the core
 //! refuse cleanly.
 //!
-//! What the core still does itself with what it is given: it reads and
-//! writes the shared words of the pages it keeps and wakes their sleepers
-//! (a futex wake, through the page), and it inspects (and may grow) a file
-//! a client sends for a section (`section::file_section`).
+//! What the core still does itself is listed in its driving contract
+//! (`core`'s module docs).
 
 use std::fmt::Debug;
 use std::io;
