@@ -11,7 +11,7 @@ use switchboard_sys::shm::CounterPage;
 use switchboard_sys::syncpage::SyncPage;
 use switchboard_types::Win32Error;
 
-use crate::core::{HiveFiles, Resources};
+use crate::core::{HiveFiles, OpenMode, Resources};
 
 /// The operating system itself; what the server gives its core.
 #[derive(Debug, Default)]
@@ -56,6 +56,33 @@ impl Resources for OsResources {
         let flags = RecvFlags::PEEK | RecvFlags::TRUNC | RecvFlags::DONTWAIT;
         let mut nothing: [u8; 0] = [];
         rustix::net::recv(socket, &mut nothing[..], flags).ok().map(|(_, len)| len)
+    }
+
+    fn open_mode(&self, fd: &OwnedFd) -> io::Result<OpenMode> {
+        use rustix::fs::OFlags;
+        let flags = rustix::fs::fcntl_getfl(fd)?;
+        let mode = flags & OFlags::RWMODE;
+        Ok(if flags.contains(OFlags::PATH) {
+            OpenMode::PathOnly
+        } else if mode == OFlags::RDWR {
+            OpenMode::ReadWrite
+        } else if mode == OFlags::WRONLY {
+            OpenMode::WriteOnly
+        } else if mode == OFlags::RDONLY {
+            OpenMode::ReadOnly
+        } else {
+            OpenMode::PathOnly
+        })
+    }
+
+    fn regular_file_size(&self, fd: &OwnedFd) -> io::Result<Option<u64>> {
+        let stat = rustix::fs::fstat(fd)?;
+        let regular = rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::RegularFile;
+        Ok(regular.then(|| u64::try_from(stat.st_size).unwrap_or(0)))
+    }
+
+    fn grow(&mut self, fd: &OwnedFd, size: u64) -> io::Result<()> {
+        Ok(rustix::fs::ftruncate(fd, size)?)
     }
 
     fn is_thread_of(&self, pid: u32, thread: u32) -> bool {

@@ -5,8 +5,9 @@
 //! The event loop owns the sockets and the clock; the core owns every object.
 //! The loop makes the core with [`Core::new`], handing it the time and a
 //! [`Resources`]: everything the core needs from the operating system
-//! (pages, memory files, socket pairs, duplicates, cutting a channel, the
-//! thread check, the registry's hive files) goes through it, and the core
+//! (pages, memory files, socket pairs, duplicates, cutting a channel, a
+//! sent file's mode and size, the thread check, the registry's hive files)
+//! goes through it, and the core
 //! never reads the clock. The loop calls:
 //! - [`Core::client_connected`] after a handshake, and
 //!   [`Core::client_disconnected`] when a socket closes for any reason;
@@ -25,9 +26,9 @@
 //!
 //! What the core still does on its own: it reads and writes the shared
 //! words of the pages [`Resources`] made and wakes their sleepers (futex
-//! wakes, through the page); it inspects, and may grow, a file a client
-//! sends to map as a section; and its registry's hives, once opened,
-//! keep their own files (`switchboard_registry`).
+//! wakes, through the page); its registry's hives, once opened, keep
+//! their own files (`switchboard_registry`); and it asks the page size
+//! (`switchboard_sys::shm::allocation_granularity`), a constant.
 
 mod diagnostics;
 mod handles;
@@ -54,7 +55,7 @@ use switchboard_types::{Handle, Win32Error};
 use handles::{HandleEntry, HandleTable};
 use namespace::Namespace;
 use objects::{Entry, ObjectId, Store};
-pub use resources::{HiveFiles, Resources};
+pub use resources::{HiveFiles, OpenMode, Resources};
 
 /// How long after a turn of the loop a lock that held up an abandonment or
 /// a notification is tried again (see [`Core::poll_timeout`]).

@@ -20,6 +20,20 @@ use switchboard_registry::Hive;
 use switchboard_sys::shm::CounterPage;
 use switchboard_sys::syncpage::SyncPage;
 
+/// How a file descriptor was opened (`fcntl(F_GETFL)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `O_PATH` (or the access mode Linux reserves for `ioctl`s): neither
+    /// read nor write.
+    PathOnly,
+    /// `O_RDONLY`.
+    ReadOnly,
+    /// `O_WRONLY`.
+    WriteOnly,
+    /// `O_RDWR`.
+    ReadWrite,
+}
+
 /// The operating system, as the core sees it. Every method that makes
 /// something may fail (descriptor or memory exhaustion); the core turns
 /// the failure into a clear error for the client that asked.
@@ -56,6 +70,16 @@ pub trait Resources: Debug + Send {
     /// The size of the next datagram queued on a socket, without taking
     /// it; `None` when nothing is queued.
     fn next_datagram_size(&self, socket: &OwnedFd) -> Option<usize>;
+
+    /// How a descriptor a client sent was opened.
+    fn open_mode(&self, fd: &OwnedFd) -> io::Result<OpenMode>;
+
+    /// The size of the file behind a descriptor, if it is a regular file
+    /// (`None` for anything else).
+    fn regular_file_size(&self, fd: &OwnedFd) -> io::Result<Option<u64>>;
+
+    /// Grows (or truncates) a file to `size` bytes.
+    fn grow(&mut self, fd: &OwnedFd, size: u64) -> io::Result<()>;
 
     /// Whether `thread` is a thread of process `pid`.
     fn is_thread_of(&self, pid: u32, thread: u32) -> bool;

@@ -13,7 +13,7 @@ use switchboard_types::access::key::KEY_READ;
 use switchboard_types::registry::RootKey;
 use switchboard_types::{MailslotName, Win32Error};
 
-use super::super::{Config, HiveFiles, Resources};
+use super::super::{Config, HiveFiles, OpenMode, Resources};
 use super::World;
 use crate::os::OsResources;
 
@@ -72,6 +72,19 @@ impl Resources for Scarce {
 
     fn next_datagram_size(&self, socket: &OwnedFd) -> Option<usize> {
         OsResources.next_datagram_size(socket)
+    }
+
+    fn open_mode(&self, fd: &OwnedFd) -> io::Result<OpenMode> {
+        OsResources.open_mode(fd)
+    }
+
+    fn regular_file_size(&self, fd: &OwnedFd) -> io::Result<Option<u64>> {
+        OsResources.regular_file_size(fd)
+    }
+
+    fn grow(&mut self, fd: &OwnedFd, size: u64) -> io::Result<()> {
+        self.check()?;
+        OsResources.grow(fd, size)
     }
 
     fn is_thread_of(&self, pid: u32, thread: u32) -> bool {
