@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 
-use rustix::net::RecvFlags;
 use switchboard_sys::shm::CounterPage;
 
 use switchboard_proto as p;
@@ -115,11 +114,12 @@ impl Core {
                 .map_err(|e| err(Win32Error::ERROR_INVALID_PARAMETER, format!("security descriptor: {e}")))?,
             None => SecurityDescriptor::default_for(&token),
         };
-        let resources = || -> std::io::Result<_> {
-            let (receiving, sending) = switchboard_sys::fdpass::datagram_pair()?;
-            let peek = receiving.try_clone()?;
-            let (page, page_fd) = CounterPage::create("switchboard-mailslot", 2)?;
-            let reader_page_fd = page_fd.try_clone()?;
+        let os = &mut *self.resources;
+        let mut resources = || -> std::io::Result<_> {
+            let (receiving, sending) = os.datagram_pair()?;
+            let peek = os.duplicate(&receiving)?;
+            let (page, page_fd) = os.counter_page("switchboard-mailslot", 2)?;
+            let reader_page_fd = os.duplicate(&page_fd)?;
             Ok((receiving, sending, peek, page, page_fd, reader_page_fd))
         };
         let (receiving, sending, peek, page, page_fd, reader_page_fd) = resources()
@@ -169,7 +169,8 @@ impl Core {
         }
         let granted = slot.security.access_check(&token, wanted | FILE_WRITE_DATA, &file::MAPPING);
         let granted = granted.map_err(|d| err(Win32Error::ERROR_ACCESS_DENIED, d.to_string()))?;
-        let fds = slot.sending.try_clone().and_then(|s| Ok((s, slot.page_fd.try_clone()?)));
+        let os = &mut *self.resources;
+        let fds = os.duplicate(&slot.sending).and_then(|s| Ok((s, os.duplicate(&slot.page_fd)?)));
         let (sending, page_fd) = fds.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
         let max_message_size = slot.max_message_size;
         let object_security = SecurityDescriptor::default_for(&token);
@@ -231,12 +232,7 @@ impl Core {
             .map_err(|d| inspect_denied("querying", &format!("\\\\.\\mailslot\\{}", slot.name), &slot.security, &d))?;
         let sent = slot.page.counter(0).load(Ordering::SeqCst);
         let received = slot.page.counter(1).load(Ordering::SeqCst);
-        let flags = RecvFlags::PEEK | RecvFlags::TRUNC | RecvFlags::DONTWAIT;
-        let mut nothing: [u8; 0] = [];
-        let next_size = match rustix::net::recv(&slot.peek, &mut nothing[..], flags) {
-            Ok((_, len)) => Some(u32::try_from(len).unwrap_or(u32::MAX)),
-            Err(_) => None,
-        };
+        let next_size = self.resources.next_datagram_size(&slot.peek).map(|len| u32::try_from(len).unwrap_or(u32::MAX));
         Ok(p::MailslotStatus {
             name: slot.name.clone(),
             max_message_size: slot.max_message_size,

@@ -3,17 +3,32 @@
 //! # Driving contract
 //!
 //! The event loop owns the sockets and the clock; the core owns every object.
-//! The loop calls:
+//! The loop makes the core with [`Core::new`], handing it the time and a
+//! [`Resources`]: everything the core needs from the operating system
+//! (pages, memory files, socket pairs, duplicates, cutting a channel, a
+//! sent file's mode and size, the thread check, the registry's hive files)
+//! goes through it, and the core
+//! never reads the clock. The loop calls:
 //! - [`Core::client_connected`] after a handshake, and
 //!   [`Core::client_disconnected`] when a socket closes for any reason;
-//! - [`Core::handle_request`] for each decoded frame, and
+//! - [`Core::handle_request`] for each decoded frame, with the time, and
 //!   [`Core::handle_malformed`] for each frame that could not be decoded;
-//! - [`Core::handle_timeout`] once [`Core::poll_timeout`] has passed.
+//! - [`Core::handle_timeout`] with the time, once the deadline
+//!   [`Core::poll_timeout`] gave has passed.
 //!
 //! After each call it drains [`Core::poll_output`] (replies to send, clients
-//! to drop) and asks [`Core::poll_timeout`] again; the answer only changes
-//! after one of the calls above. [`Core::shutdown_requested`] turns true when
-//! a client asked the broker to stop.
+//! to drop). Before waiting it asks [`Core::poll_timeout`]`(now)` once, with
+//! the time it takes its wait from: the answer only changes after one of
+//! the calls above, but a retry is due [`RETRY_INTERVAL`] after the `now`
+//! given, so asking again later would push it back.
+//! [`Core::shutdown_requested`] turns true when a client asked the broker
+//! to stop.
+//!
+//! What the core still does on its own: it reads and writes the shared
+//! words of the pages [`Resources`] made and wakes their sleepers (futex
+//! wakes, through the page); its registry's hives, once opened, keep
+//! their own files (`switchboard_registry`); and it asks the page size
+//! (`switchboard_sys::shm::allocation_granularity`), a constant.
 
 mod diagnostics;
 mod handles;
@@ -23,6 +38,7 @@ mod objects;
 mod pipe;
 mod registry;
 mod requests;
+mod resources;
 mod section;
 mod station;
 mod sync;
@@ -39,6 +55,11 @@ use switchboard_types::{Handle, Win32Error};
 use handles::{HandleEntry, HandleTable};
 use namespace::Namespace;
 use objects::{Entry, ObjectId, Store};
+pub use resources::{HiveFiles, OpenMode, Resources};
+
+/// How long after a turn of the loop a lock that held up an abandonment or
+/// a notification is tried again (see [`Core::poll_timeout`]).
+pub const RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// A connected client, as the event loop numbers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,7 +105,8 @@ pub struct Config {
     pub socket: String,
     /// Realm kind: the system realm's machine hive is machine-wide (and status shows it).
     pub realm: switchboard_sys::RealmKind,
-    /// Where the registry's hives live (`None`: in memory only).
+    /// Where the registry's hives live (`None`: in memory only), handed to
+    /// [`Resources::hive_files`].
     pub registry_dir: Option<std::path::PathBuf>,
     /// In the system realm, the most bytes one user's `HKEY_CURRENT_USER`
     /// may hold, counted as `switchboard_registry::Hive::size` counts them
@@ -95,7 +117,7 @@ pub struct Config {
     /// hive docs on `RegistrySizeLimit`).
     pub registry_user_quota: Option<u64>,
     /// Check that a thread a client announces is one of its process's
-    /// (`/proc/<pid>/task/<tid>`), so that no client can have another
+    /// ([`Resources::is_thread_of`]: `/proc/<pid>/task/<tid>`), so that no client can have another
     /// process's mutexes abandoned. Off only for tests of the core, whose
     /// clients are not real processes.
     pub verify_threads: bool,
@@ -181,6 +203,8 @@ pub struct Core {
     /// Descriptors that came with the request being handled.
     received: Vec<OwnedFd>,
     shutdown: bool,
+    /// What the core asks of the operating system.
+    resources: Box<dyn Resources>,
 }
 
 /// Per-request context handed to the [`switchboard_proto::Handler`] methods.
@@ -192,10 +216,11 @@ pub struct Cx {
 }
 
 impl Core {
-    /// An empty object manager.
-    pub fn new(config: Config, now: Instant) -> Self {
+    /// An empty object manager, making what it needs from the operating
+    /// system through `resources`.
+    pub fn new(config: Config, now: Instant, mut resources: Box<dyn Resources>) -> Self {
         let registry = registry::Registry::new(
-            config.registry_dir.clone(),
+            config.registry_dir.as_deref().map(|dir| resources.hive_files(dir)),
             config.realm == switchboard_sys::RealmKind::System,
             config.owner_uid,
             config.registry_user_quota,
@@ -218,6 +243,7 @@ impl Core {
             attach: Vec::new(),
             received: Vec::new(),
             shutdown: false,
+            resources,
         }
     }
 
@@ -332,10 +358,14 @@ impl Core {
         self.out.push_back(Output::Reply { client, frame, fds });
     }
 
-    /// When [`Core::handle_timeout`] must next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// When [`Core::handle_timeout`] must next be called, given that it is
+    /// `now`: a deadline the core keeps (a pipe wait's), or, while a lock
+    /// holds up an abandonment or a notification, [`RETRY_INTERVAL`] after
+    /// `now`. Ask once per turn of the loop, before waiting: asked again
+    /// later, a retry relative to the present would always lie ahead.
+    pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         let pending = !self.sync_retry.is_empty() || !self.sync_signals.is_empty();
-        let retry = pending.then(|| Instant::now() + std::time::Duration::from_millis(2));
+        let retry = pending.then(|| now + RETRY_INTERVAL);
         match (self.pipes.next_deadline(), retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

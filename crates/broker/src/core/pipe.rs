@@ -283,9 +283,12 @@ impl Core {
         let Some(instance) = listening else {
             return Err(err(Win32Error::ERROR_PIPE_BUSY, "all instances are busy"));
         };
-        let (server_sock, client_sock) = switchboard_sys::fdpass::stream_pair()
+        let (server_sock, client_sock) = self
+            .resources
+            .stream_pair()
             .map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, format!("cannot make a channel: {e}")))?;
-        let dups = server_sock.try_clone().and_then(|s| Ok((s, client_sock.try_clone()?)));
+        let os = &mut *self.resources;
+        let dups = os.duplicate(&server_sock).and_then(|s| Ok((s, os.duplicate(&client_sock)?)));
         let (server_dup, client_dup) =
             dups.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, format!("cannot duplicate a channel: {e}")))?;
         let server = self.owner_of(instance);
@@ -446,16 +449,16 @@ impl Core {
         end.state = PipeState::Disconnected;
         end.channel = None;
         end.peer = None;
-        // Unread data in either direction is discarded, then the channel is cut.
-        for fd in [end.server_dup.take(), end.client_dup.take()].into_iter().flatten() {
-            let _ = switchboard_sys::fdpass::discard_queued(&fd);
-            let _ = switchboard_sys::fdpass::shutdown_both(&fd);
-        }
+        let channel = [end.server_dup.take(), end.client_dup.take()];
         if let Some(client_end) = end.client_end.take()
             && let Some(c) = self.client_end_mut(client_end)
         {
             c.state = PipeState::Disconnected;
             c.instance = None;
+        }
+        // Unread data in either direction is discarded, then the channel is cut.
+        for fd in channel.iter().flatten() {
+            self.resources.cut(fd);
         }
         Ok(())
     }

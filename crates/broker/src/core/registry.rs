@@ -12,7 +12,6 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
 use switchboard_proto as p;
@@ -29,6 +28,7 @@ use switchboard_types::security::{SecurityDescriptor, Sid, Token};
 use switchboard_types::{Handle, ObjectKind, Win32Error};
 
 use super::objects::{Entry, Object, ObjectId, downcast};
+use super::resources::HiveFiles;
 use super::sync::SyncObject;
 use super::{ClientId, Core, Cx};
 
@@ -55,8 +55,8 @@ pub enum HiveId {
 /// The broker's hives.
 #[derive(Debug)]
 pub struct Registry {
-    /// Where hives live; `None`: in memory only (tests of the core).
-    dir: Option<PathBuf>,
+    /// The hive files; `None`: in memory only (tests of the core).
+    files: Option<Box<dyn HiveFiles>>,
     /// Whether this is the system realm (its machine hive is machine-wide).
     system: bool,
     /// The realm's owner (owner of a user realm's machine hive).
@@ -88,25 +88,19 @@ struct Watch {
 pub const MAX_WATCHES_PER_CLIENT: usize = 1024;
 
 impl Registry {
-    /// Hives under `dir`, opened at first use.
-    pub fn new(dir: Option<PathBuf>, system: bool, owner: u32, user_quota: Option<u64>) -> Self {
-        Self { dir, system, owner, user_quota, hives: HashMap::new(), watches: Vec::new() }
+    /// Hives in `files`, opened at first use.
+    pub fn new(files: Option<Box<dyn HiveFiles>>, system: bool, owner: u32, user_quota: Option<u64>) -> Self {
+        Self { files, system, owner, user_quota, hives: HashMap::new(), watches: Vec::new() }
     }
 
     fn hive(&mut self, id: HiveId) -> Result<&mut Hive, WireError> {
         if !self.hives.contains_key(&id) {
-            let mut hive = match &self.dir {
+            let mut hive = match &mut self.files {
                 None => Hive::in_memory(),
-                Some(dir) => {
-                    let file = match id {
-                        HiveId::Machine => dir.join("machine.hive"),
-                        HiveId::User(uid) => dir.join("users").join(format!("{uid}.hive")),
-                    };
-                    if let Some(parent) = file.parent() {
-                        make_private_dir(parent)?;
-                    }
-                    Hive::open(&file).map_err(wire)?
-                }
+                Some(files) => files.open(match id {
+                    HiveId::Machine => None,
+                    HiveId::User(uid) => Some(uid),
+                })?,
             };
             if let (HiveId::User(uid), true, Some(bytes)) = (id, self.system, self.user_quota) {
                 hive.set_quota(Some(Quota { bytes, holder: format!("uid {uid} (HKEY_USERS\\S-1-22-1-{uid})") }));
@@ -120,15 +114,8 @@ impl Registry {
     fn user_sids(&self) -> Vec<String> {
         let mut uids: Vec<u32> =
             self.hives.keys().filter_map(|h| if let HiveId::User(uid) = h { Some(*uid) } else { None }).collect();
-        if let Some(dir) = &self.dir
-            && let Ok(entries) = std::fs::read_dir(dir.join("users"))
-        {
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                if let Some(uid) = name.to_str().and_then(|n| n.strip_suffix(".hive")).and_then(|u| u.parse().ok()) {
-                    uids.push(uid);
-                }
-            }
+        if let Some(files) = &self.files {
+            uids.extend(files.users());
         }
         uids.sort_unstable();
         uids.dedup();
@@ -155,8 +142,7 @@ impl Registry {
 
     /// Whether a user's hive exists (open, or on disk).
     fn user_hive_exists(&self, uid: u32) -> bool {
-        self.hives.contains_key(&HiveId::User(uid))
-            || self.dir.as_ref().is_some_and(|d| d.join("users").join(format!("{uid}.hive")).exists())
+        self.hives.contains_key(&HiveId::User(uid)) || self.files.as_ref().is_some_and(|f| f.has_user(uid))
     }
 
     /// `Software\Classes` in the user's hive and the machine's: `HKEY_CLASSES_ROOT` always exists.
@@ -188,25 +174,6 @@ impl Registry {
         }
         Ok(fallback)
     }
-}
-
-/// Creates `dir` (0700) if missing; refuses one that another user owns or
-/// that others may write.
-fn make_private_dir(dir: &std::path::Path) -> Result<(), WireError> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    let fail =
-        |why: String| WireError::new(Win32Error::ERROR_BADDB, format!("registry directory {}: {why}", dir.display()));
-    if !dir.exists() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| fail(e.to_string()))?;
-    }
-    let meta = std::fs::metadata(dir).map_err(|e| fail(e.to_string()))?;
-    if meta.uid() != rustix::process::geteuid().as_raw() {
-        return Err(fail(format!("owned by uid {}, not by the broker", meta.uid())));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(fail(format!("mode {:o} lets others write", meta.mode() & 0o777)));
-    }
-    Ok(())
 }
 
 /// The descriptor a new key gets from its parent's (as Windows builds it):

@@ -15,6 +15,7 @@ use switchboard_types::access::{AccessMask, GenericMapping, section};
 use switchboard_types::{Handle, ObjectKind, Win32Error};
 
 use super::objects::{Object, downcast};
+use super::resources::{OpenMode, Resources};
 use super::{Core, Cx};
 
 /// A section.
@@ -63,32 +64,31 @@ fn err(code: Win32Error, message: impl Into<String>) -> WireError {
 /// for `PAGE_READWRITE`); size 0 means the file's size, and an empty file
 /// then is `ERROR_FILE_INVALID`; a larger size grows a file mapped
 /// read-write, and is `ERROR_NOT_ENOUGH_MEMORY` otherwise.
-fn file_section(file: OwnedFd, size: u64, protection: PageProtection) -> Result<Section, WireError> {
-    use rustix::fs::OFlags;
-    let os = |e: rustix::io::Errno| err(Win32Error::ERROR_INVALID_HANDLE, format!("the file: {e}"));
-    let flags = rustix::fs::fcntl_getfl(&file).map_err(os)?;
-    let mode = flags & OFlags::RWMODE;
-    let readable = !flags.contains(OFlags::PATH) && (mode == OFlags::RDONLY || mode == OFlags::RDWR);
-    let writable = !flags.contains(OFlags::PATH) && mode == OFlags::RDWR;
+fn file_section(
+    os: &mut dyn Resources,
+    file: OwnedFd,
+    size: u64,
+    protection: PageProtection,
+) -> Result<Section, WireError> {
+    let bad = |e: std::io::Error| err(Win32Error::ERROR_INVALID_HANDLE, format!("the file: {e}"));
+    let mode = os.open_mode(&file).map_err(bad)?;
+    let readable = matches!(mode, OpenMode::ReadOnly | OpenMode::ReadWrite);
+    let writable = mode == OpenMode::ReadWrite;
     let needs_write = protection == PageProtection::ReadWrite;
     if !readable || (needs_write && !writable) {
-        let opened = if flags.contains(OFlags::PATH) {
-            "with no access"
-        } else if mode == OFlags::WRONLY {
-            "write-only"
-        } else {
-            "read-only"
+        let opened = match mode {
+            OpenMode::PathOnly => "with no access",
+            OpenMode::WriteOnly => "write-only",
+            OpenMode::ReadOnly | OpenMode::ReadWrite => "read-only",
         };
         return Err(err(
             Win32Error::ERROR_ACCESS_DENIED,
             format!("the file was opened {opened}, which does not allow {protection:?} pages"),
         ));
     }
-    let stat = rustix::fs::fstat(&file).map_err(os)?;
-    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+    let Some(current) = os.regular_file_size(&file).map_err(bad)? else {
         return Err(err(Win32Error::ERROR_INVALID_HANDLE, "only a regular file can be mapped"));
-    }
-    let current = u64::try_from(stat.st_size).unwrap_or(0);
+    };
     let size = if size == 0 { current } else { size };
     if size == 0 {
         return Err(err(Win32Error::ERROR_FILE_INVALID, "the file is empty and no size was given"));
@@ -100,7 +100,7 @@ fn file_section(file: OwnedFd, size: u64, protection: PageProtection) -> Result<
                 format!("{size} bytes asked of a {current}-byte file that a {protection:?} section may not grow"),
             ));
         }
-        rustix::fs::ftruncate(&file, size)
+        os.grow(&file, size)
             .map_err(|e| err(Win32Error::ERROR_DISK_FULL, format!("cannot grow the file to {size} bytes: {e}")))?;
     }
     Ok(Section { size, protection, memory: file, file: true, commits: None })
@@ -115,12 +115,12 @@ impl Core {
                 .received
                 .pop()
                 .ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, "no file descriptor came with the request"))?;
-            file_section(file, req.size, req.protection)?
+            file_section(&mut *self.resources, file, req.size, req.protection)?
         } else {
             if req.size == 0 {
                 return Err(err(Win32Error::ERROR_INVALID_PARAMETER, "a section backed by memory needs a size"));
             }
-            let memory = switchboard_sys::shm::memory_file("switchboard-section", req.size).map_err(|e| {
+            let memory = self.resources.memory_file(req.size).map_err(|e| {
                 err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("cannot make {} bytes: {e}", req.size))
             })?;
             let commits = if req.reserve {
@@ -128,7 +128,7 @@ impl Core {
                 let words = usize::try_from(pages.div_ceil(64)).map_err(|_| {
                     err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("{} bytes is too large to reserve", req.size))
                 })?;
-                let (_, fd) = switchboard_sys::shm::CounterPage::create("switchboard-commits", words).map_err(|e| {
+                let (_, fd) = self.resources.counter_page("switchboard-commits", words).map_err(|e| {
                     err(Win32Error::ERROR_NOT_ENOUGH_MEMORY, format!("cannot make the commit bitmap: {e}"))
                 })?;
                 Some(fd)
@@ -160,9 +160,9 @@ impl Core {
         let may_write =
             entry.access.contains(section::SECTION_MAP_WRITE) && section.protection == PageProtection::ReadWrite;
         let fd = if may_write {
-            section.memory.try_clone()
+            self.resources.duplicate(&section.memory)
         } else {
-            switchboard_sys::shm::reopen_read_only(&section.memory)
+            self.resources.reopen_read_only(&section.memory)
         };
         let fd = fd.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
         // The commit bitmap is as strong as the handle too: a holder that may
@@ -170,7 +170,7 @@ impl Core {
         let commits = section
             .commits
             .as_ref()
-            .map(|bits| if may_write { bits.try_clone() } else { switchboard_sys::shm::reopen_read_only(bits) })
+            .map(|bits| if may_write { self.resources.duplicate(bits) } else { self.resources.reopen_read_only(bits) })
             .transpose()
             .map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?;
         let reply = p::SectionOpened {

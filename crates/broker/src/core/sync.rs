@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use switchboard_proto as p;
 use switchboard_proto::WireError;
 use switchboard_sys::syncpage::SyncPage;
+
+use super::resources::Resources;
 use switchboard_types::access::{AccessMask, GenericMapping, event, mutex, semaphore};
 use switchboard_types::syncstate::{self, Shape, Slot, Step};
 use switchboard_types::{ObjectKind, Win32Error};
@@ -53,8 +55,8 @@ pub struct SyncObject {
 }
 
 impl SyncObject {
-    fn new(shape: Shape, state: u32, recursion: u32) -> Result<Self, WireError> {
-        let (page, memory) = SyncPage::create("switchboard-sync").map_err(|e| {
+    fn new(resources: &mut dyn Resources, shape: Shape, state: u32, recursion: u32) -> Result<Self, WireError> {
+        let (page, memory) = resources.sync_page().map_err(|e| {
             err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, format!("cannot make the object's shared page: {e}"))
         })?;
         page.slot().init(state, recursion);
@@ -141,13 +143,18 @@ pub(super) fn owner_thread(thread: u32) -> Result<u32, WireError> {
 impl Core {
     pub(super) fn event_create(&mut self, cx: &Cx, req: &p::CreateEvent) -> Result<p::Created, WireError> {
         let shape = Shape::Event { manual_reset: req.manual_reset };
-        let event = SyncObject::new(shape, syncstate::event_state(req.initial_state), 0)?;
+        let event = SyncObject::new(&mut *self.resources, shape, syncstate::event_state(req.initial_state), 0)?;
         self.create_or_open(cx, req.name.as_ref(), ObjectKind::Event, req.access, &req.security, || Box::new(event))
     }
 
     pub(super) fn mutex_create(&mut self, cx: &Cx, req: &p::CreateMutex) -> Result<p::Created, WireError> {
         let owner = if req.initial_owner { Some(owner_thread(req.thread)?) } else { None };
-        let mutex = SyncObject::new(Shape::Mutex, syncstate::mutex_state(owner), u32::from(owner.is_some()))?;
+        let mutex = SyncObject::new(
+            &mut *self.resources,
+            Shape::Mutex,
+            syncstate::mutex_state(owner),
+            u32::from(owner.is_some()),
+        )?;
         // An existing mutex is opened as it is: the initial-owner flag does not apply.
         self.create_or_open(cx, req.name.as_ref(), ObjectKind::Mutex, req.access, &req.security, || Box::new(mutex))
     }
@@ -160,7 +167,7 @@ impl Core {
             ));
         }
         let shape = Shape::Semaphore { maximum: req.maximum.cast_unsigned() };
-        let semaphore = SyncObject::new(shape, req.initial.cast_unsigned(), 0)?;
+        let semaphore = SyncObject::new(&mut *self.resources, shape, req.initial.cast_unsigned(), 0)?;
         self.create_or_open(cx, req.name.as_ref(), ObjectKind::Semaphore, req.access, &req.security, || {
             Box::new(semaphore)
         })
@@ -180,9 +187,9 @@ impl Core {
         let mapped = writable || entry.access.contains(AccessMask::SYNCHRONIZE);
         if mapped {
             let fd = if writable {
-                object.memory.try_clone()
+                self.resources.duplicate(&object.memory)
             } else {
-                switchboard_sys::shm::reopen_read_only(&object.memory)
+                self.resources.reopen_read_only(&object.memory)
             };
             self.attach.push(fd.map_err(|e| err(Win32Error::ERROR_NO_SYSTEM_RESOURCES, e.to_string()))?);
         }
@@ -247,7 +254,7 @@ impl Core {
         let thread = owner_thread(thread)?;
         let verify = self.config.verify_threads;
         let client = self.clients.get_mut(&cx.client).ok_or_else(|| err(Win32Error::ERROR_INVALID_HANDLE, "gone"))?;
-        if verify && !std::path::Path::new(&format!("/proc/{}/task/{thread}", client.cred.pid)).exists() {
+        if verify && !self.resources.is_thread_of(client.cred.pid, thread) {
             return Err(err(
                 Win32Error::ERROR_INVALID_PARAMETER,
                 format!("thread {thread} is not a thread of process {}", client.cred.pid),

@@ -24,8 +24,14 @@ impl World {
     }
 
     fn with(config: Config) -> Self {
+        Self::with_resources(config, Box::new(crate::os::OsResources))
+    }
+
+    fn with_resources(config: Config, resources: Box<dyn Resources>) -> Self {
+        // The epoch of simulated time (`Instant` has no other constructor);
+        // the core itself never reads the clock.
         let now = Instant::now();
-        let mut w = Self { core: Core::new(config, now), now, next_id: 1 };
+        let mut w = Self { core: Core::new(config, now, resources), now, next_id: 1 };
         for (c, uid) in [(1, 1000), (2, 1000), (3, 2000)] {
             w.connect(c, uid).unwrap();
         }
@@ -389,12 +395,12 @@ fn an_abandonment_held_up_by_a_live_lock_is_finished_from_the_timer() {
     let state = w.slot(2, watch).state();
     w.slot(2, watch).overwrite(u64::from(state) | (900 << 32));
     w.core.client_disconnected(ClientId(1), "killed");
-    assert!(w.core.poll_timeout().is_some(), "a retry is due");
+    assert_eq!(w.core.poll_timeout(w.now), Some(w.now + RETRY_INTERVAL), "a retry is due, counted from now");
     assert_eq!(syncstate::mutex_owner(w.slot(2, watch).state()), Some(500), "not yet");
     w.slot(2, watch).overwrite(u64::from(state));
     w.core.handle_timeout(w.now);
     assert_eq!(w.slot(2, watch).try_take(Shape::Mutex, 700, None), Ok(Step::Done(syncstate::Taken::Abandoned)));
-    assert_eq!(w.core.poll_timeout(), None);
+    assert_eq!(w.core.poll_timeout(w.now), None);
 }
 
 #[test]
@@ -660,3 +666,4 @@ fn connect_named_pipe_on_a_client_handle_is_invalid_function() {
 
 mod diagnostics;
 mod random;
+mod resources;

@@ -180,7 +180,7 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(io_err("registering the listener"))?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(io_err("creating the waker"))?);
-        let core = Core::new(config.core.clone(), Instant::now());
+        let core = Core::new(config.core.clone(), Instant::now(), Box::new(crate::os::OsResources));
         Ok(Self {
             config,
             poll,
@@ -225,9 +225,10 @@ impl Server {
             // The deadline is taken once, before the wait: asked again after
             // it, a timer the core sets relative to the present would always
             // lie ahead, and never fire.
-            let deadline = self.core.poll_timeout();
+            let before = Instant::now();
+            let deadline = self.core.poll_timeout(before);
             let wake_at = deadline.map_or(self.next_sweep, |d| d.min(self.next_sweep));
-            let timeout = Some(wake_at.saturating_duration_since(Instant::now()) + Duration::from_micros(500));
+            let timeout = Some(wake_at.saturating_duration_since(before) + Duration::from_micros(500));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;

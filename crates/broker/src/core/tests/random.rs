@@ -246,7 +246,7 @@ proptest! {
             w.core.client_disconnected(ClientId(c), "end of test");
         }
         prop_assert_eq!(w.core.store.len(), 0, "objects outlived every handle");
-        prop_assert!(w.core.poll_timeout().is_none(), "a timer outlived its waiter");
+        prop_assert!(w.core.poll_timeout(w.now).is_none(), "a timer outlived its waiter");
         prop_assert!(w.core.pipe_list().is_empty(), "a pipe outlived its instances");
         let root = switchboard_types::security::Token { uid: 0, gid: 0, groups: Vec::new() };
         prop_assert!(w.core.mailslot_list(&root).is_empty(), "a mailslot outlived its reader");
