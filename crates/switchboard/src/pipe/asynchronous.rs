@@ -24,8 +24,9 @@ use switchboard_types::access::file::{FILE_READ_DATA, FILE_WRITE_DATA};
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
 
-use super::channel::{ChannelError, ReadState};
+use super::channel::ChannelError;
 use super::end::Direction;
+use super::framing::{self, ReadState};
 use super::{Connected, GENERIC_READ_WRITE, PipeClient, PipeMode, PipeServer, Received, ServerOptions};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
@@ -41,21 +42,16 @@ struct AsyncIo {
 
 impl AsyncIo {
     async fn fill(&self, state: &mut ReadState) -> std::result::Result<(), ChannelError> {
-        if state.eof {
+        if state.at_eof() {
             return Err(ChannelError::Closed);
         }
         loop {
             self.stream.readable().await?;
             match self.stream.try_read(state.scratch()) {
-                Ok(0) => {
-                    state.eof = true;
-                    return Err(ChannelError::Closed);
-                }
                 Ok(n) => {
-                    // Appended right after the read completes: a cancelled
+                    // Recorded right after the read completes: a cancelled
                     // future never holds bytes the state does not have.
-                    state.keep(n);
-                    return Ok(());
+                    return Ok(state.delivered(n)?);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e.into()),
@@ -68,16 +64,14 @@ impl AsyncIo {
         while !state.start_message() {
             self.fill(&mut state).await?;
         }
-        let left = state.left.unwrap_or(0);
-        let want = out.len().min(left);
-        while state.buf.len() < want {
+        let want = state.message_want(out.len());
+        // Only once the whole of it is buffered is anything taken, so a
+        // cancelled read loses nothing.
+        while state.buffered() < want {
             self.fill(&mut state).await?;
         }
-        out[..want].copy_from_slice(&state.buf[..want]);
-        state.buf.drain(..want);
-        let rest = left - want;
-        state.left = (rest > 0).then_some(rest);
-        Ok(Received { len: want, more: rest > 0 })
+        state.take_buffered(&mut out[..want]);
+        Ok(state.finish_message(want))
     }
 
     async fn read_bytes(&self, out: &mut [u8]) -> std::result::Result<Received, ChannelError> {
@@ -96,7 +90,7 @@ impl AsyncIo {
 
     async fn has_unread(&self) -> std::result::Result<bool, ChannelError> {
         let state = self.read.lock().await;
-        if !state.buf.is_empty() || state.left.is_some() {
+        if state.has_pending() {
             return Ok(true);
         }
         Ok(switchboard_sys::fdpass::bytes_readable(&self.stream)? > 0)
@@ -105,15 +99,11 @@ impl AsyncIo {
     /// Writes one message (or these bytes). See the module doc for what
     /// cancelling it does.
     async fn write(self: &Arc<Self>, data: &[u8]) -> std::result::Result<(), ChannelError> {
-        let mut message = Vec::with_capacity(data.len() + 4);
-        if self.framed {
-            let len = u32::try_from(data.len()).map_err(|_| {
-                ChannelError::Io(io::Error::new(io::ErrorKind::InvalidInput, "a message is limited to 4 GiB"))
-            })?;
-            message.extend_from_slice(&len.to_le_bytes());
-        } else if data.is_empty() {
+        let Some(header) = framing::frame(self.framed, data.len()).map_err(|e| ChannelError::Io(e.into()))? else {
             return Ok(());
-        }
+        };
+        let mut message = Vec::with_capacity(header.as_bytes().len() + data.len());
+        message.extend_from_slice(header.as_bytes());
         message.extend_from_slice(data);
         let turn = Arc::clone(&self.write).lock_owned().await;
         // Until the first byte is out, waiting here can be cancelled freely.

@@ -2,12 +2,11 @@
 //! message reads, partial messages, zero-length messages, peek) over a
 //! [`Transport`], which today is the socket pair the broker handed out.
 //!
-//! On a message-type pipe every write is one message, sent as a 4-byte
-//! little-endian length and the payload in a single send; byte-type pipes
-//! carry the bytes as they are. The reader keeps what it has taken from the
-//! transport but not yet returned, and how much of the current message is
-//! left, so a message read with a small buffer returns "more data" and the
-//! rest comes with the next read, from any thread.
+//! The framing and the partial-message state are the sans-IO
+//! [`framing`](super::framing) piece, shared with the tokio paths; a message
+//! is sent as its header and payload in a single send. The reader's state is
+//! kept per end, so a message read with a small buffer returns "more data"
+//! and the rest comes with the next read, from any thread.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::OwnedFd;
@@ -15,7 +14,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-pub(crate) const HEADER: usize = 4;
+use super::framing::{self, Eof, Peek, ReadState, Received};
 
 /// Where the bytes travel. One implementation per kind of channel; every
 /// implementation must pass the same conformance tests.
@@ -133,28 +132,6 @@ impl Transport for SocketTransport {
     }
 }
 
-/// What a read returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Received {
-    /// Bytes copied into the buffer.
-    pub len: usize,
-    /// In message read mode: the message is not finished; the rest comes
-    /// with the next read (`ERROR_MORE_DATA`).
-    pub more: bool,
-}
-
-/// What a peek saw (`PeekNamedPipe`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Peek {
-    /// Bytes copied into the buffer.
-    pub len: usize,
-    /// Data bytes waiting in the pipe, all messages together.
-    pub available: usize,
-    /// On a message-type pipe, bytes of the current message beyond those
-    /// copied; `None` on a byte-type pipe.
-    pub left_in_message: Option<usize>,
-}
-
 /// Why a channel operation failed.
 #[derive(Debug)]
 pub(crate) enum ChannelError {
@@ -168,6 +145,12 @@ pub(crate) enum ChannelError {
     Io(io::Error),
 }
 
+impl From<Eof> for ChannelError {
+    fn from(Eof: Eof) -> Self {
+        Self::Closed
+    }
+}
+
 impl From<io::Error> for ChannelError {
     fn from(e: io::Error) -> Self {
         match e.kind() {
@@ -175,80 +158,6 @@ impl From<io::Error> for ChannelError {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Self::TimedOut,
             _ => Self::Io(e),
         }
-    }
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct ReadState {
-    /// Bytes taken from the transport and not yet returned.
-    pub(crate) buf: Vec<u8>,
-    /// Payload bytes left in the current message, once its header is read.
-    pub(crate) left: Option<usize>,
-    /// The transport reached its end.
-    pub(crate) eof: bool,
-    /// Where bytes are received before they join `buf`: allocated once, so
-    /// no read pays for zeroing a fresh buffer.
-    pub(crate) scratch: Vec<u8>,
-}
-
-/// The size of a receive into [`ReadState::scratch`].
-pub(crate) const SCRATCH: usize = 64 * 1024;
-
-impl ReadState {
-    /// The receive buffer, made on first use.
-    pub(crate) fn scratch(&mut self) -> &mut [u8] {
-        if self.scratch.is_empty() {
-            self.scratch = vec![0u8; SCRATCH];
-        }
-        &mut self.scratch
-    }
-
-    /// Appends the first `n` scratch bytes to `buf`.
-    pub(crate) fn keep(&mut self, n: usize) {
-        self.buf.extend_from_slice(&self.scratch[..n]);
-    }
-}
-
-impl ReadState {
-    /// Parses the next message header if the current message is done and a
-    /// whole header is buffered; true when a message is under way.
-    pub(crate) fn start_message(&mut self) -> bool {
-        if self.left.is_some() {
-            return true;
-        }
-        if self.buf.len() < HEADER {
-            return false;
-        }
-        self.left = Some(message_len(&self.buf));
-        self.buf.drain(..HEADER);
-        true
-    }
-
-    /// Moves payload bytes (headers stripped when `framed`) into `out`.
-    pub(crate) fn take_payload(&mut self, framed: bool, out: &mut [u8]) -> usize {
-        if !framed {
-            let n = out.len().min(self.buf.len());
-            out[..n].copy_from_slice(&self.buf[..n]);
-            self.buf.drain(..n);
-            return n;
-        }
-        let mut copied = 0;
-        while copied < out.len() && self.start_message() {
-            let left = self.left.unwrap_or(0);
-            if left == 0 {
-                self.left = None;
-                continue;
-            }
-            let n = (out.len() - copied).min(left).min(self.buf.len());
-            if n == 0 {
-                break;
-            }
-            out[copied..copied + n].copy_from_slice(&self.buf[..n]);
-            self.buf.drain(..n);
-            copied += n;
-            self.left = (left > n).then_some(left - n);
-        }
-        copied
     }
 }
 
@@ -270,13 +179,8 @@ impl Channel {
     /// zero-length write is an empty message on a message-type pipe and
     /// nothing at all on a byte-type one.
     pub(crate) fn write(&self, data: &[u8]) -> Result<(), ChannelError> {
-        if self.framed {
-            let len = u32::try_from(data.len()).map_err(|_| {
-                ChannelError::Io(io::Error::new(io::ErrorKind::InvalidInput, "a message is limited to 4 GiB"))
-            })?;
-            self.transport.send(&len.to_le_bytes(), data)?;
-        } else if !data.is_empty() {
-            self.transport.send(&[], data)?;
+        if let Some(header) = framing::frame(self.framed, data.len()).map_err(|e| ChannelError::Io(e.into()))? {
+            self.transport.send(header.as_bytes(), data)?;
         }
         Ok(())
     }
@@ -284,7 +188,7 @@ impl Channel {
     /// Takes more bytes from the transport into `state.buf`: at least one,
     /// unless `nowait` (then possibly none).
     fn fill(&self, state: &mut ReadState, nowait: bool, timeout: Option<Duration>) -> Result<bool, ChannelError> {
-        if state.eof {
+        if state.at_eof() {
             return Err(ChannelError::Closed);
         }
         let got = if nowait {
@@ -295,11 +199,7 @@ impl Channel {
         } else {
             self.transport.recv(state.scratch(), timeout)?
         };
-        if got == 0 {
-            state.eof = true;
-            return Err(ChannelError::Closed);
-        }
-        state.keep(got);
+        state.delivered(got)?;
         Ok(true)
     }
 
@@ -310,20 +210,17 @@ impl Channel {
         out: &mut [u8],
         timeout: Option<Duration>,
     ) -> Result<usize, ChannelError> {
-        if state.eof {
+        if state.at_eof() {
             return Err(ChannelError::Closed);
         }
         let n = self.transport.recv(out, timeout)?;
-        if n == 0 {
-            state.eof = true;
-            return Err(ChannelError::Closed);
-        }
+        state.delivered_direct(n)?;
         Ok(n)
     }
 
     /// Takes whatever more is queued, without blocking.
     fn fill_queued(&self, state: &mut ReadState) -> Result<(), ChannelError> {
-        while !state.eof {
+        while !state.at_eof() {
             match self.fill(state, true, None) {
                 Ok(true) => {}
                 Ok(false) | Err(ChannelError::Closed) => break,
@@ -342,25 +239,19 @@ impl Channel {
     ) -> Result<Received, ChannelError> {
         let mut state = lock(&self.read);
         while !state.start_message() {
-            let dont_wait = nowait && state.buf.is_empty();
+            let dont_wait = nowait && state.buffered() == 0;
             if !self.fill(&mut state, dont_wait, timeout)? {
                 return Err(ChannelError::Empty);
             }
         }
-        let left = state.left.unwrap_or(0);
-        let want = out.len().min(left);
+        let want = state.message_want(out.len());
         // What is buffered first, then straight from the transport into the
         // caller's buffer: never past the message, so no copy and no overread.
-        let buffered = want.min(state.buf.len());
-        out[..buffered].copy_from_slice(&state.buf[..buffered]);
-        state.buf.drain(..buffered);
-        let mut copied = buffered;
+        let mut copied = state.take_buffered(&mut out[..want]);
         while copied < want {
             copied += self.recv_direct(&mut state, &mut out[copied..want], timeout)?;
         }
-        let rest = left - want;
-        state.left = (rest > 0).then_some(rest);
-        Ok(Received { len: want, more: rest > 0 })
+        Ok(state.finish_message(want))
     }
 
     /// Reads in byte read mode: whatever is there, up to `out.len()`, across
@@ -375,7 +266,7 @@ impl Channel {
             return Ok(Received { len: 0, more: false });
         }
         let mut state = lock(&self.read);
-        if !self.framed && state.buf.is_empty() && !nowait {
+        if !self.framed && state.buffered() == 0 && !nowait {
             // A byte pipe with nothing buffered: one read straight into the caller's buffer.
             let n = self.recv_direct(&mut state, out, timeout)?;
             return Ok(Received { len: n, more: false });
@@ -388,9 +279,9 @@ impl Channel {
             }
             if copied > 0 {
                 // Something to return: add only what is already queued.
-                let before = state.buf.len();
+                let before = state.buffered();
                 self.fill_queued(&mut state)?;
-                if state.buf.len() == before {
+                if state.buffered() == before {
                     break;
                 }
                 continue;
@@ -407,26 +298,7 @@ impl Channel {
     pub(crate) fn peek(&self, out: &mut [u8]) -> Result<Peek, ChannelError> {
         let state = lock(&self.read);
         let queued = self.transport.peek_all()?;
-        if queued.is_none() && state.buf.is_empty() && state.left.is_none() {
-            return Err(ChannelError::Closed);
-        }
-        let mut raw = state.buf.clone();
-        raw.extend(queued.unwrap_or_default());
-        if !self.framed {
-            let n = out.len().min(raw.len());
-            out[..n].copy_from_slice(&raw[..n]);
-            return Ok(Peek { len: n, available: raw.len(), left_in_message: None });
-        }
-        let messages = split_messages(&raw, state.left);
-        let available = messages.iter().map(|m| m.len()).sum();
-        let Some(first) = messages.first() else {
-            return Ok(Peek { len: 0, available: 0, left_in_message: Some(0) });
-        };
-        // The current message's full length may exceed what has arrived.
-        let total = state.left.unwrap_or_else(|| message_len(&raw));
-        let n = out.len().min(first.len());
-        out[..n].copy_from_slice(&first[..n]);
-        Ok(Peek { len: n, available, left_in_message: Some(total - n) })
+        Ok(state.peek(self.framed, queued, out)?)
     }
 
     /// Waits until the peer has read everything this end wrote, or the
@@ -454,35 +326,11 @@ impl Channel {
     /// Whether unread data is waiting for this end.
     pub(crate) fn has_unread(&self) -> Result<bool, ChannelError> {
         let state = lock(&self.read);
-        if !state.buf.is_empty() || state.left.is_some() {
+        if state.has_pending() {
             return Ok(true);
         }
         Ok(self.transport.peek_all()?.is_some_and(|q| !q.is_empty()))
     }
-}
-
-pub(crate) fn message_len(raw: &[u8]) -> usize {
-    raw.get(..HEADER).map_or(0, |h| u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize)
-}
-
-/// The payloads of the messages in `raw` (the last may be partial), given
-/// that `left` bytes of a current message come first.
-fn split_messages(raw: &[u8], left: Option<usize>) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    if let Some(left) = left {
-        let end = (left).min(raw.len());
-        out.push(&raw[..end]);
-        at = end;
-    }
-    while raw.len() >= at + HEADER {
-        let len = message_len(&raw[at..]);
-        let start = at + HEADER;
-        let end = (start + len).min(raw.len());
-        out.push(&raw[start..end]);
-        at = end;
-    }
-    out
 }
 
 #[cfg(test)]

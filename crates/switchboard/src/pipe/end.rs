@@ -11,7 +11,8 @@ use switchboard_proto::{PipeMode, PipeState};
 use switchboard_types::AccessMask;
 use switchboard_types::access::file::{FILE_READ_DATA, FILE_WRITE_DATA};
 
-use super::channel::{Channel, ChannelError, Peek, Received, SocketTransport};
+use super::channel::{Channel, ChannelError, SocketTransport};
+use super::framing::{Peek, Received};
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::handle::OwnedHandle;
 
