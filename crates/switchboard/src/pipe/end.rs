@@ -11,8 +11,9 @@ use switchboard_proto::{PipeMode, PipeState};
 use switchboard_types::AccessMask;
 use switchboard_types::access::file::{FILE_READ_DATA, FILE_WRITE_DATA};
 
-use super::channel::{Channel, ChannelError, SocketTransport};
+use super::channel::{Channel, ChannelError};
 use super::framing::{Peek, Received};
+use super::transport::transport_for;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::handle::OwnedHandle;
 
@@ -77,7 +78,7 @@ impl End {
     }
 
     pub(crate) fn set_channel(&self, fd: OwnedFd) {
-        let channel = Channel::new(Box::new(SocketTransport::new(fd)), self.pipe_type == PipeMode::Message);
+        let channel = Channel::new(transport_for(fd), self.pipe_type == PipeMode::Message);
         *lock(&self.channel) = Some(Arc::new(channel));
     }
 

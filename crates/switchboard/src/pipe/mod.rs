@@ -27,6 +27,7 @@ mod asynchronous;
 mod channel;
 mod end;
 mod framing;
+mod transport;
 
 use std::time::Duration;
 
