@@ -25,6 +25,8 @@ mod anonymous;
 #[cfg(feature = "tokio")]
 mod asynchronous;
 mod channel;
+#[cfg(test)]
+mod conformance;
 mod end;
 mod framing;
 mod transport;
