@@ -63,6 +63,18 @@ impl Channel {
         Self { transport, framed, read: Mutex::new(ReadState::default()) }
     }
 
+    /// The transport, for a driver with its own read state (the tokio paths).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn transport(&self) -> &dyn Transport {
+        &*self.transport
+    }
+
+    /// Whether the pipe is message-type (its data framed).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn framed(&self) -> bool {
+        self.framed
+    }
+
     /// Writes one message (message-type) or these bytes (byte-type). A
     /// zero-length write is an empty message on a message-type pipe and
     /// nothing at all on a byte-type one.

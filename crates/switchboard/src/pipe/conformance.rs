@@ -177,6 +177,40 @@ pub(crate) fn large_message_arrives_whole(pair: Pair) {
     assert_eq!(buf, big);
 }
 
+pub(crate) fn try_send_and_try_recv_do_not_block(pair: Pair) {
+    let (a, b) = pair();
+    let mut buf = [0u8; 16];
+    assert_eq!(b.try_recv(&mut buf).unwrap(), None);
+    assert_eq!(a.try_send(ELEVEN).unwrap(), Some(11));
+    assert_eq!(b.try_recv(&mut buf).unwrap(), Some(11));
+    assert_eq!(&buf[..11], ELEVEN);
+    drop(a);
+    assert_eq!(b.try_recv(&mut buf).unwrap(), Some(0));
+}
+
+/// Whether `transport`'s readiness hook polls readable right now.
+fn polls_readable(transport: &dyn Transport) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use std::os::fd::AsFd;
+    let owner = transport.readiness();
+    let fd = owner.as_fd();
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })).unwrap();
+    fds[0].revents().contains(PollFlags::IN)
+}
+
+pub(crate) fn readiness_hook_is_readable_exactly_while_data_waits(pair: Pair) {
+    let (a, b) = pair();
+    assert!(!polls_readable(&*b));
+    a.send(&[], ELEVEN).unwrap();
+    assert!(polls_readable(&*b));
+    let mut buf = [0u8; 16];
+    assert_eq!(b.try_recv(&mut buf).unwrap(), Some(11));
+    assert!(!polls_readable(&*b));
+    drop(a);
+    assert!(polls_readable(&*b), "the end of the stream is readable");
+}
+
 /// Instantiates every check of the suite as a `#[test]` in a module `$name`
 /// for the transports `$pair` makes.
 macro_rules! conformance_suite {
@@ -198,6 +232,8 @@ macro_rules! conformance_suite {
             byte_pipe_read_after_peer_close_is_closed,
             write_and_flush_after_peer_close_are_closed,
             large_message_arrives_whole,
+            try_send_and_try_recv_do_not_block,
+            readiness_hook_is_readable_exactly_while_data_waits,
         );
     };
     (@tests $name:ident, $pair:expr, $($check:ident),* $(,)?) => {

@@ -108,7 +108,7 @@ impl End {
     }
 
     /// The channel, fetching the server's from the broker on first use.
-    fn channel(&self, op: &'static str, direction: Direction) -> Result<Arc<Channel>> {
+    pub(crate) fn channel(&self, op: &'static str, direction: Direction) -> Result<Arc<Channel>> {
         if let Some(c) = lock(&self.channel).as_ref() {
             return Ok(Arc::clone(c));
         }

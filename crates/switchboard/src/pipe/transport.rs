@@ -5,7 +5,7 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// The transport for a channel descriptor the broker handed out. Every end
@@ -26,6 +26,17 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
     /// Reads what is there without blocking: `Ok(None)` when nothing is,
     /// `Ok(Some(0))` at end of stream.
     fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+    /// Sends what it can of `bytes` without blocking: `Ok(None)` when
+    /// nothing could go. For a caller that serializes its own writers.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    fn try_send(&self, bytes: &[u8]) -> io::Result<Option<usize>>;
+    /// The readiness hook: the owner of a descriptor that polls readable
+    /// when [`Self::try_recv`] may make progress and writable when
+    /// [`Self::try_send`] may. An event loop (tokio, through
+    /// `switchboard_sys::readiness`) waits on it and then calls those; it is
+    /// never read from or written to directly, and never duplicated.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    fn readiness(&self) -> Arc<dyn switchboard_sys::readiness::Stable>;
     /// Copies what is queued without taking it: `None` at end of stream.
     fn peek_all(&self) -> io::Result<Option<Vec<u8>>>;
     /// Whether everything sent has been read by the peer: `Ok(true)` when
@@ -39,7 +50,8 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
 /// A connected Unix stream socket.
 #[derive(Debug)]
 pub(crate) struct SocketTransport {
-    socket: UnixStream,
+    /// Shared only with the readiness hook's registration.
+    socket: Arc<UnixStream>,
     write_lock: Mutex<()>,
     /// The read timeout last set on the socket, so it is set only when it changes.
     read_timeout: Mutex<Option<Duration>>,
@@ -47,14 +59,14 @@ pub(crate) struct SocketTransport {
 
 impl SocketTransport {
     fn new(fd: OwnedFd) -> Self {
-        Self { socket: UnixStream::from(fd), write_lock: Mutex::new(()), read_timeout: Mutex::new(None) }
+        Self { socket: Arc::new(UnixStream::from(fd)), write_lock: Mutex::new(()), read_timeout: Mutex::new(None) }
     }
 }
 
 impl Transport for SocketTransport {
     fn send(&self, header: &[u8], body: &[u8]) -> io::Result<()> {
         let _one_writer = lock(&self.write_lock);
-        let mut socket = &self.socket;
+        let mut socket = &*self.socket;
         let mut pair = [IoSlice::new(header), IoSlice::new(body)];
         let mut slices = &mut pair[..];
         // Empty slices are skipped up front, so a write of 0 means no progress.
@@ -79,7 +91,7 @@ impl Transport for SocketTransport {
                 *current = timeout;
             }
         }
-        let mut socket = &self.socket;
+        let mut socket = &*self.socket;
         loop {
             match socket.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -94,6 +106,19 @@ impl Transport for SocketTransport {
             Err(rustix::io::Errno::AGAIN) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn try_send(&self, bytes: &[u8]) -> io::Result<Option<usize>> {
+        let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+        match rustix::net::send(&self.socket, bytes, flags) {
+            Ok(n) => Ok(Some(n)),
+            Err(rustix::io::Errno::AGAIN) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn readiness(&self) -> Arc<dyn switchboard_sys::readiness::Stable> {
+        Arc::clone(&self.socket) as Arc<dyn switchboard_sys::readiness::Stable>
     }
 
     fn duplicate_fd(&self) -> io::Result<Option<OwnedFd>> {
