@@ -132,3 +132,24 @@ async fn async_transact_round_trips_and_refuses_with_unread_data() {
     let err = client.transact(b"again", &mut out).await.unwrap_err();
     assert_eq!(err.win32_error(), Win32Error::ERROR_PIPE_BUSY);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_read_and_write_at_once_share_the_channel() {
+    let broker = TestBroker::start();
+    let conn = broker.connect();
+    let server = AsyncPipeServer::create(message_options(), &conn, NAME).await.unwrap();
+    let connecting = tokio::spawn(async move { server.connect().await.map(|_| server) });
+    let client = AsyncPipeClient::open_message(&conn, NAME).await.unwrap();
+    let server = connecting.await.unwrap().unwrap();
+    client.write(b"question").await.unwrap();
+    // Both operations make the server's tokio side at once; the channel is
+    // registered with the runtime once and both go through it.
+    let mut buf = [0u8; 32];
+    let (read, written) = tokio::join!(server.read(&mut buf), server.write(b"answer"));
+    assert_eq!(read.unwrap(), Received { len: 8, more: false });
+    assert_eq!(&buf[..8], b"question");
+    written.unwrap();
+    let mut reply = [0u8; 32];
+    assert_eq!(client.read(&mut reply).await.unwrap(), Received { len: 6, more: false });
+    assert_eq!(&reply[..6], b"answer");
+}

@@ -8,7 +8,8 @@
 //! groups from the system databases ([`users`]), and the systemd readiness
 //! notification ([`notify`]), passing descriptors between processes
 //! ([`fdpass`]), process limits ([`limits`]), shared memory ([`shm`]) and the
-//! shared pages and futexes of synchronization objects ([`syncpage`]). This is the only crate of
+//! shared pages and futexes of synchronization objects ([`syncpage`]), and
+//! a descriptor's readiness in tokio ([`readiness`], feature `tokio`). This is the only crate of
 //! the workspace that may contain `unsafe`: it is denied crate-wide and allowed
 //! back only on the few calls rustix does not wrap, each with a `// SAFETY:`
 //! line saying why it holds.
@@ -18,6 +19,7 @@ pub mod cred;
 pub mod fdpass;
 pub mod limits;
 pub mod notify;
+pub mod readiness;
 pub mod realm;
 pub mod shm;
 pub mod syncpage;

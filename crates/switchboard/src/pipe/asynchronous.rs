@@ -16,51 +16,59 @@
 //! end underneath for reads and writes.
 
 use std::io;
-use std::os::unix::net::UnixStream as StdUnixStream;
-use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError, Weak};
 
+use switchboard_sys::readiness::Readiness;
 use switchboard_types::AccessMask;
 use switchboard_types::access::file::{FILE_READ_DATA, FILE_WRITE_DATA};
-use tokio::net::UnixStream;
 use tokio::sync::Mutex;
 
-use super::channel::{ChannelError, ReadState};
+use super::channel::{Channel, ChannelError};
 use super::end::Direction;
+use super::framing::{self, ReadState};
+use super::transport::Transport;
 use super::{Connected, GENERIC_READ_WRITE, PipeClient, PipeMode, PipeServer, Received, ServerOptions};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 
-/// The tokio side of one channel.
+/// The tokio side of one channel: tokio waits on the transport's readiness
+/// hook and the transport does the I/O, without blocking; the framing is
+/// the shared sans-IO piece, with a read state of its own.
 #[derive(Debug)]
 struct AsyncIo {
-    stream: UnixStream,
+    channel: Arc<Channel>,
+    ready: Readiness,
     framed: bool,
     read: Mutex<ReadState>,
     write: Arc<Mutex<()>>,
 }
 
 impl AsyncIo {
+    /// Registers the channel's readiness hook with the runtime.
+    fn new(channel: Arc<Channel>) -> io::Result<Self> {
+        let ready = Readiness::register(channel.transport().readiness())?;
+        let framed = channel.framed();
+        Ok(Self { channel, ready, framed, read: Mutex::new(ReadState::default()), write: Arc::new(Mutex::new(())) })
+    }
+
+    fn transport(&self) -> &dyn Transport {
+        self.channel.transport()
+    }
+
     async fn fill(&self, state: &mut ReadState) -> std::result::Result<(), ChannelError> {
-        if state.eof {
+        if state.at_eof() {
             return Err(ChannelError::Closed);
         }
-        loop {
-            self.stream.readable().await?;
-            match self.stream.try_read(state.scratch()) {
-                Ok(0) => {
-                    state.eof = true;
-                    return Err(ChannelError::Closed);
-                }
-                Ok(n) => {
-                    // Appended right after the read completes: a cancelled
-                    // future never holds bytes the state does not have.
-                    state.keep(n);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let got = self.ready.read_with(|| self.transport().try_recv(state.scratch())).await?;
+        // Recorded right after the read completes: a cancelled future never
+        // holds bytes the state does not have.
+        Ok(state.delivered(got)?)
+    }
+
+    /// Sends what the transport takes of `bytes` (at least one byte),
+    /// waiting until it takes any.
+    async fn send_some(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.ready.write_with(|| self.transport().try_send(bytes)).await
     }
 
     async fn read_message(&self, out: &mut [u8]) -> std::result::Result<Received, ChannelError> {
@@ -68,16 +76,14 @@ impl AsyncIo {
         while !state.start_message() {
             self.fill(&mut state).await?;
         }
-        let left = state.left.unwrap_or(0);
-        let want = out.len().min(left);
-        while state.buf.len() < want {
+        let want = state.message_want(out.len());
+        // Only once the whole of it is buffered is anything taken, so a
+        // cancelled read loses nothing.
+        while state.buffered() < want {
             self.fill(&mut state).await?;
         }
-        out[..want].copy_from_slice(&state.buf[..want]);
-        state.buf.drain(..want);
-        let rest = left - want;
-        state.left = (rest > 0).then_some(rest);
-        Ok(Received { len: want, more: rest > 0 })
+        state.take_buffered(&mut out[..want]);
+        Ok(state.finish_message(want))
     }
 
     async fn read_bytes(&self, out: &mut [u8]) -> std::result::Result<Received, ChannelError> {
@@ -96,35 +102,24 @@ impl AsyncIo {
 
     async fn has_unread(&self) -> std::result::Result<bool, ChannelError> {
         let state = self.read.lock().await;
-        if !state.buf.is_empty() || state.left.is_some() {
+        if state.has_pending() {
             return Ok(true);
         }
-        Ok(switchboard_sys::fdpass::bytes_readable(&self.stream)? > 0)
+        Ok(self.transport().peek_all()?.is_some_and(|queued| !queued.is_empty()))
     }
 
     /// Writes one message (or these bytes). See the module doc for what
     /// cancelling it does.
     async fn write(self: &Arc<Self>, data: &[u8]) -> std::result::Result<(), ChannelError> {
-        let mut message = Vec::with_capacity(data.len() + 4);
-        if self.framed {
-            let len = u32::try_from(data.len()).map_err(|_| {
-                ChannelError::Io(io::Error::new(io::ErrorKind::InvalidInput, "a message is limited to 4 GiB"))
-            })?;
-            message.extend_from_slice(&len.to_le_bytes());
-        } else if data.is_empty() {
+        let Some(header) = framing::frame(self.framed, data.len()).map_err(|e| ChannelError::Io(e.into()))? else {
             return Ok(());
-        }
+        };
+        let mut message = Vec::with_capacity(header.as_bytes().len() + data.len());
+        message.extend_from_slice(header.as_bytes());
         message.extend_from_slice(data);
         let turn = Arc::clone(&self.write).lock_owned().await;
         // Until the first byte is out, waiting here can be cancelled freely.
-        let written = loop {
-            self.stream.writable().await?;
-            match self.stream.try_write(&message) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let written = self.send_some(&message).await?;
         if written == message.len() {
             return Ok(());
         }
@@ -134,14 +129,9 @@ impl AsyncIo {
             let _turn = turn;
             let mut at = written;
             while at < message.len() {
-                io.stream.writable().await?;
-                match io.stream.try_write(&message[at..]) {
-                    Ok(n) => at += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
+                at += io.send_some(&message[at..]).await?;
             }
-            Ok(())
+            Ok::<(), io::Error>(())
         });
         match rest.await {
             Ok(result) => result.map_err(Into::into),
@@ -154,7 +144,17 @@ impl AsyncIo {
 #[derive(Debug)]
 struct AsyncEnd<E> {
     end: Arc<E>,
-    io: StdMutex<Option<Arc<AsyncIo>>>,
+    io: StdMutex<IoSlot>,
+}
+
+/// The tokio side of the end's channel, made on first use.
+#[derive(Debug, Default)]
+struct IoSlot {
+    current: Option<Arc<AsyncIo>>,
+    /// The one before a reset, while an operation still holds it: a channel
+    /// registers with the runtime only once, so it is taken up again if the
+    /// end still has the same channel.
+    last: Weak<AsyncIo>,
 }
 
 /// The blocking end operations the async layer needs.
@@ -180,32 +180,35 @@ fn joined(op: &'static str, e: &tokio::task::JoinError) -> Error {
 
 impl<E: BlockingEnd> AsyncEnd<E> {
     fn new(end: E) -> Self {
-        Self { end: Arc::new(end), io: StdMutex::new(None) }
+        Self { end: Arc::new(end), io: StdMutex::new(IoSlot::default()) }
     }
 
     fn reset(&self) {
-        *self.io.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let mut slot = self.io.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(io) = slot.current.take() {
+            slot.last = Arc::downgrade(&io);
+        }
     }
 
     /// The channel, made ready for tokio on first use.
     async fn io(&self, op: &'static str) -> Result<Arc<AsyncIo>> {
-        if let Some(io) = self.io.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+        if let Some(io) = self.io.lock().unwrap_or_else(PoisonError::into_inner).current.as_ref() {
             return Ok(Arc::clone(io));
         }
         let end = Arc::clone(&self.end);
-        let fd =
-            tokio::task::spawn_blocking(move || end.inner().duplicate_fd(op)).await.map_err(|e| joined(op, &e))??;
-        let framed = self.end.inner().pipe_type == PipeMode::Message;
-        let stream = StdUnixStream::from(fd);
-        let made = stream.set_nonblocking(true).and_then(|()| UnixStream::from_std(stream));
-        let stream = made.map_err(|e| self.end.inner().error(op, Win32Error::ERROR_INVALID_HANDLE, e.to_string()))?;
-        let io = Arc::new(AsyncIo {
-            stream,
-            framed,
-            read: Mutex::new(ReadState::default()),
-            write: Arc::new(Mutex::new(())),
-        });
-        *self.io.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&io));
+        let made = tokio::task::spawn_blocking(move || end.inner().channel(op, Direction::Read)).await;
+        let channel = made.map_err(|e| joined(op, &e))??;
+        let mut slot = self.io.lock().unwrap_or_else(PoisonError::into_inner);
+        let same = |io: &Arc<AsyncIo>| Arc::ptr_eq(&io.channel, &channel);
+        // Another operation may have made it meanwhile, or a reset left it in use.
+        if let Some(io) = slot.current.clone().filter(same).or_else(|| slot.last.upgrade().filter(same)) {
+            slot.current = Some(Arc::clone(&io));
+            return Ok(io);
+        }
+        let io = AsyncIo::new(channel)
+            .map_err(|e| self.end.inner().error(op, Win32Error::ERROR_INVALID_HANDLE, e.to_string()))?;
+        let io = Arc::new(io);
+        slot.current = Some(Arc::clone(&io));
         Ok(io)
     }
 

@@ -2,158 +2,19 @@
 //! message reads, partial messages, zero-length messages, peek) over a
 //! [`Transport`], which today is the socket pair the broker handed out.
 //!
-//! On a message-type pipe every write is one message, sent as a 4-byte
-//! little-endian length and the payload in a single send; byte-type pipes
-//! carry the bytes as they are. The reader keeps what it has taken from the
-//! transport but not yet returned, and how much of the current message is
-//! left, so a message read with a small buffer returns "more data" and the
-//! rest comes with the next read, from any thread.
+//! The framing and the partial-message state are the sans-IO
+//! [`framing`](super::framing) piece, shared with the tokio paths; a message
+//! is sent as its header and payload in a single send. The reader's state is
+//! kept per end, so a message read with a small buffer returns "more data"
+//! and the rest comes with the next read, from any thread.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-pub(crate) const HEADER: usize = 4;
-
-/// Where the bytes travel. One implementation per kind of channel; every
-/// implementation must pass the same conformance tests.
-pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
-    /// Writes `header` then `body` (either may be empty), as one unit with
-    /// respect to other writers.
-    fn send(&self, header: &[u8], body: &[u8]) -> io::Result<()>;
-    /// Reads at least one byte (blocking, or waiting at most `timeout`);
-    /// 0 at end of stream.
-    fn recv(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize>;
-    /// Reads what is there without blocking: `Ok(None)` when nothing is,
-    /// `Ok(Some(0))` at end of stream.
-    fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
-    /// Copies what is queued without taking it: `None` at end of stream.
-    fn peek_all(&self) -> io::Result<Option<Vec<u8>>>;
-    /// Whether everything sent has been read by the peer: `Ok(true)` when
-    /// nothing is left unread, `Err(BrokenPipe)` once the peer is gone.
-    fn drained(&self) -> io::Result<bool>;
-    /// A descriptor another process can use as this end directly (a child's
-    /// standard stream); `None` for a transport that has no such descriptor.
-    fn duplicate_fd(&self) -> io::Result<Option<OwnedFd>>;
-}
-
-/// A connected Unix stream socket.
-#[derive(Debug)]
-pub(crate) struct SocketTransport {
-    socket: UnixStream,
-    write_lock: Mutex<()>,
-    /// The read timeout last set on the socket, so it is set only when it changes.
-    read_timeout: Mutex<Option<Duration>>,
-}
-
-impl SocketTransport {
-    pub(crate) fn new(fd: OwnedFd) -> Self {
-        Self { socket: UnixStream::from(fd), write_lock: Mutex::new(()), read_timeout: Mutex::new(None) }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Transport for SocketTransport {
-    fn send(&self, header: &[u8], body: &[u8]) -> io::Result<()> {
-        let _one_writer = lock(&self.write_lock);
-        let mut socket = &self.socket;
-        let mut pair = [IoSlice::new(header), IoSlice::new(body)];
-        let mut slices = &mut pair[..];
-        // Empty slices are skipped up front, so a write of 0 means no progress.
-        IoSlice::advance_slices(&mut slices, 0);
-        while !slices.is_empty() {
-            match socket.write_vectored(slices) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    fn recv(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
-        let timeout = timeout.filter(|t| !t.is_zero());
-        {
-            let mut current = lock(&self.read_timeout);
-            if *current != timeout {
-                self.socket.set_read_timeout(timeout)?;
-                *current = timeout;
-            }
-        }
-        let mut socket = &self.socket;
-        loop {
-            match socket.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => return other,
-            }
-        }
-    }
-
-    fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        match rustix::net::recv(&self.socket, buf, rustix::net::RecvFlags::DONTWAIT) {
-            Ok((n, _)) => Ok(Some(n)),
-            Err(rustix::io::Errno::AGAIN) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    fn duplicate_fd(&self) -> io::Result<Option<OwnedFd>> {
-        Ok(Some(OwnedFd::from(self.socket.try_clone()?)))
-    }
-
-    fn drained(&self) -> io::Result<bool> {
-        use rustix::event::{PollFd, PollFlags, poll};
-        let mut fds = [PollFd::new(&self.socket, PollFlags::OUT)];
-        poll(&mut fds, Some(&rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 }))?;
-        if fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR) {
-            return Err(io::ErrorKind::BrokenPipe.into());
-        }
-        Ok(switchboard_sys::fdpass::unread_by_peer(&self.socket)? == 0)
-    }
-
-    fn peek_all(&self) -> io::Result<Option<Vec<u8>>> {
-        let queued = switchboard_sys::fdpass::bytes_readable(&self.socket)?;
-        let mut buf = vec![0u8; queued.max(1)];
-        let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
-        match rustix::net::recv(&self.socket, &mut buf, flags) {
-            Ok((0, _)) => Ok(None),
-            Ok((n, _)) => {
-                buf.truncate(n);
-                Ok(Some(buf))
-            }
-            Err(rustix::io::Errno::AGAIN) => Ok(Some(Vec::new())),
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
-/// What a read returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Received {
-    /// Bytes copied into the buffer.
-    pub len: usize,
-    /// In message read mode: the message is not finished; the rest comes
-    /// with the next read (`ERROR_MORE_DATA`).
-    pub more: bool,
-}
-
-/// What a peek saw (`PeekNamedPipe`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Peek {
-    /// Bytes copied into the buffer.
-    pub len: usize,
-    /// Data bytes waiting in the pipe, all messages together.
-    pub available: usize,
-    /// On a message-type pipe, bytes of the current message beyond those
-    /// copied; `None` on a byte-type pipe.
-    pub left_in_message: Option<usize>,
-}
+use super::framing::{self, Eof, Peek, ReadState, Received};
+use super::transport::Transport;
 
 /// Why a channel operation failed.
 #[derive(Debug)]
@@ -168,6 +29,16 @@ pub(crate) enum ChannelError {
     Io(io::Error),
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl From<Eof> for ChannelError {
+    fn from(Eof: Eof) -> Self {
+        Self::Closed
+    }
+}
+
 impl From<io::Error> for ChannelError {
     fn from(e: io::Error) -> Self {
         match e.kind() {
@@ -175,80 +46,6 @@ impl From<io::Error> for ChannelError {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Self::TimedOut,
             _ => Self::Io(e),
         }
-    }
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct ReadState {
-    /// Bytes taken from the transport and not yet returned.
-    pub(crate) buf: Vec<u8>,
-    /// Payload bytes left in the current message, once its header is read.
-    pub(crate) left: Option<usize>,
-    /// The transport reached its end.
-    pub(crate) eof: bool,
-    /// Where bytes are received before they join `buf`: allocated once, so
-    /// no read pays for zeroing a fresh buffer.
-    pub(crate) scratch: Vec<u8>,
-}
-
-/// The size of a receive into [`ReadState::scratch`].
-pub(crate) const SCRATCH: usize = 64 * 1024;
-
-impl ReadState {
-    /// The receive buffer, made on first use.
-    pub(crate) fn scratch(&mut self) -> &mut [u8] {
-        if self.scratch.is_empty() {
-            self.scratch = vec![0u8; SCRATCH];
-        }
-        &mut self.scratch
-    }
-
-    /// Appends the first `n` scratch bytes to `buf`.
-    pub(crate) fn keep(&mut self, n: usize) {
-        self.buf.extend_from_slice(&self.scratch[..n]);
-    }
-}
-
-impl ReadState {
-    /// Parses the next message header if the current message is done and a
-    /// whole header is buffered; true when a message is under way.
-    pub(crate) fn start_message(&mut self) -> bool {
-        if self.left.is_some() {
-            return true;
-        }
-        if self.buf.len() < HEADER {
-            return false;
-        }
-        self.left = Some(message_len(&self.buf));
-        self.buf.drain(..HEADER);
-        true
-    }
-
-    /// Moves payload bytes (headers stripped when `framed`) into `out`.
-    pub(crate) fn take_payload(&mut self, framed: bool, out: &mut [u8]) -> usize {
-        if !framed {
-            let n = out.len().min(self.buf.len());
-            out[..n].copy_from_slice(&self.buf[..n]);
-            self.buf.drain(..n);
-            return n;
-        }
-        let mut copied = 0;
-        while copied < out.len() && self.start_message() {
-            let left = self.left.unwrap_or(0);
-            if left == 0 {
-                self.left = None;
-                continue;
-            }
-            let n = (out.len() - copied).min(left).min(self.buf.len());
-            if n == 0 {
-                break;
-            }
-            out[copied..copied + n].copy_from_slice(&self.buf[..n]);
-            self.buf.drain(..n);
-            copied += n;
-            self.left = (left > n).then_some(left - n);
-        }
-        copied
     }
 }
 
@@ -266,17 +63,24 @@ impl Channel {
         Self { transport, framed, read: Mutex::new(ReadState::default()) }
     }
 
+    /// The transport, for a driver with its own read state (the tokio paths).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn transport(&self) -> &dyn Transport {
+        &*self.transport
+    }
+
+    /// Whether the pipe is message-type (its data framed).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn framed(&self) -> bool {
+        self.framed
+    }
+
     /// Writes one message (message-type) or these bytes (byte-type). A
     /// zero-length write is an empty message on a message-type pipe and
     /// nothing at all on a byte-type one.
     pub(crate) fn write(&self, data: &[u8]) -> Result<(), ChannelError> {
-        if self.framed {
-            let len = u32::try_from(data.len()).map_err(|_| {
-                ChannelError::Io(io::Error::new(io::ErrorKind::InvalidInput, "a message is limited to 4 GiB"))
-            })?;
-            self.transport.send(&len.to_le_bytes(), data)?;
-        } else if !data.is_empty() {
-            self.transport.send(&[], data)?;
+        if let Some(header) = framing::frame(self.framed, data.len()).map_err(|e| ChannelError::Io(e.into()))? {
+            self.transport.send(header.as_bytes(), data)?;
         }
         Ok(())
     }
@@ -284,7 +88,7 @@ impl Channel {
     /// Takes more bytes from the transport into `state.buf`: at least one,
     /// unless `nowait` (then possibly none).
     fn fill(&self, state: &mut ReadState, nowait: bool, timeout: Option<Duration>) -> Result<bool, ChannelError> {
-        if state.eof {
+        if state.at_eof() {
             return Err(ChannelError::Closed);
         }
         let got = if nowait {
@@ -295,11 +99,7 @@ impl Channel {
         } else {
             self.transport.recv(state.scratch(), timeout)?
         };
-        if got == 0 {
-            state.eof = true;
-            return Err(ChannelError::Closed);
-        }
-        state.keep(got);
+        state.delivered(got)?;
         Ok(true)
     }
 
@@ -310,20 +110,17 @@ impl Channel {
         out: &mut [u8],
         timeout: Option<Duration>,
     ) -> Result<usize, ChannelError> {
-        if state.eof {
+        if state.at_eof() {
             return Err(ChannelError::Closed);
         }
         let n = self.transport.recv(out, timeout)?;
-        if n == 0 {
-            state.eof = true;
-            return Err(ChannelError::Closed);
-        }
+        state.delivered_direct(n)?;
         Ok(n)
     }
 
     /// Takes whatever more is queued, without blocking.
     fn fill_queued(&self, state: &mut ReadState) -> Result<(), ChannelError> {
-        while !state.eof {
+        while !state.at_eof() {
             match self.fill(state, true, None) {
                 Ok(true) => {}
                 Ok(false) | Err(ChannelError::Closed) => break,
@@ -342,25 +139,19 @@ impl Channel {
     ) -> Result<Received, ChannelError> {
         let mut state = lock(&self.read);
         while !state.start_message() {
-            let dont_wait = nowait && state.buf.is_empty();
+            let dont_wait = nowait && state.buffered() == 0;
             if !self.fill(&mut state, dont_wait, timeout)? {
                 return Err(ChannelError::Empty);
             }
         }
-        let left = state.left.unwrap_or(0);
-        let want = out.len().min(left);
+        let want = state.message_want(out.len());
         // What is buffered first, then straight from the transport into the
         // caller's buffer: never past the message, so no copy and no overread.
-        let buffered = want.min(state.buf.len());
-        out[..buffered].copy_from_slice(&state.buf[..buffered]);
-        state.buf.drain(..buffered);
-        let mut copied = buffered;
+        let mut copied = state.take_buffered(&mut out[..want]);
         while copied < want {
             copied += self.recv_direct(&mut state, &mut out[copied..want], timeout)?;
         }
-        let rest = left - want;
-        state.left = (rest > 0).then_some(rest);
-        Ok(Received { len: want, more: rest > 0 })
+        Ok(state.finish_message(want))
     }
 
     /// Reads in byte read mode: whatever is there, up to `out.len()`, across
@@ -375,7 +166,7 @@ impl Channel {
             return Ok(Received { len: 0, more: false });
         }
         let mut state = lock(&self.read);
-        if !self.framed && state.buf.is_empty() && !nowait {
+        if !self.framed && state.buffered() == 0 && !nowait {
             // A byte pipe with nothing buffered: one read straight into the caller's buffer.
             let n = self.recv_direct(&mut state, out, timeout)?;
             return Ok(Received { len: n, more: false });
@@ -388,9 +179,9 @@ impl Channel {
             }
             if copied > 0 {
                 // Something to return: add only what is already queued.
-                let before = state.buf.len();
+                let before = state.buffered();
                 self.fill_queued(&mut state)?;
-                if state.buf.len() == before {
+                if state.buffered() == before {
                     break;
                 }
                 continue;
@@ -407,26 +198,7 @@ impl Channel {
     pub(crate) fn peek(&self, out: &mut [u8]) -> Result<Peek, ChannelError> {
         let state = lock(&self.read);
         let queued = self.transport.peek_all()?;
-        if queued.is_none() && state.buf.is_empty() && state.left.is_none() {
-            return Err(ChannelError::Closed);
-        }
-        let mut raw = state.buf.clone();
-        raw.extend(queued.unwrap_or_default());
-        if !self.framed {
-            let n = out.len().min(raw.len());
-            out[..n].copy_from_slice(&raw[..n]);
-            return Ok(Peek { len: n, available: raw.len(), left_in_message: None });
-        }
-        let messages = split_messages(&raw, state.left);
-        let available = messages.iter().map(|m| m.len()).sum();
-        let Some(first) = messages.first() else {
-            return Ok(Peek { len: 0, available: 0, left_in_message: Some(0) });
-        };
-        // The current message's full length may exceed what has arrived.
-        let total = state.left.unwrap_or_else(|| message_len(&raw));
-        let n = out.len().min(first.len());
-        out[..n].copy_from_slice(&first[..n]);
-        Ok(Peek { len: n, available, left_in_message: Some(total - n) })
+        Ok(state.peek(self.framed, queued, out)?)
     }
 
     /// Waits until the peer has read everything this end wrote, or the
@@ -454,142 +226,9 @@ impl Channel {
     /// Whether unread data is waiting for this end.
     pub(crate) fn has_unread(&self) -> Result<bool, ChannelError> {
         let state = lock(&self.read);
-        if !state.buf.is_empty() || state.left.is_some() {
+        if state.has_pending() {
             return Ok(true);
         }
         Ok(self.transport.peek_all()?.is_some_and(|q| !q.is_empty()))
-    }
-}
-
-pub(crate) fn message_len(raw: &[u8]) -> usize {
-    raw.get(..HEADER).map_or(0, |h| u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize)
-}
-
-/// The payloads of the messages in `raw` (the last may be partial), given
-/// that `left` bytes of a current message come first.
-fn split_messages(raw: &[u8], left: Option<usize>) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    if let Some(left) = left {
-        let end = (left).min(raw.len());
-        out.push(&raw[..end]);
-        at = end;
-    }
-    while raw.len() >= at + HEADER {
-        let len = message_len(&raw[at..]);
-        let start = at + HEADER;
-        let end = (start + len).min(raw.len());
-        out.push(&raw[start..end]);
-        at = end;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pair(framed: bool) -> (Channel, Channel) {
-        let (a, b) = switchboard_sys::fdpass::stream_pair().unwrap();
-        (
-            Channel::new(Box::new(SocketTransport::new(a)), framed),
-            Channel::new(Box::new(SocketTransport::new(b)), framed),
-        )
-    }
-
-    const ELEVEN: &[u8] = b"hello world";
-    const TEN: &[u8] = b"0123456789";
-
-    #[test]
-    fn byte_pipe_reads_two_writes_as_one() {
-        let (w, r) = pair(false);
-        w.write(ELEVEN).unwrap();
-        w.write(TEN).unwrap();
-        let mut buf = [0u8; 32];
-        assert_eq!(r.read_bytes(&mut buf, false, None).unwrap().len, 21);
-    }
-
-    #[test]
-    fn byte_pipe_peek_reports_everything_available() {
-        let (w, r) = pair(false);
-        w.write(ELEVEN).unwrap();
-        w.write(TEN).unwrap();
-        let mut buf = [0u8; 4];
-        assert_eq!(r.peek(&mut buf).unwrap(), Peek { len: 4, available: 21, left_in_message: None });
-    }
-
-    #[test]
-    fn message_pipe_keeps_boundaries_and_peek_sees_all_messages() {
-        let (w, r) = pair(true);
-        w.write(ELEVEN).unwrap();
-        w.write(TEN).unwrap();
-        let mut small = [0u8; 4];
-        assert_eq!(r.peek(&mut small).unwrap(), Peek { len: 4, available: 21, left_in_message: Some(7) });
-        let mut buf = [0u8; 32];
-        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 11, more: false });
-        assert_eq!(&buf[..11], ELEVEN);
-        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 10, more: false });
-    }
-
-    #[test]
-    fn small_buffer_gets_more_data_and_the_rest_next_time() {
-        let (w, r) = pair(true);
-        w.write(ELEVEN).unwrap();
-        let mut small = [0u8; 4];
-        assert_eq!(r.read_message(&mut small, false, None).unwrap(), Received { len: 4, more: true });
-        assert_eq!(&small, b"hell");
-        let mut rest = [0u8; 32];
-        assert_eq!(r.read_message(&mut rest, false, None).unwrap(), Received { len: 7, more: false });
-        assert_eq!(&rest[..7], b"o world");
-    }
-
-    #[test]
-    fn zero_length_message_is_read_as_zero_bytes() {
-        let (w, r) = pair(true);
-        w.write(b"").unwrap();
-        w.write(b"x").unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 0, more: false });
-        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 1, more: false });
-    }
-
-    #[test]
-    fn zero_length_write_on_a_byte_pipe_sends_nothing() {
-        let (w, r) = pair(false);
-        w.write(b"").unwrap();
-        let mut buf = [0u8; 8];
-        assert!(matches!(r.read_bytes(&mut buf, true, None), Err(ChannelError::Empty)));
-    }
-
-    #[test]
-    fn byte_read_mode_on_a_message_pipe_strips_headers() {
-        let (w, r) = pair(true);
-        w.write(ELEVEN).unwrap();
-        w.write(TEN).unwrap();
-        let mut buf = [0u8; 32];
-        let got = r.read_bytes(&mut buf, false, None).unwrap();
-        assert_eq!(&buf[..got.len], b"hello world0123456789");
-    }
-
-    #[test]
-    fn data_written_before_close_is_read_then_closed() {
-        let (w, r) = pair(true);
-        w.write(ELEVEN).unwrap();
-        drop(w);
-        let mut buf = [0u8; 32];
-        assert_eq!(r.read_message(&mut buf, false, None).unwrap().len, 11);
-        assert!(matches!(r.read_message(&mut buf, false, None), Err(ChannelError::Closed)));
-        assert!(matches!(r.peek(&mut buf), Err(ChannelError::Closed)));
-    }
-
-    #[test]
-    fn large_message_arrives_whole() {
-        let (w, r) = pair(true);
-        let big: Vec<u8> = (0..1_000_000u32).map(|i| i as u8).collect();
-        let writer = std::thread::spawn(move || w.write(&big).map(|()| big));
-        let mut buf = vec![0u8; 1_000_000];
-        assert_eq!(r.read_message(&mut buf, false, None).unwrap(), Received { len: 1_000_000, more: false });
-        let big = writer.join().unwrap().unwrap();
-        assert_eq!(buf, big);
     }
 }

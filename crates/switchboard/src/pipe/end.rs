@@ -11,7 +11,9 @@ use switchboard_proto::{PipeMode, PipeState};
 use switchboard_types::AccessMask;
 use switchboard_types::access::file::{FILE_READ_DATA, FILE_WRITE_DATA};
 
-use super::channel::{Channel, ChannelError, Peek, Received, SocketTransport};
+use super::channel::{Channel, ChannelError};
+use super::framing::{Peek, Received};
+use super::transport::transport_for;
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::handle::OwnedHandle;
 
@@ -76,7 +78,7 @@ impl End {
     }
 
     pub(crate) fn set_channel(&self, fd: OwnedFd) {
-        let channel = Channel::new(Box::new(SocketTransport::new(fd)), self.pipe_type == PipeMode::Message);
+        let channel = Channel::new(transport_for(fd), self.pipe_type == PipeMode::Message);
         *lock(&self.channel) = Some(Arc::new(channel));
     }
 
@@ -106,7 +108,7 @@ impl End {
     }
 
     /// The channel, fetching the server's from the broker on first use.
-    fn channel(&self, op: &'static str, direction: Direction) -> Result<Arc<Channel>> {
+    pub(crate) fn channel(&self, op: &'static str, direction: Direction) -> Result<Arc<Channel>> {
         if let Some(c) = lock(&self.channel).as_ref() {
             return Ok(Arc::clone(c));
         }

@@ -25,15 +25,19 @@ mod anonymous;
 #[cfg(feature = "tokio")]
 mod asynchronous;
 mod channel;
+#[cfg(test)]
+mod conformance;
 mod end;
+mod framing;
+mod transport;
 
 use std::time::Duration;
 
 pub use anonymous::{PipeReader, PipeWriter, RedirectedChild, anonymous, spawn_redirected};
 #[cfg(feature = "tokio")]
 pub use asynchronous::{AsyncPipeClient, AsyncPipeServer};
-pub use channel::{Peek, Received};
 use end::End;
+pub use framing::{Peek, Received};
 use switchboard_proto as p;
 pub use switchboard_proto::{PIPE_UNLIMITED_INSTANCES, PipeListing, PipeMode, PipeState, PipeStatus};
 use switchboard_types::access::file::{FILE_READ_DATA, FILE_WRITE_DATA};
