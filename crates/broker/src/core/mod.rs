@@ -194,6 +194,8 @@ pub struct Core {
     /// Events (registry notifications) a lock kept from being set, each
     /// holding a reference, with when the timer first retried them.
     sync_signals: Vec<(ObjectId, Option<Instant>)>,
+    /// (object, client) pairs with sleeps counted by the broker, all clients together.
+    sleep_entries: usize,
     /// Handles held per user, and by everyone.
     handles_by_uid: HashMap<u32, usize>,
     handles_total: usize,
@@ -237,6 +239,7 @@ impl Core {
             stations: station::WindowStations::default(),
             pipes: pipe::Pipes::default(),
             mailslots: mailslot::Mailslots::default(),
+            sleep_entries: 0,
             handles_by_uid: HashMap::new(),
             handles_total: 0,
             out: VecDeque::new(),

@@ -140,7 +140,11 @@ impl Core {
             return false;
         }
         for id in ids {
-            *c.sleeps.entry(*id).or_default() += 1;
+            let count = c.sleeps.entry(*id).or_default();
+            if *count == 0 {
+                self.sleep_entries += 1;
+            }
+            *count += 1;
             if let Some(object) = self.store.get(*id).and_then(|e| downcast::<SyncObject>(e.object.as_ref())) {
                 object.slot().begin_sleep();
             }
@@ -156,6 +160,7 @@ impl Core {
             *count -= 1;
             if *count == 0 {
                 c.sleeps.remove(id);
+                self.sleep_entries -= 1;
             }
             if let Some(object) = self.store.get(*id).and_then(|e| downcast::<SyncObject>(e.object.as_ref())) {
                 object.slot().end_sleep();
@@ -165,6 +170,7 @@ impl Core {
 
     /// Takes back every sleep counted for a client that is going.
     pub(super) fn uncount_all_sleeps(&mut self, counted: Counted) {
+        self.sleep_entries -= counted.len();
         for (id, count) in counted {
             if let Some(object) = self.store.get(id).and_then(|e| downcast::<SyncObject>(e.object.as_ref())) {
                 for _ in 0..count {
@@ -176,8 +182,15 @@ impl Core {
 
     /// An object's last handle closed: its id may be reused, so no count may point at it.
     pub(super) fn forget_sleeps_on(&mut self, id: ObjectId) {
+        // Every object's end passes here: look through the clients only when
+        // some client has a count at all (counted sleeps are rare).
+        if self.sleep_entries == 0 {
+            return;
+        }
         for client in self.clients.values_mut() {
-            client.sleeps.remove(&id);
+            if client.sleeps.remove(&id).is_some() {
+                self.sleep_entries -= 1;
+            }
         }
     }
 

@@ -135,6 +135,8 @@ pub struct Server {
     listener: UnixListener,
     signals: Option<UnixStream>,
     conns: HashMap<Token, Conn>,
+    /// Connections per user, for the per-user quota.
+    conns_by_uid: HashMap<u32, usize>,
     by_client: HashMap<ClientId, Token>,
     next_token: usize,
     core: Core,
@@ -187,6 +189,7 @@ impl Server {
             listener,
             signals: None,
             conns: HashMap::new(),
+            conns_by_uid: HashMap::new(),
             by_client: HashMap::new(),
             next_token: FIRST_CLIENT,
             core,
@@ -308,6 +311,7 @@ impl Server {
                         continue;
                     }
                     let client = ClientId(token.0 as u64);
+                    *self.conns_by_uid.entry(cred.uid).or_default() += 1;
                     self.conns.insert(
                         token,
                         Conn {
@@ -358,7 +362,7 @@ impl Server {
         let quota = self.config.limits.max_conns_per_uid;
         if cred.uid != 0 && cred.uid != self.config.core.owner_uid {
             let uid = cred.uid;
-            let mine = self.conns.values().filter(|c| c.cred.uid == uid).count();
+            let mine = self.conns_by_uid.get(&uid).copied().unwrap_or(0);
             if mine >= quota && !self.evict_idle(|c| c.cred.uid == uid) {
                 let reason = format!("uid {uid} already has {mine} connections to the broker, the user's quota");
                 return Some((HandshakeStatus::OverQuota, reason));
@@ -680,6 +684,12 @@ impl Server {
         let Some(mut conn) = self.conns.remove(&token) else {
             return;
         };
+        if let Some(n) = self.conns_by_uid.get_mut(&conn.cred.uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.conns_by_uid.remove(&conn.cred.uid);
+            }
+        }
         if conn.wbuf.capacity().max(conn.rbuf.capacity()) > 1 << 20 {
             // Megabytes of buffers go back to the system, not just to the allocator.
             drop(std::mem::take(&mut conn.wbuf));

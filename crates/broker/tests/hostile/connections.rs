@@ -8,9 +8,8 @@ use std::time::Duration;
 use switchboard_proto::{self as p, Hello};
 use switchboard_testkit::hostile::{self, ProcessBroker, report};
 use switchboard_testkit::role::{self, Role};
-use switchboard_types::access::event::EVENT_ALL_ACCESS;
 
-use super::{BROKER, NOBODY, assert_serves, broker, may_switch_user};
+use super::{BROKER, NOBODY, assert_serves, broker, may_switch_user, new_event};
 
 /// How many connections the broker serves now (from its status).
 fn clients(broker: &ProcessBroker) -> u32 {
@@ -113,14 +112,7 @@ fn clients_that_never_read_their_replies_do_not_grow_the_broker() {
     let mut broker = broker();
     let mut owner = hostile::RawClient::connect(broker.socket()).unwrap();
     for i in 0..400 {
-        let event = p::CreateEvent {
-            name: Some(switchboard_types::ObjectName::parse(&format!("Global\\padding-name-number-{i:05}")).unwrap()),
-            manual_reset: true,
-            initial_state: false,
-            access: EVENT_ALL_ACCESS,
-            security: p::Security::default(),
-        };
-        owner.ok(event).unwrap();
+        owner.ok(new_event(Some(&format!("Global\\padding-name-number-{i:05}")), None)).unwrap();
     }
     let before = broker.memory_kib("VmRSS");
     let list = || p::ListDirectory { path: switchboard_types::NamespacePath::parse("\\BaseNamedObjects").unwrap() };
@@ -168,14 +160,7 @@ fn a_broker_out_of_descriptors_refuses_objects_clearly_and_still_answers_new_cli
     let mut made = 0;
     let mut refusal = None;
     for _ in 0..1000 {
-        let event = p::CreateEvent {
-            name: None,
-            manual_reset: false,
-            initial_state: false,
-            access: EVENT_ALL_ACCESS,
-            security: p::Security::default(),
-        };
-        match attacker.call(event).unwrap() {
+        match attacker.call(new_event(None, None)).unwrap() {
             (Ok(_), _) => made += 1,
             (Err(e), _) => {
                 refusal = Some(e);
@@ -202,14 +187,7 @@ fn at_its_quota_a_user_gets_room_from_its_own_longest_idle_connection_that_holds
         let socket = std::env::var_os("SWITCHBOARD_SOCKET").expect("socket");
         let socket = Path::new(&socket);
         let mut holder = hostile::RawClient::connect(socket).unwrap();
-        let event = p::CreateEvent {
-            name: None,
-            manual_reset: true,
-            initial_state: false,
-            access: EVENT_ALL_ACCESS,
-            security: p::Security::default(),
-        };
-        holder.ok(event).unwrap();
+        holder.ok(new_event(None, None)).unwrap();
         let mut idle = Vec::new();
         while let Ok(c) = hostile::RawClient::connect(socket) {
             idle.push(c);

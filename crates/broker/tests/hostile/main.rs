@@ -70,6 +70,18 @@ fn may_switch_user() -> bool {
     root
 }
 
+/// A `CreateEvent` request: manual-reset, not signaled, all access, named
+/// or not, with a DACL in SDDL or the default one.
+fn new_event(name: Option<&str>, sddl: Option<&str>) -> switchboard_proto::CreateEvent {
+    switchboard_proto::CreateEvent {
+        name: name.map(|n| switchboard_types::ObjectName::parse(n).expect("an object name")),
+        manual_reset: true,
+        initial_state: false,
+        access: switchboard_types::access::event::EVENT_ALL_ACCESS,
+        security: switchboard_proto::Security { sddl: sddl.map(str::to_owned) },
+    }
+}
+
 /// A raw client for a child role, from the environment the parent gave it.
 fn child_client() -> RawClient {
     let socket = std::env::var_os("SWITCHBOARD_SOCKET").expect("SWITCHBOARD_SOCKET for the role");

@@ -12,7 +12,7 @@ use switchboard_types::access::event::EVENT_ALL_ACCESS;
 use switchboard_types::access::section::{FILE_MAP_ALL_ACCESS, FILE_MAP_READ, FILE_MAP_WRITE};
 use switchboard_types::{MailslotName, ObjectName};
 
-use super::{NOBODY, assert_serves, broker, child_client, may_switch_user};
+use super::{NOBODY, assert_serves, broker, child_client, may_switch_user, new_event};
 
 fn size_of(fd: &impl AsFd) -> u64 {
     u64::try_from(rustix::fs::fstat(fd).expect("fstat").st_size).expect("size")
@@ -75,14 +75,7 @@ fn a_section_cannot_be_shrunk_or_grown_under_other_processes_views() {
 fn no_holder_can_add_a_seal_that_refuses_the_others_mappings() {
     let mut broker = broker();
     let mut attacker = hostile::RawClient::connect(broker.socket()).unwrap();
-    let event = p::CreateEvent {
-        name: Some(ObjectName::parse("Global\\bricked").unwrap()),
-        manual_reset: true,
-        initial_state: false,
-        access: EVENT_ALL_ACCESS,
-        security: p::Security { sddl: Some("D:(A;;GA;;;WD)".into()) },
-    };
-    let (created, _) = attacker.ok(event).unwrap();
+    let (created, _) = attacker.ok(new_event(Some("Global\\bricked"), Some("D:(A;;GA;;;WD)"))).unwrap();
     let (_, page) = attacker.ok(p::MapSync { handle: created.handle }).unwrap();
     let (_, sect) = attacker.ok(section(None, 4096, None)).unwrap();
     let mut tried = 0;

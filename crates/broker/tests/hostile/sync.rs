@@ -18,7 +18,10 @@ use switchboard_types::access::semaphore::SEMAPHORE_ALL_ACCESS;
 use switchboard_types::access::standard::SYNCHRONIZE;
 use switchboard_types::{ObjectKind, ObjectName};
 
-use super::{NOBODY, assert_serves, broker, child_client, may_switch_user};
+use super::{NOBODY, assert_serves, broker, child_client, may_switch_user, new_event};
+
+/// Everyone may wait (`GENERIC_EXECUTE` maps to `SYNCHRONIZE`); only the owner may change.
+const WAIT_FOR_ALL: &str = "D:(A;;GA;;;OW)(A;;GX;;;WD)";
 
 /// How long a test waits for a stranded waiter before calling it stranded.
 const STRANDED: Duration = Duration::from_secs(30);
@@ -65,15 +68,8 @@ fn a_wait_only_handle_cannot_set_events_or_forge_mutexes_and_semaphores() {
     }
     let mut broker = broker();
     let mut owner = RawClient::connect(broker.socket()).unwrap();
-    let security = || p::Security { sddl: Some("D:(A;;GA;;;OW)(A;;GX;;;WD)".into()) };
-    let event = p::CreateEvent {
-        name: Some(name("Global\\e")),
-        manual_reset: false,
-        initial_state: false,
-        access: EVENT_ALL_ACCESS,
-        security: security(),
-    };
-    let (e, _) = owner.ok(event).unwrap();
+    let security = || p::Security { sddl: Some(WAIT_FOR_ALL.into()) };
+    let (e, _) = owner.ok(new_event(Some("Global\\e"), Some(WAIT_FOR_ALL))).unwrap();
     let mutex = p::CreateMutex {
         name: Some(name("Global\\m")),
         initial_owner: false,
@@ -197,14 +193,7 @@ fn locked_events_do_not_freeze_the_broker_and_notifications_are_bounded() {
     let watches = 400;
     let mut pages = Vec::new();
     for _ in 0..watches {
-        let event = p::CreateEvent {
-            name: None,
-            manual_reset: true,
-            initial_state: false,
-            access: EVENT_ALL_ACCESS,
-            security: p::Security::default(),
-        };
-        let (event, _) = attacker.ok(event).unwrap();
+        let (event, _) = attacker.ok(new_event(None, None)).unwrap();
         attacker.ok(p::RegNotify { key: key.handle, subtree: true, filter: 4, event: event.handle }).unwrap();
         let page = SyncPage::map(&page(&mut attacker, event.handle)).unwrap();
         // Locked for ever, as a frozen wait-all would leave it.
@@ -230,14 +219,7 @@ fn locked_events_do_not_freeze_the_broker_and_notifications_are_bounded() {
     // And one client's notifications are bounded.
     let mut refused = None;
     for _ in 0..2000 {
-        let event = p::CreateEvent {
-            name: None,
-            manual_reset: true,
-            initial_state: false,
-            access: EVENT_ALL_ACCESS,
-            security: p::Security::default(),
-        };
-        let (event, _) = attacker.ok(event).unwrap();
+        let (event, _) = attacker.ok(new_event(None, None)).unwrap();
         if let (Err(e), _) =
             attacker.call(p::RegNotify { key: key.handle, subtree: true, filter: 4, event: event.handle }).unwrap()
         {

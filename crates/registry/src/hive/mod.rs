@@ -340,6 +340,25 @@ impl Hive {
         if path.is_root() { Some(&self.root) } else { self.keys.get(&slot(path)) }
     }
 
+    /// Commits `changes` to the disk, or to memory only for a volatile key.
+    fn commit_as(&mut self, at: &KeyPath, volatile: bool, changes: Vec<Change>) -> Result<(), RegError> {
+        if volatile { self.commit(at, Vec::new(), changes) } else { self.commit(at, changes, Vec::new()) }
+    }
+
+    /// Commits a change to a key's values with the key's new last-write
+    /// time (kept in the hive's root record for the root).
+    fn commit_values(&mut self, path: &KeyPath, mut key: KeyRecord, mut changes: Vec<Change>) -> Result<(), RegError> {
+        key.last_write = now();
+        if !path.is_root() {
+            changes.push(Change::PutKey(slot(path), key.clone()));
+        }
+        self.commit_as(path, key.volatile, changes)?;
+        if path.is_root() {
+            self.root = key;
+        }
+        Ok(())
+    }
+
     fn existing(&self, path: &KeyPath) -> Result<&KeyRecord, RegError> {
         self.record(path).ok_or_else(|| not_found(format!("no key {path}")))
     }
@@ -429,7 +448,7 @@ impl Hive {
         let volatile = record.volatile;
         let mut changes: Vec<Change> = self.value_rows(path).map(|(k, _)| Change::DeleteValue(k.clone())).collect();
         changes.push(Change::DeleteKey(slot(path)));
-        if volatile { self.commit(path, Vec::new(), changes) } else { self.commit(path, changes, Vec::new()) }
+        self.commit_as(path, volatile, changes)
     }
 
     /// `RegDeleteTree`: every subkey below `path` and every value in them
@@ -469,21 +488,7 @@ impl Hive {
             key.next_rank += 1;
             (key.next_rank - 1, name.to_owned())
         };
-        key.last_write = now();
-        let volatile = key.volatile;
-        let mut changes = vec![Change::PutValue(id, ValueRecord { name, rank, value })];
-        if !path.is_root() {
-            changes.push(Change::PutKey(slot(path), key.clone()));
-        }
-        if volatile {
-            self.commit(path, Vec::new(), changes)?;
-        } else {
-            self.commit(path, changes, Vec::new())?;
-        }
-        if path.is_root() {
-            self.root = key;
-        }
-        Ok(())
+        self.commit_values(path, key, vec![Change::PutValue(id, ValueRecord { name, rank, value })])
     }
 
     /// `RegQueryValueEx`: value `name` (`ERROR_FILE_NOT_FOUND` if absent).
@@ -507,26 +512,12 @@ impl Hive {
     /// `RegDeleteValue`.
     pub fn delete_value(&mut self, path: &KeyPath, name: &str) -> Result<(), RegError> {
         self.ready(path)?;
-        let mut key = self.existing(path)?.clone();
+        let key = self.existing(path)?.clone();
         let id = (path.folded(), fold(name));
         if !self.values.contains_key(&id) {
             return Err(not_found(format!("no value {name:?} in {path}")));
         }
-        key.last_write = now();
-        let volatile = key.volatile;
-        let mut changes = vec![Change::DeleteValue(id)];
-        if !path.is_root() {
-            changes.push(Change::PutKey(slot(path), key.clone()));
-        }
-        if volatile {
-            self.commit(path, Vec::new(), changes)?;
-        } else {
-            self.commit(path, changes, Vec::new())?;
-        }
-        if path.is_root() {
-            self.root = key;
-        }
-        Ok(())
+        self.commit_values(path, key, vec![Change::DeleteValue(id)])
     }
 
     /// `RegSetKeySecurity`: the key's own descriptor (SDDL), or `None` to
@@ -539,8 +530,7 @@ impl Hive {
         }
         key.sddl = sddl;
         let volatile = key.volatile;
-        let changes = vec![Change::PutKey(slot(path), key)];
-        if volatile { self.commit(path, Vec::new(), changes) } else { self.commit(path, changes, Vec::new()) }
+        self.commit_as(path, volatile, vec![Change::PutKey(slot(path), key)])
     }
 
     /// `RegQueryInfoKey`.

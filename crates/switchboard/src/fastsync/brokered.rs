@@ -17,7 +17,7 @@ use switchboard_proto as p;
 use switchboard_sys::syncpage::{self, SyncPage};
 use switchboard_types::syncstate::Shape;
 
-use super::{LOCK_PATIENCE, Shared, announce, backoff, me, recheck_by};
+use super::{LOCK_PATIENCE, Shared, announce, backoff, me, on_locked, recheck_by};
 use crate::error::{Error, ErrorKind, Result, Win32Error};
 use crate::handle::{OwnedHandle, WaitResult};
 
@@ -73,21 +73,11 @@ pub(super) fn wait(
         let step = conn.call_for(request.clone(), op, name, Some(STEP_TIMEOUT))?;
         request.counted = false;
         match step {
-            p::SyncWaitStep::Taken { index, abandoned: false } => return Ok(WaitResult::Signaled(index as usize)),
-            p::SyncWaitStep::Taken { index, abandoned: true } => return Ok(WaitResult::Abandoned(index as usize)),
+            p::SyncWaitStep::Taken { index, abandoned } => return Ok(taken(index, abandoned)),
             p::SyncWaitStep::Locked => {
-                let since = *locked_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= LOCK_PATIENCE {
-                    return Err(Error::new(
-                        ErrorKind::Refused,
-                        Win32Error::ERROR_BUSY,
-                        op,
-                        name,
-                        format!("an object's shared state has stayed locked for {LOCK_PATIENCE:?}"),
-                    ));
+                if let Some(ended) = on_locked(&mut round, &mut locked_since, deadline, op, name)? {
+                    return Ok(ended);
                 }
-                backoff(round);
-                round += 1;
             }
             p::SyncWaitStep::Blocked { seen, counted } => {
                 locked_since = None;
@@ -111,14 +101,18 @@ pub(super) fn wait(
                     request.sleep = false;
                     let last = conn.call_for(request.clone(), op, name, Some(STEP_TIMEOUT))?;
                     return Ok(match last {
-                        p::SyncWaitStep::Taken { index, abandoned: false } => WaitResult::Signaled(index as usize),
-                        p::SyncWaitStep::Taken { index, abandoned: true } => WaitResult::Abandoned(index as usize),
+                        p::SyncWaitStep::Taken { index, abandoned } => taken(index, abandoned),
                         _ => WaitResult::TimedOut,
                     });
                 }
             }
         }
     }
+}
+
+/// What a step that took the objects means for the caller.
+fn taken(index: u32, abandoned: bool) -> WaitResult {
+    if abandoned { WaitResult::Abandoned(index as usize) } else { WaitResult::Signaled(index as usize) }
 }
 
 /// Takes back a counted sleep after a failure (best effort: the broker
